@@ -1,0 +1,99 @@
+// Lint rules, including the layer rules of the architecture: imports point one way
+// (server → framework, anything → threading, integrations → public exports).
+import js from "@eslint/js";
+import globals from "globals";
+import tseslint from "typescript-eslint";
+
+const nodeOnlyInServer = [
+  "node:http",
+  "node:https",
+  "node:net",
+  "node:cluster",
+  "node:worker_threads",
+].map((name) => ({
+  name,
+  message: "The framework knows records, not sockets, processes or threads.",
+}));
+
+export default tseslint.config(
+  { ignores: ["dist/", "node_modules/", "bench/results/", "test/fixtures/"] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { ...globals.node } },
+    rules: {
+      "@typescript-eslint/no-explicit-any": "error",
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_" },
+      ],
+      "@typescript-eslint/consistent-type-imports": "error",
+      eqeqeq: ["error", "always", { null: "ignore" }],
+    },
+  },
+  {
+    files: ["src/framework/**"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          paths: nodeOnlyInServer,
+          patterns: [
+            {
+              group: ["**/server/**", "**/integrations/**"],
+              message: "framework must not import server or integrations.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ["src/threading/**"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: ["**/framework/**", "**/server/**", "**/integrations/**"],
+              message: "threading is a leaf layer.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ["src/integrations/**"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: ["**/framework/*", "!**/framework/index.ts", "**/server/**"],
+              message: "integrations use the framework's public exports (framework/index.ts) only.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ["src/server/**"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: ["**/framework/*", "!**/framework/index.ts", "**/integrations/**"],
+              message: "the server reaches the framework through framework/index.ts only.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+);

@@ -1,0 +1,679 @@
+// The application: configuration, the URL map, blueprints, and the request pipeline
+// (preprocessRequest → dispatchRequest → finalizeRequest, with error handling and teardown),
+// from a RequestRecord to a ResponseRecord.
+
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Blueprint } from "./blueprint.ts";
+import { defaultConfig, type AppConfig } from "./config.ts";
+import { RequestContext, currentContext, findContext, runInContext } from "./context.ts";
+import { drive, type Pipeline } from "./drive.ts";
+import {
+  BadRequest,
+  CarafeError,
+  HTTPException,
+  InternalServerError,
+  MethodNotAllowed,
+  NotFound,
+  RequestEntityTooLarge,
+  RequestRedirect,
+} from "./errors.ts";
+import { fetchWith } from "./fetch-adapter.ts";
+import { parseMultipart } from "./forms.ts";
+import { consoleLogger, type Logger } from "./logging.ts";
+import type { BodyStream, RecordHandler, RequestRecord, ResponseRecord } from "./records.ts";
+import { Request } from "./request.ts";
+import { Response, escapeHtml, exceptionResponse, prefersJson, toResponse } from "./response.ts";
+import type { Converter, ConverterFactory } from "./routing/converters.ts";
+import { UrlMap, type MatchResult } from "./routing/url-map.ts";
+import { runnerSlot, type RunOptions } from "./runner.ts";
+import {
+  Scaffold,
+  type AfterRequestHook,
+  type BeforeRequestHook,
+  type ErrorClass,
+  type ErrorHandler,
+  type Handler,
+  type RouteSpec,
+  type TeardownHook,
+} from "./scaffold.ts";
+import { sendFromDirectory } from "./send-file.ts";
+import { NO_SECRET_KEY, Session, decodeSession, encodeSession } from "./sessions.ts";
+import { TestClient } from "./testing.ts";
+
+/** Options of `new Carafe()`: any config key, plus where the app's files live. */
+export interface CarafeOptions extends Partial<AppConfig> {
+  /** The app's name (for logs); default `carafe`. */
+  name?: string;
+  /** Folder that relative paths (static, templates) start from; default: the creating module's folder. */
+  rootPath?: string;
+  /** Folder of static files, served at `staticUrlPath`; `null` to serve none. Default `static`. */
+  staticFolder?: string | null;
+  /** URL prefix of static files; default `/static`. */
+  staticUrlPath?: string;
+  /** Folder of templates; default `templates`. */
+  templateFolder?: string;
+}
+
+/** Options of `urlFor`. */
+export interface UrlForOptions {
+  /** Build an absolute URL with scheme and host. */
+  external?: boolean;
+  /** Append `#anchor`. */
+  anchor?: string;
+  /** Pick the rule that answers this method. */
+  method?: string;
+  /** Scheme of an external URL. */
+  scheme?: "http" | "https";
+}
+
+/** Options of `registerBlueprint`. */
+export interface RegisterBlueprintOptions {
+  /** Overrides the blueprint's own `urlPrefix`. */
+  urlPrefix?: string;
+  /** Registers it under another name (so one blueprint can be mounted twice). */
+  name?: string;
+}
+
+/** What the URL map stores for each rule. */
+export interface RoutePayload {
+  readonly handler: Handler;
+  readonly blueprint: string | undefined;
+  /** `true`/`false` from the route options, or `undefined` to follow the server's placement rule. */
+  readonly thread: boolean | undefined;
+  /** Whether the handler is an `async function`. */
+  readonly isAsync: boolean;
+}
+
+interface HookScope {
+  readonly beforeRequestHooks: readonly BeforeRequestHook[];
+  readonly afterRequestHooks: readonly AfterRequestHook[];
+  readonly teardownHooks: readonly TeardownHook[];
+  readonly errorHandlers: Scaffold["errorHandlers"];
+}
+
+const NO_PARAMS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+const FRAMEWORK_DIR = dirname(fileURLToPath(import.meta.url));
+
+/** The folder of the first caller outside Carafe's own code (Flask's `root_path`). */
+function callerDirectory(): string {
+  const original = Error.prepareStackTrace;
+  try {
+    Error.prepareStackTrace = (_error, stack) => stack;
+    const stack = new Error().stack as unknown as NodeJS.CallSite[];
+    for (const site of stack) {
+      let file = site.getFileName();
+      if (!file || file.startsWith("node:")) continue;
+      if (file.startsWith("file:")) file = fileURLToPath(file);
+      if (!file.startsWith(FRAMEWORK_DIR)) return dirname(file);
+    }
+  } catch {
+    // fall through to the working directory
+  } finally {
+    Error.prepareStackTrace = original;
+  }
+  return process.cwd();
+}
+
+function isAsyncFunction(fn: unknown): boolean {
+  return typeof fn === "function" && fn.constructor.name === "AsyncFunction";
+}
+
+/**
+ * A Carafe application.
+ *
+ * @example
+ * const app = new Carafe();
+ * app.route("/", () => "Hello, World!");
+ * app.get("/user/<int:id>", (req) => ({ id: req.params.id }));
+ * app.run();
+ */
+export class Carafe extends Scaffold implements RecordHandler {
+  readonly name: string;
+  readonly rootPath: string;
+  readonly config: AppConfig;
+  readonly urlMap = new UrlMap<RoutePayload>();
+  /** Absolute folder of static files, or `null`. */
+  readonly staticFolder: string | null;
+  readonly staticUrlPath: string;
+  /** Absolute folder of templates. */
+  readonly templateFolder: string;
+  /** Registered blueprints by name. */
+  readonly blueprints = new Map<string, Blueprint>();
+  /** Where errors and warnings go; replace it to route them elsewhere. */
+  logger: Logger = consoleLogger;
+  /** Values shared by integrations (the template environment, …) keyed by their own symbols. */
+  readonly extensions = new Map<symbol, unknown>();
+
+  readonly #scopes = new Map<string | undefined, HookScope>();
+  #serving = false;
+
+  constructor(options: CarafeOptions = {}) {
+    super();
+    const { name, rootPath, staticFolder, staticUrlPath, templateFolder, ...config } = options;
+    this.name = name ?? "carafe";
+    this.rootPath = resolve(rootPath ?? callerDirectory());
+    this.config = { ...defaultConfig(), ...config } as AppConfig;
+    this.staticUrlPath = (staticUrlPath ?? "/static").replace(/\/+$/, "");
+    this.staticFolder =
+      staticFolder === null ? null : resolve(this.rootPath, staticFolder ?? "static");
+    this.templateFolder = resolve(this.rootPath, templateFolder ?? "templates");
+    this.#scopes.set(undefined, this);
+    if (this.staticFolder !== null) this.#addStaticRoute(this.staticFolder);
+  }
+
+  /** Largest accepted request body (from `config.maxContentLength`), read by servers. */
+  get maxContentLength(): number | null {
+    return this.config.maxContentLength;
+  }
+
+  /** Whether the app has started handling requests (registration is then closed). */
+  get serving(): boolean {
+    return this.#serving;
+  }
+
+  #addStaticRoute(folder: string): void {
+    const maxAge = (): number | null => this.config.sendFileMaxAge;
+    this.route(
+      `${this.staticUrlPath}/<path:filename>`,
+      { endpoint: "static", thread: false },
+      (req) => {
+        // A slash or backslash encoded in the URL never names a deeper file.
+        if (/%2f|%5c/i.test(req.rawPath)) throw new NotFound();
+        return sendFromDirectory(folder, req.params.filename, { maxAge: maxAge() });
+      },
+    );
+  }
+
+  protected checkSetup(method: string): void {
+    if (this.#serving) {
+      throw new CarafeError(
+        "ERR_SETUP_FINISHED",
+        `${method} was called after the app started serving requests; register routes, hooks and blueprints at import time, before the first request`,
+      );
+    }
+  }
+
+  protected addRoute(spec: RouteSpec): void {
+    this.#addRule(spec.rule, spec.endpoint, spec, undefined);
+  }
+
+  #addRule(rule: string, endpoint: string, spec: RouteSpec, blueprint: string | undefined): void {
+    for (const existing of this.urlMap.rulesFor(endpoint)) {
+      if (existing.payload.handler !== spec.handler) {
+        throw new CarafeError(
+          "ERR_DUPLICATE_ENDPOINT",
+          `route ${JSON.stringify(rule)}: endpoint '${endpoint}' is already used by rule ${JSON.stringify(existing.rule)} with another handler; give one of them another endpoint (options.endpoint) or a different function name`,
+        );
+      }
+    }
+    this.urlMap.add(rule, {
+      endpoint,
+      methods: spec.methods,
+      strictSlashes: spec.options.strictSlashes ?? true,
+      payload: {
+        handler: spec.handler,
+        blueprint,
+        thread: spec.options.thread,
+        isAsync: isAsyncFunction(spec.handler),
+      },
+    });
+  }
+
+  /**
+   * Registers a URL converter usable in rules.
+   *
+   * @example
+   * app.addConverter("hex", { regex: "[0-9a-f]+", toValue: (s) => parseInt(s, 16), toUrl: (n) => (n as number).toString(16) });
+   * app.get("/color/<hex:value>", (req) => String(req.params.value));
+   */
+  addConverter(name: string, converter: Converter | ConverterFactory): this {
+    this.checkSetup(`addConverter('${name}')`);
+    this.urlMap.addConverter(name, converter);
+    return this;
+  }
+
+  /**
+   * Registers a blueprint's routes, hooks and error handlers.
+   *
+   * @example
+   * app.registerBlueprint(admin, { urlPrefix: "/admin" });
+   */
+  registerBlueprint(blueprint: Blueprint, options: RegisterBlueprintOptions = {}): this {
+    const name = options.name ?? blueprint.name;
+    this.checkSetup(`registerBlueprint('${name}')`);
+    if (this.#scopes.has(name)) {
+      throw new CarafeError(
+        "ERR_DUPLICATE_BLUEPRINT",
+        `a blueprint named '${name}' is already registered; pass { name } to register it again under another name`,
+      );
+    }
+    const prefix = (options.urlPrefix ?? blueprint.options.urlPrefix ?? "").replace(/\/+$/, "");
+    if (prefix && !prefix.startsWith("/")) {
+      throw new CarafeError(
+        "ERR_BAD_BLUEPRINT",
+        `blueprint '${name}': urlPrefix '${prefix}' must start with '/'`,
+      );
+    }
+    for (const spec of blueprint.routes) {
+      const rule = prefix && spec.rule === "/" ? `${prefix}/` : prefix + spec.rule;
+      this.#addRule(rule, `${name}.${spec.endpoint}`, spec, name);
+    }
+    blueprint.markRegistered();
+    this.blueprints.set(name, blueprint);
+    this.#scopes.set(name, blueprint);
+    return this;
+  }
+
+  /**
+   * Builds the URL of an endpoint; see the exported `urlFor`.
+   *
+   * @example
+   * app.urlFor("user", { id: 7, tab: "posts" }); // "/user/7?tab=posts"
+   */
+  urlFor(
+    endpoint: string,
+    params: Readonly<Record<string, unknown>> = {},
+    options: UrlForOptions = {},
+  ): string {
+    const context = findContext();
+    const request = context?.app === this ? context.request : undefined;
+    let name = endpoint;
+    if (name.startsWith(".")) {
+      name = request?.blueprint ? `${request.blueprint}${name}` : name.slice(1);
+    }
+    let url = this.urlMap.build(
+      name,
+      params,
+      options.method === undefined ? {} : { method: options.method },
+    );
+    if (options.anchor !== undefined) url += `#${encodeURIComponent(options.anchor)}`;
+    if (!options.external) return url;
+    const host = request?.host ?? this.config.serverName;
+    if (!host) {
+      throw new CarafeError(
+        "ERR_URL_BUILD",
+        `urlFor('${endpoint}', …, { external: true }) outside a request needs config.serverName (e.g. "example.com")`,
+      );
+    }
+    const scheme = options.scheme ?? request?.scheme ?? this.config.preferredUrlScheme;
+    return `${scheme}://${host}${url}`;
+  }
+
+  /**
+   * Handles one request record and returns the response record; the boundary every server,
+   * the test client and `fetch` go through.
+   */
+  handle(record: RequestRecord): ResponseRecord | Promise<ResponseRecord> {
+    this.#serving = true;
+    const context = new RequestContext(this, new Request(record, NO_PARAMS));
+    const result = runInContext(context, () => drive(this.#pipeline(context)));
+    return result instanceof Promise
+      ? result.then((response) => this.#toRecord(context, response))
+      : this.#toRecord(context, result);
+  }
+
+  /** The web-standard entry point: runs the app on any fetch-handler host. */
+  readonly fetch = (request: globalThis.Request): Promise<globalThis.Response> =>
+    fetchWith(this, request);
+
+  /**
+   * A client that sends requests straight to the app, without a socket.
+   *
+   * @example
+   * const res = await app.testClient().get("/user/7");
+   */
+  testClient(): TestClient {
+    return new TestClient(this);
+  }
+
+  /**
+   * Runs `fn` inside a request context for `url`, so that `request`, `urlFor`, `session` work
+   * outside a real request (scripts, tests).
+   */
+  testRequestContext<T>(url: string, fn: () => T): T {
+    const request = new Request(
+      {
+        method: "GET",
+        url,
+        headers: { host: this.config.serverName ?? "localhost" },
+        body: null,
+        remoteAddress: "127.0.0.1",
+        scheme: this.config.preferredUrlScheme,
+      },
+      NO_PARAMS,
+    );
+    return runInContext(new RequestContext(this, request), fn);
+  }
+
+  /**
+   * Serves the app with the development server (127.0.0.1:5000 by default). Does nothing when
+   * the module is being served by `carafe serve` or `carafe run`.
+   */
+  async run(options: RunOptions = {}): Promise<void> {
+    const slot = runnerSlot();
+    if (slot.managed) return;
+    if (slot.runner === undefined) {
+      throw new CarafeError(
+        "ERR_NO_SERVER",
+        "app.run() needs Carafe's server; import the app class from 'carafe' (not from its framework files)",
+      );
+    }
+    if (options.debug !== undefined) this.config.debug = options.debug;
+    await slot.runner(this, options);
+  }
+
+  // ---- sessions -------------------------------------------------------------------------
+
+  /** Opens the session from the request's cookie. @internal */
+  openSession(request: Request): Session {
+    const secret = this.config.secretKey;
+    if (!secret) return new Session({}, false, NO_SECRET_KEY);
+    const cookie = request.cookies.get(this.config.sessionCookieName);
+    if (cookie === undefined) return new Session();
+    const secrets = [secret, ...this.config.secretKeyFallbacks];
+    const data = decodeSession(cookie, secrets, this.config.permanentSessionLifetime);
+    if (data === null) return new Session();
+    const permanent = data["_permanent"] === true;
+    delete data["_permanent"];
+    return new Session(data, permanent, null, false);
+  }
+
+  #saveSession(context: RequestContext, response: Response): void {
+    const session = context.openedSession;
+    if (session === undefined) return;
+    const config = this.config;
+    if (session.accessed && !response.headers.getAll("Vary").some((v) => /\bcookie\b/i.test(v))) {
+      response.headers.append("Vary", "Cookie");
+    }
+    const cookie = {
+      path: config.sessionCookiePath,
+      ...(config.sessionCookieDomain === null ? {} : { domain: config.sessionCookieDomain }),
+      secure: config.sessionCookieSecure,
+      httpOnly: config.sessionCookieHttpOnly,
+      ...(config.sessionCookieSameSite === null ? {} : { sameSite: config.sessionCookieSameSite }),
+    };
+    if (session.size === 0) {
+      if (session.modified) response.deleteCookie(config.sessionCookieName, cookie);
+      return;
+    }
+    if (!session.modified && !(session.permanent && config.sessionRefreshEachRequest)) return;
+    if (!config.secretKey) return;
+    const data = session.permanent ? { ...session.toJSON(), _permanent: true } : session.toJSON();
+    const lifetime = config.permanentSessionLifetime;
+    response.setCookie(
+      config.sessionCookieName,
+      encodeSession(data, config.secretKey),
+      session.permanent
+        ? { ...cookie, maxAge: lifetime, expires: new Date(Date.now() + lifetime * 1000) }
+        : cookie,
+    );
+  }
+
+  // ---- the pipeline ---------------------------------------------------------------------
+
+  *#pipeline(context: RequestContext): Pipeline<Response> {
+    let error: unknown;
+    let response: Response;
+    try {
+      response = yield* this.#fullDispatch(context);
+    } catch (caught) {
+      error = caught;
+      response = yield* this.#handleException(context, caught);
+    }
+    yield* this.#teardown(context, error);
+    return response;
+  }
+
+  *#fullDispatch(context: RequestContext): Pipeline<Response> {
+    const request = context.request;
+    let value: unknown;
+    try {
+      const match = this.#matchRequest(request);
+      yield* this.#loadBody(request);
+      value = yield* this.#preprocessRequest(context);
+      if (value === undefined) value = yield* this.#dispatchRequest(request, match);
+    } catch (caught) {
+      value = yield* this.#handleUserException(context, caught);
+    }
+    return yield* this.#finalizeRequest(context, value, false);
+  }
+
+  #matchRequest(request: Request): MatchResult<RoutePayload> {
+    const match = this.urlMap.match(request.method, request.rawPath);
+    if (match.kind === "found") {
+      request.params = match.params;
+      request.endpoint = match.rule.endpoint;
+      request.rule = match.rule.rule;
+      request.blueprint = match.rule.payload.blueprint;
+    }
+    return match;
+  }
+
+  *#loadBody(request: Request): Pipeline<void> {
+    const record = request.record;
+    const limit = this.config.maxContentLength;
+    if (
+      record.bodyTooLarge ||
+      (limit !== null && record.body !== null && record.body.byteLength > limit)
+    ) {
+      throw new RequestEntityTooLarge(
+        limit === null
+          ? undefined
+          : `The request body is larger than the limit of ${limit} bytes (config maxContentLength).`,
+      );
+    }
+    if (request.mimetype === "multipart/form-data") {
+      const parsed = yield parseMultipart(record.body, request.contentType, {
+        maxFormParts: this.config.maxFormParts,
+      });
+      request.setForm(parsed as Awaited<ReturnType<typeof parseMultipart>>);
+    }
+  }
+
+  #scopesOf(request: Request): HookScope[] {
+    const app = this as HookScope;
+    const blueprint =
+      request.blueprint === undefined ? undefined : this.#scopes.get(request.blueprint);
+    return blueprint === undefined ? [app] : [app, blueprint];
+  }
+
+  *#preprocessRequest(context: RequestContext): Pipeline<unknown> {
+    for (const scope of this.#scopesOf(context.request)) {
+      for (const hook of scope.beforeRequestHooks) {
+        const value: unknown = yield hook(context.request);
+        if (value !== undefined) return value;
+      }
+    }
+    return undefined;
+  }
+
+  *#dispatchRequest(request: Request, match: MatchResult<RoutePayload>): Pipeline<unknown> {
+    switch (match.kind) {
+      case "found":
+        return yield match.rule.payload.handler(request as Request<never>);
+      case "options":
+        return new Response("", { headers: { Allow: match.allowed.join(", ") } });
+      case "method-not-allowed":
+        throw new MethodNotAllowed(match.allowed);
+      case "redirect":
+        throw new RequestRedirect(
+          match.path + (request.queryString ? `?${request.queryString}` : ""),
+        );
+      case "bad-path":
+        throw new BadRequest("The URL's percent-encoding is malformed.");
+      case "not-found":
+        throw new NotFound();
+    }
+  }
+
+  #findErrorHandler(request: Request, error: unknown): ErrorHandler | undefined {
+    const codes: (number | null)[] = error instanceof HTTPException ? [error.code, null] : [null];
+    const scopes = this.#scopesOf(request).reverse();
+    for (const code of codes) {
+      for (const scope of scopes) {
+        const byClass = scope.errorHandlers.get(code);
+        if (byClass === undefined) continue;
+        let proto: unknown =
+          error !== null && typeof error === "object" ? Object.getPrototypeOf(error) : null;
+        while (proto !== null && proto !== Object.prototype) {
+          const handler = byClass.get((proto as { constructor: ErrorClass<unknown> }).constructor);
+          if (handler !== undefined) return handler;
+          proto = Object.getPrototypeOf(proto);
+        }
+      }
+    }
+    return undefined;
+  }
+
+  *#handleUserException(context: RequestContext, error: unknown): Pipeline<unknown> {
+    if (error instanceof RequestRedirect) return error;
+    const handler = this.#findErrorHandler(context.request, error);
+    if (handler !== undefined) return yield handler(error);
+    if (error instanceof HTTPException) return error;
+    throw error;
+  }
+
+  *#handleException(context: RequestContext, error: unknown): Pipeline<Response> {
+    const request = context.request;
+    this.logger.error(`Exception on ${request.path} [${request.method}]`, error);
+    const serverError = new InternalServerError(undefined, { cause: error });
+    let value: unknown = serverError;
+    const handler = this.#findErrorHandler(request, serverError);
+    if (handler !== undefined) {
+      try {
+        value = yield handler(serverError);
+      } catch (handlerError) {
+        this.logger.error(`The error handler for 500 failed on ${request.path}`, handlerError);
+      }
+    } else if (this.config.debug) {
+      const stack = error instanceof Error ? (error.stack ?? String(error)) : String(error);
+      value = new Response(
+        `<!doctype html>\n<title>500 Internal Server Error (debug)</title>\n<h1>${escapeHtml(error instanceof Error ? error.message : String(error))}</h1>\n<pre>${escapeHtml(stack)}</pre>\n`,
+        { status: 500 },
+      );
+    }
+    try {
+      return yield* this.#finalizeRequest(context, value, true);
+    } catch (finalizeError) {
+      this.logger.error(`Could not build the error response for ${request.path}`, finalizeError);
+      return exceptionResponse(serverError, false);
+    }
+  }
+
+  #makeResponse(request: Request, value: unknown): Response {
+    if (value instanceof HTTPException)
+      return exceptionResponse(value, prefersJson(request.headers.get("accept")));
+    try {
+      return toResponse(value);
+    } catch (error) {
+      throw new CarafeError(
+        "ERR_BAD_RESPONSE",
+        `the view for ${request.endpoint === undefined ? request.path : `endpoint '${request.endpoint}'`} gave an invalid response: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  *#finalizeRequest(
+    context: RequestContext,
+    value: unknown,
+    fromErrorHandler: boolean,
+  ): Pipeline<Response> {
+    let response = this.#makeResponse(context.request, value);
+    try {
+      for (const scope of this.#scopesOf(context.request).reverse()) {
+        for (let i = scope.afterRequestHooks.length - 1; i >= 0; i -= 1) {
+          const hook = scope.afterRequestHooks[i] as AfterRequestHook;
+          const replaced: unknown = yield hook(response);
+          if (replaced === undefined) continue;
+          if (!(replaced instanceof Response)) {
+            throw new CarafeError(
+              "ERR_BAD_RESPONSE",
+              "an afterRequest hook returned something other than a Response; return the response (or nothing)",
+            );
+          }
+          response = replaced;
+        }
+      }
+      this.#saveSession(context, response);
+    } catch (error) {
+      if (!fromErrorHandler) throw error;
+      this.logger.error(`Request finalizing failed on ${context.request.path}`, error);
+    }
+    return response;
+  }
+
+  *#teardown(context: RequestContext, error: unknown): Pipeline<void> {
+    for (const scope of this.#scopesOf(context.request).reverse()) {
+      for (let i = scope.teardownHooks.length - 1; i >= 0; i -= 1) {
+        try {
+          yield (scope.teardownHooks[i] as TeardownHook)(error);
+        } catch (teardownError) {
+          this.logger.error(
+            `A teardownRequest hook failed on ${context.request.path}`,
+            teardownError,
+          );
+        }
+      }
+    }
+  }
+
+  #toRecord(context: RequestContext, response: Response): ResponseRecord {
+    const record = response.toRecord(context.request.method);
+    const body = record.body;
+    if (body !== null && typeof body !== "string" && !(body instanceof Uint8Array)) {
+      record.body = bindStream(body, context);
+    }
+    return record;
+  }
+}
+
+/** Runs each step of a streamed body inside the request's context. */
+function bindStream(stream: BodyStream, context: RequestContext): BodyStream {
+  let iterator: AsyncIterator<Uint8Array | string> | undefined;
+  const start = (): AsyncIterator<Uint8Array | string> =>
+    (iterator ??= runInContext(context, () => stream[Symbol.asyncIterator]()));
+  return {
+    [Symbol.asyncIterator]: () => ({
+      next: () => runInContext(context, () => start().next()),
+      return: (value?: unknown) => {
+        const it = start();
+        return it.return
+          ? runInContext(context, () => (it.return as NonNullable<typeof it.return>)(value))
+          : Promise.resolve({ done: true, value: undefined });
+      },
+    }),
+    cancel: () => {
+      if (stream.cancel) stream.cancel();
+      else void iterator?.return?.();
+    },
+  };
+}
+
+/** The app handling the current request. */
+export const currentApp: Carafe = new Proxy({} as Carafe, {
+  get(_target, key) {
+    const app = currentContext("'currentApp'").app as Carafe;
+    const value: unknown = Reflect.get(app, key, app);
+    return typeof value === "function"
+      ? (value as (...args: unknown[]) => unknown).bind(app)
+      : value;
+  },
+});
+
+/**
+ * Builds the URL of an endpoint for the current app: converters applied, extra params in the
+ * query string; `.name` means an endpoint of the current blueprint.
+ *
+ * @example
+ * urlFor("user", { id: 7 });                    // "/user/7"
+ * urlFor("static", { filename: "app.css" });    // "/static/app.css"
+ * urlFor("index", {}, { external: true });      // "http://localhost:8000/"
+ */
+export function urlFor(
+  endpoint: string,
+  params: Readonly<Record<string, unknown>> = {},
+  options: UrlForOptions = {},
+): string {
+  return (currentContext("urlFor()").app as Carafe).urlFor(endpoint, params, options);
+}

@@ -1,0 +1,63 @@
+// The app's configuration: Flask's keys in camelCase, with Flask's defaults.
+
+/** Configuration of an app; your own keys may be added next to Carafe's. */
+export interface AppConfig {
+  [key: string]: unknown;
+  /** Debug mode: error pages show the stack trace. Never enable in production. */
+  debug: boolean;
+  /** Testing mode (set by you in tests; Carafe does not change behaviour on it yet). */
+  testing: boolean;
+  /** Signs session cookies. Required to write a session. */
+  secretKey: string | null;
+  /** Older secrets still accepted when reading sessions (key rotation). */
+  secretKeyFallbacks: string[];
+  /** Largest accepted request body in bytes (413 above it); `null` for no limit. */
+  maxContentLength: number | null;
+  /** Most parts accepted in a multipart form (413 above it). */
+  maxFormParts: number;
+  /** Name of the session cookie. */
+  sessionCookieName: string;
+  /** Domain of the session cookie; `null` for the current host only. */
+  sessionCookieDomain: string | null;
+  /** Path of the session cookie. */
+  sessionCookiePath: string;
+  /** Hide the session cookie from page scripts. */
+  sessionCookieHttpOnly: boolean;
+  /** Send the session cookie only over HTTPS. */
+  sessionCookieSecure: boolean;
+  /** SameSite of the session cookie; `null` to omit it. */
+  sessionCookieSameSite: "Strict" | "Lax" | "None" | null;
+  /** Lifetime of a permanent session, and the oldest session cookie accepted, in seconds. */
+  permanentSessionLifetime: number;
+  /** Re-send a permanent session's cookie on every request, extending its life. */
+  sessionRefreshEachRequest: boolean;
+  /** Host (and port) for external URLs built outside a request. */
+  serverName: string | null;
+  /** Scheme of external URLs built outside a request. */
+  preferredUrlScheme: "http" | "https";
+  /** `Cache-Control` max-age of static files in seconds; `null` sends `no-cache`. */
+  sendFileMaxAge: number | null;
+}
+
+/** Flask's defaults. */
+export function defaultConfig(): AppConfig {
+  return {
+    debug: false,
+    testing: false,
+    secretKey: null,
+    secretKeyFallbacks: [],
+    maxContentLength: null,
+    maxFormParts: 1000,
+    sessionCookieName: "session",
+    sessionCookieDomain: null,
+    sessionCookiePath: "/",
+    sessionCookieHttpOnly: true,
+    sessionCookieSecure: false,
+    sessionCookieSameSite: "Lax",
+    permanentSessionLifetime: 31 * 24 * 3600,
+    sessionRefreshEachRequest: true,
+    serverName: null,
+    preferredUrlScheme: "http",
+    sendFileMaxAge: null,
+  };
+}

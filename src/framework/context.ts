@@ -1,0 +1,118 @@
+// Design: the request context (`request`, `g`, `session`, `currentApp`) lives in one
+// AsyncLocalStorage, entered once per request by the app's pipeline. Every await and every
+// callback started inside the request sees its own context, so concurrent requests on one
+// event loop never see each other's objects. The exported names are proxies that look the
+// current context up on each property access.
+
+import { AsyncLocalStorage } from "node:async_hooks";
+import { CarafeError } from "./errors.ts";
+import type { Request } from "./request.ts";
+import type { Session } from "./sessions.ts";
+
+/**
+ * Per-request storage (Flask's `g`). Declare your fields by declaration merging:
+ *
+ * @example
+ * declare module "carafe" {
+ *   interface AppGlobals { user?: { id: number } }
+ * }
+ */
+export interface AppGlobals {
+  [key: string]: unknown;
+}
+
+/** What the context needs of an app (kept minimal so this file does not import app.ts). */
+export interface ContextApp {
+  /** Opens the session for the current request (lazily, on first use). */
+  openSession(request: Request): Session;
+}
+
+/** The state of one request while it is handled. */
+export class RequestContext<A extends ContextApp = ContextApp> {
+  readonly g: AppGlobals = {};
+  #session: Session | undefined;
+
+  constructor(
+    readonly app: A,
+    readonly request: Request,
+  ) {}
+
+  /** The session, opened from the cookie on first use. */
+  get session(): Session {
+    this.#session ??= this.app.openSession(this.request);
+    return this.#session;
+  }
+
+  /** The session if it was opened during this request. */
+  get openedSession(): Session | undefined {
+    return this.#session;
+  }
+}
+
+const storage = new AsyncLocalStorage<RequestContext>();
+
+/** Runs `fn` with `context` as the current request context. @internal */
+export function runInContext<T>(context: RequestContext, fn: () => T): T {
+  return storage.run(context, fn);
+}
+
+/** The current request context, or `undefined` outside a request. */
+export function findContext(): RequestContext | undefined {
+  return storage.getStore();
+}
+
+/** The current request context; throws a clear error outside a request. */
+export function currentContext(name = "the request context"): RequestContext {
+  const context = storage.getStore();
+  if (context === undefined) {
+    throw new CarafeError(
+      "ERR_NO_REQUEST_CONTEXT",
+      `${name} is only available while a request is being handled (inside a handler, a hook, or code they call). Outside a request, pass the values you need explicitly, or wrap the code in app.testRequestContext().`,
+    );
+  }
+  return context;
+}
+
+function contextProxy<T extends object>(name: string, pick: (context: RequestContext) => T): T {
+  return new Proxy({} as T, {
+    get(_target, key) {
+      const target = pick(currentContext(`'${name}'`));
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === "function"
+        ? (value as (...args: unknown[]) => unknown).bind(target)
+        : value;
+    },
+    set(_target, key, value) {
+      return Reflect.set(pick(currentContext(`'${name}'`)), key, value);
+    },
+    has(_target, key) {
+      return Reflect.has(pick(currentContext(`'${name}'`)), key);
+    },
+    deleteProperty(_target, key) {
+      return Reflect.deleteProperty(pick(currentContext(`'${name}'`)), key);
+    },
+    ownKeys() {
+      return Reflect.ownKeys(pick(currentContext(`'${name}'`)));
+    },
+    getOwnPropertyDescriptor(_target, key) {
+      const descriptor = Reflect.getOwnPropertyDescriptor(pick(currentContext(`'${name}'`)), key);
+      if (descriptor) descriptor.configurable = true;
+      return descriptor;
+    },
+  });
+}
+
+/**
+ * The request being handled, from anywhere inside it.
+ *
+ * @example
+ * import { request } from "carafe";
+ * app.get("/", () => `Hello from ${request.remoteAddr}`);
+ */
+export const request: Request = contextProxy("request", (context) => context.request);
+
+/** Per-request storage: set it in a `beforeRequest` hook, read it in the handler. */
+export const g: AppGlobals = contextProxy("g", (context) => context.g);
+
+/** The current user's session (a signed cookie). */
+export const session: Session = contextProxy("session", (context) => context.session);

@@ -1,0 +1,117 @@
+// Form bodies: urlencoded (parsed synchronously on first use) and multipart (parsed with busboy
+// before the handler runs, so `request.form` and `request.files` stay plain properties that a
+// synchronous handler can read).
+
+import { writeFileSync } from "node:fs";
+import busboy from "busboy";
+import { MultiDict } from "./datastructures.ts";
+import { BadRequest, RequestEntityTooLarge } from "./errors.ts";
+
+/** An uploaded file from a multipart form. */
+export class FileStorage {
+  constructor(
+    /** The form field's name. */
+    readonly name: string,
+    /** The file name the client sent (never trust it as a path). */
+    readonly filename: string,
+    /** The media type the client declared. */
+    readonly contentType: string,
+    /** The file's content. */
+    readonly bytes: Uint8Array,
+  ) {}
+
+  /** Size in bytes. */
+  get size(): number {
+    return this.bytes.byteLength;
+  }
+
+  /** The content decoded as UTF-8. */
+  text(): string {
+    return Buffer.from(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength).toString(
+      "utf8",
+    );
+  }
+
+  /** Writes the content to `path` (choose the path yourself; do not use `filename` unchecked). */
+  save(path: string): void {
+    writeFileSync(path, this.bytes);
+  }
+}
+
+/** What a parsed form body holds. */
+export interface ParsedForm {
+  form: MultiDict<string>;
+  files: MultiDict<FileStorage>;
+}
+
+/** Limits on multipart bodies, from the app's config. */
+export interface FormLimits {
+  /** Most parts (fields + files) accepted; more → 413. */
+  maxFormParts: number;
+}
+
+/** Parses an `application/x-www-form-urlencoded` body. */
+export function parseUrlencoded(body: Uint8Array | null): MultiDict<string> {
+  if (body === null || body.byteLength === 0) return new MultiDict();
+  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");
+  return new MultiDict(new URLSearchParams(text));
+}
+
+/** Parses a `multipart/form-data` body held in memory. */
+export function parseMultipart(
+  body: Uint8Array | null,
+  contentType: string,
+  limits: FormLimits,
+): Promise<ParsedForm> {
+  const form = new MultiDict<string>();
+  const files = new MultiDict<FileStorage>();
+  return new Promise((resolve, reject) => {
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({
+        headers: { "content-type": contentType },
+        limits: { parts: limits.maxFormParts },
+        defParamCharset: "utf8",
+      });
+    } catch (error) {
+      reject(new BadRequest(`The multipart body cannot be read: ${(error as Error).message}.`));
+      return;
+    }
+    let failed = false;
+    const fail = (error: Error): void => {
+      if (failed) return;
+      failed = true;
+      reject(error);
+    };
+    parser.on("field", (name, value) => form.append(name, value));
+    parser.on("file", (name, stream, info) => {
+      const chunks: Buffer[] = [];
+      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+      stream.on("end", () => {
+        files.append(
+          name,
+          new FileStorage(
+            name,
+            info.filename ?? "",
+            info.mimeType || "application/octet-stream",
+            Buffer.concat(chunks),
+          ),
+        );
+      });
+    });
+    parser.on("partsLimit", () =>
+      fail(
+        new RequestEntityTooLarge(
+          `The form has more than ${limits.maxFormParts} parts (config maxFormParts).`,
+        ),
+      ),
+    );
+    parser.on("error", (error: Error) =>
+      fail(new BadRequest(`The multipart body is malformed: ${error.message}.`)),
+    );
+    parser.on("close", () => {
+      if (!failed) resolve({ form, files });
+    });
+    parser.end(body ?? new Uint8Array(0));
+  });
+}

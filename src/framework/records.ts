@@ -1,0 +1,46 @@
+// The framework's boundary: one plain, cloneable record in each direction.
+// A server builds a RequestRecord from its socket and writes the ResponseRecord back; a pool
+// thread receives the same records by structured clone (body bytes transferred, not copied).
+
+/** A chunk of a streamed body. */
+export type BodyChunk = Uint8Array | string;
+
+/** A response body that is produced while it is being sent. */
+export type BodyStream = AsyncIterable<BodyChunk> & {
+  /** Stops the producer early (the client went away, or the method was HEAD). */
+  cancel?: () => void;
+};
+
+/** One HTTP request as plain data: what a server hands to the app. */
+export interface RequestRecord {
+  /** Upper-case method: `GET`, `POST`, … */
+  method: string;
+  /** The request target as sent: path and query string, still percent-encoded. */
+  url: string;
+  /** Header names in lower case; repeated headers joined with `, ` (`cookie` with `; `). */
+  headers: Record<string, string>;
+  /** The whole body, or `null` when the request has none. */
+  body: Uint8Array | null;
+  /** The peer's IP address. */
+  remoteAddress: string;
+  /** `https` when the connection (or a trusted proxy) says so. */
+  scheme: "http" | "https";
+  /** Set by the server when the body exceeded `maxContentLength` and was not read. */
+  bodyTooLarge?: boolean;
+}
+
+/** One HTTP response as plain data: what the app hands back to a server. */
+export interface ResponseRecord {
+  status: number;
+  /** Flat list of header names and values: `[name, value, name, value, …]`. */
+  headers: string[];
+  /** `null` for no body (HEAD, 204, 304), bytes or text, or a stream. */
+  body: BodyChunk | BodyStream | null;
+}
+
+/** What a server needs of an app: the record-to-record function and a few limits. */
+export interface RecordHandler {
+  handle(record: RequestRecord): ResponseRecord | Promise<ResponseRecord>;
+  /** Largest accepted request body in bytes, or `null` for no limit. */
+  readonly maxContentLength: number | null;
+}

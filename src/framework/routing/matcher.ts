@@ -1,0 +1,146 @@
+// Design: a trie over path segments, built at registration. Matching a request walks it once:
+// at each node the exact static child is looked up in a Map (O(1)), then dynamic edges in
+// priority order (mixed text+variable segments, then converters by weight), then `path`
+// edges that swallow one or more segments. The walk backtracks only where a converter rejects
+// a value, so static rules always win over dynamic ones and the cost does not grow with the
+// number of rules the way a linear regex scan does.
+
+import { ValidationError, type Converter } from "./converters.ts";
+import type { RuleSegment } from "./rule.ts";
+
+interface DynamicEdge<T> {
+  readonly segment: Exclude<RuleSegment, { kind: "static" }>;
+  readonly node: TrieNode<T>;
+  readonly rank: number;
+}
+
+class TrieNode<T> {
+  readonly static = new Map<string, TrieNode<T>>();
+  readonly dynamic: DynamicEdge<T>[] = [];
+  readonly paths: DynamicEdge<T>[] = [];
+  readonly leaves: T[] = [];
+}
+
+/** Called for each rule whose path matches, best first; return `true` to stop the walk. */
+export type MatchVisitor<T> = (
+  leaf: T,
+  names: readonly string[],
+  values: readonly unknown[],
+) => boolean;
+
+/** Rank of a dynamic segment: mixed segments (they carry literal text) before bare converters. */
+function rankOf(segment: Exclude<RuleSegment, { kind: "static" }>): number {
+  if (segment.kind === "mixed") return 0;
+  return 1000 + (segment.converter.weight ?? 100);
+}
+
+/** A compiled set of rules that finds the rules matching a list of decoded path segments. */
+export class SegmentMatcher<T> {
+  readonly #root = new TrieNode<T>();
+
+  /** Adds a rule's segments; `leaf` is what the visitor receives when it matches. */
+  insert(segments: readonly RuleSegment[], leaf: T): void {
+    let node = this.#root;
+    for (const segment of segments) {
+      if (segment.kind === "static") {
+        let child = node.static.get(segment.text);
+        if (child === undefined) {
+          child = new TrieNode<T>();
+          node.static.set(segment.text, child);
+        }
+        node = child;
+        continue;
+      }
+      const edge: DynamicEdge<T> = { segment, node: new TrieNode<T>(), rank: rankOf(segment) };
+      const list = segment.kind === "path" ? node.paths : node.dynamic;
+      // Stable insert by rank keeps registration order among equals.
+      let at = list.length;
+      while (at > 0 && (list[at - 1] as DynamicEdge<T>).rank > edge.rank) at -= 1;
+      list.splice(at, 0, edge);
+      node = edge.node;
+    }
+    node.leaves.push(leaf);
+  }
+
+  /** Walks every rule matching `segments`, best first, until `visit` returns `true`. */
+  match(segments: readonly string[], visit: MatchVisitor<T>): void {
+    walk(this.#root, segments, 0, [], [], visit);
+  }
+}
+
+function convert(converter: Converter, raw: string): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: converter.toValue(raw) };
+  } catch (error) {
+    if (error instanceof ValidationError) return { ok: false };
+    throw error;
+  }
+}
+
+function walk<T>(
+  node: TrieNode<T>,
+  segments: readonly string[],
+  index: number,
+  names: string[],
+  values: unknown[],
+  visit: MatchVisitor<T>,
+): boolean {
+  if (index === segments.length) {
+    for (const leaf of node.leaves) if (visit(leaf, names, values)) return true;
+    return false;
+  }
+  const text = segments[index] as string;
+  const child = node.static.get(text);
+  if (child !== undefined && walk(child, segments, index + 1, names, values, visit)) return true;
+
+  for (const edge of node.dynamic) {
+    const segment = edge.segment;
+    if (segment.kind === "variable") {
+      if (text === "") continue;
+      const result = convert(segment.converter, text);
+      if (!result.ok) continue;
+      names.push(segment.name);
+      values.push(result.value);
+      const found = walk(edge.node, segments, index + 1, names, values, visit);
+      names.pop();
+      values.pop();
+      if (found) return true;
+    } else if (segment.kind === "mixed") {
+      const groups = segment.pattern.exec(text);
+      if (groups === null) continue;
+      const converted: unknown[] = [];
+      let ok = true;
+      for (let i = 0; i < segment.names.length && ok; i += 1) {
+        const result = convert(segment.converters[i] as Converter, groups[i + 1] ?? "");
+        if (result.ok) converted.push(result.value);
+        else ok = false;
+      }
+      if (!ok) continue;
+      names.push(...segment.names);
+      values.push(...converted);
+      const found = walk(edge.node, segments, index + 1, names, values, visit);
+      names.length -= segment.names.length;
+      values.length -= segment.names.length;
+      if (found) return true;
+    }
+  }
+
+  // `path` values span segments; the shortest that lets the rest of the rule match wins.
+  if (text === "") return false;
+  for (const edge of node.paths) {
+    if (edge.segment.kind !== "path") continue;
+    let joined = text;
+    for (let end = index + 1; end <= segments.length; end += 1) {
+      if (end > index + 1) joined += `/${segments[end - 1] as string}`;
+      const result = convert(edge.segment.converter, joined);
+      if (!result.ok) continue;
+      names.push(edge.segment.name);
+      values.push(result.value);
+      const found = walk(edge.node, segments, end, names, values, visit);
+      names.pop();
+      values.pop();
+      if (found) return true;
+    }
+  }
+  return false;
+}

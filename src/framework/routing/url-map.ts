@@ -1,0 +1,231 @@
+// The URL map: every rule of an app, the matcher compiled from them, and URL building.
+
+import { BuildError, CarafeError } from "../errors.ts";
+import { DEFAULT_CONVERTERS, type Converter, type ConverterFactory } from "./converters.ts";
+import { SegmentMatcher } from "./matcher.ts";
+import { parseRule, type ParsedRule } from "./rule.ts";
+
+/** One registered rule: a parsed URL pattern, its endpoint, methods and payload. */
+export class Rule<P> {
+  /** Methods answered, HEAD included wherever GET is. */
+  readonly methods: ReadonlySet<string>;
+  constructor(
+    readonly parsed: ParsedRule,
+    readonly endpoint: string,
+    methods: readonly string[],
+    /** Whether OPTIONS is answered automatically (it is unless the rule lists it). */
+    readonly automaticOptions: boolean,
+    readonly strictSlashes: boolean,
+    readonly payload: P,
+  ) {
+    const set = new Set(methods.map((method) => method.toUpperCase()));
+    if (set.has("GET")) set.add("HEAD");
+    this.methods = set;
+  }
+
+  get rule(): string {
+    return this.parsed.rule;
+  }
+}
+
+/** The outcome of matching a method and path against the map. */
+export type MatchResult<P> =
+  | { readonly kind: "found"; readonly rule: Rule<P>; readonly params: Record<string, unknown> }
+  | { readonly kind: "options"; readonly allowed: readonly string[] }
+  | { readonly kind: "method-not-allowed"; readonly allowed: readonly string[] }
+  | { readonly kind: "redirect"; readonly path: string }
+  | { readonly kind: "not-found" }
+  | { readonly kind: "bad-path" };
+
+/** Options for `UrlMap.build`. */
+export interface BuildOptions {
+  /** Prefer a rule that answers this method. */
+  method?: string;
+}
+
+function allowedList(methods: Set<string>): string[] {
+  methods.add("OPTIONS");
+  return [...methods].sort();
+}
+
+/** Splits a percent-encoded path into decoded segments; `null` when the encoding is broken. */
+export function splitPath(path: string): string[] | null {
+  const raw = path.slice(1).split("/");
+  if (!path.includes("%")) return raw;
+  try {
+    return raw.map((segment) => (segment.includes("%") ? decodeURIComponent(segment) : segment));
+  } catch {
+    return null;
+  }
+}
+
+const UNRESERVED = /[!'()*]/g;
+
+function encodeSegment(text: string): string {
+  return encodeURIComponent(text).replace(
+    UNRESERVED,
+    (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
+
+/**
+ * Every rule of an app, compiled into one matcher.
+ *
+ * @example
+ * const map = new UrlMap<string>();
+ * map.add("/user/<int:id>", { endpoint: "user", methods: ["GET"], payload: "user" });
+ * map.match("GET", "/user/7"); // { kind: "found", params: { id: 7 }, … }
+ */
+export class UrlMap<P> {
+  readonly #converters = new Map<string, ConverterFactory>(DEFAULT_CONVERTERS);
+  readonly #matcher = new SegmentMatcher<Rule<P>>();
+  readonly #byEndpoint = new Map<string, Rule<P>[]>();
+  readonly #rules: Rule<P>[] = [];
+
+  /** Registers a converter usable in rules as `<name:var>` or `<name(args):var>`. */
+  addConverter(name: string, converter: ConverterFactory | Converter): void {
+    if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name)) {
+      throw new CarafeError(
+        "ERR_BAD_CONVERTER",
+        `converter name ${JSON.stringify(name)} is not an identifier`,
+      );
+    }
+    this.#converters.set(name, typeof converter === "function" ? converter : () => converter);
+  }
+
+  /** Parses `rule` with this map's converters (throws `ERR_BAD_RULE` naming the rule). */
+  parse(rule: string): ParsedRule {
+    return parseRule(rule, this.#converters);
+  }
+
+  /** Adds a rule; the caller has checked the endpoint is not taken by another view. */
+  add(
+    rule: string,
+    options: { endpoint: string; methods: readonly string[]; strictSlashes?: boolean; payload: P },
+  ): Rule<P> {
+    const methods = options.methods.map((method) => method.toUpperCase());
+    const entry = new Rule(
+      this.parse(rule),
+      options.endpoint,
+      methods,
+      !methods.includes("OPTIONS"),
+      options.strictSlashes ?? true,
+      options.payload,
+    );
+    this.#matcher.insert(entry.parsed.segments, entry);
+    const list = this.#byEndpoint.get(entry.endpoint);
+    if (list === undefined) this.#byEndpoint.set(entry.endpoint, [entry]);
+    else list.push(entry);
+    this.#rules.push(entry);
+    return entry;
+  }
+
+  /** Every rule, in registration order. */
+  rules(): readonly Rule<P>[] {
+    return this.#rules;
+  }
+
+  /** The rules registered under `endpoint` (empty when none). */
+  rulesFor(endpoint: string): readonly Rule<P>[] {
+    return this.#byEndpoint.get(endpoint) ?? [];
+  }
+
+  /** Finds the rule for `method` and `path` (the percent-encoded path, without query). */
+  match(method: string, path: string): MatchResult<P> {
+    const segments = splitPath(path);
+    if (segments === null) return { kind: "bad-path" };
+    const result = this.#matchSegments(method, segments);
+    if (result.kind !== "not-found" || path.endsWith("/")) return result;
+    // Werkzeug's strict slashes: `/dir` reaches a `/dir/` rule through a 308 redirect.
+    let redirect = false;
+    this.#matcher.match([...segments, ""], (rule) => {
+      redirect = rule.strictSlashes;
+      return redirect;
+    });
+    return redirect ? { kind: "redirect", path: `${path}/` } : result;
+  }
+
+  #matchSegments(method: string, segments: readonly string[]): MatchResult<P> {
+    let found: MatchResult<P> | null = null;
+    let allowed: Set<string> | null = null;
+    let explicitOptions = false;
+    this.#matcher.match(segments, (rule, names, values) => {
+      if (rule.methods.has(method)) {
+        const params: Record<string, unknown> = {};
+        for (let i = 0; i < names.length; i += 1) params[names[i] as string] = values[i];
+        found = { kind: "found", rule, params };
+        return true;
+      }
+      allowed ??= new Set();
+      for (const each of rule.methods) allowed.add(each);
+      if (!rule.automaticOptions) explicitOptions = true;
+      return false;
+    });
+    if (found !== null) return found;
+    if (allowed === null) return { kind: "not-found" };
+    if (method === "OPTIONS" && !explicitOptions)
+      return { kind: "options", allowed: allowedList(allowed) };
+    return { kind: "method-not-allowed", allowed: allowedList(allowed) };
+  }
+
+  /**
+   * Builds the path and query string for `endpoint` from `values`: converters turn values into
+   * URL text, values the rule does not use go to the query string.
+   */
+  build(
+    endpoint: string,
+    values: Readonly<Record<string, unknown>>,
+    options: BuildOptions = {},
+  ): string {
+    const candidates = this.#byEndpoint.get(endpoint);
+    if (candidates === undefined) {
+      throw new BuildError(`could not build a URL for endpoint '${endpoint}': no such endpoint`);
+    }
+    const provided = Object.keys(values).filter((key) => values[key] !== undefined);
+    const method = options.method?.toUpperCase();
+    const rule =
+      candidates.find(
+        (each) =>
+          (method === undefined || each.methods.has(method)) &&
+          each.parsed.variables.every((name) => provided.includes(name)),
+      ) ?? null;
+    if (rule === null) {
+      const first = candidates[0] as Rule<P>;
+      const missing = first.parsed.variables.filter((name) => !provided.includes(name));
+      throw new BuildError(
+        missing.length > 0
+          ? `could not build a URL for endpoint '${endpoint}' (rule '${first.rule}'): missing ${missing.map((name) => `'${name}'`).join(", ")}`
+          : `could not build a URL for endpoint '${endpoint}': no rule accepts method ${method ?? ""}`,
+      );
+    }
+    let path = "";
+    for (const part of rule.parsed.parts) {
+      if (part.kind === "static") {
+        path += part.text.split("/").map(encodeSegment).join("/");
+        continue;
+      }
+      let text: string;
+      try {
+        text = part.converter.toUrl(values[part.name]);
+      } catch (error) {
+        throw new BuildError(
+          `could not build a URL for endpoint '${endpoint}': parameter '${part.name}': ${(error as Error).message}`,
+        );
+      }
+      path +=
+        part.converter.partIsolating === false
+          ? text.split("/").map(encodeSegment).join("/")
+          : encodeSegment(text);
+    }
+    const query = new URLSearchParams();
+    for (const key of provided) {
+      if (rule.parsed.variables.includes(key)) continue;
+      const value = values[key];
+      if (value === null) continue;
+      if (Array.isArray(value)) for (const item of value) query.append(key, String(item));
+      else query.append(key, String(value));
+    }
+    const search = query.toString();
+    return search ? `${path}?${search}` : path;
+  }
+}

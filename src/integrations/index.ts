@@ -1,0 +1,3 @@
+// The integrations' public names.
+
+export { renderTemplate, renderTemplateString, templateEnvironment } from "./templates.ts";

@@ -1,0 +1,61 @@
+// Loads the app a command names as `MODULE[:EXPORT]`, the way gunicorn loads `module:app`.
+
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { setManaged, type RecordHandler } from "../framework/index.ts";
+
+/** The error `carafe` prints (without a stack) when the app cannot be loaded. */
+export class AppLoadError extends Error {
+  override name = "AppLoadError";
+  readonly code = "ERR_APP_LOAD";
+}
+
+/** An app as loaded: a Carafe app (it has `handle`) or any object with `fetch`. */
+export type LoadedApp = RecordHandler & { readonly name?: string };
+
+const DEFAULT_EXPORTS = ["app", "application", "default"];
+
+/** Splits `path/to/app.ts:export` into the module path and the export name (if given). */
+export function parseAppSpec(spec: string): { modulePath: string; exportName: string | undefined } {
+  const colon = spec.lastIndexOf(":");
+  // A colon in the first two characters is a Windows drive letter, not an export.
+  if (colon > 1 && !spec.slice(colon + 1).includes("/")) {
+    return { modulePath: spec.slice(0, colon), exportName: spec.slice(colon + 1) };
+  }
+  return { modulePath: spec, exportName: undefined };
+}
+
+/** Imports the module and returns its app; throws `AppLoadError` with an actionable message. */
+export async function loadApp(spec: string): Promise<LoadedApp> {
+  const { modulePath, exportName } = parseAppSpec(spec);
+  const file = resolve(modulePath);
+  if (!existsSync(file))
+    throw new AppLoadError(`cannot find the app module '${modulePath}' (looked at ${file})`);
+  // The module may call app.run() at top level for `tsx app.ts`; under the CLI that is a no-op.
+  setManaged(true);
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (error) {
+    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    throw new AppLoadError(`importing '${modulePath}' failed:\n${detail}`);
+  }
+  const names = exportName === undefined ? DEFAULT_EXPORTS : [exportName];
+  for (const name of names) {
+    const value = module[name];
+    if (
+      value !== null &&
+      typeof value === "object" &&
+      typeof (value as { handle?: unknown }).handle === "function"
+    ) {
+      return value as LoadedApp;
+    }
+  }
+  const available = Object.keys(module).join(", ") || "none";
+  throw new AppLoadError(
+    exportName === undefined
+      ? `'${modulePath}' exports no app named ${DEFAULT_EXPORTS.join(", ")} (its exports: ${available}); name it as ${modulePath}:EXPORT`
+      : `'${modulePath}' has no Carafe app exported as '${exportName}' (its exports: ${available})`,
+  );
+}
