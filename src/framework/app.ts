@@ -6,7 +6,13 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Blueprint } from "./blueprint.ts";
 import { defaultConfig, type AppConfig } from "./config.ts";
-import { RequestContext, currentContext, findContext, runInContext } from "./context.ts";
+import {
+  RequestContext,
+  bindStream,
+  currentContext,
+  findContext,
+  runInContext,
+} from "./context.ts";
 import { drive, type Pipeline } from "./drive.ts";
 import {
   BadRequest,
@@ -21,7 +27,7 @@ import {
 import { fetchWith } from "./fetch-adapter.ts";
 import { parseMultipart } from "./forms.ts";
 import { consoleLogger, type Logger } from "./logging.ts";
-import type { BodyStream, RecordHandler, RequestRecord, ResponseRecord } from "./records.ts";
+import type { RecordHandler, RequestRecord, ResponseRecord } from "./records.ts";
 import { Request } from "./request.ts";
 import { Response, escapeHtml, exceptionResponse, prefersJson, toResponse } from "./response.ts";
 import type { Converter, ConverterFactory } from "./routing/converters.ts";
@@ -30,15 +36,14 @@ import { runnerSlot, type RunOptions } from "./runner.ts";
 import {
   Scaffold,
   type AfterRequestHook,
-  type BeforeRequestHook,
-  type ErrorClass,
-  type ErrorHandler,
+  type HookScope,
+  findErrorHandler,
   type Handler,
   type RouteSpec,
   type TeardownHook,
 } from "./scaffold.ts";
 import { sendFromDirectory } from "./send-file.ts";
-import { NO_SECRET_KEY, Session, decodeSession, encodeSession } from "./sessions.ts";
+import { openSession, saveSession, type Session } from "./sessions.ts";
 import { TestClient } from "./testing.ts";
 
 /** Options of `new Carafe()`: any config key, plus where the app's files live. */
@@ -83,13 +88,6 @@ export interface RoutePayload {
   readonly thread: boolean | undefined;
   /** Whether the handler is an `async function`. */
   readonly isAsync: boolean;
-}
-
-interface HookScope {
-  readonly beforeRequestHooks: readonly BeforeRequestHook[];
-  readonly afterRequestHooks: readonly AfterRequestHook[];
-  readonly teardownHooks: readonly TeardownHook[];
-  readonly errorHandlers: Scaffold["errorHandlers"];
 }
 
 const NO_PARAMS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
@@ -363,51 +361,9 @@ export class Carafe extends Scaffold implements RecordHandler {
     await slot.runner(this, options);
   }
 
-  // ---- sessions -------------------------------------------------------------------------
-
   /** Opens the session from the request's cookie. @internal */
   openSession(request: Request): Session {
-    const secret = this.config.secretKey;
-    if (!secret) return new Session({}, false, NO_SECRET_KEY);
-    const cookie = request.cookies.get(this.config.sessionCookieName);
-    if (cookie === undefined) return new Session();
-    const secrets = [secret, ...this.config.secretKeyFallbacks];
-    const data = decodeSession(cookie, secrets, this.config.permanentSessionLifetime);
-    if (data === null) return new Session();
-    const permanent = data["_permanent"] === true;
-    delete data["_permanent"];
-    return new Session(data, permanent, null, false);
-  }
-
-  #saveSession(context: RequestContext, response: Response): void {
-    const session = context.openedSession;
-    if (session === undefined) return;
-    const config = this.config;
-    if (session.accessed && !response.headers.getAll("Vary").some((v) => /\bcookie\b/i.test(v))) {
-      response.headers.append("Vary", "Cookie");
-    }
-    const cookie = {
-      path: config.sessionCookiePath,
-      ...(config.sessionCookieDomain === null ? {} : { domain: config.sessionCookieDomain }),
-      secure: config.sessionCookieSecure,
-      httpOnly: config.sessionCookieHttpOnly,
-      ...(config.sessionCookieSameSite === null ? {} : { sameSite: config.sessionCookieSameSite }),
-    };
-    if (session.size === 0) {
-      if (session.modified) response.deleteCookie(config.sessionCookieName, cookie);
-      return;
-    }
-    if (!session.modified && !(session.permanent && config.sessionRefreshEachRequest)) return;
-    if (!config.secretKey) return;
-    const data = session.permanent ? { ...session.toJSON(), _permanent: true } : session.toJSON();
-    const lifetime = config.permanentSessionLifetime;
-    response.setCookie(
-      config.sessionCookieName,
-      encodeSession(data, config.secretKey),
-      session.permanent
-        ? { ...cookie, maxAge: lifetime, expires: new Date(Date.now() + lifetime * 1000) }
-        : cookie,
-    );
+    return openSession(this.config, request.cookies);
   }
 
   // ---- the pipeline ---------------------------------------------------------------------
@@ -507,28 +463,9 @@ export class Carafe extends Scaffold implements RecordHandler {
     }
   }
 
-  #findErrorHandler(request: Request, error: unknown): ErrorHandler | undefined {
-    const codes: (number | null)[] = error instanceof HTTPException ? [error.code, null] : [null];
-    const scopes = this.#scopesOf(request).reverse();
-    for (const code of codes) {
-      for (const scope of scopes) {
-        const byClass = scope.errorHandlers.get(code);
-        if (byClass === undefined) continue;
-        let proto: unknown =
-          error !== null && typeof error === "object" ? Object.getPrototypeOf(error) : null;
-        while (proto !== null && proto !== Object.prototype) {
-          const handler = byClass.get((proto as { constructor: ErrorClass<unknown> }).constructor);
-          if (handler !== undefined) return handler;
-          proto = Object.getPrototypeOf(proto);
-        }
-      }
-    }
-    return undefined;
-  }
-
   *#handleUserException(context: RequestContext, error: unknown): Pipeline<unknown> {
     if (error instanceof RequestRedirect) return error;
-    const handler = this.#findErrorHandler(context.request, error);
+    const handler = findErrorHandler(this.#scopesOf(context.request), error);
     if (handler !== undefined) return yield handler(error);
     if (error instanceof HTTPException) return error;
     throw error;
@@ -539,7 +476,7 @@ export class Carafe extends Scaffold implements RecordHandler {
     this.logger.error(`Exception on ${request.path} [${request.method}]`, error);
     const serverError = new InternalServerError(undefined, { cause: error });
     let value: unknown = serverError;
-    const handler = this.#findErrorHandler(request, serverError);
+    const handler = findErrorHandler(this.#scopesOf(request), serverError);
     if (handler !== undefined) {
       try {
         value = yield handler(serverError);
@@ -595,7 +532,7 @@ export class Carafe extends Scaffold implements RecordHandler {
           response = replaced;
         }
       }
-      this.#saveSession(context, response);
+      saveSession(this.config, context.openedSession, response);
     } catch (error) {
       if (!fromErrorHandler) throw error;
       this.logger.error(`Request finalizing failed on ${context.request.path}`, error);
@@ -626,28 +563,6 @@ export class Carafe extends Scaffold implements RecordHandler {
     }
     return record;
   }
-}
-
-/** Runs each step of a streamed body inside the request's context. */
-function bindStream(stream: BodyStream, context: RequestContext): BodyStream {
-  let iterator: AsyncIterator<Uint8Array | string> | undefined;
-  const start = (): AsyncIterator<Uint8Array | string> =>
-    (iterator ??= runInContext(context, () => stream[Symbol.asyncIterator]()));
-  return {
-    [Symbol.asyncIterator]: () => ({
-      next: () => runInContext(context, () => start().next()),
-      return: (value?: unknown) => {
-        const it = start();
-        return it.return
-          ? runInContext(context, () => (it.return as NonNullable<typeof it.return>)(value))
-          : Promise.resolve({ done: true, value: undefined });
-      },
-    }),
-    cancel: () => {
-      if (stream.cancel) stream.cancel();
-      else void iterator?.return?.();
-    },
-  };
 }
 
 /** The app handling the current request. */

@@ -6,6 +6,7 @@
 
 import { AsyncLocalStorage } from "node:async_hooks";
 import { CarafeError } from "./errors.ts";
+import type { BodyStream } from "./records.ts";
 import type { Request } from "./request.ts";
 import type { Session } from "./sessions.ts";
 
@@ -116,3 +117,25 @@ export const g: AppGlobals = contextProxy("g", (context) => context.g);
 
 /** The current user's session (a signed cookie). */
 export const session: Session = contextProxy("session", (context) => context.session);
+
+/** Runs each step of a streamed body inside the request's context. */
+export function bindStream(stream: BodyStream, context: RequestContext): BodyStream {
+  let iterator: AsyncIterator<Uint8Array | string> | undefined;
+  const start = (): AsyncIterator<Uint8Array | string> =>
+    (iterator ??= runInContext(context, () => stream[Symbol.asyncIterator]()));
+  return {
+    [Symbol.asyncIterator]: () => ({
+      next: () => runInContext(context, () => start().next()),
+      return: (value?: unknown) => {
+        const it = start();
+        return it.return
+          ? runInContext(context, () => (it.return as NonNullable<typeof it.return>)(value))
+          : Promise.resolve({ done: true, value: undefined });
+      },
+    }),
+    cancel: () => {
+      if (stream.cancel) stream.cancel();
+      else void iterator?.return?.();
+    },
+  };
+}

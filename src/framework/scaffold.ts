@@ -269,3 +269,37 @@ export abstract class Scaffold {
     return this;
   }
 }
+
+/** The hooks and error handlers of one scope: the app, or one blueprint. */
+export interface HookScope {
+  readonly beforeRequestHooks: readonly BeforeRequestHook[];
+  readonly afterRequestHooks: readonly AfterRequestHook[];
+  readonly teardownHooks: readonly TeardownHook[];
+  readonly errorHandlers: ErrorHandlerMap;
+}
+
+/**
+ * Finds the handler for `error` (Flask's order): by status code, then by class; within each,
+ * the innermost scope (the blueprint) before the app, and the most specific class first.
+ */
+export function findErrorHandler(
+  scopes: readonly HookScope[],
+  error: unknown,
+): ErrorHandler | undefined {
+  const codes: (number | null)[] = error instanceof HTTPException ? [error.code, null] : [null];
+  const innermostFirst = [...scopes].reverse();
+  for (const code of codes) {
+    for (const scope of innermostFirst) {
+      const byClass = scope.errorHandlers.get(code);
+      if (byClass === undefined) continue;
+      let proto: unknown =
+        error !== null && typeof error === "object" ? Object.getPrototypeOf(error) : null;
+      while (proto !== null && proto !== Object.prototype) {
+        const handler = byClass.get((proto as { constructor: ErrorClass<unknown> }).constructor);
+        if (handler !== undefined) return handler;
+        proto = Object.getPrototypeOf(proto);
+      }
+    }
+  }
+  return undefined;
+}

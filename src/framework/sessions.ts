@@ -3,7 +3,9 @@
 // Keys rotate: the first secret signs, every secret (and fallback) verifies.
 
 import { createHmac, timingSafeEqual } from "node:crypto";
+import type { AppConfig } from "./config.ts";
 import { CarafeError } from "./errors.ts";
+import type { Response } from "./response.ts";
 
 /**
  * Session data types. Declare your keys by declaration merging to type `session.get`:
@@ -167,4 +169,58 @@ export function decodeSession(
   } catch {
     return null;
   }
+}
+
+/** Opens the session from the request's cookies: empty when absent, tampered or expired. */
+export function openSession(config: AppConfig, cookies: ReadonlyMap<string, string>): Session {
+  const secret = config.secretKey;
+  if (!secret) return new Session({}, false, NO_SECRET_KEY);
+  const cookie = cookies.get(config.sessionCookieName);
+  if (cookie === undefined) return new Session();
+  const data = decodeSession(
+    cookie,
+    [secret, ...config.secretKeyFallbacks],
+    config.permanentSessionLifetime,
+  );
+  if (data === null) return new Session();
+  const permanent = data["_permanent"] === true;
+  delete data["_permanent"];
+  return new Session(data, permanent, null, false);
+}
+
+/** Writes the session cookie when the session changed (or deletes it when emptied). */
+export function saveSession(
+  config: AppConfig,
+  session: Session | undefined,
+  response: Response,
+): void {
+  if (session === undefined) return;
+  if (
+    session.accessed &&
+    !response.headers.getAll("Vary").some((value) => /\bcookie\b/i.test(value))
+  ) {
+    response.headers.append("Vary", "Cookie");
+  }
+  const cookie = {
+    path: config.sessionCookiePath,
+    ...(config.sessionCookieDomain === null ? {} : { domain: config.sessionCookieDomain }),
+    secure: config.sessionCookieSecure,
+    httpOnly: config.sessionCookieHttpOnly,
+    ...(config.sessionCookieSameSite === null ? {} : { sameSite: config.sessionCookieSameSite }),
+  };
+  if (session.size === 0) {
+    if (session.modified) response.deleteCookie(config.sessionCookieName, cookie);
+    return;
+  }
+  if (!session.modified && !(session.permanent && config.sessionRefreshEachRequest)) return;
+  if (!config.secretKey) return;
+  const data = session.permanent ? { ...session.toJSON(), _permanent: true } : session.toJSON();
+  const lifetime = config.permanentSessionLifetime;
+  response.setCookie(
+    config.sessionCookieName,
+    encodeSession(data, config.secretKey),
+    session.permanent
+      ? { ...cookie, maxAge: lifetime, expires: new Date(Date.now() + lifetime * 1000) }
+      : cookie,
+  );
 }
