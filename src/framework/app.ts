@@ -16,6 +16,7 @@ import {
 import { drive, type Pipeline } from "./drive.ts";
 import {
   BadRequest,
+  BuildError,
   CarafeError,
   HTTPException,
   InternalServerError,
@@ -196,7 +197,7 @@ export class Carafe extends Scaffold implements RecordHandler {
     this.#addRule(spec.rule, spec.endpoint, spec, undefined);
   }
 
-  #addRule(rule: string, endpoint: string, spec: RouteSpec, blueprint: string | undefined): void {
+  #checkEndpoint(rule: string, endpoint: string, spec: RouteSpec): void {
     for (const existing of this.urlMap.rulesFor(endpoint)) {
       if (existing.payload.handler !== spec.handler) {
         throw new CarafeError(
@@ -205,6 +206,10 @@ export class Carafe extends Scaffold implements RecordHandler {
         );
       }
     }
+  }
+
+  #addRule(rule: string, endpoint: string, spec: RouteSpec, blueprint: string | undefined): void {
+    this.#checkEndpoint(rule, endpoint, spec);
     this.urlMap.add(rule, {
       endpoint,
       methods: spec.methods,
@@ -253,10 +258,26 @@ export class Carafe extends Scaffold implements RecordHandler {
         `blueprint '${name}': urlPrefix '${prefix}' must start with '/'`,
       );
     }
-    for (const spec of blueprint.routes) {
-      const rule = prefix && spec.rule === "/" ? `${prefix}/` : prefix + spec.rule;
-      this.#addRule(rule, `${name}.${spec.endpoint}`, spec, name);
+    const rules = blueprint.routes.map((spec) => ({
+      spec,
+      rule: prefix && spec.rule === "/" ? `${prefix}/` : prefix + spec.rule,
+      endpoint: `${name}.${spec.endpoint}`,
+    }));
+    // Check every rule before adding any, so a failed registration leaves the app unchanged.
+    const seen = new Map<string, RouteSpec>();
+    for (const { spec, rule, endpoint } of rules) {
+      this.urlMap.parse(rule);
+      const earlier = seen.get(endpoint);
+      if (earlier !== undefined && earlier.handler !== spec.handler) {
+        throw new CarafeError(
+          "ERR_DUPLICATE_ENDPOINT",
+          `blueprint '${name}': endpoint '${endpoint}' is used by rules ${JSON.stringify(earlier.rule)} and ${JSON.stringify(spec.rule)} with different handlers`,
+        );
+      }
+      seen.set(endpoint, spec);
+      this.#checkEndpoint(rule, endpoint, spec);
     }
+    for (const { spec, rule, endpoint } of rules) this.#addRule(rule, endpoint, spec, name);
     blueprint.markRegistered();
     this.blueprints.set(name, blueprint);
     this.#scopes.set(name, blueprint);
@@ -289,8 +310,7 @@ export class Carafe extends Scaffold implements RecordHandler {
     if (!options.external) return url;
     const host = request?.host ?? this.config.serverName;
     if (!host) {
-      throw new CarafeError(
-        "ERR_URL_BUILD",
+      throw new BuildError(
         `urlFor('${endpoint}', …, { external: true }) outside a request needs config.serverName (e.g. "example.com")`,
       );
     }
@@ -438,7 +458,8 @@ export class Carafe extends Scaffold implements RecordHandler {
     for (const scope of this.#scopesOf(context.request)) {
       for (const hook of scope.beforeRequestHooks) {
         const value: unknown = yield hook(context.request);
-        if (value !== undefined) return value;
+        // Like Flask's `None`, both `undefined` and `null` mean "carry on".
+        if (value != null) return value;
       }
     }
     return undefined;

@@ -16,7 +16,7 @@ export interface CookieOptions {
   httpOnly?: boolean;
   /** Cross-site sending policy. */
   sameSite?: "Strict" | "Lax" | "None";
-  /** Partitioned (CHIPS) cookie; requires `secure`. */
+  /** Partitioned (CHIPS) cookie; implies `secure`. */
   partitioned?: boolean;
 }
 
@@ -68,7 +68,8 @@ export function serializeCookie(name: string, value: string, options: CookieOpti
     header += `; Max-Age=${Math.floor(options.maxAge)}`;
   }
   header += `; Path=${checkAttribute("Path", options.path ?? "/")}`;
-  if (options.secure) header += "; Secure";
+  // Browsers drop a Partitioned cookie that is not Secure, so partitioned implies it (as in Werkzeug).
+  if (options.secure || options.partitioned) header += "; Secure";
   if (options.httpOnly) header += "; HttpOnly";
   if (options.sameSite !== undefined) header += `; SameSite=${options.sameSite}`;
   if (options.partitioned) header += "; Partitioned";

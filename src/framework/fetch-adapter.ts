@@ -29,7 +29,28 @@ export async function recordFromRequest(
     record.bodyTooLarge = true;
     return record;
   }
-  if (request.body !== null) record.body = new Uint8Array(await request.arrayBuffer());
+  if (request.body === null) return record;
+  if (maxContentLength === null) {
+    record.body = new Uint8Array(await request.arrayBuffer());
+    return record;
+  }
+  // Without a declared length, read no further than the limit: a huge or endless body must not
+  // be buffered whole just to be refused.
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const step = await reader.read();
+    if (step.done) break;
+    size += step.value.byteLength;
+    if (size > maxContentLength) {
+      await reader.cancel();
+      record.bodyTooLarge = true;
+      return record;
+    }
+    chunks.push(step.value);
+  }
+  record.body = Buffer.concat(chunks, size);
   return record;
 }
 

@@ -70,7 +70,8 @@ export function parseMultipart(
     try {
       parser = busboy({
         headers: { "content-type": contentType },
-        limits: { parts: limits.maxFormParts },
+        // busboy signals when the count reaches its limit; one more lets exactly maxFormParts pass.
+        limits: { parts: limits.maxFormParts + 1 },
         defParamCharset: "utf8",
       });
     } catch (error) {
@@ -86,6 +87,11 @@ export function parseMultipart(
     parser.on("field", (name, value) => form.append(name, value));
     parser.on("file", (name, stream, info) => {
       const chunks: Buffer[] = [];
+      // busboy destroys an unfinished file's stream with the parse error; unhandled, that
+      // error would crash the process.
+      stream.on("error", (error: Error) =>
+        fail(new BadRequest(`The multipart body is malformed: ${error.message}.`)),
+      );
       stream.on("data", (chunk: Buffer) => chunks.push(chunk));
       stream.on("end", () => {
         files.append(

@@ -33,8 +33,10 @@ export interface RouteOptions {
   strictSlashes?: boolean;
 }
 
-/** Runs before each request; returning a value (not `undefined`) answers the request with it. */
-export type BeforeRequestHook = (request: Request) => Awaitable<ResponseValue | undefined | void>;
+/** Runs before each request; returning a value (not `undefined` or `null`) answers the request with it. */
+export type BeforeRequestHook = (
+  request: Request,
+) => Awaitable<ResponseValue | null | undefined | void>;
 /** Runs after each request with the response; may change it or return a replacement. */
 export type AfterRequestHook = (response: Response) => Awaitable<Response | undefined | void>;
 /** Runs at the end of every request, even a failed one, with the error if there was one. */
@@ -128,7 +130,10 @@ export abstract class Scaffold {
       );
     }
     const endpoint = options.endpoint ?? defaultEndpoint(rule, methods, handler as Handler);
-    if (endpoint.includes(".")) {
+    // The generated `METHODS /rule` name may hold the rule's dots (`/robots.txt`); only a
+    // chosen name (option or function name) is read as `blueprint.view`.
+    const generated = options.endpoint === undefined && endpoint === `${methods.join(",")} ${rule}`;
+    if (!generated && endpoint.includes(".")) {
       throw new CarafeError(
         "ERR_BAD_ROUTE",
         `route(${JSON.stringify(rule)}): the endpoint '${endpoint}' must not contain '.' (it separates blueprint names)`,

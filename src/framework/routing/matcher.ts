@@ -68,7 +68,21 @@ export class SegmentMatcher<T> {
   }
 }
 
+// A converter's `regex` says what it accepts (as in Werkzeug, where rules compile to regexes);
+// `toValue` may reject more but need not re-check the shape. Compiled once per converter.
+const shapes = new WeakMap<Converter, RegExp>();
+
+function shapeOf(converter: Converter): RegExp {
+  let shape = shapes.get(converter);
+  if (shape === undefined) {
+    shape = new RegExp(`^(?:${converter.regex})$`);
+    shapes.set(converter, shape);
+  }
+  return shape;
+}
+
 function convert(converter: Converter, raw: string): { ok: true; value: unknown } | { ok: false } {
+  if (!shapeOf(converter).test(raw)) return { ok: false };
   try {
     return { ok: true, value: converter.toValue(raw) };
   } catch (error) {

@@ -181,7 +181,8 @@ export class UrlMap<P> {
     if (candidates === undefined) {
       throw new BuildError(`could not build a URL for endpoint '${endpoint}': no such endpoint`);
     }
-    const provided = Object.keys(values).filter((key) => values[key] !== undefined);
+    // `null` and `undefined` count as not given (Werkzeug's None).
+    const provided = Object.keys(values).filter((key) => values[key] != null);
     const method = options.method?.toUpperCase();
     const rule =
       candidates.find(
@@ -221,7 +222,6 @@ export class UrlMap<P> {
     for (const key of provided) {
       if (rule.parsed.variables.includes(key)) continue;
       const value = values[key];
-      if (value === null) continue;
       if (Array.isArray(value)) for (const item of value) query.append(key, String(item));
       else query.append(key, String(value));
     }
