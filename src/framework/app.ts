@@ -171,6 +171,25 @@ export class Carafe extends Scaffold implements RecordHandler {
     return this.#serving;
   }
 
+  /** Whether some route asks to run on a pool thread (`{ thread: true }`). */
+  get needsThreads(): boolean {
+    return this.urlMap.rules().some((rule) => rule.payload.thread === true);
+  }
+
+  /**
+   * Where the request's route runs (DESIGN.md, "What runs where"): `thread` for `{ thread: true }`
+   * routes, and for unmarked synchronous handlers when the server has threads (`threaded`);
+   * `loop` for everything else, including requests that match no route.
+   */
+  placementOf(method: string, url: string, threaded: boolean): "loop" | "thread" {
+    const mark = url.indexOf("?");
+    const match = this.urlMap.match(method, mark < 0 ? url : url.slice(0, mark));
+    if (match.kind !== "found") return "loop";
+    const { thread, isAsync } = match.rule.payload;
+    if (thread !== undefined) return thread ? "thread" : "loop";
+    return threaded && !isAsync ? "thread" : "loop";
+  }
+
   #addStaticRoute(folder: string): void {
     const maxAge = (): number | null => this.config.sendFileMaxAge;
     this.route(

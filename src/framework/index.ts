@@ -64,7 +64,7 @@ export type {
 } from "./records.ts";
 export { Request } from "./request.ts";
 export type { GetJsonOptions } from "./request.ts";
-export { Response, abort, json, makeResponse, redirect } from "./response.ts";
+export { Response, abort, exceptionResponse, json, makeResponse, redirect } from "./response.ts";
 export type { ResponseBody, ResponseInit, ResponseValue } from "./response.ts";
 export { ValidationError } from "./routing/converters.ts";
 export type { Converter, ConverterArg, ConverterFactory } from "./routing/converters.ts";
