@@ -64,14 +64,22 @@ export type {
 } from "./records.ts";
 export { Request } from "./request.ts";
 export type { GetJsonOptions } from "./request.ts";
-export { Response, abort, exceptionResponse, json, makeResponse, redirect } from "./response.ts";
+export {
+  Response,
+  abort,
+  exceptionResponse,
+  json,
+  makeResponse,
+  prefersJson,
+  redirect,
+} from "./response.ts";
 export type { ResponseBody, ResponseInit, ResponseValue } from "./response.ts";
 export { ValidationError } from "./routing/converters.ts";
 export type { Converter, ConverterArg, ConverterFactory } from "./routing/converters.ts";
 export type { ConverterTypes, RouteParams } from "./routing/params.ts";
 export { UrlMap } from "./routing/url-map.ts";
 export type { MatchResult } from "./routing/url-map.ts";
-export { runnerSlot, setManaged, setRunner } from "./runner.ts";
+export { appsCreatedIn, runnerSlot, setManaged, setRunner } from "./runner.ts";
 export type { RunOptions, Runner } from "./runner.ts";
 export type {
   AfterRequestHook,

@@ -1,0 +1,120 @@
+// Design: the code that runs inside a pool thread. It imports the app module itself (as each
+// gunicorn worker imports the app), so module state is per thread, then answers `request`
+// messages one at a time, as the loop dispatches them. A streamed body is pulled from the
+// app's iterator only while fewer than STREAM_WINDOW chunks wait for the loop's ack, so a slow
+// client slows the producer instead of filling memory. Pool threads never touch sockets.
+
+import { parentPort, workerData } from "node:worker_threads";
+import type { BodyChunk, BodyStream, RecordHandler, RequestRecord } from "../../framework/index.ts";
+import { loadApp } from "../load-app.ts";
+import {
+  STREAM_WINDOW,
+  transferable,
+  type LoopMessage,
+  type ThreadData,
+  type ThreadMessage,
+} from "./wire-protocol.ts";
+
+const port = parentPort;
+if (port === null) throw new Error("thread-main runs only inside a pool thread");
+
+function post(message: ThreadMessage, transfer: ArrayBuffer[] = []): void {
+  (port as NonNullable<typeof parentPort>).postMessage(message, transfer);
+}
+
+/** A streamed body being sent: its iterator, the unacknowledged chunks, and the waiting pull. */
+interface Outgoing {
+  iterator: AsyncIterator<BodyChunk>;
+  stream: BodyStream;
+  inFlight: number;
+  resume: (() => void) | null;
+  cancelled: boolean;
+}
+
+const outgoing = new Map<number, Outgoing>();
+
+function failure(error: unknown): ThreadMessage & { type: "response" } {
+  console.error("[carafe] ERROR a request failed on a pool thread:", error);
+  const text = "Internal Server Error\n";
+  return {
+    type: "response",
+    id: -1,
+    response: {
+      status: 500,
+      headers: ["Content-Type", "text/plain; charset=utf-8", "Content-Length", String(text.length)],
+      body: text,
+    },
+  };
+}
+
+async function sendStream(id: number, stream: BodyStream): Promise<void> {
+  const state: Outgoing = {
+    iterator: stream[Symbol.asyncIterator](),
+    stream,
+    inFlight: 0,
+    resume: null,
+    cancelled: false,
+  };
+  outgoing.set(id, state);
+  try {
+    for (;;) {
+      if (state.inFlight >= STREAM_WINDOW) {
+        await new Promise<void>((resolve) => (state.resume = resolve));
+      }
+      if (state.cancelled) break;
+      const step = await state.iterator.next();
+      if (step.done || state.cancelled) break;
+      state.inFlight += 1;
+      post({ type: "chunk", id, chunk: step.value }, transferable(step.value));
+    }
+    post({ type: "end", id });
+  } catch (error) {
+    console.error("[carafe] ERROR a streamed response failed on a pool thread:", error);
+    post({ type: "end", id, error: error instanceof Error ? error.message : String(error) });
+  } finally {
+    outgoing.delete(id);
+  }
+}
+
+async function serve(app: RecordHandler, id: number, record: RequestRecord): Promise<void> {
+  let result;
+  try {
+    result = await app.handle(record);
+  } catch (error) {
+    post({ ...failure(error), id });
+    return;
+  }
+  const body = result.body;
+  if (body === null || typeof body === "string" || body instanceof Uint8Array) {
+    post({ type: "response", id, response: { ...result, body } }, transferable(body));
+    return;
+  }
+  post({ type: "head", id, status: result.status, headers: result.headers });
+  await sendStream(id, body);
+}
+
+function onMessage(app: RecordHandler, message: LoopMessage): void {
+  if (message.type === "request") {
+    void serve(app, message.id, message.record);
+    return;
+  }
+  const state = outgoing.get(message.id);
+  if (state === undefined) return;
+  if (message.type === "ack") state.inFlight -= 1;
+  else {
+    state.cancelled = true;
+    if (state.stream.cancel) state.stream.cancel();
+    else void state.iterator.return?.();
+  }
+  const resume = state.resume;
+  state.resume = null;
+  resume?.();
+}
+
+try {
+  const app = await loadApp((workerData as ThreadData).appSpec);
+  port.on("message", (message: LoopMessage) => onMessage(app, message));
+  post({ type: "ready" });
+} catch (error) {
+  post({ type: "boot-failed", message: error instanceof Error ? error.message : String(error) });
+}

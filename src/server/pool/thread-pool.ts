@@ -1,0 +1,462 @@
+// Design: the thread pool of one process. `size` worker threads start at boot, each importing
+// the app module, and take one request at a time: a synchronous handler owns its thread while
+// it runs, so N threads run N handlers in parallel. Requests wait in one bounded FIFO queue
+// for the next idle thread (which is then, by construction, the least busy); a full queue
+// answers 503 at once. A request past its deadline cannot be interrupted inside JavaScript, so
+// its thread is terminated and replaced, which Node can do and CPython cannot. A thread that
+// dies (an uncaught error, its memory limit) fails its own request with a 500 and is replaced;
+// nothing waits for an answer that will never come. All state lives on the loop's thread and
+// changes only in message and timer callbacks.
+
+import { extname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Worker, type ResourceLimits } from "node:worker_threads";
+import {
+  GatewayTimeout,
+  InternalServerError,
+  ServiceUnavailable,
+  exceptionResponse,
+  prefersJson,
+  type BodyChunk,
+  type BodyStream,
+  type HTTPException,
+  type RequestRecord,
+  type ResponseRecord,
+} from "../../framework/index.ts";
+import { AppLoadError } from "../load-app.ts";
+import {
+  transferable,
+  type LoopMessage,
+  type ThreadData,
+  type ThreadMessage,
+} from "./wire-protocol.ts";
+
+/** Where the pool reports threads that time out, crash or fail to boot. */
+export interface PoolLogger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string, error?: unknown): void;
+}
+
+/** Options of `ThreadPool.start`. */
+export interface ThreadPoolOptions {
+  /** `path/to/app.ts[:export]`: the module each thread imports. */
+  appSpec: string;
+  /** Number of threads (≥ 1). */
+  size: number;
+  /** A request running longer than this (ms) gets a 504 and its thread is replaced; 0 = never. */
+  timeoutMs: number;
+  /** Requests that may wait for a thread; one more is answered 503 (`--max-queue`). */
+  maxQueue: number;
+  /** Replace a thread after this many requests (0 = never), plus up to `maxRequestsJitter`. */
+  maxRequests: number;
+  maxRequestsJitter: number;
+  logger: PoolLogger;
+  /** Memory limits of each thread; one that runs out is replaced. */
+  resourceLimits?: ResourceLimits;
+}
+
+/** A snapshot of the pool, for banners and tests. */
+export interface PoolStats {
+  /** Threads ready to take requests. */
+  threads: number;
+  /** Threads running a request. */
+  busy: number;
+  /** Requests waiting for a thread. */
+  queued: number;
+  threadIds: number[];
+}
+
+// The thread's entry is plain JavaScript: a worker thread cannot start from a .ts file. It
+// registers tsx (for a TypeScript app) and then imports thread-main, in this file's own flavour
+// (.ts from a checkout, .js from the build).
+const THREAD_BOOT = `
+const { workerData } = require("node:worker_threads");
+(async () => {
+  (await import(workerData.boot.tsxEsm)).register();
+  (await import(workerData.boot.tsxCjs)).register();
+  await import(workerData.boot.main);
+})();
+`;
+
+const BOOT_URLS = {
+  tsxEsm: import.meta.resolve("tsx/esm/api"),
+  tsxCjs: import.meta.resolve("tsx/cjs/api"),
+  main: new URL(`./thread-main${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href,
+};
+
+/** A streamed response body fed by a thread's `chunk` messages. */
+class IncomingStream implements BodyStream {
+  private readonly chunks: BodyChunk[] = [];
+  private done = false;
+  private error: Error | null = null;
+  private wake: (() => void) | null = null;
+
+  constructor(
+    private readonly ack: () => void,
+    private readonly stop: () => void,
+  ) {}
+
+  push(chunk: BodyChunk): void {
+    this.chunks.push(chunk);
+    this.notify();
+  }
+
+  finish(error?: Error): void {
+    this.done = true;
+    if (error) this.error = error;
+    this.notify();
+  }
+
+  readonly cancel = (): void => {
+    if (this.done) return;
+    this.stop();
+    this.finish();
+  };
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<BodyChunk> {
+    for (;;) {
+      const chunk = this.chunks.shift();
+      if (chunk !== undefined) {
+        // The previous chunk was written (the writer asks for the next one only after the
+        // socket took it), so the thread may produce one more.
+        this.ack();
+        yield chunk;
+        continue;
+      }
+      if (this.error) throw this.error;
+      if (this.done) return;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+}
+
+interface Task {
+  id: number;
+  record: RequestRecord;
+  resolve: (response: ResponseRecord) => void;
+  timer: NodeJS.Timeout | null;
+  stream: IncomingStream | null;
+}
+
+interface Thread {
+  worker: Worker;
+  ready: boolean;
+  /** The task it runs (at most one), and whether it was told to stop (no replacement then). */
+  task: Task | null;
+  served: number;
+  retireAfter: number;
+  stopping: boolean;
+}
+
+function errorRecord(record: RequestRecord, error: HTTPException): ResponseRecord {
+  return exceptionResponse(error, prefersJson(record.headers.accept)).toRecord(record.method);
+}
+
+/**
+ * A pool of worker threads that each import the app and run the requests dispatched to them.
+ *
+ * @example
+ * const pool = await ThreadPool.start({ appSpec: "app.ts", size: 4, timeoutMs: 30_000,
+ *   maxQueue: 1000, maxRequests: 0, maxRequestsJitter: 0, logger });
+ * const response = await pool.dispatch(record);
+ */
+export class ThreadPool {
+  private readonly threads = new Set<Thread>();
+  private readonly queue: Task[] = [];
+  private nextId = 1;
+  private closing = false;
+  private respawnDelayMs = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  private constructor(private readonly options: ThreadPoolOptions) {}
+
+  /** Starts the threads and resolves when every one has imported the app. */
+  static async start(options: ThreadPoolOptions): Promise<ThreadPool> {
+    if (!Number.isInteger(options.size) || options.size < 1) {
+      throw new RangeError(`a thread pool needs at least 1 thread, got ${options.size}`);
+    }
+    const pool = new ThreadPool(options);
+    const boots = Array.from({ length: options.size }, () => pool.spawnThread());
+    const failures = (await Promise.all(boots)).filter((failure) => failure !== null);
+    if (failures.length > 0) {
+      await pool.close(0);
+      throw new AppLoadError(`a pool thread could not load the app: ${failures[0] as string}`);
+    }
+    return pool;
+  }
+
+  /** Runs `record` on the next idle thread; never rejects (503, 504 and 500 are responses). */
+  dispatch(record: RequestRecord): Promise<ResponseRecord> {
+    return new Promise((resolve) => {
+      if (this.closing) {
+        resolve(errorRecord(record, new ServiceUnavailable("The server is shutting down.")));
+        return;
+      }
+      const task: Task = { id: this.nextId++, record, resolve, timer: null, stream: null };
+      const thread = this.idleThread();
+      if (thread !== null) this.run(thread, task);
+      else if (this.queue.length >= this.options.maxQueue) resolve(this.queueFull(record));
+      else this.queue.push(task);
+    });
+  }
+
+  /** How many threads are ready, busy, and how many requests wait. */
+  stats(): PoolStats {
+    const live = [...this.threads].filter((thread) => thread.ready && !thread.stopping);
+    return {
+      threads: live.length,
+      busy: live.filter((thread) => thread.task !== null).length,
+      queued: this.queue.length,
+      threadIds: live.map((thread) => thread.worker.threadId),
+    };
+  }
+
+  /** Stops taking requests, lets running ones finish within `graceMs`, then ends every thread. */
+  async close(graceMs = 0): Promise<void> {
+    this.closing = true;
+    for (const task of this.queue.splice(0)) {
+      task.resolve(
+        errorRecord(task.record, new ServiceUnavailable("The server is shutting down.")),
+      );
+    }
+    const busy = (): boolean => [...this.threads].some((thread) => thread.task !== null);
+    if (graceMs > 0 && busy()) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        this.idleWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    await Promise.all([...this.threads].map((thread) => this.stopThread(thread)));
+  }
+
+  private queueFull(record: RequestRecord): ResponseRecord {
+    const size = this.threads.size;
+    return errorRecord(
+      record,
+      new ServiceUnavailable(
+        `All ${size} thread${size === 1 ? " is" : "s are"} busy and ${this.queue.length} requests are waiting (--max-queue); try again shortly.`,
+        { headers: { "Retry-After": "1" } },
+      ),
+    );
+  }
+
+  private idleThread(): Thread | null {
+    for (const thread of this.threads) {
+      if (thread.ready && !thread.stopping && thread.task === null) return thread;
+    }
+    return null;
+  }
+
+  private retireAfter(): number {
+    const { maxRequests, maxRequestsJitter } = this.options;
+    if (maxRequests <= 0) return Infinity;
+    return maxRequests + Math.floor(Math.random() * (maxRequestsJitter + 1));
+  }
+
+  /** Starts one thread; resolves `null` once it is ready, or the module's error if it is not. */
+  private spawnThread(): Promise<string | null> {
+    const data: ThreadData & { boot: typeof BOOT_URLS } = {
+      appSpec: this.options.appSpec,
+      boot: BOOT_URLS,
+    };
+    const worker = new Worker(THREAD_BOOT, {
+      eval: true,
+      workerData: data,
+      ...(this.options.resourceLimits ? { resourceLimits: this.options.resourceLimits } : {}),
+    });
+    const thread: Thread = {
+      worker,
+      ready: false,
+      task: null,
+      served: 0,
+      retireAfter: this.retireAfter(),
+      stopping: false,
+    };
+    this.threads.add(thread);
+    return new Promise((settle) => {
+      let booted = false;
+      worker.on("message", (message: ThreadMessage) => {
+        if (message.type === "ready") {
+          booted = true;
+          thread.ready = true;
+          this.respawnDelayMs = 0;
+          settle(null);
+          this.pump();
+        } else if (message.type === "boot-failed") {
+          booted = true;
+          settle(message.message);
+          void this.stopThread(thread);
+        } else this.onThreadMessage(thread, message);
+      });
+      worker.on("error", (error) => {
+        if (!booted) {
+          booted = true;
+          settle(error.stack ?? error.message);
+        }
+        this.onThreadDeath(thread, error);
+      });
+      worker.on("exit", (code) => {
+        if (!booted) settle(`the thread exited with code ${code} while loading the app`);
+        this.onThreadDeath(thread, null);
+      });
+    });
+  }
+
+  private post(thread: Thread, message: LoopMessage, transfer: ArrayBuffer[] = []): void {
+    thread.worker.postMessage(message, transfer);
+  }
+
+  private run(thread: Thread, task: Task): void {
+    thread.task = task;
+    this.post(
+      thread,
+      { type: "request", id: task.id, record: task.record },
+      transferable(task.record.body),
+    );
+    const timeoutMs = this.options.timeoutMs;
+    if (timeoutMs > 0) task.timer = setTimeout(() => this.timeOut(thread, task), timeoutMs);
+  }
+
+  private pump(): void {
+    while (this.queue.length > 0) {
+      const thread = this.idleThread();
+      if (thread === null) return;
+      this.run(thread, this.queue.shift() as Task);
+    }
+  }
+
+  private onThreadMessage(thread: Thread, message: ThreadMessage): void {
+    const task = thread.task;
+    if (task === null || !("id" in message) || message.id !== task.id) return;
+    switch (message.type) {
+      case "response":
+        this.settle(task);
+        task.resolve(message.response);
+        this.finishTask(thread);
+        return;
+      case "head":
+        this.settle(task);
+        task.stream = new IncomingStream(
+          () => this.post(thread, { type: "ack", id: task.id }),
+          () => this.post(thread, { type: "cancel", id: task.id }),
+        );
+        task.resolve({ status: message.status, headers: message.headers, body: task.stream });
+        return;
+      case "chunk":
+        task.stream?.push(message.chunk);
+        return;
+      case "end":
+        task.stream?.finish(message.error === undefined ? undefined : new Error(message.error));
+        this.finishTask(thread);
+        return;
+    }
+  }
+
+  private settle(task: Task): void {
+    if (task.timer !== null) clearTimeout(task.timer);
+    task.timer = null;
+  }
+
+  private finishTask(thread: Thread): void {
+    thread.task = null;
+    thread.served += 1;
+    if (thread.served >= thread.retireAfter && !this.closing) {
+      this.options.logger.info(
+        `thread ${thread.worker.threadId} served ${thread.served} requests (--max-requests); replacing it`,
+      );
+      void this.stopThread(thread);
+      void this.replace();
+    }
+    if (this.idleWaiters.length > 0 && ![...this.threads].some((t) => t.task !== null)) {
+      for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+    this.pump();
+  }
+
+  private timeOut(thread: Thread, task: Task): void {
+    if (thread.task !== task) return;
+    const seconds = this.options.timeoutMs / 1000;
+    const limit = `${seconds} second${seconds === 1 ? "" : "s"}`;
+    this.options.logger.error(
+      `${task.record.method} ${task.record.url} ran past the ${limit} timeout (--timeout); its thread ${thread.worker.threadId} was stopped and is being replaced`,
+    );
+    thread.task = null;
+    task.timer = null;
+    task.resolve(
+      errorRecord(
+        task.record,
+        new GatewayTimeout(
+          `The request took longer than ${limit}, the server's time limit, and was stopped.`,
+        ),
+      ),
+    );
+    void this.stopThread(thread);
+    void this.replace();
+  }
+
+  /** Ends a thread on purpose: no replacement is started for it here. */
+  private stopThread(thread: Thread): Promise<void> {
+    thread.stopping = true;
+    this.threads.delete(thread);
+    return thread.worker.terminate().then(() => undefined);
+  }
+
+  /** A thread died without being asked: fail its request and start another. */
+  private onThreadDeath(thread: Thread, error: Error | null): void {
+    if (thread.stopping) return;
+    thread.stopping = true;
+    this.threads.delete(thread);
+    const task = thread.task;
+    thread.task = null;
+    const why = error ? (error.stack ?? error.message) : "it exited";
+    if (thread.ready) {
+      this.options.logger.error(`pool thread ${thread.worker.threadId} died: ${why}`);
+    }
+    if (task !== null) {
+      this.settle(task);
+      if (task.stream) task.stream.finish(new Error("the pool thread died while streaming"));
+      else {
+        task.resolve(
+          errorRecord(
+            task.record,
+            new InternalServerError("The thread running this request stopped unexpectedly."),
+          ),
+        );
+      }
+    }
+    if (thread.ready && !this.closing) void this.replace();
+  }
+
+  /** Starts a thread in place of one that ended; retries with backoff if the app breaks. */
+  private async replace(): Promise<void> {
+    if (this.closing) return;
+    if (this.respawnDelayMs > 0) {
+      await new Promise((resolve) => setTimeout(resolve, this.respawnDelayMs).unref());
+    }
+    if (this.closing) return;
+    const failure = await this.spawnThread();
+    if (failure === null) return;
+    this.respawnDelayMs = Math.min(30_000, Math.max(1000, this.respawnDelayMs * 2));
+    this.options.logger.error(
+      `a replacement pool thread could not load the app (retrying in ${this.respawnDelayMs / 1000} s): ${failure}`,
+    );
+    if (this.threads.size === 0) {
+      for (const task of this.queue.splice(0)) {
+        task.resolve(
+          errorRecord(task.record, new ServiceUnavailable("No thread can run the app right now.")),
+        );
+      }
+    }
+    void this.replace();
+  }
+}

@@ -1,0 +1,52 @@
+// The messages between a process's event loop and its pool threads. One discriminated union
+// per direction; every message is plain data, and body bytes travel in the transfer list.
+
+import type { BodyChunk, RequestRecord, ResponseRecord } from "../../framework/index.ts";
+
+/** What a pool thread is started with (its `workerData`). */
+export interface ThreadData {
+  /** `path/to/app.ts[:export]`: the module the thread imports, as the worker process did. */
+  appSpec: string;
+}
+
+/** A response whose body is bytes or text (a streamed one is announced by `head`). */
+export type CompleteResponse = Omit<ResponseRecord, "body"> & { body: BodyChunk | null };
+
+/** Loop → thread. */
+export type LoopMessage =
+  /** Run the app on this request; answer with `response`, or `head` then `chunk`s and `end`. */
+  | { type: "request"; id: number; record: RequestRecord }
+  /** A streamed chunk was written to the socket: the thread may send one more. */
+  | { type: "ack"; id: number }
+  /** The client went away: stop producing the streamed body. */
+  | { type: "cancel"; id: number };
+
+/** Thread → loop. */
+export type ThreadMessage =
+  /** The app module is imported; the thread takes requests. */
+  | { type: "ready" }
+  /** The app module failed to import; `message` is the module's own error. */
+  | { type: "boot-failed"; message: string }
+  | { type: "response"; id: number; response: CompleteResponse }
+  /** A streamed response begins: status and headers now, the body in `chunk`s. */
+  | { type: "head"; id: number; status: number; headers: string[] }
+  | { type: "chunk"; id: number; chunk: BodyChunk }
+  /** The streamed body is complete (`error` set when its producer failed part-way). */
+  | { type: "end"; id: number; error?: string };
+
+/** Chunks a thread may send ahead of the loop's acks: bounds memory for a slow client. */
+export const STREAM_WINDOW = 8;
+
+/**
+ * The buffer to transfer along with `bytes`, or none when transferring would detach memory
+ * that others share (Node's small Buffers are slices of one pooled allocation).
+ */
+export function transferable(bytes: BodyChunk | null): ArrayBuffer[] {
+  if (bytes === null || typeof bytes === "string") return [];
+  const buffer = bytes.buffer;
+  return buffer instanceof ArrayBuffer &&
+    bytes.byteOffset === 0 &&
+    bytes.byteLength === buffer.byteLength
+    ? [buffer]
+    : [];
+}

@@ -1,0 +1,204 @@
+// The thread pool with real worker threads importing a real app module.
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { after, describe, it } from "node:test";
+import type { RequestRecord, ResponseRecord } from "carafe";
+import { ThreadPool, type ThreadPoolOptions } from "../../../src/server/pool/index.ts";
+
+const APP = fileURLToPath(new URL("../../fixtures/pool/app.ts", import.meta.url));
+const BROKEN = fileURLToPath(new URL("../../fixtures/pool/broken.ts", import.meta.url));
+
+interface Logged {
+  level: "info" | "warn" | "error";
+  message: string;
+}
+
+function startPool(
+  options: Partial<ThreadPoolOptions> = {},
+): Promise<ThreadPool> & { logs: Logged[] } {
+  const logs: Logged[] = [];
+  const started = ThreadPool.start({
+    appSpec: APP,
+    size: 2,
+    timeoutMs: 0,
+    maxQueue: 100,
+    maxRequests: 0,
+    maxRequestsJitter: 0,
+    logger: {
+      info: (message) => logs.push({ level: "info", message }),
+      warn: (message) => logs.push({ level: "warn", message }),
+      error: (message) => logs.push({ level: "error", message }),
+    },
+    ...options,
+  });
+  return Object.assign(started, { logs });
+}
+
+function record(url: string, method = "GET", body: Uint8Array | null = null): RequestRecord {
+  return { method, url, headers: {}, body, remoteAddress: "127.0.0.1", scheme: "http" };
+}
+
+function text(response: ResponseRecord): string {
+  const body = response.body;
+  if (body === null) return "";
+  if (typeof body === "string") return body;
+  if (body instanceof Uint8Array) return Buffer.from(body).toString("utf8");
+  throw new Error("a streamed body; use drain()");
+}
+
+async function drain(response: ResponseRecord): Promise<string> {
+  let out = "";
+  for await (const chunk of response.body as AsyncIterable<string | Uint8Array>) {
+    out += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
+  }
+  return out;
+}
+
+function header(response: ResponseRecord, name: string): string | undefined {
+  const at = response.headers.findIndex((value, i) => i % 2 === 0 && value.toLowerCase() === name);
+  return at === -1 ? undefined : response.headers[at + 1];
+}
+
+const pools: ThreadPool[] = [];
+after(() => Promise.all(pools.map((pool) => pool.close(0))));
+
+async function pool(options: Partial<ThreadPoolOptions> = {}) {
+  const started = startPool(options);
+  const ready = await started;
+  pools.push(ready);
+  return { pool: ready, logs: started.logs };
+}
+
+describe("ThreadPool", () => {
+  it("runs N blocking handlers at the same time on N threads", async () => {
+    const { pool: threads } = await pool({ size: 3 });
+    const responses = await Promise.all(
+      [1, 2, 3].map(() => threads.dispatch(record("/overlap/300"))),
+    );
+    const runs = responses.map(
+      (response) => JSON.parse(text(response)) as { threadId: number; start: number; end: number },
+    );
+    assert.equal(new Set(runs.map((run) => run.threadId)).size, 3, "three distinct threads");
+    // Every handler started before any of them finished: they overlapped in time.
+    const lastStart = Math.max(...runs.map((run) => run.start));
+    const firstEnd = Math.min(...runs.map((run) => run.end));
+    assert.ok(lastStart < firstEnd, `handlers ran one after another: ${JSON.stringify(runs)}`);
+  });
+
+  it("gives each thread its own copy of module state", async () => {
+    const { pool: threads } = await pool({ size: 2 });
+    const runs = await Promise.all([1, 2].map(() => threads.dispatch(record("/overlap/100"))));
+    const ids = runs.map(
+      (response) => (JSON.parse(text(response)) as { threadId: number }).threadId,
+    );
+    assert.deepEqual(new Set(ids), new Set(threads.stats().threadIds));
+    const first = JSON.parse(text(await threads.dispatch(record("/thread")))) as { served: number };
+    assert.equal(first.served, 1, "a thread counts only the requests it served itself");
+  });
+
+  it("transfers the request body to the thread instead of copying it", async () => {
+    const { pool: threads } = await pool({ size: 1 });
+    const body = new Uint8Array(64 * 1024).fill(7);
+    const response = await threads.dispatch(record("/echo", "POST", body));
+    assert.equal(body.byteLength, 0, "the loop's buffer was moved to the thread");
+    assert.equal(response.status, 200);
+    const echoed = response.body as Uint8Array;
+    assert.equal(echoed.byteLength, 64 * 1024);
+    assert.ok(echoed.every((byte) => byte === 7));
+  });
+
+  it("brings a streamed response back whole and in order", async () => {
+    const { pool: threads } = await pool({ size: 1 });
+    const response = await threads.dispatch(record("/stream/500"));
+    assert.equal(response.status, 200);
+    const lines = (await drain(response)).trimEnd().split("\n");
+    assert.equal(lines.length, 500);
+    assert.deepEqual(lines.slice(0, 2), ["line 0", "line 1"]);
+    assert.equal(lines.at(-1), "line 499");
+  });
+
+  it("stops a handler past the timeout with a 504, replaces its thread and keeps serving", async () => {
+    const { pool: threads, logs } = await pool({ size: 1, timeoutMs: 300 });
+    const [before] = threads.stats().threadIds;
+    const response = await threads.dispatch(record("/spin"));
+    assert.equal(response.status, 504);
+    assert.match(text(response), /took longer than 0.3 seconds/);
+    assert.ok(logs.some((log) => log.level === "error" && log.message.includes("GET /spin")));
+    const next = await threads.dispatch(record("/thread"));
+    assert.equal(next.status, 200);
+    const after = (JSON.parse(text(next)) as { threadId: number }).threadId;
+    assert.notEqual(after, before, "the stuck thread was replaced");
+  });
+
+  it("answers 500 when a thread crashes outside a request, and replaces it", async () => {
+    const { pool: threads, logs } = await pool({ size: 1 });
+    const response = await threads.dispatch(record("/crash"));
+    assert.equal(response.status, 500);
+    assert.ok(logs.some((log) => log.message.includes("crash outside a request")));
+    assert.equal((await threads.dispatch(record("/thread"))).status, 200);
+  });
+
+  it("answers 500 when a thread runs out of its memory limit, and replaces it", async () => {
+    const { pool: threads } = await pool({
+      size: 1,
+      resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 },
+    });
+    const response = await threads.dispatch(record("/hog"));
+    assert.equal(response.status, 500);
+    assert.equal((await threads.dispatch(record("/thread"))).status, 200);
+  });
+
+  it("answers 503 with Retry-After at once when the queue is full", async () => {
+    const { pool: threads } = await pool({ size: 1, maxQueue: 1 });
+    const running = threads.dispatch(record("/block/300"));
+    const queued = threads.dispatch(record("/thread"));
+    const refused = await threads.dispatch(record("/thread"));
+    assert.equal(refused.status, 503);
+    assert.equal(header(refused, "retry-after"), "1");
+    assert.equal(threads.stats().queued, 1, "the refused request did not queue");
+    assert.equal((await running).status, 200);
+    assert.equal((await queued).status, 200);
+  });
+
+  it("answers a JSON error to a client that asks for JSON", async () => {
+    const { pool: threads } = await pool({ size: 1, maxQueue: 0 });
+    const running = threads.dispatch(record("/block/200"));
+    const refused = await threads.dispatch({
+      ...record("/thread"),
+      headers: { accept: "application/json" },
+    });
+    assert.equal(refused.status, 503);
+    assert.equal((JSON.parse(text(refused)) as { error: { status: number } }).error.status, 503);
+    await running;
+  });
+
+  it("replaces a thread after --max-requests", async () => {
+    const { pool: threads, logs } = await pool({ size: 1, maxRequests: 2 });
+    const ids = [];
+    for (let i = 0; i < 4; i++) {
+      const response = await threads.dispatch(record("/thread"));
+      ids.push((JSON.parse(text(response)) as { threadId: number }).threadId);
+    }
+    assert.equal(ids[0], ids[1]);
+    assert.notEqual(ids[1], ids[2]);
+    assert.equal(ids[2], ids[3]);
+    assert.ok(logs.some((log) => log.message.includes("--max-requests")));
+  });
+
+  it("fails to start with the module's own error when the app cannot be imported", async () => {
+    await assert.rejects(startPool({ appSpec: BROKEN }), (error: Error & { code?: string }) => {
+      assert.equal(error.code, "ERR_APP_LOAD");
+      assert.match(error.message, /DATABASE_URL is not set/);
+      return true;
+    });
+  });
+
+  it("answers queued requests 503 when closed", async () => {
+    const { pool: threads } = await pool({ size: 1 });
+    const running = threads.dispatch(record("/block/200"));
+    const queued = threads.dispatch(record("/thread"));
+    await threads.close(1000);
+    assert.equal((await queued).status, 503);
+    assert.equal((await running).status, 200, "the running request finished within the grace");
+  });
+});
