@@ -1,0 +1,370 @@
+// The access log (gunicorn's --access-logfile / --access-logformat) and the error log
+// (--error-logfile, --log-level), each writing to a standard stream (`-`) or appending to a file.
+//
+// Design: a line is formatted synchronously and handed to a stream, so logging never blocks the
+// event loop on disk. Files are opened with O_APPEND, so workers sharing one file never
+// interleave mid-line. A failing target must not take the server down: its first error is
+// reported once on stderr and later lines are dropped until `reopen()` succeeds. `reopen()`
+// (SIGUSR1, after log rotation) opens the path afresh; the old stream flushes and closes on its
+// own, and `close()` waits for both.
+
+import { createWriteStream, openSync } from "node:fs";
+import type { Writable } from "node:stream";
+import { finished } from "node:stream/promises";
+
+/** One answered request, as the access log sees it. */
+export interface AccessEntry {
+  /** Upper-case method: `GET`, `POST`, … */
+  method: string;
+  /** The request target as sent: path and query string, still percent-encoded. */
+  url: string;
+  /** `1.1`, `1.0` or `2.0`. */
+  httpVersion: string;
+  status: number;
+  /** Bytes of the response body sent; `null` when not known. */
+  responseBytes: number | null;
+  /** Request headers, names in lower case. */
+  requestHeaders: Readonly<Record<string, string>>;
+  /** Response headers as a flat `[name, value, name, value, …]` list. */
+  responseHeaders: readonly string[];
+  /** The client's address (after trusted proxy headers); empty for a Unix-socket peer. */
+  remoteAddress: string;
+  /** When the request arrived, in milliseconds since the epoch (`Date.now()`). */
+  startTime: number;
+  /** How long the request took, in nanoseconds (difference of `process.hrtime.bigint()`). */
+  durationNs: bigint;
+  pid: number;
+  /** Variables for `%({NAME}e)s`; `process.env` when absent. */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** gunicorn's default access log format: Apache's combined log format. */
+export const DEFAULT_ACCESS_LOG_FORMAT =
+  '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
+
+/** Thrown when a log file cannot be opened; `code` is stable. */
+export class LogTargetError extends Error {
+  override name = "LogTargetError";
+  readonly code = "ERR_LOG_TARGET";
+}
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+function pad(value: number): string {
+  return String(value).padStart(2, "0");
+}
+
+/** Local time as Apache's `10/Oct/2000:13:55:36 -0700` or as `2000-10-10 13:55:36 -0700`. */
+function localTime(date: Date, style: "clf" | "iso"): string {
+  const minutes = Math.abs(date.getTimezoneOffset());
+  const sign = date.getTimezoneOffset() > 0 ? "-" : "+";
+  const clock = `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+  const time = `${clock} ${sign}${pad(Math.floor(minutes / 60))}${pad(minutes % 60)}`;
+  return style === "clf"
+    ? `${pad(date.getDate())}/${MONTHS[date.getMonth()]}/${date.getFullYear()}:${time}`
+    : `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${time}`;
+}
+
+// Values sit inside quotes in the combined format; JSON escaping (`\"`, `\\`, `\n`, `\u001b`)
+// is Apache's escaping in all but spelling, so no header can forge a log line.
+function escape(value: string): string {
+  return JSON.stringify(value).slice(1, -1);
+}
+
+function text(value: string | undefined): string {
+  return value === undefined || value === "" ? "-" : escape(value);
+}
+
+function basicAuthUser(header: string | undefined): string | undefined {
+  const match = /^basic\s+(\S+)/i.exec(header ?? "");
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1] as string, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  return colon > 0 ? decoded.slice(0, colon) : undefined;
+}
+
+function decodedPath(url: string): string {
+  const path = url.split("?", 1)[0] as string;
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    // Malformed percent-encoding: log what was sent rather than nothing.
+    return path;
+  }
+}
+
+function responseHeader(headers: readonly string[], name: string): string | undefined {
+  const values = headers.filter((_, i) => i % 2 === 1 && headers[i - 1]?.toLowerCase() === name);
+  return values.length === 0 ? undefined : values.join(", ");
+}
+
+type Atom = (entry: AccessEntry) => string;
+
+const ATOMS: Readonly<Record<string, Atom>> = {
+  h: (e) => text(e.remoteAddress),
+  l: () => "-",
+  u: (e) => text(basicAuthUser(e.requestHeaders["authorization"])),
+  t: (e) => `[${localTime(new Date(e.startTime), "clf")}]`,
+  r: (e) => escape(`${e.method} ${e.url} HTTP/${e.httpVersion}`),
+  m: (e) => escape(e.method),
+  U: (e) => escape(decodedPath(e.url)),
+  // gunicorn's QUERY_STRING: empty, not "-", when the URL has none.
+  q: (e) => (e.url.includes("?") ? escape(e.url.slice(e.url.indexOf("?") + 1)) : ""),
+  H: (e) => escape(`HTTP/${e.httpVersion}`),
+  s: (e) => String(e.status),
+  // Common log format: %b is "-" for an empty body where %B says 0.
+  b: (e) => (e.responseBytes ? String(e.responseBytes) : "-"),
+  B: (e) => (e.responseBytes === null ? "-" : String(e.responseBytes)),
+  f: (e) => text(e.requestHeaders["referer"]),
+  a: (e) => text(e.requestHeaders["user-agent"]),
+  T: (e) => String(e.durationNs / 1_000_000_000n),
+  M: (e) => String(e.durationNs / 1_000_000n),
+  D: (e) => String(e.durationNs / 1000n),
+  L: (e) => {
+    const micros = e.durationNs / 1000n;
+    return `${micros / 1_000_000n}.${String(micros % 1_000_000n).padStart(6, "0")}`;
+  },
+  p: (e) => `<${e.pid}>`,
+};
+
+function atomFor(key: string): Atom {
+  const keyed = /^\{(.+)\}([ioe])$/.exec(key);
+  if (!keyed) return (Object.hasOwn(ATOMS, key) && ATOMS[key]) || (() => "-");
+  const [, name = "", kind] = keyed;
+  const lower = name.toLowerCase();
+  if (kind === "i") return (e) => text(e.requestHeaders[lower]);
+  if (kind === "o") return (e) => text(responseHeader(e.responseHeaders, lower));
+  return (e) => text((e.env ?? process.env)[name]);
+}
+
+/** Compiles a format once into the function that renders a line. */
+function compileFormat(format: string): Atom {
+  const parts: Array<string | Atom> = [];
+  let last = 0;
+  // Python %-format syntax as gunicorn uses it: %(name)s (or d), and %% for a percent sign.
+  for (const match of format.matchAll(/%\(([^)]*)\)[sd]|%%/g)) {
+    parts.push(format.slice(last, match.index));
+    parts.push(match[0] === "%%" ? "%" : atomFor(match[1] as string));
+    last = match.index + match[0].length;
+  }
+  parts.push(format.slice(last));
+  return (entry) => parts.map((part) => (typeof part === "string" ? part : part(entry))).join("");
+}
+
+/**
+ * Formats one access log line with gunicorn's atoms; a missing value prints as `-`.
+ *
+ * Atoms: `h` remote address, `l` `-`, `u` Basic-auth user, `t` time, `r` request line, `m`
+ * method, `U` decoded path, `q` query, `H` protocol, `s` status, `b`/`B` body bytes (`b` is `-`
+ * for none), `f` referer, `a` user agent, `T`/`M`/`D` duration in s/ms/µs, `L` decimal seconds,
+ * `p` `<pid>`, `{name}i` request header, `{name}o` response header, `{NAME}e` environment.
+ *
+ * @example
+ * formatAccessLog('%(h)s "%(r)s" %(s)s %(M)sms', entry);
+ * // 203.0.113.9 "GET /users?page=2 HTTP/1.1" 200 12ms
+ */
+export function formatAccessLog(format: string, entry: AccessEntry): string {
+  return compileFormat(format)(entry);
+}
+
+/** A log target: a standard stream (`-`) or a file opened for appending. */
+class LogSink {
+  #stream: Writable;
+  #failed = false;
+  #detach = (): void => {};
+  // What reopen() retired: the old files, flushing and closing on their own.
+  #retired: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly target: string,
+    private readonly standard: "stdout" | "stderr",
+    private readonly label: string,
+  ) {
+    this.#stream = this.#open();
+  }
+
+  #open(): Writable {
+    let stream: Writable = process[this.standard];
+    if (this.target !== "-") {
+      try {
+        // Opened synchronously so a bad path fails at startup (or at reopen), not on a write.
+        stream = createWriteStream(this.target, { fd: openSync(this.target, "a") });
+      } catch (error) {
+        const reason = (error as Error).message;
+        throw new LogTargetError(`cannot open the ${this.label} '${this.target}': ${reason}`, {
+          cause: error,
+        });
+      }
+    }
+    // Without a listener a failed write (EPIPE, ENOSPC) would crash the process. A retired
+    // file's errors are moot.
+    const onError = (error: Error): void => {
+      if (stream === this.#stream) this.#fail(error);
+    };
+    stream.on("error", onError);
+    this.#detach = () => stream.off("error", onError);
+    return stream;
+  }
+
+  #fail(error: Error): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    // A broken stderr cannot report about itself.
+    if (this.target === "-" && this.standard === "stderr") return;
+    const where = this.target === "-" ? this.standard : `'${this.target}'`;
+    process.stderr.write(
+      `carafe: writing the ${this.label} to ${where} failed: ${error.message}; ` +
+        "lines are dropped until it is reopened\n",
+    );
+  }
+
+  write(line: string): void {
+    if (!this.#failed) this.#stream.write(line);
+  }
+
+  reopen(): void {
+    const previous = this.#stream;
+    if (this.target !== "-") {
+      try {
+        this.#stream = this.#open();
+      } catch (error) {
+        // Keep writing to the open (perhaps renamed) file rather than losing lines.
+        process.stderr.write(`carafe: ${(error as Error).message}\n`);
+        return;
+      }
+      previous.end();
+      this.#retired = Promise.all([this.#retired, finished(previous).catch(() => {})]);
+    }
+    this.#failed = false;
+  }
+
+  async close(): Promise<void> {
+    this.#failed = true;
+    if (this.target === "-") this.#detach();
+    else await finished(this.#stream.end()).catch(() => {});
+    await this.#retired;
+  }
+}
+
+/** Where the access log goes and how its lines look. */
+export interface AccessLoggerOptions {
+  /** `-` for standard output, a file path to append to, or `null` for no access log. */
+  target: string | null;
+  /** gunicorn's atoms; defaults to the combined log format. */
+  format?: string;
+}
+
+/**
+ * Writes one line per answered request to stdout or a file.
+ *
+ * @example
+ * const accessLog = new AccessLogger({ target: "-" });
+ * accessLog.log(entry);
+ * process.on("SIGUSR1", () => accessLog.reopen());
+ */
+export class AccessLogger {
+  readonly #sink: LogSink | null;
+  readonly #line: Atom;
+
+  /** Opens the target; throws `LogTargetError` when the file cannot be opened. */
+  constructor(options: AccessLoggerOptions) {
+    this.#line = compileFormat(options.format ?? DEFAULT_ACCESS_LOG_FORMAT);
+    this.#sink =
+      options.target === null ? null : new LogSink(options.target, "stdout", "access log");
+  }
+
+  /** Whether lines are written at all (a target was given). */
+  get enabled(): boolean {
+    return this.#sink !== null;
+  }
+
+  /** Formats and writes the line for one request. */
+  log(entry: AccessEntry): void {
+    this.#sink?.write(`${this.#line(entry)}\n`);
+  }
+
+  /** Opens the file again (after log rotation moved it); a no-op for stdout. */
+  reopen(): void {
+    this.#sink?.reopen();
+  }
+
+  /** Flushes and closes the file (and any file `reopen()` retired); stdout stays open. */
+  async close(): Promise<void> {
+    await this.#sink?.close();
+  }
+}
+
+/** Error log levels, least severe first (gunicorn's --log-level). */
+export const LOG_LEVELS = ["debug", "info", "warning", "error", "critical"] as const;
+
+/** One of `LOG_LEVELS`. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Where the error log goes and what it keeps. */
+export interface ErrorLoggerOptions {
+  /** `-` for standard error, or a file path to append to. */
+  target: string;
+  /** Messages below this level are dropped; default `info`. */
+  level?: LogLevel;
+  /** The process id written on each line; default `process.pid`. */
+  pid?: number;
+}
+
+type LogMethod = (message: string, error?: unknown) => void;
+
+/**
+ * The server's own log, gunicorn-style: `[2024-05-01 12:00:00 +0200] [4242] [INFO] Booted`.
+ * Also serves as the framework's `Logger` and the http loop's `LoopLogger`.
+ *
+ * @example
+ * const log = new ErrorLogger({ target: "-", level: "warning" });
+ * log.info("Listening at http://127.0.0.1:8000"); // dropped: below warning
+ * log.error("Worker failed to boot", error);
+ */
+export class ErrorLogger {
+  readonly #sink: LogSink;
+  readonly #threshold: number;
+  readonly #pid: number;
+
+  /** Opens the target; throws `LogTargetError` when the file cannot be opened. */
+  constructor(options: ErrorLoggerOptions) {
+    this.#sink = new LogSink(options.target, "stderr", "error log");
+    this.#threshold = LOG_LEVELS.indexOf(options.level ?? "info");
+    this.#pid = options.pid ?? process.pid;
+  }
+
+  /** Whether a message at `level` would be written. */
+  isEnabledFor(level: LogLevel): boolean {
+    return LOG_LEVELS.indexOf(level) >= this.#threshold;
+  }
+
+  /** Writes `message` (and the stack of `error`) when `level` is at or above the threshold. */
+  log(level: LogLevel, message: string, error?: unknown): void {
+    if (!this.isEnabledFor(level)) return;
+    const stack = error instanceof Error ? (error.stack ?? String(error)) : String(error);
+    const detail = error === undefined ? "" : `\n${stack}`;
+    const tag = level.toUpperCase();
+    this.#sink.write(
+      `[${localTime(new Date(), "iso")}] [${this.#pid}] [${tag}] ${message}${detail}\n`,
+    );
+  }
+
+  // One method per level, bound so that each can be passed on as a callback.
+  readonly debug: LogMethod = (message, error) => this.log("debug", message, error);
+  readonly info: LogMethod = (message, error) => this.log("info", message, error);
+  readonly warning: LogMethod = (message, error) => this.log("warning", message, error);
+  /** `warning` under the framework `Logger`'s name. */
+  readonly warn: LogMethod = (message, error) => this.log("warning", message, error);
+  readonly error: LogMethod = (message, error) => this.log("error", message, error);
+  readonly critical: LogMethod = (message, error) => this.log("critical", message, error);
+
+  /** Opens the file again (after log rotation moved it); a no-op for stderr. */
+  reopen(): void {
+    this.#sink.reopen();
+  }
+
+  /** Flushes and closes the file (and any file `reopen()` retired); stderr stays open. */
+  async close(): Promise<void> {
+    await this.#sink.close();
+  }
+}

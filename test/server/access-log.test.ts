@@ -1,0 +1,251 @@
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import {
+  AccessLogger,
+  DEFAULT_ACCESS_LOG_FORMAT,
+  ErrorLogger,
+  LogTargetError,
+  formatAccessLog,
+  type AccessEntry,
+} from "../../src/server/access-log.ts";
+
+// A fixed zone with a half-hour offset and no daylight saving, so `%(t)s` is deterministic.
+// Each test file runs in its own process, and Node applies a TZ change at once.
+process.env.TZ = "Asia/Kolkata";
+
+const ARRIVED = new Date(2000, 9, 10, 13, 55, 36).getTime();
+
+/** A request with every field the atoms read. */
+function entry(overrides: Partial<AccessEntry> = {}): AccessEntry {
+  return {
+    method: "GET",
+    url: "/caf%C3%A9/a%20b?q=1&page=2",
+    httpVersion: "1.1",
+    status: 200,
+    responseBytes: 1234,
+    requestHeaders: {
+      referer: "https://example.com/start",
+      "user-agent": "curl/8.5.0",
+      authorization: `Basic ${Buffer.from("alice:secret").toString("base64")}`,
+      "x-request-id": "req-7",
+    },
+    responseHeaders: ["Content-Type", "text/html", "Set-Cookie", "a=1", "set-cookie", "b=2"],
+    remoteAddress: "203.0.113.9",
+    startTime: ARRIVED,
+    durationNs: 1_234_567_890n,
+    pid: 4242,
+    env: { DEPLOY: "blue" },
+    ...overrides,
+  };
+}
+
+/** An entry with nothing optional: no headers, no address, no body size, no query. */
+const BARE = entry({
+  url: "/",
+  responseBytes: null,
+  requestHeaders: {},
+  responseHeaders: [],
+  remoteAddress: "",
+  env: {},
+});
+
+describe("formatAccessLog", () => {
+  it("writes the Apache combined line by default", () => {
+    assert.equal(
+      formatAccessLog(DEFAULT_ACCESS_LOG_FORMAT, entry()),
+      '203.0.113.9 - alice [10/Oct/2000:13:55:36 +0530] "GET /caf%C3%A9/a%20b?q=1&page=2 HTTP/1.1" ' +
+        '200 1234 "https://example.com/start" "curl/8.5.0"',
+    );
+  });
+
+  it("formats every gunicorn atom", () => {
+    const atoms = "h l u t r m U q H s B b f a T D M L p".split(" ");
+    const format = atoms.map((atom) => `%(${atom})s`).join("|");
+    assert.deepEqual(formatAccessLog(format, entry()).split("|"), [
+      "203.0.113.9",
+      "-",
+      "alice",
+      "[10/Oct/2000:13:55:36 +0530]",
+      "GET /caf%C3%A9/a%20b?q=1&page=2 HTTP/1.1",
+      "GET",
+      "/café/a b",
+      "q=1&page=2",
+      "HTTP/1.1",
+      "200",
+      "1234",
+      "1234",
+      "https://example.com/start",
+      "curl/8.5.0",
+      "1",
+      "1234567",
+      "1234",
+      "1.234567",
+      "<4242>",
+    ]);
+  });
+
+  it("reads request headers, response headers and variables by name in any case", () => {
+    const format = "%({X-Request-Id}i)s %({content-type}o)s %({Set-Cookie}o)s %({DEPLOY}e)s";
+    assert.equal(formatAccessLog(format, entry()), "req-7 text/html a=1, b=2 blue");
+  });
+
+  it("prints a missing value as -", () => {
+    const format = "%(h)s %(u)s %(b)s %(B)s %(f)s %(a)s %({x-id}i)s %({etag}o)s %({NOPE}e)s";
+    assert.equal(formatAccessLog(format, BARE), "- - - - - - - - -");
+  });
+
+  it("prints an unknown atom as -", () => {
+    assert.equal(formatAccessLog("[%(z)s] [%(constructor)s]", entry()), "[-] [-]");
+  });
+
+  it("prints an empty query string as gunicorn's QUERY_STRING does: empty", () => {
+    assert.equal(formatAccessLog("[%(q)s]", BARE), "[]");
+  });
+
+  it("prints - for %(b)s but 0 for %(B)s when the body is empty", () => {
+    assert.equal(formatAccessLog("%(b)s %(B)s", entry({ responseBytes: 0 })), "- 0");
+  });
+
+  it("prints - for the user when Authorization is not Basic auth", () => {
+    const headers = { authorization: "Bearer abc.def" };
+    assert.equal(formatAccessLog("%(u)s", entry({ requestHeaders: headers })), "-");
+  });
+
+  it("keeps the sent path when it does not percent-decode", () => {
+    assert.equal(formatAccessLog("%(U)s", entry({ url: "/bad%E0%A4" })), "/bad%E0%A4");
+  });
+
+  it("escapes quotes, backslashes and control characters so a header cannot forge a line", () => {
+    const headers = { "user-agent": 'evil" \\ \n203.0.113.1 - - "GET / HTTP/1.1\x1b' };
+    assert.equal(
+      formatAccessLog('"%(a)s"', entry({ requestHeaders: headers })),
+      '"evil\\" \\\\ \\n203.0.113.1 - - \\"GET / HTTP/1.1\\u001b"',
+    );
+  });
+
+  it("turns %% into a percent sign and %(x)d into the atom", () => {
+    assert.equal(formatAccessLog("100%% %(s)d", entry()), "100% 200");
+  });
+
+  it("writes the time in the local zone with its signed offset", () => {
+    process.env.TZ = "Pacific/Marquesas";
+    try {
+      const startTime = new Date(2000, 0, 2, 3, 4, 5).getTime();
+      assert.equal(formatAccessLog("%(t)s", entry({ startTime })), "[02/Jan/2000:03:04:05 -0930]");
+    } finally {
+      process.env.TZ = "Asia/Kolkata";
+    }
+  });
+});
+
+describe("log files", () => {
+  let dir = "";
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "carafe-access-log-"));
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const lines = (path: string): string[] => readFileSync(path, "utf8").split("\n").slice(0, -1);
+
+  it("appends one formatted line per request to the file", async () => {
+    const path = join(dir, "access.log");
+    writeFileSync(path, "earlier line\n");
+    const log = new AccessLogger({ target: path, format: "%(m)s %(U)s %(s)s" });
+    log.log(entry());
+    log.log(entry({ method: "POST", url: "/login", status: 302 }));
+    await log.close();
+    assert.deepEqual(lines(path), ["earlier line", "GET /café/a b 200", "POST /login 302"]);
+  });
+
+  it("writes to a fresh file after rotation renames the old one and reopen() is called", async () => {
+    const path = join(dir, "access.log");
+    const log = new AccessLogger({ target: path, format: "%(U)s" });
+    log.log(entry({ url: "/before" }));
+    renameSync(path, `${path}.1`);
+    // Until reopen() the open descriptor still points at the renamed file.
+    log.log(entry({ url: "/between" }));
+    // Enough queued lines that the old file is still flushing when reopen() retires it.
+    const queued = Array.from({ length: 2000 }, (_, i) => `/queued/${i}`);
+    for (const url of queued) log.log(entry({ url }));
+    log.reopen();
+    log.log(entry({ url: "/after" }));
+    await log.close();
+    assert.deepEqual(lines(`${path}.1`), ["/before", "/between", ...queued]);
+    assert.deepEqual(lines(path), ["/after"]);
+  });
+
+  it("throws LogTargetError naming the path when the file cannot be opened", () => {
+    const path = join(dir, "missing", "access.log");
+    assert.throws(
+      () => new AccessLogger({ target: path }),
+      (error: unknown) =>
+        error instanceof LogTargetError &&
+        error.code === "ERR_LOG_TARGET" &&
+        error.message.includes(`cannot open the access log '${path}'`),
+    );
+  });
+
+  it("writes nothing and reports itself disabled without a target", async () => {
+    const log = new AccessLogger({ target: null });
+    assert.equal(log.enabled, false);
+    log.log(entry());
+    log.reopen();
+    await log.close();
+  });
+
+  /** The error-log lines without their `[time] [pid] ` prefix, which must be well formed. */
+  function messages(path: string, pid: number): string[] {
+    const prefix = new RegExp(String.raw`^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0530\] \[${pid}\] `);
+    return lines(path).map((line) => {
+      assert.match(line, prefix);
+      return line.replace(prefix, "");
+    });
+  }
+
+  it("keeps error-log messages at or above the level and drops the rest", async () => {
+    const path = join(dir, "error.log");
+    const log = new ErrorLogger({ target: path, level: "warning", pid: 99 });
+    log.debug("debug message");
+    log.info("info message");
+    log.warning("warning message");
+    log.warn("warn message");
+    log.error("error message");
+    log.critical("critical message");
+    await log.close();
+    assert.deepEqual(messages(path, 99), [
+      "[WARNING] warning message",
+      "[WARNING] warn message",
+      "[ERROR] error message",
+      "[CRITICAL] critical message",
+    ]);
+  });
+
+  it("logs at info and above by default and says which levels it keeps", async () => {
+    const path = join(dir, "error.log");
+    const log = new ErrorLogger({ target: path, pid: 7 });
+    assert.equal(log.isEnabledFor("debug"), false);
+    assert.equal(log.isEnabledFor("info"), true);
+    assert.equal(log.isEnabledFor("critical"), true);
+    log.debug("hidden");
+    log.info("Booting worker with pid: 7");
+    await log.close();
+    assert.deepEqual(messages(path, 7), ["[INFO] Booting worker with pid: 7"]);
+  });
+
+  it("writes the stack of an error after its message", async () => {
+    const path = join(dir, "error.log");
+    const log = new ErrorLogger({ target: path, pid: 7 });
+    const failure = new TypeError("boom");
+    // Unbound, as a callback would call it.
+    const report = log.error;
+    report("Worker failed to boot", failure);
+    await log.close();
+    const written = readFileSync(path, "utf8");
+    assert.ok(written.includes(`[ERROR] Worker failed to boot\n${failure.stack}\n`), written);
+  });
+});
