@@ -3,7 +3,8 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { setManaged, type RecordHandler } from "../framework/index.ts";
+import { appsCreatedIn, setManaged, type RecordHandler } from "../framework/index.ts";
+import { toRecordHandler } from "./fetch-app.ts";
 
 /** The error `carafe` prints (without a stack) when the app cannot be loaded. */
 export class AppLoadError extends Error {
@@ -11,7 +12,7 @@ export class AppLoadError extends Error {
   readonly code = "ERR_APP_LOAD";
 }
 
-/** An app as loaded: a Carafe app (it has `handle`) or any object with `fetch`. */
+/** An app as loaded: a Carafe app (it has `handle`), or any object with `fetch` wrapped as one. */
 export type LoadedApp = RecordHandler & { readonly name?: string };
 
 const DEFAULT_EXPORTS = ["app", "application", "default"];
@@ -43,19 +44,18 @@ export async function loadApp(spec: string): Promise<LoadedApp> {
   }
   const names = exportName === undefined ? DEFAULT_EXPORTS : [exportName];
   for (const name of names) {
-    const value = module[name];
-    if (
-      value !== null &&
-      typeof value === "object" &&
-      typeof (value as { handle?: unknown }).handle === "function"
-    ) {
-      return value as LoadedApp;
-    }
+    const app = toRecordHandler(module[name]);
+    if (app !== null) return app as LoadedApp;
+  }
+  // An app the module created but did not export (it calls app.run() itself) is still its app.
+  if (exportName === undefined) {
+    const [created] = appsCreatedIn(file);
+    if (created !== undefined) return created as LoadedApp;
   }
   const available = Object.keys(module).join(", ") || "none";
   throw new AppLoadError(
     exportName === undefined
       ? `'${modulePath}' exports no app named ${DEFAULT_EXPORTS.join(", ")} (its exports: ${available}); name it as ${modulePath}:EXPORT`
-      : `'${modulePath}' has no Carafe app exported as '${exportName}' (its exports: ${available})`,
+      : `'${modulePath}' has no app (a Carafe app or an object with fetch) exported as '${exportName}' (its exports: ${available})`,
   );
 }
