@@ -33,7 +33,7 @@ import { Request } from "./request.ts";
 import { Response, escapeHtml, exceptionResponse, prefersJson, toResponse } from "./response.ts";
 import type { Converter, ConverterFactory } from "./routing/converters.ts";
 import { UrlMap, type MatchResult } from "./routing/url-map.ts";
-import { runnerSlot, type RunOptions } from "./runner.ts";
+import { registerApp, runnerSlot, type RunOptions } from "./runner.ts";
 import {
   Scaffold,
   type AfterRequestHook,
@@ -94,8 +94,8 @@ export interface RoutePayload {
 const NO_PARAMS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 const FRAMEWORK_DIR = dirname(fileURLToPath(import.meta.url));
 
-/** The folder of the first caller outside Carafe's own code (Flask's `root_path`). */
-function callerDirectory(): string {
+/** The file of the first caller outside Carafe's own code: the module that made the app. */
+function callerFile(): string | undefined {
   const original = Error.prepareStackTrace;
   try {
     Error.prepareStackTrace = (_error, stack) => stack;
@@ -104,14 +104,19 @@ function callerDirectory(): string {
       let file = site.getFileName();
       if (!file || file.startsWith("node:")) continue;
       if (file.startsWith("file:")) file = fileURLToPath(file);
-      if (!file.startsWith(FRAMEWORK_DIR)) return dirname(file);
+      if (!file.startsWith(FRAMEWORK_DIR)) return file;
     }
   } catch {
-    // fall through to the working directory
+    // unknown: the caller decides the fallback
   } finally {
     Error.prepareStackTrace = original;
   }
-  return process.cwd();
+  return undefined;
+}
+
+/** Loopback peers, the only ones shown debug pages. */
+function isLoopback(address: string): boolean {
+  return address === "::1" || address.startsWith("127.") || address.startsWith("::ffff:127.");
 }
 
 function isAsyncFunction(fn: unknown): boolean {
@@ -130,6 +135,8 @@ function isAsyncFunction(fn: unknown): boolean {
 export class Carafe extends Scaffold implements RecordHandler {
   readonly name: string;
   readonly rootPath: string;
+  /** The module that created the app; pool threads import it to get their own copy. */
+  readonly sourceFile: string | undefined;
   readonly config: AppConfig;
   readonly urlMap = new UrlMap<RoutePayload>();
   /** Absolute folder of static files, or `null`. */
@@ -151,7 +158,11 @@ export class Carafe extends Scaffold implements RecordHandler {
     super();
     const { name, rootPath, staticFolder, staticUrlPath, templateFolder, ...config } = options;
     this.name = name ?? "carafe";
-    this.rootPath = resolve(rootPath ?? callerDirectory());
+    this.sourceFile = callerFile();
+    this.rootPath = resolve(
+      rootPath ?? (this.sourceFile === undefined ? process.cwd() : dirname(this.sourceFile)),
+    );
+    registerApp(this, this.sourceFile);
     this.config = { ...defaultConfig(), ...config } as AppConfig;
     this.staticUrlPath = (staticUrlPath ?? "/static").replace(/\/+$/, "");
     this.staticFolder =
@@ -181,6 +192,13 @@ export class Carafe extends Scaffold implements RecordHandler {
    * routes, and for unmarked synchronous handlers when the server has threads (`threaded`);
    * `loop` for everything else, including requests that match no route.
    */
+  /** The rule that `method` and `url` match, e.g. `/user/<int:id>`, or `undefined`. */
+  ruleOf(method: string, url: string): string | undefined {
+    const mark = url.indexOf("?");
+    const match = this.urlMap.match(method, mark < 0 ? url : url.slice(0, mark));
+    return match.kind === "found" ? match.rule.rule : undefined;
+  }
+
   placementOf(method: string, url: string, threaded: boolean): "loop" | "thread" {
     const mark = url.indexOf("?");
     const match = this.urlMap.match(method, mark < 0 ? url : url.slice(0, mark));
@@ -523,7 +541,9 @@ export class Carafe extends Scaffold implements RecordHandler {
       } catch (handlerError) {
         this.logger.error(`The error handler for 500 failed on ${request.path}`, handlerError);
       }
-    } else if (this.config.debug) {
+    } else if (this.config.debug && isLoopback(request.remoteAddr)) {
+      // The stack trace is shown to loopback clients only: a debug server reachable from the
+      // network must not hand its internals to anyone who can make it fail.
       const stack = error instanceof Error ? (error.stack ?? String(error)) : String(error);
       value = new Response(
         `<!doctype html>\n<title>500 Internal Server Error (debug)</title>\n<h1>${escapeHtml(error instanceof Error ? error.message : String(error))}</h1>\n<pre>${escapeHtml(stack)}</pre>\n`,

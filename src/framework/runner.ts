@@ -10,8 +10,14 @@ export interface RunOptions {
   host?: string;
   /** Port to listen on; default `5000`. */
   port?: number;
-  /** Debug mode (stack traces in error pages). */
+  /** Debug mode: stack traces in error pages (for loopback clients) and reload on change. */
   debug?: boolean;
+  /** Run synchronous handlers on a pool of worker threads. */
+  threaded?: boolean;
+  /** Size of the pool when `threaded` (default: the number of cores). */
+  threads?: number;
+  /** Warn when a handler holds the event loop longer than this, in ms (default 100; 0 = off). */
+  watchdogMs?: number;
 }
 
 /** Something that can serve an app. */
@@ -21,6 +27,8 @@ export type Runner = (
 ) => Promise<unknown>;
 
 interface RunnerSlot {
+  /** Every app created in this thread, with the module that created it. */
+  apps?: { app: object; file: string | undefined }[];
   runner?: Runner;
   /** Set by `carafe serve`/`carafe run`: they serve the module themselves, so `app.run()` is a no-op. */
   managed?: boolean;
@@ -47,4 +55,14 @@ export function setManaged(managed: boolean): void {
 /** The installed runner (or `undefined`) and whether the CLI manages this process. */
 export function runnerSlot(): Readonly<RunnerSlot> {
   return slot();
+}
+
+/** Records an app and the module that created it (so a thread can find an unexported app). @internal */
+export function registerApp(app: object, file: string | undefined): void {
+  (slot().apps ??= []).push({ app, file });
+}
+
+/** The apps created by the module `file` in this thread, in creation order. */
+export function appsCreatedIn(file: string): object[] {
+  return (slot().apps ?? []).filter((entry) => entry.file === file).map((entry) => entry.app);
 }

@@ -1,24 +1,34 @@
-// The `carafe` command: `carafe run MODULE[:EXPORT]` (development server) and
-// `carafe routes MODULE[:EXPORT]` (the URL map with where each route runs).
+// The `carafe` command: `carafe serve` (supervisor, worker processes and threads, as gunicorn),
+// `carafe run` (the development server) and `carafe routes` (the URL map with where each route
+// runs). In a worker process forked by `serve`, the same command line lands here again and
+// becomes that worker.
 
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { Carafe } from "../framework/index.ts";
 import { runDevServer } from "./dev-server.ts";
 import { AppLoadError, loadApp, type LoadedApp } from "./load-app.ts";
+import { serve, workerOptions } from "./serve.ts";
+import { SettingsError, isHelpRequest, resolveSettings, serveHelp } from "./settings.ts";
 
 const USAGE = `Usage: carafe <command> [options]
 
 Commands:
+  serve MODULE[:EXPORT]    Serve the app in production: worker processes × threads
   run MODULE[:EXPORT]      Serve the app with the development server
   routes MODULE[:EXPORT]   List the app's routes: endpoint, methods, rule, where it runs
 
 MODULE is a .ts or .js file; EXPORT defaults to app, application or default.
+The app is a Carafe app or any object with a fetch(Request) method (a Hono app, say).
+'carafe serve --help' lists the options of serve.
 
 Options of run:
   -H, --host HOST          Interface to listen on (default 127.0.0.1)
   -p, --port PORT          Port to listen on (default 5000)
-      --debug              Debug mode: stack traces in error pages
+      --threaded           Run synchronous handlers on a pool of worker threads
+      --threads N          Size of that pool (default: the number of cores)
+      --reload             Restart when a source file changes
+      --debug              Debug mode: stack traces for loopback clients, and --reload
   -h, --help               Show this help
   -v, --version            Show the version
 `;
@@ -31,13 +41,13 @@ function version(): string {
 /** Thrown for a command line the user has to fix; printed with the usage hint. */
 class UsageError extends Error {}
 
-function parsePort(text: string | undefined): number {
-  if (text === undefined) return 5000;
-  const port = Number(text);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new UsageError(`--port must be a whole number from 0 to 65535, got '${text}'`);
+function parseCount(text: string | undefined, flag: string, min: number, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > 65535) {
+    throw new UsageError(`${flag} must be a whole number from ${min} to 65535, got '${text}'`);
   }
-  return port;
+  return value;
 }
 
 function isCarafeApp(app: LoadedApp): app is LoadedApp & Carafe {
@@ -78,53 +88,84 @@ function printRoutes(app: LoadedApp): void {
   for (const row of rows) console.log(line(row));
 }
 
-/** Runs the command line; returns the exit code. */
-export async function main(argv: readonly string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        host: { type: "string", short: "H" },
-        port: { type: "string", short: "p" },
-        debug: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean", short: "v" },
-      },
-    });
-  } catch (error) {
-    console.error(`carafe: ${(error as Error).message}\nRun 'carafe --help' for usage.`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  if (values.version) {
-    console.log(`carafe ${version()}`);
+async function serveCommand(argv: readonly string[]): Promise<number> {
+  const given = workerOptions();
+  if (given !== null) return serve(given, version());
+  if (isHelpRequest(argv)) {
+    console.log(serveHelp());
     return 0;
   }
-  const [command, spec, ...extra] = positionals;
-  if (values.help || command === undefined) {
-    (command === undefined && !values.help ? console.error : console.log)(USAGE);
-    return command === undefined && !values.help ? 2 : 0;
+  const options = await resolveSettings({ argv, env: process.env, cwd: process.cwd() });
+  return serve(options, version());
+}
+
+async function devCommand(command: string, argv: readonly string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      host: { type: "string", short: "H" },
+      port: { type: "string", short: "p" },
+      threaded: { type: "boolean" },
+      threads: { type: "string" },
+      reload: { type: "boolean" },
+      debug: { type: "boolean" },
+    },
+  });
+  const [spec, ...extra] = positionals;
+  if (spec === undefined)
+    throw new UsageError(`${command} needs the app, e.g. carafe ${command} app.ts:app`);
+  if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0] as string}'`);
+  const port = parseCount(values.port, "--port", 0, 5000);
+  const threads = parseCount(values.threads, "--threads", 1, 0);
+  const app = await loadApp(spec);
+  if (command === "routes") {
+    printRoutes(app);
+    return 0;
   }
+  if (values.debug && isCarafeApp(app)) app.config.debug = true;
+  await runDevServer(app, {
+    host: values.host ?? "127.0.0.1",
+    port,
+    appSpec: spec,
+    threaded: values.threaded === true || threads > 0,
+    ...(threads > 0 ? { threads } : {}),
+    reload: values.reload === true || values.debug === true,
+    debug: values.debug === true,
+  });
+  return typeof process.exitCode === "number" ? process.exitCode : 0;
+}
+
+/** Runs the command line; returns the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
   try {
-    if (command !== "run" && command !== "routes")
-      throw new UsageError(`unknown command '${command}'`);
-    if (spec === undefined)
-      throw new UsageError(`${command} needs the app, e.g. carafe ${command} app.ts:app`);
-    if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0] as string}'`);
-    const port = parsePort(values.port);
-    const app = await loadApp(spec);
-    if (command === "routes") {
-      printRoutes(app);
+    if (command === "-v" || command === "--version") {
+      console.log(`carafe ${version()}`);
       return 0;
     }
-    if (values.debug && isCarafeApp(app)) app.config.debug = true;
-    await runDevServer(app, { host: values.host ?? "127.0.0.1", port });
-    return typeof process.exitCode === "number" ? process.exitCode : 0;
+    if (command === undefined || command === "-h" || command === "--help") {
+      (command === undefined ? console.error : console.log)(USAGE);
+      return command === undefined ? 2 : 0;
+    }
+    if (command === "serve") return await serveCommand(rest);
+    if (command === "run" || command === "routes") {
+      if (isHelpRequest(rest)) {
+        console.log(USAGE);
+        return 0;
+      }
+      return await devCommand(command, rest);
+    }
+    throw new UsageError(`unknown command '${command}'`);
   } catch (error) {
-    if (error instanceof UsageError) {
-      console.error(`carafe: ${error.message}\nRun 'carafe --help' for usage.`);
+    const code = (error as { code?: string }).code;
+    if (
+      error instanceof UsageError ||
+      error instanceof SettingsError ||
+      (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS"))
+    ) {
+      const help = command === "serve" ? "carafe serve --help" : "carafe --help";
+      console.error(`carafe: ${(error as Error).message}\nRun '${help}' for usage.`);
       return 2;
     }
     if (error instanceof AppLoadError) {

@@ -1,26 +1,49 @@
-// The development server (`app.run()`, `carafe run`): one process, the app on its event loop.
+// The development server (`app.run()`, `carafe run`): one process; handlers on its event loop,
+// or, with `threaded`, synchronous handlers on a bounded pool of worker threads (never a thread
+// per request). A watchdog names routes that hold the event loop too long.
 
 import { createServer, type Server } from "node:http";
+import { dirname, resolve } from "node:path";
 import type { AddressInfo } from "node:net";
+import { availableParallelism } from "node:os";
 import type { RecordHandler, RunOptions } from "../framework/index.ts";
 import { createRequestListener } from "./http-loop.ts";
+import { parseAppSpec } from "./load-app.ts";
+import { ThreadPool } from "./pool/index.ts";
+import { isReloaderChild, runWithReloader } from "./reloader.ts";
+import { createWatchdog } from "./watchdog.ts";
 
 /** What the development server needs of an app. */
 export type ServableApp = RecordHandler & {
   readonly name?: string;
-  readonly logger?: { error(message: string, error?: unknown): void };
+  readonly logger?: { error(message: string, error?: unknown): void; warn?(message: string): void };
+  /** The module that created the app (pool threads import it). */
+  readonly sourceFile?: string | undefined;
+  /** Whether a route asks for a thread (`{ thread: true }`). */
+  readonly needsThreads?: boolean;
+  ruleOf?(method: string, url: string): string | undefined;
 };
+
+/** Options of the development server beyond `app.run()`'s. */
+export interface DevServerOptions extends RunOptions {
+  /** The module pool threads import (`path.ts[:export]`); default: the app's own module. */
+  appSpec?: string;
+  /** Restart when a source file changes (default: on with `debug`). */
+  reload?: boolean;
+}
 
 /** A running development server. */
 export interface DevServer {
   readonly server: Server;
   /** The `http://host:port` it listens on. */
   readonly url: string;
+  /** The thread pool, when the server runs handlers on threads. */
+  readonly pool: ThreadPool | null;
   /** Stops accepting, lets in-flight requests finish, closes idle connections. */
   close(): Promise<void>;
 }
 
-const consoleLog = {
+const consoleLog: NonNullable<ServableApp["logger"]> = {
   error: (message: string, error?: unknown) =>
     console.error(`[carafe] ERROR ${message}`, error ?? ""),
 };
@@ -33,11 +56,42 @@ const consoleLog = {
  */
 export async function startDevServer(
   app: ServableApp,
-  options: RunOptions = {},
+  options: DevServerOptions = {},
 ): Promise<DevServer> {
   const host = options.host ?? "127.0.0.1";
   const port = options.port ?? 5000;
-  const server = createServer(createRequestListener(app, app.logger ?? consoleLog));
+  const logger = app.logger ?? consoleLog;
+  const warn = (message: string): void =>
+    logger.warn ? logger.warn(message) : console.error(`[carafe] WARNING ${message}`);
+  let pool: ThreadPool | null = null;
+  if (options.threaded === true || app.needsThreads === true) {
+    const appSpec = options.appSpec ?? app.sourceFile;
+    if (appSpec === undefined) {
+      throw new Error("threads need the app's module; pass appSpec (path.ts[:export])");
+    }
+    const size = options.threads ?? availableParallelism();
+    pool = await ThreadPool.start({
+      appSpec,
+      size,
+      timeoutMs: 0,
+      maxQueue: 1000,
+      maxRequests: 0,
+      maxRequestsJitter: 0,
+      logger: {
+        error: (message, error) => logger.error(message, error),
+        warn,
+        info: (message) => console.error(`[carafe] ${message}`),
+      },
+    });
+  }
+  const watchdogMs = options.watchdogMs ?? 100;
+  const server = createServer(
+    createRequestListener(app, logger, {
+      pool,
+      threaded: options.threaded === true,
+      ...(watchdogMs > 0 ? { watchdog: createWatchdog(app, watchdogMs, warn) } : {}),
+    }),
+  );
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {
@@ -49,10 +103,11 @@ export async function startDevServer(
   const shown = address.family === "IPv6" ? `[${address.address}]` : address.address;
   return {
     server,
+    pool,
     url: `http://${shown}:${address.port}`,
     close: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        server.close(() => void (pool?.close(1000) ?? Promise.resolve()).then(resolve));
         server.closeIdleConnections();
         // Connections still busy after the grace period are cut.
         setTimeout(() => server.closeAllConnections(), 5000).unref();
@@ -61,7 +116,21 @@ export async function startDevServer(
 }
 
 /** Serves `app` until SIGINT/SIGTERM, printing where it listens (what `app.run()` does). */
-export async function runDevServer(app: ServableApp, options: RunOptions = {}): Promise<void> {
+export async function runDevServer(
+  app: ServableApp,
+  options: DevServerOptions = {},
+): Promise<void> {
+  const spec = options.appSpec ?? app.sourceFile;
+  if ((options.reload ?? options.debug) === true && !isReloaderChild() && spec !== undefined) {
+    // This process only watches; a child runs this same command and serves.
+    const watch = dirname(resolve(parseAppSpec(spec).modulePath));
+    console.log(` * Restarting with the reloader (watching ${watch})`);
+    process.exitCode = await runWithReloader({
+      command: [process.execPath, ...process.execArgv, ...process.argv.slice(1)],
+      watch,
+    });
+    return;
+  }
   let server: DevServer;
   try {
     server = await startDevServer(app, options);
@@ -74,11 +143,20 @@ export async function runDevServer(app: ServableApp, options: RunOptions = {}): 
         : code === "EACCES"
           ? `no permission to listen on ${where}; use a port above 1023`
           : (error as Error).message;
-    console.error(`carafe: cannot listen: ${reason}`);
+    console.error(
+      code === "ERR_APP_LOAD" ? `carafe: ${reason}` : `carafe: cannot listen: ${reason}`,
+    );
     process.exitCode = 1;
     return;
   }
   console.log(` * Serving Carafe app '${app.name ?? "app"}'`);
+  const threads = server.pool?.stats().threads ?? 0;
+  console.log(
+    threads > 0
+      ? ` * Handlers: synchronous ones on ${threads} thread${threads === 1 ? "" : "s"}, async ones on the event loop`
+      : " * Handlers: on the event loop (use threaded: true or --threaded to run synchronous ones on threads)",
+  );
+  if (options.debug) console.log(" * Debug mode: on (stack traces for loopback clients)");
   console.log(` * Running on ${server.url} (Press CTRL+C to quit)`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {

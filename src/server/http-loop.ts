@@ -4,11 +4,14 @@
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { once } from "node:events";
-import type {
-  BodyStream,
-  RecordHandler,
-  RequestRecord,
-  ResponseRecord,
+import {
+  RequestHeaderFieldsTooLarge,
+  RequestURITooLarge,
+  exceptionResponse,
+  type BodyStream,
+  type RecordHandler,
+  type RequestRecord,
+  type ResponseRecord,
 } from "../framework/index.ts";
 
 /** Where the loop reports failures it cannot answer with a response. */
@@ -146,15 +149,159 @@ function writeFailure(response: ServerResponse): void {
   response.end(text);
 }
 
-/** A `node:http` request listener that serves `app`. */
-export function createRequestListener(app: RecordHandler, logger: LoopLogger) {
+/** Runs the requests whose route is placed on a thread (the process's thread pool). */
+export interface Dispatcher {
+  dispatch(record: RequestRecord): Promise<ResponseRecord>;
+}
+
+/** gunicorn's request limits; a request over one is answered without reaching the app. */
+export interface RequestLimits {
+  /** Longest request line (`GET /path HTTP/1.1`) in bytes; 0 for no limit. → 414 */
+  requestLine: number;
+  /** Most header fields; 0 for no limit. → 431 */
+  fields: number;
+  /** Longest header field (`Name: value`) in bytes; 0 for no limit. → 431 */
+  fieldSize: number;
+}
+
+/** What the loop reports after each response (the access log). */
+export interface Exchange {
+  request: IncomingMessage;
+  record: RequestRecord;
+  status: number;
+  responseHeaders: readonly string[];
+  /** Bytes of the response body, or `null` for a streamed one. */
+  bytes: number | null;
+  /** When the request arrived, from `process.hrtime.bigint()`. */
+  startedAt: bigint;
+}
+
+function bodyBytes(body: ResponseRecord["body"]): number | null {
+  if (body === null) return 0;
+  if (typeof body === "string") return Buffer.byteLength(body);
+  return body instanceof Uint8Array ? body.byteLength : null;
+}
+
+/** Options of the loop beyond the app itself. */
+export interface LoopOptions {
+  /** The thread pool, when this process has one. */
+  pool?: Dispatcher | null;
+  /** Whether unmarked synchronous handlers run on the pool (`--threads` > 0). */
+  threaded?: boolean;
+  limits?: RequestLimits;
+  /** Rewrites the record from trusted proxy headers. */
+  applyProxy?: (record: RequestRecord) => void;
+  /** Called when a response has been written (for the access log). */
+  onExchange?: (exchange: Exchange) => void;
+  /** While true, every response closes its connection (the process is draining). */
+  isDraining?: () => boolean;
+  /** Told how long each request held the event loop synchronously. */
+  watchdog?: (record: RequestRecord, elapsedMs: number) => void;
+}
+
+interface Placeable {
+  placementOf(method: string, url: string, threaded: boolean): "loop" | "thread";
+}
+
+function hasPlacement(app: RecordHandler): app is RecordHandler & Placeable {
+  return typeof (app as Partial<Placeable>).placementOf === "function";
+}
+
+function limitError(request: IncomingMessage, limits: RequestLimits): ResponseRecord | null {
+  const method = request.method ?? "GET";
+  const url = request.url ?? "/";
+  if (limits.requestLine > 0 && method.length + url.length + 10 > limits.requestLine) {
+    return exceptionResponse(
+      new RequestURITooLarge(`The request line is longer than ${limits.requestLine} bytes.`),
+      false,
+    ).toRecord(method);
+  }
+  const raw = request.rawHeaders;
+  if (limits.fields > 0 && raw.length / 2 > limits.fields) {
+    return exceptionResponse(
+      new RequestHeaderFieldsTooLarge(`The request has more than ${limits.fields} header fields.`),
+      false,
+    ).toRecord(method);
+  }
+  if (limits.fieldSize > 0) {
+    for (let i = 0; i < raw.length; i += 2) {
+      if ((raw[i] as string).length + (raw[i + 1] as string).length + 2 > limits.fieldSize) {
+        return exceptionResponse(
+          new RequestHeaderFieldsTooLarge(
+            `The header field '${raw[i] as string}' is longer than ${limits.fieldSize} bytes.`,
+          ),
+          false,
+        ).toRecord(method);
+      }
+    }
+  }
+  return null;
+}
+
+/** A `node:http` request listener that serves `app`, on the loop or on the pool. */
+export function createRequestListener(
+  app: RecordHandler,
+  logger: LoopLogger,
+  options: LoopOptions = {},
+) {
+  const pool = options.pool ?? null;
+  const threaded = options.threaded ?? false;
+  const placeable = pool !== null && hasPlacement(app) ? app : null;
+  const { limits, applyProxy, onExchange, isDraining, watchdog } = options;
+
+  const respond = (
+    request: IncomingMessage,
+    response: ServerResponse,
+    record: RequestRecord,
+    result: ResponseRecord,
+    startedAt: bigint,
+  ): void => {
+    if (isDraining?.()) response.shouldKeepAlive = false;
+    writeResponse(response, result, logger);
+    if (onExchange) {
+      // Reported once the response is complete (or the client left), so durations are whole.
+      response.once("close", () =>
+        onExchange({
+          request,
+          record,
+          status: result.status,
+          responseHeaders: result.headers,
+          bytes: request.method === "HEAD" ? 0 : bodyBytes(result.body),
+          startedAt,
+        }),
+      );
+    }
+  };
+
   return (request: IncomingMessage, response: ServerResponse): void => {
+    const startedAt = process.hrtime.bigint();
+    if (limits !== undefined) {
+      const refused = limitError(request, limits);
+      if (refused !== null) {
+        response.shouldKeepAlive = false;
+        respond(request, response, recordOf(request, null, false), refused, startedAt);
+        return;
+      }
+    }
     readBody(request, app.maxContentLength, (body, tooLarge) => {
       // An unread body cannot be skipped on a kept-alive connection: close it after answering.
       if (tooLarge) response.shouldKeepAlive = false;
+      const record = recordOf(request, body, tooLarge);
+      applyProxy?.(record);
       let result: ResponseRecord | Promise<ResponseRecord>;
       try {
-        result = app.handle(recordOf(request, body, tooLarge));
+        if (
+          placeable !== null &&
+          placeable.placementOf(record.method, record.url, threaded) === "thread"
+        ) {
+          result = (pool as Dispatcher).dispatch(record);
+        } else if (watchdog !== undefined) {
+          const started = performance.now();
+          result = app.handle(record);
+          watchdog(record, performance.now() - started);
+        } else {
+          result = app.handle(record);
+        }
       } catch (error) {
         logger.error("The app failed to handle a request", error);
         writeFailure(response);
@@ -162,13 +309,13 @@ export function createRequestListener(app: RecordHandler, logger: LoopLogger) {
       }
       if (result instanceof Promise) {
         result.then(
-          (record) => writeResponse(response, record, logger),
+          (out) => respond(request, response, record, out, startedAt),
           (error: unknown) => {
             logger.error("The app failed to handle a request", error);
             writeFailure(response);
           },
         );
-      } else writeResponse(response, result, logger);
+      } else respond(request, response, record, result, startedAt);
     });
   };
 }

@@ -1,0 +1,78 @@
+// `carafe serve`: one entry for both sides of node:cluster. In the primary it runs the
+// Supervisor (which never imports the app unless --preload); in a forked worker process it runs
+// the worker with the access log, the error log and proxy trust connected. The primary hands its
+// resolved options to each worker in the environment, so every worker serves exactly them.
+
+import cluster from "node:cluster";
+import { AccessLogger, ErrorLogger, type AccessEntry, type LogLevel } from "./access-log.ts";
+import type { Exchange } from "./http-loop.ts";
+import { loadApp } from "./load-app.ts";
+import { applyProxyHeaders, createProxyTrust } from "./proxy.ts";
+import type { ServeOptions } from "./supervisor/protocol.ts";
+import { Supervisor } from "./supervisor/supervisor.ts";
+import { runWorker } from "./worker/worker.ts";
+
+const OPTIONS_ENV = "CARAFE_WORKER_OPTIONS";
+
+/** The options the primary gave this worker process, or `null` outside a `carafe serve` worker. */
+export function workerOptions(): ServeOptions | null {
+  const text = process.env[OPTIONS_ENV];
+  return cluster.isWorker && text !== undefined ? (JSON.parse(text) as ServeOptions) : null;
+}
+
+function errorLoggerOf(options: ServeOptions) {
+  const log = new ErrorLogger({ target: options.errorLog, level: options.logLevel as LogLevel });
+  return {
+    log,
+    logger: {
+      info: (message: string) => log.log("info", message),
+      warn: (message: string) => log.log("warning", message),
+      error: (message: string, error?: unknown) => log.log("error", message, error),
+      reopen: () => log.reopen(),
+    },
+  };
+}
+
+function entryOf(exchange: Exchange): AccessEntry {
+  const { request, record } = exchange;
+  const durationNs = process.hrtime.bigint() - exchange.startedAt;
+  return {
+    method: record.method,
+    url: record.url,
+    httpVersion: request.httpVersion,
+    status: exchange.status,
+    responseBytes: exchange.bytes,
+    requestHeaders: record.headers,
+    responseHeaders: exchange.responseHeaders,
+    remoteAddress: record.remoteAddress,
+    startTime: Date.now() - Number(durationNs / 1_000_000n),
+    durationNs,
+    pid: process.pid,
+  };
+}
+
+/** Runs this process's side of `carafe serve`; resolves with the exit code (workers keep serving). */
+export async function serve(options: ServeOptions, version: string): Promise<number> {
+  const { log, logger } = errorLoggerOf(options);
+  if (cluster.isWorker) {
+    const access = new AccessLogger({ target: options.accessLog, format: options.accessLogFormat });
+    const trusted = createProxyTrust(options.forwardedAllowIps);
+    await runWorker(options, {
+      logger,
+      onExchange: (exchange) => access.log(entryOf(exchange)),
+      applyProxy: (record) => applyProxyHeaders(record, trusted),
+      reopenLogs: () => {
+        access.reopen();
+        log.reopen();
+      },
+    });
+    return 0;
+  }
+  if (options.preload) {
+    // Node cannot fork a process with the app already in memory as gunicorn does; preloading
+    // imports it once here so a broken app stops the server before any worker is forked.
+    await loadApp(options.appSpec);
+  }
+  process.env[OPTIONS_ENV] = JSON.stringify(options);
+  return new Supervisor(options, logger, version).run();
+}

@@ -1,0 +1,72 @@
+// The messages between the supervisor (primary process) and its worker processes, over the
+// cluster IPC channel. One discriminated union per direction.
+
+/** How a worker process should serve: what `carafe serve` resolved from its settings. */
+export interface ServeOptions {
+  /** `path/to/app.ts[:export]`. */
+  appSpec: string;
+  binds: Bind[];
+  workers: number;
+  threads: number;
+  /** Seconds; a silent worker or a request past it is killed. 0 disables. */
+  timeout: number;
+  gracefulTimeout: number;
+  keepAlive: number;
+  maxRequests: number;
+  maxRequestsJitter: number;
+  backlog: number;
+  maxQueue: number;
+  limitRequestLine: number;
+  limitRequestFields: number;
+  limitRequestFieldSize: number;
+  forwardedAllowIps: string[];
+  accessLog: string | null;
+  accessLogFormat: string;
+  errorLog: string;
+  logLevel: string;
+  pid: string | null;
+  preload: boolean;
+  reload: boolean;
+  certfile: string | null;
+  keyfile: string | null;
+}
+
+/** A listening address. */
+export type Bind = { kind: "tcp"; host: string; port: number } | { kind: "unix"; path: string };
+
+/** Worker → supervisor. */
+export type WorkerMessage =
+  /** The app is loaded, the pool started and every bind is listening. */
+  | { type: "booted"; threads: number; addresses: string[] }
+  /** The app could not be loaded; the message is the module's own error. */
+  | { type: "boot-failed"; message: string }
+  /** The event loop is alive. */
+  | { type: "heartbeat" }
+  /** `--max-requests` reached: replace me, then let me drain. */
+  | { type: "retire" };
+
+/** Supervisor → worker. */
+export type SupervisorMessage =
+  /** Stop accepting, finish in-flight requests within `graceMs`, exit 0. */
+  | { type: "drain"; graceMs: number }
+  /** Reopen log files (after rotation, on USR1). */
+  | { type: "reopen-logs" };
+
+/** The exit code of a worker whose app failed to import (gunicorn's WORKER_BOOT_ERROR). */
+export const BOOT_FAILED_EXIT = 3;
+
+/** Whether an IPC message is one of ours. */
+export function isWorkerMessage(value: unknown): value is WorkerMessage {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as { type?: unknown }).type === "string"
+  );
+}
+
+/** Formats a bind for logs: `http://127.0.0.1:8000`, `unix:/tmp/app.sock`. A bound port 0 shows the port the system chose. */
+export function describeBind(bind: Bind, tls: boolean): string {
+  if (bind.kind === "unix") return `unix:${bind.path}`;
+  const host = bind.host.includes(":") ? `[${bind.host}]` : bind.host;
+  return `${tls ? "https" : "http"}://${host}:${bind.port}`;
+}

@@ -1,0 +1,386 @@
+// Design: the primary process of `carafe serve` (gunicorn's arbiter). It never imports the app
+// (unless --preload); it forks worker processes with node:cluster, which shares the listening
+// sockets, and keeps their number right. Signal handlers and IPC listeners only push events onto
+// a queue; one loop takes them in order and owns every piece of state, so no two handlers race.
+//
+//   TERM        graceful stop: workers drain within --graceful-timeout, exit 0
+//   INT, QUIT   fast stop
+//   HUP         zero-downtime reload: a new generation boots (fresh code) and reports ready,
+//               then the old one stops accepting and drains
+//   TTIN/TTOU   one worker more / less
+//   USR1        reopen log files
+//
+// A worker that stops sending heartbeats for --timeout is killed and replaced; a crashed one is
+// replaced with backoff; a worker whose app fails to import stops the server with the app's error
+// instead of forking forever.
+
+import cluster, { type Worker } from "node:cluster";
+import { existsSync, rmSync, statSync, watch, writeFileSync, type FSWatcher } from "node:fs";
+import { dirname, resolve } from "node:path";
+import {
+  BOOT_FAILED_EXIT,
+  isWorkerMessage,
+  type ServeOptions,
+  type SupervisorMessage,
+  type WorkerMessage,
+} from "./protocol.ts";
+
+/** Where the supervisor writes its messages. */
+export interface SupervisorLogger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string, error?: unknown): void;
+  reopen?(): void;
+}
+
+type Event =
+  | { type: "signal"; signal: NodeJS.Signals }
+  | { type: "message"; worker: Worker; message: WorkerMessage }
+  | { type: "exit"; worker: Worker; code: number | null; signal: string | null }
+  | { type: "tick" }
+  | { type: "change"; file: string };
+
+interface WorkerState {
+  readonly worker: Worker;
+  readonly generation: number;
+  booted: boolean;
+  /** Told to drain (or killed on purpose): its exit is expected. */
+  leaving: boolean;
+  lastHeartbeat: number;
+  readonly startedAt: number;
+}
+
+const SIGNALS: NodeJS.Signals[] = [
+  "SIGTERM",
+  "SIGINT",
+  "SIGQUIT",
+  "SIGHUP",
+  "SIGTTIN",
+  "SIGTTOU",
+  "SIGUSR1",
+];
+
+/** Runs the primary process until it stops; resolves with the exit code. */
+export class Supervisor {
+  readonly #options: ServeOptions;
+  readonly #log: SupervisorLogger;
+  readonly #version: string;
+  readonly #workers = new Map<number, WorkerState>();
+  readonly #queue: Event[] = [];
+  #wake: (() => void) | null = null;
+  #target: number;
+  #generation = 0;
+  /** The generation being booted by a reload, until all of it reports ready. */
+  #reloading: number | null = null;
+  #stopping: "graceful" | "fast" | null = null;
+  #exitCode = 0;
+  #crashes = 0;
+  #nextSpawnAt = 0;
+  #announced = false;
+  #watcher: FSWatcher | null = null;
+  /** Workers retiring after --max-requests, keyed by the id of the worker replacing them. */
+  readonly #successors = new Map<number, WorkerState>();
+  #lastSpawned: number | null = null;
+
+  constructor(options: ServeOptions, log: SupervisorLogger, version: string) {
+    this.#options = options;
+    this.#log = log;
+    this.#version = version;
+    this.#target = options.workers;
+  }
+
+  #push(event: Event): void {
+    this.#queue.push(event);
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+
+  #next(): Promise<Event> {
+    const event = this.#queue.shift();
+    if (event !== undefined) return Promise.resolve(event);
+    return new Promise((resolveEvent) => {
+      this.#wake = () => resolveEvent(this.#queue.shift() as Event);
+    });
+  }
+
+  /** Starts the workers and runs the event loop until the server stops. */
+  async run(): Promise<number> {
+    const options = this.#options;
+    this.#log.info(`Starting Carafe ${this.#version} (Node ${process.version})`);
+    for (const bind of options.binds) {
+      // A socket file left by a server that died would make listen fail with EADDRINUSE.
+      if (bind.kind === "unix" && existsSync(bind.path) && statSync(bind.path).isSocket())
+        rmSync(bind.path);
+    }
+    if (options.pid !== null) writeFileSync(options.pid, `${process.pid}\n`);
+    const onSignal = (signal: NodeJS.Signals): void => this.#push({ type: "signal", signal });
+    for (const signal of SIGNALS) process.on(signal, onSignal);
+    cluster.on("message", (worker, message: unknown) => {
+      if (isWorkerMessage(message)) this.#push({ type: "message", worker, message });
+    });
+    cluster.on("exit", (worker, code, signal) =>
+      this.#push({ type: "exit", worker, code, signal }),
+    );
+    const ticker = setInterval(() => this.#push({ type: "tick" }), 500);
+    if (options.reload) this.#watch();
+
+    this.#generation = 1;
+    for (let i = 0; i < this.#target; i += 1) this.#spawn();
+    try {
+      while (!(this.#stopping !== null && this.#workers.size === 0)) {
+        this.#handle(await this.#next());
+      }
+    } finally {
+      clearInterval(ticker);
+      for (const signal of SIGNALS) process.off(signal, onSignal);
+      this.#watcher?.close();
+      if (options.pid !== null) rmSync(options.pid, { force: true });
+    }
+    this.#log.info("Shutting down: Master");
+    return this.#exitCode;
+  }
+
+  #spawn(): void {
+    const worker = cluster.fork();
+    this.#lastSpawned = worker.id;
+    const now = Date.now();
+    this.#workers.set(worker.id, {
+      worker,
+      generation: this.#generation,
+      booted: false,
+      leaving: false,
+      lastHeartbeat: now,
+      startedAt: now,
+    });
+    this.#log.info(`Booting worker with pid: ${worker.process.pid ?? "?"}`);
+  }
+
+  #tell(state: WorkerState, message: SupervisorMessage): void {
+    if (state.worker.isConnected()) state.worker.send(message);
+  }
+
+  #drain(state: WorkerState): void {
+    if (state.leaving) return;
+    if (!state.booted) {
+      // Still importing the app: it serves nothing yet, and may not listen for messages yet.
+      this.#kill(state, "SIGTERM");
+      return;
+    }
+    state.leaving = true;
+    this.#tell(state, { type: "drain", graceMs: this.#options.gracefulTimeout * 1000 });
+    // A worker that cannot drain in time (its loop is stuck) is killed.
+    setTimeout(
+      () => {
+        if (!state.worker.isDead()) state.worker.process.kill("SIGKILL");
+      },
+      this.#options.gracefulTimeout * 1000 + 2000,
+    ).unref();
+  }
+
+  #kill(state: WorkerState, signal: NodeJS.Signals): void {
+    state.leaving = true;
+    if (!state.worker.isDead()) state.worker.process.kill(signal);
+  }
+
+  #handle(event: Event): void {
+    switch (event.type) {
+      case "signal":
+        return this.#handleSignal(event.signal);
+      case "message":
+        return this.#handleMessage(event.worker, event.message);
+      case "exit":
+        return this.#handleExit(event.worker, event.code, event.signal);
+      case "tick":
+        return this.#manageWorkers();
+      case "change":
+        this.#log.info(`Detected a change in ${event.file}; reloading`);
+        return this.#handleSignal("SIGHUP");
+    }
+  }
+
+  #handleSignal(signal: NodeJS.Signals): void {
+    if (this.#stopping !== null && signal !== "SIGINT" && signal !== "SIGQUIT") return;
+    switch (signal) {
+      case "SIGTERM":
+        this.#log.info("Handling signal: term");
+        this.#stopping = "graceful";
+        for (const state of this.#workers.values()) this.#drain(state);
+        return;
+      case "SIGINT":
+      case "SIGQUIT":
+        this.#log.info(`Handling signal: ${signal === "SIGINT" ? "int" : "quit"}`);
+        this.#stopping = "fast";
+        for (const state of this.#workers.values()) {
+          this.#kill(state, "SIGQUIT");
+          setTimeout(() => this.#kill(state, "SIGKILL"), 2000).unref();
+        }
+        return;
+      case "SIGHUP":
+        this.#log.info("Handling signal: hup");
+        if (this.#reloading !== null) return;
+        this.#generation += 1;
+        this.#reloading = this.#generation;
+        for (let i = 0; i < this.#target; i += 1) this.#spawn();
+        return;
+      case "SIGTTIN":
+        this.#target += 1;
+        this.#log.info(`Handling signal: ttin (workers: ${this.#target})`);
+        return this.#manageWorkers();
+      case "SIGTTOU":
+        if (this.#target > 1) this.#target -= 1;
+        this.#log.info(`Handling signal: ttou (workers: ${this.#target})`);
+        return this.#manageWorkers();
+      case "SIGUSR1":
+        this.#log.info("Handling signal: usr1 (reopening log files)");
+        this.#log.reopen?.();
+        for (const state of this.#workers.values()) this.#tell(state, { type: "reopen-logs" });
+        return;
+      default:
+        return;
+    }
+  }
+
+  #handleMessage(worker: Worker, message: WorkerMessage): void {
+    const state = this.#workers.get(worker.id);
+    if (state === undefined) return;
+    switch (message.type) {
+      case "heartbeat":
+        state.lastHeartbeat = Date.now();
+        return;
+      case "booted": {
+        state.booted = true;
+        state.lastHeartbeat = Date.now();
+        const retiring = this.#successors.get(worker.id);
+        if (retiring !== undefined) {
+          this.#successors.delete(worker.id);
+          retiring.leaving = false;
+          this.#drain(retiring);
+        }
+        this.#announce(message.threads, message.addresses);
+        if (this.#reloading !== null && this.#generationBooted(this.#reloading)) {
+          // The new generation is listening: only now may the old one stop accepting.
+          for (const each of this.#workers.values())
+            if (each.generation < this.#reloading) this.#drain(each);
+          this.#log.info(`Reload complete (generation ${this.#reloading})`);
+          this.#reloading = null;
+        }
+        return;
+      }
+      case "boot-failed":
+        return this.#handleBootFailure(state, message.message);
+      case "retire":
+        // Replace first, so capacity holds: the old worker drains once its successor listens.
+        if (!state.leaving) {
+          state.leaving = true;
+          this.#spawn();
+          this.#successors.set(this.#lastSpawned as number, state);
+        }
+        return;
+    }
+  }
+
+  #generationBooted(generation: number): boolean {
+    let count = 0;
+    for (const state of this.#workers.values()) {
+      if (state.generation !== generation) continue;
+      if (!state.booted) return false;
+      count += 1;
+    }
+    return count > 0;
+  }
+
+  #announce(threads: number, addresses: string[]): void {
+    if (this.#announced) return;
+    this.#announced = true;
+    for (const address of addresses) this.#log.info(`Listening at: ${address} (${process.pid})`);
+    const threadText =
+      threads > 0 ? `${threads} thread${threads === 1 ? "" : "s"}` : "the event loop";
+    this.#log.info(
+      `Serving ${this.#options.appSpec}: ${this.#target} worker process${this.#target === 1 ? "" : "es"} × ${threadText}`,
+    );
+  }
+
+  #handleBootFailure(state: WorkerState, message: string): void {
+    state.leaving = true;
+    if (this.#reloading !== null && state.generation === this.#reloading) {
+      // A reload with broken code keeps the old generation serving.
+      this.#log.error(
+        `Reload failed; the running workers keep serving. The app failed to load:\n${message}`,
+      );
+      for (const each of this.#workers.values())
+        if (each.generation === this.#reloading) this.#kill(each, "SIGKILL");
+      this.#generation -= 1;
+      this.#reloading = null;
+      return;
+    }
+    this.#log.error(`Worker failed to boot; stopping. The app failed to load:\n${message}`);
+    this.#exitCode = BOOT_FAILED_EXIT;
+    this.#stopping = "fast";
+    for (const each of this.#workers.values()) this.#kill(each, "SIGKILL");
+  }
+
+  #handleExit(worker: Worker, code: number | null, signal: string | null): void {
+    const state = this.#workers.get(worker.id);
+    this.#workers.delete(worker.id);
+    if (state === undefined) return;
+    if (state.leaving || this.#stopping !== null) return;
+    if (code === BOOT_FAILED_EXIT && !state.booted) return; // reported through boot-failed
+    this.#log.warn(
+      `Worker ${worker.process.pid ?? "?"} died (${signal !== null ? `signal ${signal}` : `exit code ${code ?? "?"}`}); starting a new one`,
+    );
+    // Back off when workers keep dying, so a crash loop does not eat the machine.
+    const stable = Date.now() - state.startedAt > 10_000;
+    this.#crashes = stable ? 0 : this.#crashes + 1;
+    this.#nextSpawnAt =
+      Date.now() + Math.min(10_000, this.#crashes === 0 ? 0 : 100 * 2 ** this.#crashes);
+    this.#manageWorkers();
+  }
+
+  #manageWorkers(): void {
+    if (this.#stopping !== null) return;
+    const now = Date.now();
+    const timeoutMs = this.#options.timeout * 1000;
+    const current: WorkerState[] = [];
+    for (const state of this.#workers.values()) {
+      if (state.leaving) continue;
+      if (timeoutMs > 0 && now - state.lastHeartbeat > timeoutMs) {
+        this.#log.error(
+          `Worker ${state.worker.process.pid ?? "?"} timed out (no heartbeat for ${Math.round((now - state.lastHeartbeat) / 1000)} s; --timeout ${this.#options.timeout}); killing it`,
+        );
+        this.#kill(state, "SIGKILL");
+        continue;
+      }
+      if (state.generation === this.#generation || this.#reloading === null) current.push(state);
+    }
+    if (this.#reloading !== null) return;
+    if (current.length < this.#target && now >= this.#nextSpawnAt) {
+      for (let i = current.length; i < this.#target; i += 1) this.#spawn();
+    } else if (current.length > this.#target) {
+      // A worker still booting goes first: stopping one that listens could leave none that does.
+      const surplus = current
+        .sort((a, b) => (a.booted === b.booted ? a.startedAt - b.startedAt : a.booted ? 1 : -1))
+        .slice(0, current.length - this.#target);
+      for (const state of surplus) this.#drain(state);
+    }
+  }
+
+  #watch(): void {
+    const spec = this.#options.appSpec;
+    const root = dirname(resolve(spec.includes(":") ? spec.slice(0, spec.lastIndexOf(":")) : spec));
+    let pending: NodeJS.Timeout | null = null;
+    this.#watcher = watch(root, { recursive: true }, (_kind, file) => {
+      const name = String(file ?? "");
+      if (
+        !/\.(ts|js|mjs|cjs|json|html)$/.test(name) ||
+        /(^|\/)(node_modules|\.git|dist)\//.test(name)
+      )
+        return;
+      if (pending !== null) clearTimeout(pending);
+      pending = setTimeout(() => {
+        pending = null;
+        this.#push({ type: "change", file: name });
+      }, 100);
+    });
+  }
+}

@@ -1,0 +1,189 @@
+// Design: one worker process of `carafe serve`. It imports the app, starts its thread pool,
+// listens on every bind through node:cluster (the supervisor holds the sockets), and answers
+// with the http loop. Its event loop proves it is alive with heartbeats. On `drain` it stops
+// accepting, answers the requests it already has with `Connection: close`, and exits when its
+// connections are done or the graceful timeout passes. Only this main thread touches sockets;
+// pool threads see messages only.
+
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { createServer as createHttpServer, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { Server as NetServer } from "node:net";
+import { ThreadPool } from "../pool/index.ts";
+import { createRequestListener, type Exchange, type LoopOptions } from "../http-loop.ts";
+import { loadApp } from "../load-app.ts";
+import { createWatchdog } from "../watchdog.ts";
+import {
+  BOOT_FAILED_EXIT,
+  describeBind,
+  type Bind,
+  type ServeOptions,
+  type SupervisorMessage,
+  type WorkerMessage,
+} from "../supervisor/protocol.ts";
+
+/** Where a worker writes its own messages (access lines go to `onExchange`). */
+export interface WorkerLogger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string, error?: unknown): void;
+}
+
+/** Hooks a worker reports to; the CLI connects them to the access and error logs. */
+export interface WorkerHooks {
+  logger: WorkerLogger;
+  onExchange?: (exchange: Exchange) => void;
+  applyProxy?: LoopOptions["applyProxy"];
+  reopenLogs?: () => void;
+}
+
+function send(message: WorkerMessage): void {
+  process.send?.(message);
+}
+
+function listen(server: Server, bind: Bind, backlog: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    const done = (): void => {
+      server.off("error", reject);
+      resolve();
+    };
+    if (bind.kind === "unix") server.listen({ path: bind.path, backlog }, done);
+    else server.listen({ host: bind.host, port: bind.port, backlog }, done);
+  });
+}
+
+/** Runs one worker process until it is told to drain (or killed). */
+export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Promise<void> {
+  const { logger } = hooks;
+  // Ctrl-C reaches the whole process group; the supervisor decides what the workers do.
+  process.on("SIGINT", () => {});
+  process.on("SIGQUIT", () => process.exit(0));
+  // Until the worker listens, it has nothing to finish: a stop request ends it at once. The
+  // handlers stay registered from the start so that no drain message is ever lost.
+  let drain = (_graceMs: number): void => process.exit(0);
+  let reopenLogs = (): void => {};
+  process.on("SIGTERM", () => drain(options.gracefulTimeout * 1000));
+  process.on("message", (message: SupervisorMessage) => {
+    if (message.type === "drain") drain(message.graceMs);
+    else if (message.type === "reopen-logs") reopenLogs();
+  });
+  process.on("disconnect", () => drain(options.gracefulTimeout * 1000));
+
+  let app;
+  let pool: ThreadPool | null = null;
+  try {
+    app = await loadApp(options.appSpec);
+    const wantsThreads =
+      options.threads > 0 || (app as { needsThreads?: boolean }).needsThreads === true;
+    if (wantsThreads) {
+      pool = await ThreadPool.start({
+        appSpec: options.appSpec,
+        size: options.threads > 0 ? options.threads : availableParallelism(),
+        timeoutMs: options.timeout * 1000,
+        maxQueue: options.maxQueue,
+        maxRequests: options.maxRequests,
+        maxRequestsJitter: options.maxRequestsJitter,
+        logger,
+      });
+    }
+  } catch (error) {
+    send({ type: "boot-failed", message: error instanceof Error ? error.message : String(error) });
+    process.exit(BOOT_FAILED_EXIT);
+  }
+
+  let draining = false;
+  let served = 0;
+  const retireAfter =
+    options.maxRequests > 0
+      ? options.maxRequests + Math.floor(Math.random() * (options.maxRequestsJitter + 1))
+      : Infinity;
+  const tls =
+    options.certfile !== null && options.keyfile !== null
+      ? { cert: readFileSync(options.certfile), key: readFileSync(options.keyfile) }
+      : null;
+  const listener = createRequestListener(app, logger, {
+    pool,
+    threaded: options.threads > 0,
+    limits: {
+      requestLine: options.limitRequestLine,
+      fields: options.limitRequestFields,
+      fieldSize: options.limitRequestFieldSize,
+    },
+    ...(hooks.applyProxy ? { applyProxy: hooks.applyProxy } : {}),
+    isDraining: () => draining,
+    watchdog: createWatchdog(app as object, 100, (message) => logger.warn(message)),
+    onExchange: (exchange) => {
+      hooks.onExchange?.(exchange);
+      served += 1;
+      if (served === retireAfter) {
+        logger.info(`worker ${process.pid} served ${served} requests (--max-requests); retiring`);
+        send({ type: "retire" });
+      }
+    },
+  });
+  const serverOptions = {
+    keepAliveTimeout: options.keepAlive * 1000,
+    // Room for gunicorn's per-field limits; llhttp refuses anything above with 431.
+    maxHeaderSize: Math.min(
+      1 << 20,
+      Math.max(
+        16384,
+        options.limitRequestLine + options.limitRequestFields * (options.limitRequestFieldSize + 2),
+      ),
+    ),
+  };
+  const servers = options.binds.map((bind) => {
+    const server = tls
+      ? createHttpsServer({ ...serverOptions, ...tls }, listener)
+      : createHttpServer(serverOptions, listener);
+    // Let the loop see one field too many, to answer 431 instead of dropping fields silently.
+    if (options.limitRequestFields > 0) server.maxHeadersCount = options.limitRequestFields + 1;
+    return { bind, server: server as Server };
+  });
+  await Promise.all(servers.map(({ bind, server }) => listen(server, bind, options.backlog)));
+
+  const heartbeatMs = Math.max(200, Math.min(2000, (options.timeout * 1000) / 4 || 2000));
+  const heartbeat = setInterval(() => send({ type: "heartbeat" }), heartbeatMs);
+  send({ type: "heartbeat" });
+  const addresses = servers.map(({ bind, server }) => {
+    const address = server.address();
+    const port = typeof address === "object" && address !== null ? address.port : 0;
+    return describeBind(bind.kind === "tcp" ? { ...bind, port } : bind, tls !== null);
+  });
+  send({ type: "booted", threads: pool?.stats().threads ?? 0, addresses });
+
+  reopenLogs = () => hooks.reopenLogs?.();
+  drain = (graceMs: number): void => {
+    if (draining) return;
+    draining = true;
+    clearInterval(heartbeat);
+    let open = servers.length;
+    const finish = (): void => {
+      void (pool?.close(0) ?? Promise.resolve()).then(() => process.exit(0));
+    };
+    for (const { server } of servers) {
+      // net.Server#close stops accepting without http.Server#close's immediate cut of idle
+      // keep-alive connections: a client may be sending its next request on one right now.
+      // Those requests are answered (with Connection: close); idle ones are closed below.
+      NetServer.prototype.close.call(server, () => {
+        open -= 1;
+        if (open === 0) finish();
+      });
+    }
+    setTimeout(
+      () => {
+        for (const { server } of servers) server.closeIdleConnections();
+      },
+      Math.min(1000, graceMs),
+    ).unref();
+    setTimeout(() => {
+      logger.warn(
+        `worker ${process.pid}: graceful timeout (${graceMs / 1000} s) reached; closing remaining connections`,
+      );
+      for (const { server } of servers) server.closeAllConnections();
+      finish();
+    }, graceMs).unref();
+  };
+}

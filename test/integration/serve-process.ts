@@ -1,0 +1,139 @@
+// Runs `carafe serve` as a real process for the integration tests: its output is read line by
+// line, and a test waits for a line (a log event), never for a fixed time.
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { request, type Agent, type IncomingMessage } from "node:http";
+import { resolve } from "node:path";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+
+/** A `carafe serve` process. */
+export interface ServeProcess {
+  readonly child: ChildProcess;
+  /** Every line it printed so far (stdout and stderr). */
+  readonly lines: string[];
+  /** The first `Listening at:` address, e.g. `http://127.0.0.1:41234`. */
+  readonly url: string;
+  /** Resolves with the first line (from `from` on) matching `pattern`. */
+  waitFor(pattern: RegExp, from?: number): Promise<string>;
+  /** Resolves with the exit code once the process has ended. */
+  exited: Promise<number | null>;
+  /** Sends `signal` (TERM by default) and waits for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `carafe serve ...args` and waits until it listens (or exits). */
+export async function startServe(
+  args: string[],
+  options: { env?: Record<string, string>; waitForListening?: boolean } = {},
+): Promise<ServeProcess> {
+  const child = spawn(
+    process.execPath,
+    ["--conditions=carafe-source", resolve(ROOT, "bin/carafe.js"), "serve", ...args],
+    { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const lines: string[] = [];
+  const waiters: { pattern: RegExp; from: number; done: (line: string) => void }[] = [];
+  const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
+  const onText = (stream: NodeJS.ReadableStream): void => {
+    let pending = "";
+    stream.setEncoding("utf8");
+    stream.on("data", (text: string) => {
+      pending += text;
+      const parts = pending.split("\n");
+      pending = parts.pop() ?? "";
+      for (const line of parts) {
+        lines.push(line);
+        for (const waiter of [...waiters]) {
+          if (lines.length - 1 >= waiter.from && waiter.pattern.test(line)) {
+            waiters.splice(waiters.indexOf(waiter), 1);
+            waiter.done(line);
+          }
+        }
+      }
+    });
+  };
+  onText(child.stdout as NodeJS.ReadableStream);
+  onText(child.stderr as NodeJS.ReadableStream);
+
+  const waitFor = (pattern: RegExp, from = 0): Promise<string> => {
+    const seen = lines.slice(from).find((line) => pattern.test(line));
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((done, fail) => {
+      waiters.push({ pattern, from, done });
+      void exited.then((code) =>
+        fail(
+          new Error(
+            `carafe serve exited (${code}) before printing ${pattern}:\n${lines.join("\n")}`,
+          ),
+        ),
+      );
+    });
+  };
+  let url = "";
+  if (options.waitForListening !== false) {
+    const line = await waitFor(/Listening at: /);
+    url = (/Listening at: (\S+)/.exec(line) as RegExpExecArray)[1] as string;
+  }
+  return {
+    child,
+    lines,
+    url,
+    waitFor,
+    exited,
+    stop: async (signal = "SIGTERM") => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** A response as the tests need it. */
+export interface Reply {
+  status: number;
+  headers: IncomingMessage["headers"];
+  text: string;
+}
+
+/** One request; `socketPath` for a Unix socket, `agent` for kept-alive connections. */
+export function fetchReply(
+  url: string,
+  options: {
+    method?: string;
+    headers?: Record<string, string>;
+    agent?: Agent | false;
+    socketPath?: string;
+  } = {},
+): Promise<Reply> {
+  return new Promise((done, fail) => {
+    const req = request(
+      url,
+      {
+        method: options.method ?? "GET",
+        headers: options.headers,
+        agent: options.agent ?? false,
+        ...(options.socketPath ? { socketPath: options.socketPath } : {}),
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (text += chunk));
+        res.on("end", () => done({ status: res.statusCode ?? 0, headers: res.headers, text }));
+        res.on("error", fail);
+      },
+    );
+    req.on("error", fail);
+    req.end();
+  });
+}
+
+/** The pids of the worker processes a `carafe serve` printed as booted, in order. */
+export function bootedPids(lines: readonly string[]): number[] {
+  return lines.flatMap((line) => {
+    const match = /Booting worker with pid: (\d+)/.exec(line);
+    return match ? [Number(match[1])] : [];
+  });
+}
+
+export { once };

@@ -1,0 +1,198 @@
+// `carafe serve` as users run it: a real supervisor, worker processes, pool threads, sockets
+// and signals.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { Agent } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { bootedPids, fetchReply, startServe, type ServeProcess } from "./serve-process.ts";
+
+const APP = "test/fixtures/pool/app.ts";
+const BROKEN = "test/fixtures/pool/broken.ts";
+const ANY_PORT = ["--bind", "127.0.0.1:0"];
+
+const running: ServeProcess[] = [];
+after(() => Promise.all(running.map((server) => server.stop("SIGKILL"))));
+
+async function serve(args: string[]): Promise<ServeProcess> {
+  const server = await startServe(args);
+  running.push(server);
+  return server;
+}
+
+function json<T>(text: string): T {
+  return JSON.parse(text) as T;
+}
+
+describe("carafe serve", () => {
+  it("runs N blocking handlers at the same time with --threads N", async () => {
+    const server = await serve([APP, ...ANY_PORT, "--threads", "3"]);
+    const replies = await Promise.all([1, 2, 3].map(() => fetchReply(`${server.url}/overlap/400`)));
+    const runs = replies.map((reply) =>
+      json<{ threadId: number; start: number; end: number }>(reply.text),
+    );
+    assert.equal(new Set(runs.map((run) => run.threadId)).size, 3);
+    const lastStart = Math.max(...runs.map((run) => run.start));
+    const firstEnd = Math.min(...runs.map((run) => run.end));
+    assert.ok(lastStart < firstEnd, `the handlers did not overlap: ${JSON.stringify(runs)}`);
+    await server.stop();
+  });
+
+  it("answers 504 to a handler past --timeout, replaces its thread and keeps serving", async () => {
+    const server = await serve([APP, ...ANY_PORT, "--threads", "1", "--timeout", "1"]);
+    const stuck = await fetchReply(`${server.url}/spin`);
+    assert.equal(stuck.status, 504);
+    assert.match(stuck.text, /took longer than 1 second/);
+    await server.waitFor(/GET \/spin ran past the 1 second timeout/);
+    const next = await fetchReply(`${server.url}/thread`);
+    assert.equal(next.status, 200);
+    await server.stop();
+  });
+
+  it("answers 503 with Retry-After while the queue is full", async () => {
+    const server = await serve([APP, ...ANY_PORT, "--threads", "1", "--max-queue", "0"]);
+    let blocking = true;
+    const block = fetchReply(`${server.url}/block/1500`).finally(() => (blocking = false));
+    let refused = null;
+    while (blocking && refused === null) {
+      const reply = await fetchReply(`${server.url}/thread`);
+      if (reply.status === 503) refused = reply;
+    }
+    assert.ok(refused !== null, "no request was refused while the only thread was busy");
+    assert.equal(refused.headers["retry-after"], "1");
+    assert.equal((await block).status, 200);
+    await server.stop();
+  });
+
+  it("replaces a worker process that was killed", async () => {
+    const server = await serve([APP, ...ANY_PORT, "--workers", "2"]);
+    const [victim] = bootedPids(server.lines);
+    assert.ok(victim !== undefined);
+    const from = server.lines.length;
+    process.kill(victim, "SIGKILL");
+    await server.waitFor(new RegExp(`Worker ${victim} died \\(signal SIGKILL\\)`), from);
+    await server.waitFor(/Booting worker with pid/, from);
+    assert.equal(bootedPids(server.lines).length, 3);
+    const replies = await Promise.all(
+      Array.from({ length: 20 }, () => fetchReply(`${server.url}/whoami`)),
+    );
+    assert.ok(replies.every((reply) => reply.status === 200));
+    assert.ok(replies.every((reply) => json<{ pid: number }>(reply.text).pid !== victim));
+    await server.stop();
+  });
+
+  it("finishes in-flight requests on TERM, then exits 0", async () => {
+    const server = await serve([APP, ...ANY_PORT]);
+    const inFlight = fetchReply(`${server.url}/wait/700`);
+    await server.waitFor(/waiting 700 ms/);
+    const code = server.stop("SIGTERM");
+    const reply = await inFlight;
+    assert.equal(reply.status, 200);
+    assert.equal(reply.headers.connection, "close");
+    assert.equal(await code, 0);
+    await assert.rejects(fetchReply(`${server.url}/whoami`), { code: "ECONNREFUSED" });
+  });
+
+  it("reloads on HUP under continuous load without losing a request", async () => {
+    const server = await serve([APP, ...ANY_PORT, "--workers", "2"]);
+    const oldPids = new Set(bootedPids(server.lines));
+    const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+    const failures: string[] = [];
+    let answered = 0;
+    let freshInARow = 0;
+    let reloaded = false;
+    const client = async (): Promise<void> => {
+      // Until 200 answers in a row come from the new workers only.
+      while (freshInARow < 200) {
+        try {
+          const reply = await fetchReply(`${server.url}/whoami`, { agent });
+          answered += 1;
+          if (reply.status !== 200) failures.push(`status ${reply.status}`);
+          const fresh = reloaded && !oldPids.has(json<{ pid: number }>(reply.text).pid);
+          freshInARow = fresh ? freshInARow + 1 : 0;
+        } catch (error) {
+          failures.push((error as Error).message);
+        }
+      }
+    };
+    const clients = Array.from({ length: 8 }, () => client());
+    const from = server.lines.length;
+    server.child.kill("SIGHUP");
+    await server.waitFor(/Reload complete/, from);
+    reloaded = true;
+    await Promise.all(clients);
+    agent.destroy();
+    assert.deepEqual(failures, [], `${failures.length} of ${answered} requests failed`);
+    assert.ok(answered > 200);
+    await server.stop();
+  });
+
+  it("serves on a unix: bind", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "carafe-unix-"));
+    const socketPath = join(dir, "app.sock");
+    try {
+      const server = await serve([APP, "--bind", `unix:${socketPath}`]);
+      assert.equal(server.url, `unix:${socketPath}`);
+      const reply = await fetchReply("http://localhost/whoami", { socketPath });
+      assert.equal(reply.status, 200);
+      assert.equal(json<{ host: string }>(reply.text).host, "localhost");
+      await server.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("honours proxy headers only from the addresses in --forwarded-allow-ips", async () => {
+    const headers = {
+      "X-Forwarded-For": "203.0.113.9",
+      "X-Forwarded-Proto": "https",
+    };
+    const trusting = await serve([APP, ...ANY_PORT]);
+    const trusted = json<{ remoteAddr: string; scheme: string }>(
+      (await fetchReply(`${trusting.url}/whoami`, { headers })).text,
+    );
+    assert.deepEqual([trusted.remoteAddr, trusted.scheme], ["203.0.113.9", "https"]);
+    await trusting.stop();
+
+    const wary = await serve([APP, ...ANY_PORT, "--forwarded-allow-ips", "10.1.2.3"]);
+    const ignored = json<{ remoteAddr: string; scheme: string }>(
+      (await fetchReply(`${wary.url}/whoami`, { headers })).text,
+    );
+    assert.deepEqual([ignored.remoteAddr, ignored.scheme], ["127.0.0.1", "http"]);
+    await wary.stop();
+  });
+
+  it("stops with the app's own error and exit code 3 when the app fails to import", async () => {
+    const server = await startServe([BROKEN, ...ANY_PORT, "--workers", "3"], {
+      waitForListening: false,
+    });
+    running.push(server);
+    assert.equal(await server.exited, 3);
+    const output = server.lines.join("\n");
+    assert.match(output, /DATABASE_URL is not set/);
+    assert.ok(bootedPids(server.lines).length <= 3, "it forked again after the boot failure");
+  });
+
+  it("serves the Hono example app unchanged", async () => {
+    const server = await serve(["examples/hono/app.ts", ...ANY_PORT, "--workers", "2"]);
+    const hello = await fetchReply(`${server.url}/`);
+    assert.equal(hello.text, "Hello Hono!");
+    const post = await fetchReply(`${server.url}/posts/7?page=2`);
+    assert.equal(post.text, "You want to see 2 of 7");
+    assert.equal(post.headers["x-message"], "Hi!");
+    await server.stop();
+  });
+
+  it("adds a worker on TTIN and removes one on TTOU", async () => {
+    const server = await serve([APP, ...ANY_PORT, "--workers", "1"]);
+    let from = server.lines.length;
+    server.child.kill("SIGTTIN");
+    await server.waitFor(/Booting worker with pid/, from);
+    from = server.lines.length;
+    server.child.kill("SIGTTOU");
+    await server.waitFor(/ttou \(workers: 1\)/, from);
+    assert.equal((await fetchReply(`${server.url}/whoami`)).status, 200);
+    await server.stop();
+  });
+});
