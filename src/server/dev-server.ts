@@ -151,10 +151,13 @@ export async function runDevServer(
   }
   console.log(` * Serving Carafe app '${app.name ?? "app"}'`);
   const threads = server.pool?.stats().threads ?? 0;
+  const pool = `${threads} thread${threads === 1 ? "" : "s"}`;
   console.log(
-    threads > 0
-      ? ` * Handlers: synchronous ones on ${threads} thread${threads === 1 ? "" : "s"}, async ones on the event loop`
-      : " * Handlers: on the event loop (use threaded: true or --threaded to run synchronous ones on threads)",
+    threads === 0
+      ? " * Handlers: on the event loop (use threaded: true or --threaded to run synchronous ones on threads)"
+      : options.threaded === true
+        ? ` * Handlers: synchronous ones on ${pool}, async ones on the event loop`
+        : ` * Handlers: on the event loop, but routes marked { thread: true } on ${pool}`,
   );
   if (options.debug) console.log(" * Debug mode: on (stack traces for loopback clients)");
   console.log(` * Running on ${server.url} (Press CTRL+C to quit)`);

@@ -212,6 +212,44 @@ function watchTreeByFolder(
   };
 }
 
+/**
+ * Watches the source files under `root` (those {@link shouldReload} accepts, minus `ignore`)
+ * with the platform's change events; `onChange` gets each changed path relative to `root`.
+ * Throws `ReloaderError` when `root` cannot be watched.
+ */
+export function watchSources(
+  root: string,
+  onChange: (path: string) => void,
+  onError: (error: ReloaderError) => void,
+  ignore?: (path: string) => boolean,
+): { close(): void } {
+  const ignoredFolder = (path: string): boolean =>
+    isIgnoredFolder(path) || (ignore !== undefined && ignore(path));
+  const changed = (path: string): void => {
+    if (shouldReload(path) && !(ignore !== undefined && ignore(path))) onChange(path);
+  };
+  let isFolder = false;
+  try {
+    isFolder = statSync(root).isDirectory();
+  } catch {
+    // Missing or unreadable: refused below.
+  }
+  if (!isFolder)
+    throw new ReloaderError("ERR_RELOADER_WATCH", `cannot watch '${root}': not a folder`);
+  const native = process.platform === "darwin" || process.platform === "win32";
+  try {
+    return native
+      ? watchTreeNatively(root, ignoredFolder, changed)
+      : watchTreeByFolder(root, ignoredFolder, changed, onError);
+  } catch (error) {
+    if (error instanceof ReloaderError) throw error;
+    throw new ReloaderError(
+      "ERR_RELOADER_WATCH",
+      `cannot watch '${root}': ${(error as Error).message}`,
+    );
+  }
+}
+
 type ReloaderEvent =
   | { type: "change"; path: string }
   | { type: "settled" }
@@ -243,37 +281,12 @@ class Reloader {
   }
 
   start(): void {
-    const extra = this.#options.ignore;
-    const ignoredFolder = (path: string): boolean =>
-      isIgnoredFolder(path) || (extra !== undefined && extra(path));
-    const onChange = (path: string): void => {
-      if (shouldReload(path) && !(extra !== undefined && extra(path))) {
-        this.#handle({ type: "change", path });
-      }
-    };
-    let isFolder = false;
-    try {
-      isFolder = statSync(this.#root).isDirectory();
-    } catch {
-      // Missing or unreadable: refused below.
-    }
-    if (!isFolder) {
-      throw new ReloaderError("ERR_RELOADER_WATCH", `cannot watch '${this.#root}': not a folder`);
-    }
-    const native = process.platform === "darwin" || process.platform === "win32";
-    try {
-      this.#watcher = native
-        ? watchTreeNatively(this.#root, ignoredFolder, onChange)
-        : watchTreeByFolder(this.#root, ignoredFolder, onChange, (error) =>
-            this.#log(` * ${error.message}`),
-          );
-    } catch (error) {
-      if (error instanceof ReloaderError) throw error;
-      throw new ReloaderError(
-        "ERR_RELOADER_WATCH",
-        `cannot watch '${this.#root}': ${(error as Error).message}`,
-      );
-    }
+    this.#watcher = watchSources(
+      this.#root,
+      (path) => this.#handle({ type: "change", path }),
+      (error) => this.#log(` * ${error.message}`),
+      this.#options.ignore,
+    );
     process.on("SIGINT", this.#onSignal);
     process.on("SIGTERM", this.#onSignal);
     this.#spawn();

@@ -25,6 +25,7 @@ function errorLoggerOf(options: ServeOptions) {
   return {
     log,
     logger: {
+      debug: (message: string) => log.log("debug", message),
       info: (message: string) => log.log("info", message),
       warn: (message: string) => log.log("warning", message),
       error: (message: string, error?: unknown) => log.log("error", message, error),

@@ -353,6 +353,19 @@ describe("unhandled exceptions", () => {
     assert.match(res.text, /\n\s+at \S*explode \([^)]*errors\.test\.ts:\d+/);
   });
 
+  it("hide the stack in debug mode from a client that is not on loopback", async () => {
+    const app = newApp({ debug: true });
+    captureLogs(app);
+    app.get("/boom", () => {
+      throw new Error("secret detail");
+    });
+    const remote = await app.testClient().get("/boom", { remoteAddress: "203.0.113.5" });
+    assert.equal(remote.status, 500);
+    assert.doesNotMatch(remote.text, /secret detail/);
+    const local = await app.testClient().get("/boom", { remoteAddress: "::1" });
+    assert.match(local.text, /secret detail/);
+  });
+
   it("go to a 500 handler, which receives InternalServerError with the original as cause", async () => {
     const app = newApp();
     const errors = captureLogs(app);

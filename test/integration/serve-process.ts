@@ -1,4 +1,4 @@
-// Runs `carafe serve` as a real process for the integration tests: its output is read line by
+// Runs `carafe serve` (or any node command) as a real process for the integration tests: its output is read line by
 // line, and a test waits for a line (a log event), never for a fixed time.
 
 import { spawn, type ChildProcess } from "node:child_process";
@@ -8,7 +8,7 @@ import { resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
-/** A `carafe serve` process. */
+/** A `carafe serve` (or other server) process. */
 export interface ServeProcess {
   readonly child: ChildProcess;
   /** Every line it printed so far (stdout and stderr). */
@@ -24,15 +24,32 @@ export interface ServeProcess {
 }
 
 /** Starts `carafe serve ...args` and waits until it listens (or exits). */
-export async function startServe(
+export function startServe(
   args: string[],
   options: { env?: Record<string, string>; waitForListening?: boolean } = {},
 ): Promise<ServeProcess> {
-  const child = spawn(
-    process.execPath,
+  return startNode(
     ["--conditions=carafe-source", resolve(ROOT, "bin/carafe.js"), "serve", ...args],
-    { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"] },
+    {
+      ...options,
+      listening: /Listening at: (\S+)/,
+    },
   );
+}
+
+/**
+ * Starts `node ...args` in the repository and, unless `waitForListening` is false, waits for
+ * the line that `listening` matches; its first group is the url.
+ */
+export async function startNode(
+  args: string[],
+  options: { env?: Record<string, string>; waitForListening?: boolean; listening: RegExp },
+): Promise<ServeProcess> {
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const lines: string[] = [];
   const waiters: { pattern: RegExp; from: number; done: (line: string) => void }[] = [];
   const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
@@ -73,8 +90,8 @@ export async function startServe(
   };
   let url = "";
   if (options.waitForListening !== false) {
-    const line = await waitFor(/Listening at: /);
-    url = (/Listening at: (\S+)/.exec(line) as RegExpExecArray)[1] as string;
+    const line = await waitFor(options.listening);
+    url = (options.listening.exec(line) as RegExpExecArray)[1] as string;
   }
   return {
     child,

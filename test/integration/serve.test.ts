@@ -1,10 +1,11 @@
 // `carafe serve` as users run it: a real supervisor, worker processes, pool threads, sockets
 // and signals.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { Agent } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { after, describe, it } from "node:test";
 import { bootedPids, fetchReply, startServe, type ServeProcess } from "./serve-process.ts";
 
@@ -19,6 +20,13 @@ async function serve(args: string[]): Promise<ServeProcess> {
   const server = await startServe(args);
   running.push(server);
   return server;
+}
+
+/** Waits until `count` workers listen (the banner comes with the first one). */
+async function allListening(server: ServeProcess, count: number): Promise<void> {
+  while (server.lines.filter((line) => / is listening$/.test(line)).length < count) {
+    await server.waitFor(/ is listening$/, server.lines.length);
+  }
 }
 
 function json<T>(text: string): T {
@@ -66,7 +74,8 @@ describe("carafe serve", () => {
   });
 
   it("replaces a worker process that was killed", async () => {
-    const server = await serve([APP, ...ANY_PORT, "--workers", "2"]);
+    const server = await serve([APP, ...ANY_PORT, "--workers", "2", "--log-level", "debug"]);
+    await allListening(server, 2);
     const [victim] = bootedPids(server.lines);
     assert.ok(victim !== undefined);
     const from = server.lines.length;
@@ -192,6 +201,131 @@ describe("carafe serve", () => {
     from = server.lines.length;
     server.child.kill("SIGTTOU");
     await server.waitFor(/ttou \(workers: 1\)/, from);
+    assert.equal((await fetchReply(`${server.url}/whoami`)).status, 200);
+    await server.stop();
+  });
+
+  it("kills and replaces a worker whose event loop stops answering for --timeout", async () => {
+    // Two workers: the other one serves while the frozen one is replaced.
+    const server = await serve([
+      APP,
+      ...ANY_PORT,
+      "--workers",
+      "2",
+      "--timeout",
+      "1",
+      "--log-level",
+      "debug",
+    ]);
+    await allListening(server, 2);
+    const from = server.lines.length;
+    const stuck = fetchReply(`${server.url}/freeze`).catch((error: Error) => error);
+    await server.waitFor(/Worker \d+ timed out \(no heartbeat/, from);
+    await server.waitFor(/Booting worker with pid/, from);
+    assert.ok((await stuck) instanceof Error, "the frozen worker's connection was cut");
+    assert.equal((await fetchReply(`${server.url}/whoami`)).status, 200);
+    await server.stop();
+  });
+
+  it("reloads the workers with --reload when a source file changes", async () => {
+    const dir = mkdtempSync(join(resolve(import.meta.dirname, "../fixtures/pool"), "reload-"));
+    try {
+      const file = join(dir, "app.ts");
+      writeFileSync(
+        file,
+        'import { Carafe } from "carafe";\nexport const app = new Carafe();\napp.route("/", () => "version 1");\n',
+      );
+      const server = await serve([file, ...ANY_PORT, "--reload"]);
+      assert.equal((await fetchReply(`${server.url}/`)).text, "version 1");
+      const from = server.lines.length;
+      writeFileSync(file, readFileSync(file, "utf8").replace("version 1", "version 2"));
+      await server.waitFor(/Reload complete/, from);
+      assert.equal((await fetchReply(`${server.url}/`)).text, "version 2");
+      await server.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("writes the --pid file and removes it on exit", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "carafe-pid-"));
+    try {
+      const pidFile = join(dir, "carafe.pid");
+      const server = await serve([APP, ...ANY_PORT, "--pid", pidFile]);
+      assert.equal(Number(readFileSync(pidFile, "utf8")), server.child.pid);
+      assert.equal(await server.stop(), 0);
+      assert.equal(existsSync(pidFile), false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("reopens the access log file on USR1, after rotation", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "carafe-log-"));
+    try {
+      const log = join(dir, "access.log");
+      const server = await serve([APP, ...ANY_PORT, "--access-log", log]);
+      await fetchReply(`${server.url}/whoami?before`);
+      renameSync(log, `${log}.1`);
+      const from = server.lines.length;
+      server.child.kill("SIGUSR1");
+      await server.waitFor(/Handling signal: usr1/, from);
+      // The workers reopen on a message of their own; ask until a line lands in the new file.
+      while (!(existsSync(log) && readFileSync(log, "utf8").includes("/whoami?after"))) {
+        await fetchReply(`${server.url}/whoami?after`);
+      }
+      assert.match(readFileSync(`${log}.1`, "utf8"), /"GET \/whoami\?before HTTP\/1.1" 200/);
+      await server.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("serves HTTPS with --certfile and --keyfile", async () => {
+    const tls = resolve(import.meta.dirname, "../fixtures/tls");
+    const server = await serve([
+      APP,
+      ...ANY_PORT,
+      "--certfile",
+      join(tls, "cert.pem"),
+      "--keyfile",
+      join(tls, "key.pem"),
+    ]);
+    assert.match(server.url, /^https:\/\//);
+    const body = await new Promise<string>((done, fail) => {
+      const req = httpsRequest(
+        `${server.url}/whoami`,
+        { ca: readFileSync(join(tls, "cert.pem")), agent: false },
+        (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => (text += chunk));
+          res.on("end", () => done(text));
+        },
+      );
+      req.on("error", fail);
+      req.end();
+    });
+    assert.equal(json<{ scheme: string }>(body).scheme, "https");
+    await server.stop();
+  });
+
+  it("refuses a request line or headers over gunicorn's limits with 414 and 431", async () => {
+    const server = await serve([
+      APP,
+      ...ANY_PORT,
+      "--limit-request-line",
+      "100",
+      "--limit-request-fields",
+      "5",
+    ]);
+    const long = await fetchReply(`${server.url}/whoami?${"x".repeat(200)}`);
+    assert.equal(long.status, 414);
+    const many: Record<string, string> = {};
+    for (let i = 0; i < 10; i++) many[`x-field-${i}`] = "1";
+    const crowded = await fetchReply(`${server.url}/whoami`, { headers: many });
+    assert.equal(crowded.status, 431);
+    assert.match(crowded.text, /more than 5 header fields/);
     assert.equal((await fetchReply(`${server.url}/whoami`)).status, 200);
     await server.stop();
   });

@@ -15,8 +15,10 @@
 // instead of forking forever.
 
 import cluster, { type Worker } from "node:cluster";
-import { existsSync, rmSync, statSync, watch, writeFileSync, type FSWatcher } from "node:fs";
+import { existsSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { parseAppSpec } from "../load-app.ts";
+import { watchSources } from "../reloader.ts";
 import {
   BOOT_FAILED_EXIT,
   isWorkerMessage,
@@ -27,6 +29,7 @@ import {
 
 /** Where the supervisor writes its messages. */
 export interface SupervisorLogger {
+  debug(message: string): void;
   info(message: string): void;
   warn(message: string): void;
   error(message: string, error?: unknown): void;
@@ -77,7 +80,7 @@ export class Supervisor {
   #crashes = 0;
   #nextSpawnAt = 0;
   #announced = false;
-  #watcher: FSWatcher | null = null;
+  #watcher: { close(): void } | null = null;
   /** Workers retiring after --max-requests, keyed by the id of the worker replacing them. */
   readonly #successors = new Map<number, WorkerState>();
   #lastSpawned: number | null = null;
@@ -251,6 +254,7 @@ export class Supervisor {
       case "booted": {
         state.booted = true;
         state.lastHeartbeat = Date.now();
+        this.#log.debug(`Worker ${worker.process.pid ?? "?"} is listening`);
         const retiring = this.#successors.get(worker.id);
         if (retiring !== undefined) {
           this.#successors.delete(worker.id);
@@ -367,20 +371,19 @@ export class Supervisor {
 
   #watch(): void {
     const spec = this.#options.appSpec;
-    const root = dirname(resolve(spec.includes(":") ? spec.slice(0, spec.lastIndexOf(":")) : spec));
+    const root = dirname(resolve(parseAppSpec(spec).modulePath));
     let pending: NodeJS.Timeout | null = null;
-    this.#watcher = watch(root, { recursive: true }, (_kind, file) => {
-      const name = String(file ?? "");
-      if (
-        !/\.(ts|js|mjs|cjs|json|html)$/.test(name) ||
-        /(^|\/)(node_modules|\.git|dist)\//.test(name)
-      )
-        return;
-      if (pending !== null) clearTimeout(pending);
-      pending = setTimeout(() => {
-        pending = null;
-        this.#push({ type: "change", file: name });
-      }, 100);
-    });
+    // A burst of changes (a save touching several files, a checkout) makes one reload.
+    this.#watcher = watchSources(
+      root,
+      (file) => {
+        if (pending !== null) clearTimeout(pending);
+        pending = setTimeout(() => {
+          pending = null;
+          this.#push({ type: "change", file });
+        }, 100);
+      },
+      (error) => this.#log.warn(error.message),
+    );
   }
 }

@@ -138,8 +138,9 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
     const server = tls
       ? createHttpsServer({ ...serverOptions, ...tls }, listener)
       : createHttpServer(serverOptions, listener);
-    // Let the loop see one field too many, to answer 431 instead of dropping fields silently.
-    if (options.limitRequestFields > 0) server.maxHeadersCount = options.limitRequestFields + 1;
+    // The loop must see one field too many to answer 431; Node keeps 2,000 by default, and
+    // keeping fewer would drop later fields (Host among them) before the loop could count them.
+    server.maxHeadersCount = Math.max(2000, options.limitRequestFields + 1);
     return { bind, server: server as Server };
   });
   await Promise.all(servers.map(({ bind, server }) => listen(server, bind, options.backlog)));
