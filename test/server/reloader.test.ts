@@ -24,8 +24,9 @@ const DEADLINE_MS = 20_000;
 function appSource(options: { onSigterm?: string } = {}): string {
   return `import { readFileSync } from "node:fs";
 const { value } = JSON.parse(readFileSync(new URL("./value.json", import.meta.url), "utf8"));
-console.log("child pid=" + process.pid + " value=" + value + " flag=" + process.env.${RELOADER_CHILD_ENV});
+// The handler is in place before the line that tells the test it may send signals.
 process.on("SIGTERM", () => { ${options.onSigterm ?? "process.exit(0);"} });
+console.log("child pid=" + process.pid + " value=" + value + " flag=" + process.env.${RELOADER_CHILD_ENV});
 setInterval(() => {}, 1 << 30);
 `;
 }
