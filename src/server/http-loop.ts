@@ -102,11 +102,17 @@ async function writeStream(
     else void iterator.return?.();
   };
   response.on("close", onClose);
+  // The client may have left before the first chunk was ready: nobody will read the stream.
+  if (response.destroyed) onClose();
   try {
     for (;;) {
+      if (closed) break;
       const step = await iterator.next();
       if (step.done || closed) break;
-      if (!response.write(step.value)) await once(response, "drain");
+      // A connection that closes while the socket is full never drains: wait for either.
+      if (!response.write(step.value)) {
+        await Promise.race([once(response, "drain"), once(response, "close")]);
+      }
     }
     if (!closed) response.end();
   } catch (error) {

@@ -2,7 +2,7 @@
 // and signals.
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { Agent } from "node:http";
+import { Agent, request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -329,4 +329,65 @@ describe("carafe serve", () => {
     assert.equal((await fetchReply(`${server.url}/whoami`)).status, 200);
     await server.stop();
   });
+
+  it(
+    "frees the thread of a streamed response whose client left before the first chunk",
+    { timeout: 15_000 },
+    async () => {
+      // No --timeout: only the client's leaving can free the thread.
+      const server = await serve([APP, ...ANY_PORT, "--threads", "1", "--timeout", "0"]);
+      const req = httpRequest(`${server.url}/late-stream/500`, { agent: false });
+      req.on("error", () => {});
+      req.end();
+      await server.waitFor(/late stream started/);
+      req.destroy();
+      // With one thread, this answer proves the stream was abandoned and the thread given back.
+      const next = await fetchReply(`${server.url}/thread`);
+      assert.equal(next.status, 200);
+      await server.stop();
+    },
+  );
+
+  it("keeps serving when a HUP reload finds the app broken, and reloads once it is fixed", async () => {
+    const dir = mkdtempSync(join(resolve(import.meta.dirname, "../fixtures/pool"), "broken-"));
+    try {
+      const file = join(dir, "app.ts");
+      const source =
+        'import { Carafe } from "carafe";\nexport const app = new Carafe();\napp.route("/", () => "version 1");\n';
+      writeFileSync(file, source);
+      const server = await serve([file, ...ANY_PORT, "--workers", "3", "--log-level", "debug"]);
+      await allListening(server, 3);
+      let from = server.lines.length;
+      writeFileSync(file, `${source}throw new Error("half-saved file");\n`);
+      server.child.kill("SIGHUP");
+      await server.waitFor(/Reload failed; the running workers keep serving/, from);
+      assert.equal((await fetchReply(`${server.url}/`)).text, "version 1");
+      // Every broken worker's report is handled before this reload can complete.
+      writeFileSync(file, source.replace("version 1", "version 2"));
+      from = server.lines.length;
+      server.child.kill("SIGHUP");
+      await server.waitFor(/Reload complete/, from);
+      assert.equal((await fetchReply(`${server.url}/`)).text, "version 2");
+      assert.equal(await server.stop(), 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it(
+    "stops on TERM while a worker past --max-requests waits for its successor",
+    { timeout: 20_000 },
+    async () => {
+      const server = await serve([
+        APP,
+        ...ANY_PORT,
+        "--max-requests",
+        "3",
+        "--graceful-timeout",
+        "5",
+      ]);
+      for (let i = 0; i < 3; i++) await fetchReply(`${server.url}/whoami`);
+      assert.equal(await server.stop("SIGTERM"), 0);
+    },
+  );
 });

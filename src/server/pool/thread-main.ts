@@ -9,7 +9,6 @@ import type { BodyChunk, BodyStream, RecordHandler, RequestRecord } from "../../
 import { loadApp } from "../load-app.ts";
 import {
   STREAM_WINDOW,
-  transferable,
   type LoopMessage,
   type ThreadData,
   type ThreadMessage,
@@ -65,7 +64,8 @@ async function sendStream(id: number, stream: BodyStream): Promise<void> {
       const step = await state.iterator.next();
       if (step.done || state.cancelled) break;
       state.inFlight += 1;
-      post({ type: "chunk", id, chunk: step.value }, transferable(step.value));
+      // Copied, not transferred: the app may keep the bytes (a cached page) for the next request.
+      post({ type: "chunk", id, chunk: step.value });
     }
     post({ type: "end", id });
   } catch (error) {
@@ -86,7 +86,7 @@ async function serve(app: RecordHandler, id: number, record: RequestRecord): Pro
   }
   const body = result.body;
   if (body === null || typeof body === "string" || body instanceof Uint8Array) {
-    post({ type: "response", id, response: { ...result, body } }, transferable(body));
+    post({ type: "response", id, response: { ...result, body } });
     return;
   }
   post({ type: "head", id, status: result.status, headers: result.headers });

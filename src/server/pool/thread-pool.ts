@@ -79,6 +79,9 @@ const { workerData } = require("node:worker_threads");
 })();
 `;
 
+/** How long a streamed body's producer may take to stop after its client left. */
+const CANCEL_GRACE_MS = 1000;
+
 const BOOT_URLS = {
   tsxEsm: import.meta.resolve("tsx/esm/api"),
   tsxCjs: import.meta.resolve("tsx/cjs/api"),
@@ -345,21 +348,50 @@ export class ThreadPool {
         this.finishTask(thread);
         return;
       case "head":
-        this.settle(task);
+        // A stream keeps its deadline, renewed by each chunk and each ack: a producer that
+        // stops producing holds its thread as surely as a handler that never returns.
+        this.arm(thread, task);
         task.stream = new IncomingStream(
-          () => this.post(thread, { type: "ack", id: task.id }),
-          () => this.post(thread, { type: "cancel", id: task.id }),
+          () => {
+            this.arm(thread, task);
+            this.post(thread, { type: "ack", id: task.id });
+          },
+          () => this.cancel(thread, task),
         );
         task.resolve({ status: message.status, headers: message.headers, body: task.stream });
         return;
       case "chunk":
+        this.arm(thread, task);
         task.stream?.push(message.chunk);
         return;
       case "end":
+        this.settle(task);
         task.stream?.finish(message.error === undefined ? undefined : new Error(message.error));
         this.finishTask(thread);
         return;
     }
+  }
+
+  private arm(thread: Thread, task: Task): void {
+    this.settle(task);
+    const timeoutMs = this.options.timeoutMs;
+    if (timeoutMs > 0) task.timer = setTimeout(() => this.timeOut(thread, task), timeoutMs);
+  }
+
+  /** The client left a streamed response: the producer must stop, or its thread is replaced. */
+  private cancel(thread: Thread, task: Task): void {
+    this.settle(task);
+    this.post(thread, { type: "cancel", id: task.id });
+    // A producer stuck inside `next()` never sees the cancel; give it a moment, then replace.
+    task.timer = setTimeout(() => {
+      if (thread.task !== task) return;
+      this.options.logger.warn(
+        `${task.record.method} ${task.record.url} kept producing after its client left; its thread ${thread.worker.threadId} is being replaced`,
+      );
+      thread.task = null;
+      void this.stopThread(thread);
+      void this.replace();
+    }, CANCEL_GRACE_MS);
   }
 
   private settle(task: Task): void {
@@ -392,14 +424,19 @@ export class ThreadPool {
     );
     thread.task = null;
     task.timer = null;
-    task.resolve(
-      errorRecord(
-        task.record,
-        new GatewayTimeout(
-          `The request took longer than ${limit}, the server's time limit, and was stopped.`,
+    if (task.stream !== null) {
+      // The head is sent already: all that is left is to cut the response short.
+      task.stream.finish(new Error(`the streamed response stalled for ${limit}`));
+    } else {
+      task.resolve(
+        errorRecord(
+          task.record,
+          new GatewayTimeout(
+            `The request took longer than ${limit}, the server's time limit, and was stopped.`,
+          ),
         ),
-      ),
-    );
+      );
+    }
     void this.stopThread(thread);
     void this.replace();
   }

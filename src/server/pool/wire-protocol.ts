@@ -1,5 +1,6 @@
 // The messages between a process's event loop and its pool threads. One discriminated union
-// per direction; every message is plain data, and body bytes travel in the transfer list.
+// per direction; every message is plain data. Request bodies, which the server allocated,
+// travel in the transfer list; response bytes are copied, since the app may hold on to them.
 
 import type { BodyChunk, RequestRecord, ResponseRecord } from "../../framework/index.ts";
 

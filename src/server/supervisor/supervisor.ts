@@ -49,6 +49,10 @@ interface WorkerState {
   booted: boolean;
   /** Told to drain (or killed on purpose): its exit is expected. */
   leaving: boolean;
+  /** Past --max-requests: serving until its successor listens, then drained. */
+  retiring: boolean;
+  /** It reported that the app failed to import (its exit is explained). */
+  bootFailed: boolean;
   lastHeartbeat: number;
   readonly startedAt: number;
 }
@@ -153,6 +157,8 @@ export class Supervisor {
       generation: this.#generation,
       booted: false,
       leaving: false,
+      retiring: false,
+      bootFailed: false,
       lastHeartbeat: now,
       startedAt: now,
     });
@@ -258,7 +264,6 @@ export class Supervisor {
         const retiring = this.#successors.get(worker.id);
         if (retiring !== undefined) {
           this.#successors.delete(worker.id);
-          retiring.leaving = false;
           this.#drain(retiring);
         }
         this.#announce(message.threads, message.addresses);
@@ -272,11 +277,14 @@ export class Supervisor {
         return;
       }
       case "boot-failed":
+        state.bootFailed = true;
+        // Others of an abandoned reload report too; the first report decided already.
+        if (state.leaving) return;
         return this.#handleBootFailure(state, message.message);
       case "retire":
         // Replace first, so capacity holds: the old worker drains once its successor listens.
-        if (!state.leaving) {
-          state.leaving = true;
+        if (!state.leaving && !state.retiring) {
+          state.retiring = true;
           this.#spawn();
           this.#successors.set(this.#lastSpawned as number, state);
         }
@@ -308,14 +316,7 @@ export class Supervisor {
   #handleBootFailure(state: WorkerState, message: string): void {
     state.leaving = true;
     if (this.#reloading !== null && state.generation === this.#reloading) {
-      // A reload with broken code keeps the old generation serving.
-      this.#log.error(
-        `Reload failed; the running workers keep serving. The app failed to load:\n${message}`,
-      );
-      for (const each of this.#workers.values())
-        if (each.generation === this.#reloading) this.#kill(each, "SIGKILL");
-      this.#generation -= 1;
-      this.#reloading = null;
+      this.#abandonReload(`the app failed to load:\n${message}`);
       return;
     }
     this.#log.error(`Worker failed to boot; stopping. The app failed to load:\n${message}`);
@@ -324,12 +325,35 @@ export class Supervisor {
     for (const each of this.#workers.values()) this.#kill(each, "SIGKILL");
   }
 
+  /** A reload with broken code keeps the old generation serving. */
+  #abandonReload(why: string): void {
+    this.#log.error(`Reload failed; the running workers keep serving. Why: ${why}`);
+    for (const each of this.#workers.values())
+      // SIGTERM, not SIGKILL: a worker killed outright in the middle of its boot was seen to
+      // leave the primary's round-robin handle holding later connections without a taker.
+      if (each.generation === this.#reloading) this.#kill(each, "SIGTERM");
+    this.#generation -= 1;
+    this.#reloading = null;
+  }
+
   #handleExit(worker: Worker, code: number | null, signal: string | null): void {
     const state = this.#workers.get(worker.id);
     this.#workers.delete(worker.id);
     if (state === undefined) return;
+    // The worker this one was to replace cannot wait for it any longer.
+    const retiring = this.#successors.get(worker.id);
+    if (retiring !== undefined) {
+      this.#successors.delete(worker.id);
+      this.#drain(retiring);
+    }
     if (state.leaving || this.#stopping !== null) return;
-    if (code === BOOT_FAILED_EXIT && !state.booted) return; // reported through boot-failed
+    if (state.bootFailed) return; // reported through boot-failed
+    if (!state.booted && this.#reloading !== null && state.generation === this.#reloading) {
+      this.#abandonReload(
+        `a new worker exited (${signal !== null ? `signal ${signal}` : `exit code ${code ?? "?"}`}) before it was ready`,
+      );
+      return;
+    }
     this.#log.warn(
       `Worker ${worker.process.pid ?? "?"} died (${signal !== null ? `signal ${signal}` : `exit code ${code ?? "?"}`}); starting a new one`,
     );
@@ -355,6 +379,8 @@ export class Supervisor {
         this.#kill(state, "SIGKILL");
         continue;
       }
+      // A retiring worker is already replaced (its successor counts instead).
+      if (state.retiring) continue;
       if (state.generation === this.#generation || this.#reloading === null) current.push(state);
     }
     if (this.#reloading !== null) return;

@@ -5,6 +5,7 @@
 // connections are done or the graceful timeout passes. Only this main thread touches sockets;
 // pool threads see messages only.
 
+import cluster from "node:cluster";
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { createServer as createHttpServer, type Server } from "node:http";
@@ -60,6 +61,8 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
   // Ctrl-C reaches the whole process group; the supervisor decides what the workers do.
   process.on("SIGINT", () => {});
   process.on("SIGQUIT", () => process.exit(0));
+  // A terminal's hangup or a signal sent to the whole process group is for the supervisor.
+  for (const signal of ["SIGHUP", "SIGTTIN", "SIGTTOU"] as const) process.on(signal, () => {});
   // Until the worker listens, it has nothing to finish: a stop request ends it at once. The
   // handlers stay registered from the start so that no drain message is ever lost.
   let drain = (_graceMs: number): void => process.exit(0);
@@ -70,6 +73,7 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
     else if (message.type === "reopen-logs") reopenLogs();
   });
   process.on("disconnect", () => drain(options.gracefulTimeout * 1000));
+  process.on("SIGUSR1", () => reopenLogs());
 
   let app;
   let pool: ThreadPool | null = null;
@@ -159,10 +163,20 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
   drain = (graceMs: number): void => {
     if (draining) return;
     draining = true;
+    logger.info(`Worker exiting (pid: ${process.pid}): finishing in-flight requests`);
     clearInterval(heartbeat);
     let open = servers.length;
     const finish = (): void => {
-      void (pool?.close(0) ?? Promise.resolve()).then(() => process.exit(0));
+      void (pool?.close(0) ?? Promise.resolve()).then(() => {
+        // The primary may have handed this worker a connection just before it stopped
+        // accepting; exiting before answering that hand-off would strand the connection in
+        // the primary. cluster's disconnect finishes the exchange first, then exit follows.
+        const worker = cluster.worker;
+        if (worker === undefined || !worker.isConnected()) process.exit(0);
+        process.once("disconnect", () => process.exit(0));
+        setTimeout(() => process.exit(0), 2000).unref();
+        worker.disconnect();
+      });
     };
     for (const { server } of servers) {
       // net.Server#close stops accepting without http.Server#close's immediate cut of idle

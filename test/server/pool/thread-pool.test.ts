@@ -201,4 +201,34 @@ describe("ThreadPool", () => {
     assert.equal((await queued).status, 503);
     assert.equal((await running).status, 200, "the running request finished within the grace");
   });
+
+  it("sends the same module-level bytes on every request, copying them back", async () => {
+    const { pool: threads } = await pool({ size: 1, timeoutMs: 2000 });
+    for (let i = 0; i < 3; i++) {
+      const response = await threads.dispatch(record("/cached"));
+      assert.equal(response.status, 200);
+      assert.equal((response.body as Uint8Array).byteLength, 100_000);
+    }
+  });
+
+  it("cuts a stream that stalls past the timeout and replaces its thread", async () => {
+    const { pool: threads, logs } = await pool({ size: 1, timeoutMs: 300 });
+    const response = await threads.dispatch(record("/stall"));
+    await assert.rejects(drain(response), /stalled for 0.3 seconds/);
+    assert.ok(logs.some((log) => log.message.includes("GET /stall ran past")));
+    assert.equal((await threads.dispatch(record("/thread"))).status, 200);
+  });
+
+  it("replaces a thread whose stream ignores the cancel of a client that left", async () => {
+    const { pool: threads, logs } = await pool({ size: 1 });
+    const response = await threads.dispatch(record("/stall"));
+    const body = response.body as AsyncIterable<string> & { cancel: () => void };
+    for await (const chunk of body) {
+      assert.equal(chunk, "first\n");
+      break;
+    }
+    body.cancel();
+    assert.equal((await threads.dispatch(record("/thread"))).status, 200);
+    assert.ok(logs.some((log) => log.message.includes("kept producing after its client left")));
+  });
 });
