@@ -5,7 +5,6 @@
 import { createServer, type Server } from "node:http";
 import { dirname, resolve } from "node:path";
 import type { AddressInfo } from "node:net";
-import { availableParallelism } from "node:os";
 import type { RecordHandler, RunOptions } from "../framework/index.ts";
 import { createRequestListener } from "./http-loop.ts";
 import { parseAppSpec } from "./load-app.ts";
@@ -69,10 +68,9 @@ export async function startDevServer(
     if (appSpec === undefined) {
       throw new Error("threads need the app's module; pass appSpec (path.ts[:export])");
     }
-    const size = options.threads ?? availableParallelism();
     pool = await ThreadPool.start({
       appSpec,
-      size,
+      ...(options.threads !== undefined ? { size: options.threads } : {}),
       timeoutMs: 0,
       maxQueue: 1000,
       maxRequests: 0,

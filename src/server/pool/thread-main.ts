@@ -32,12 +32,12 @@ interface Outgoing {
 
 const outgoing = new Map<number, Outgoing>();
 
-function failure(error: unknown): ThreadMessage & { type: "response" } {
+function failure(id: number, error: unknown): ThreadMessage & { type: "response" } {
   console.error("[carafe] ERROR a request failed on a pool thread:", error);
   const text = "Internal Server Error\n";
   return {
     type: "response",
-    id: -1,
+    id,
     response: {
       status: 500,
       headers: ["Content-Type", "text/plain; charset=utf-8", "Content-Length", String(text.length)],
@@ -81,7 +81,7 @@ async function serve(app: RecordHandler, id: number, record: RequestRecord): Pro
   try {
     result = await app.handle(record);
   } catch (error) {
-    post({ ...failure(error), id });
+    post(failure(id, error));
     return;
   }
   const body = result.body;

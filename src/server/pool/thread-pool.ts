@@ -8,6 +8,7 @@
 // nothing waits for an answer that will never come. All state lives on the loop's thread and
 // changes only in message and timer callbacks.
 
+import { availableParallelism } from "node:os";
 import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker, type ResourceLimits } from "node:worker_threads";
@@ -42,8 +43,8 @@ export interface PoolLogger {
 export interface ThreadPoolOptions {
   /** `path/to/app.ts[:export]`: the module each thread imports. */
   appSpec: string;
-  /** Number of threads (≥ 1). */
-  size: number;
+  /** Number of threads (≥ 1); default: one per core. */
+  size?: number;
   /** A request running longer than this (ms) gets a 504 and its thread is replaced; 0 = never. */
   timeoutMs: number;
   /** Requests that may wait for a thread; one more is answered 503 (`--max-queue`). */
@@ -87,6 +88,16 @@ const BOOT_URLS = {
   tsxCjs: import.meta.resolve("tsx/cjs/api"),
   main: new URL(`./thread-main${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href,
 };
+
+/**
+ * How many requests a thread or a worker process serves before it is replaced: gunicorn's
+ * `--max-requests` plus a random share of `--max-requests-jitter`, so they do not all restart
+ * at once. `Infinity` when `maxRequests` is 0.
+ */
+export function requestsBeforeRetiring(maxRequests: number, jitter: number): number {
+  if (maxRequests <= 0) return Infinity;
+  return maxRequests + Math.floor(Math.random() * (jitter + 1));
+}
 
 /** A streamed response body fed by a thread's `chunk` messages. */
 class IncomingStream implements BodyStream {
@@ -182,11 +193,12 @@ export class ThreadPool {
 
   /** Starts the threads and resolves when every one has imported the app. */
   static async start(options: ThreadPoolOptions): Promise<ThreadPool> {
-    if (!Number.isInteger(options.size) || options.size < 1) {
-      throw new RangeError(`a thread pool needs at least 1 thread, got ${options.size}`);
+    const size = options.size ?? availableParallelism();
+    if (!Number.isInteger(size) || size < 1) {
+      throw new RangeError(`a thread pool needs at least 1 thread, got ${size}`);
     }
     const pool = new ThreadPool(options);
-    const boots = Array.from({ length: options.size }, () => pool.spawnThread());
+    const boots = Array.from({ length: size }, () => pool.spawnThread());
     const failures = (await Promise.all(boots)).filter((failure) => failure !== null);
     if (failures.length > 0) {
       await pool.close(0);
@@ -229,8 +241,7 @@ export class ThreadPool {
         errorRecord(task.record, new ServiceUnavailable("The server is shutting down.")),
       );
     }
-    const busy = (): boolean => [...this.threads].some((thread) => thread.task !== null);
-    if (graceMs > 0 && busy()) {
+    if (graceMs > 0 && this.isBusy()) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, graceMs);
         this.idleWaiters.push(() => {
@@ -260,10 +271,8 @@ export class ThreadPool {
     return null;
   }
 
-  private retireAfter(): number {
-    const { maxRequests, maxRequestsJitter } = this.options;
-    if (maxRequests <= 0) return Infinity;
-    return maxRequests + Math.floor(Math.random() * (maxRequestsJitter + 1));
+  private isBusy(): boolean {
+    return [...this.threads].some((thread) => thread.task !== null);
   }
 
   /** Starts one thread; resolves `null` once it is ready, or the module's error if it is not. */
@@ -282,7 +291,7 @@ export class ThreadPool {
       ready: false,
       task: null,
       served: 0,
-      retireAfter: this.retireAfter(),
+      retireAfter: requestsBeforeRetiring(this.options.maxRequests, this.options.maxRequestsJitter),
       stopping: false,
     };
     this.threads.add(thread);
@@ -409,7 +418,7 @@ export class ThreadPool {
       void this.stopThread(thread);
       void this.replace();
     }
-    if (this.idleWaiters.length > 0 && ![...this.threads].some((t) => t.task !== null)) {
+    if (this.idleWaiters.length > 0 && !this.isBusy()) {
       for (const wake of this.idleWaiters.splice(0)) wake();
     }
     this.pump();

@@ -67,6 +67,10 @@ const SIGNALS: NodeJS.Signals[] = [
   "SIGUSR1",
 ];
 
+function describeExit(code: number | null, signal: string | null): string {
+  return signal !== null ? `signal ${signal}` : `exit code ${code ?? "?"}`;
+}
+
 /** Runs the primary process until it stops; resolves with the exit code. */
 export class Supervisor {
   readonly #options: ServeOptions;
@@ -350,12 +354,12 @@ export class Supervisor {
     if (state.bootFailed) return; // reported through boot-failed
     if (!state.booted && this.#reloading !== null && state.generation === this.#reloading) {
       this.#abandonReload(
-        `a new worker exited (${signal !== null ? `signal ${signal}` : `exit code ${code ?? "?"}`}) before it was ready`,
+        `a new worker exited (${describeExit(code, signal)}) before it was ready`,
       );
       return;
     }
     this.#log.warn(
-      `Worker ${worker.process.pid ?? "?"} died (${signal !== null ? `signal ${signal}` : `exit code ${code ?? "?"}`}); starting a new one`,
+      `Worker ${worker.process.pid ?? "?"} died (${describeExit(code, signal)}); starting a new one`,
     );
     // Back off when workers keep dying, so a crash loop does not eat the machine.
     const stable = Date.now() - state.startedAt > 10_000;

@@ -7,11 +7,10 @@
 
 import cluster from "node:cluster";
 import { readFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { Server as NetServer } from "node:net";
-import { ThreadPool } from "../pool/index.ts";
+import { ThreadPool, requestsBeforeRetiring } from "../pool/index.ts";
 import { createRequestListener, type Exchange, type LoopOptions } from "../http-loop.ts";
 import { loadApp } from "../load-app.ts";
 import { createWatchdog } from "../watchdog.ts";
@@ -84,7 +83,7 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
     if (wantsThreads) {
       pool = await ThreadPool.start({
         appSpec: options.appSpec,
-        size: options.threads > 0 ? options.threads : availableParallelism(),
+        ...(options.threads > 0 ? { size: options.threads } : {}),
         timeoutMs: options.timeout * 1000,
         maxQueue: options.maxQueue,
         maxRequests: options.maxRequests,
@@ -99,10 +98,7 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
 
   let draining = false;
   let served = 0;
-  const retireAfter =
-    options.maxRequests > 0
-      ? options.maxRequests + Math.floor(Math.random() * (options.maxRequestsJitter + 1))
-      : Infinity;
+  const retireAfter = requestsBeforeRetiring(options.maxRequests, options.maxRequestsJitter);
   const tls =
     options.certfile !== null && options.keyfile !== null
       ? { cert: readFileSync(options.certfile), key: readFileSync(options.keyfile) }
