@@ -1,0 +1,114 @@
+// Load generators: Debian's `wrk -t1` when installed, `autocannon` (a devDependency) otherwise.
+// Both run as their own process, so the load never shares the measured server's event loop.
+import { execFile, execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { ECHO_BODY } from "./scenarios.ts";
+
+const run = promisify(execFile);
+
+export interface LoadResult {
+  requestsPerSecond: number;
+  /** Latency percentiles in milliseconds. */
+  p50: number;
+  p99: number;
+  /** Answers that were not 2xx/3xx, plus socket errors and timeouts. */
+  errors: number;
+}
+
+export interface LoadSpec {
+  url: string;
+  method: "GET" | "POST";
+  connections: number;
+  seconds: number;
+}
+
+export type LoadTool = "wrk" | "autocannon";
+
+export function loadTool(): LoadTool {
+  try {
+    execFileSync("wrk", ["--version"], { stdio: "ignore" });
+    return "wrk";
+  } catch (error) {
+    // `wrk --version` prints its banner and exits 1; only a missing binary is absence.
+    return (error as NodeJS.ErrnoException).code === "ENOENT" ? "autocannon" : "wrk";
+  }
+}
+
+let postScript: string | undefined;
+
+function wrkPostScript(): string {
+  if (postScript !== undefined) return postScript;
+  postScript = join(tmpdir(), `carafe-bench-post-${process.pid}.lua`);
+  writeFileSync(
+    postScript,
+    `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = ${JSON.stringify(ECHO_BODY)}\n`,
+  );
+  return postScript;
+}
+
+const UNITS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000 };
+
+function wrkMillis(text: string, percentile: string): number {
+  const match = new RegExp(`^\\s*${percentile}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, "m").exec(text);
+  if (match === null) return Number.NaN;
+  return Number(match[1]) * (UNITS[match[2] as string] as number);
+}
+
+function wrkCount(text: string, pattern: RegExp): number {
+  const match = pattern.exec(text);
+  return match === null ? 0 : match.slice(1).reduce((sum, value) => sum + Number(value), 0);
+}
+
+async function wrk(spec: LoadSpec): Promise<LoadResult> {
+  const args = [
+    "-t1",
+    `-c${spec.connections}`,
+    `-d${spec.seconds}s`,
+    "--latency",
+    "--timeout",
+    "10s",
+  ];
+  if (spec.method === "POST") args.push("-s", wrkPostScript());
+  const { stdout } = await run("wrk", [...args, spec.url], { maxBuffer: 1 << 20 });
+  const rate = /^Requests\/sec:\s+([\d.]+)/m.exec(stdout);
+  if (rate === null) throw new Error(`wrk printed no rate for ${spec.url}:\n${stdout}`);
+  return {
+    requestsPerSecond: Number(rate[1]),
+    p50: wrkMillis(stdout, "50"),
+    p99: wrkMillis(stdout, "99"),
+    errors:
+      wrkCount(stdout, /Non-2xx or 3xx responses:\s+(\d+)/) +
+      wrkCount(stdout, /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/),
+  };
+}
+
+interface AutocannonJson {
+  requests: { average: number };
+  latency: { p50: number; p99: number };
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+
+async function autocannon(spec: LoadSpec): Promise<LoadResult> {
+  const args = ["-c", String(spec.connections), "-d", String(spec.seconds), "-j"];
+  if (spec.method === "POST") {
+    args.push("-m", "POST", "-H", "Content-Type=application/json", "-b", ECHO_BODY);
+  }
+  const bin = join("node_modules", ".bin", "autocannon");
+  const { stdout } = await run(bin, [...args, spec.url], { maxBuffer: 1 << 22 });
+  const result = JSON.parse(stdout) as AutocannonJson;
+  return {
+    requestsPerSecond: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.non2xx + result.errors + result.timeouts,
+  };
+}
+
+export function runLoad(tool: LoadTool, spec: LoadSpec): Promise<LoadResult> {
+  return tool === "wrk" ? wrk(spec) : autocannon(spec);
+}

@@ -1,0 +1,178 @@
+// The tables of `bench/results/latest.md` and the check of the targets (bench/README.md).
+import { medianOf, processMedian, ratio, type Results } from "./results.ts";
+
+const BASE = "fastify";
+const RAW = "node-http";
+
+function fixed(value: number, digits = 0): string {
+  return Number.isFinite(value)
+    ? value.toLocaleString("en-US", {
+        minimumFractionDigits: digits,
+        maximumFractionDigits: digits,
+      })
+    : "—";
+}
+
+function times(value: number): string {
+  return Number.isFinite(value) ? `${value.toFixed(value >= 10 ? 1 : 2)}×` : "—";
+}
+
+function millis(value: number): string {
+  if (!Number.isFinite(value)) return "—";
+  return value >= 100 ? `${value.toFixed(0)} ms` : `${value.toFixed(value >= 10 ? 1 : 2)} ms`;
+}
+
+export interface Target {
+  what: string;
+  figure: number;
+  shown: string;
+  met: boolean;
+}
+
+function atLeast(what: string, figure: number, bound: number, shown = times(figure)): Target {
+  return { what, figure, shown, met: figure >= bound };
+}
+
+/** The targets of the performance issue, judged on this run's medians of same-round ratios. */
+export function targets(results: Results): Target[] {
+  const list: Target[] = [];
+  const ran = new Set(results.measurements.map((m) => m.config));
+  const has = (...keys: string[]): boolean => keys.every((key) => ran.has(key));
+  if (has("carafe-loop", BASE)) {
+    for (const s of ["S1", "S2", "S3", "S4"]) {
+      list.push(
+        atLeast(`${s} --threads 0 ≥ 1.0× Fastify`, ratio(results, "carafe-loop", BASE, s), 1),
+      );
+    }
+  }
+  if (has("carafe-t2", "carafe-loop")) {
+    list.push(
+      atLeast(
+        "S1 --threads 2 ≥ 0.6× --threads 0",
+        ratio(results, "carafe-t2", "carafe-loop", "S1"),
+        0.6,
+      ),
+    );
+  }
+  if (has("carafe-loop", BASE)) {
+    list.push(atLeast("S5 / req/s ≥ 10× Fastify", ratio(results, "carafe-loop", BASE, "S5"), 10), {
+      what: "S5 / p99 ≤ 1/10 of Fastify's",
+      figure: ratio(results, "carafe-loop", BASE, "S5", "p99"),
+      shown: times(ratio(results, "carafe-loop", BASE, "S5", "p99")),
+      met: ratio(results, "carafe-loop", BASE, "S5", "p99") <= 0.1,
+    });
+  }
+  if (has("carafe-loop", "gunicorn")) {
+    list.push(
+      atLeast("S5 / req/s ≥ 2× gunicorn", ratio(results, "carafe-loop", "gunicorn", "S5"), 2),
+    );
+  }
+  if (has("carafe-t8")) {
+    const rate = medianOf(results, "carafe-t8", "S6", "requestsPerSecond");
+    list.push(atLeast("S6 --threads 8 ≥ 144 req/s (90 % of 160)", rate, 144, `${fixed(rate, 1)}`));
+  }
+  if (has("carafe-t8", "gunicorn")) {
+    list.push(
+      atLeast("S6 --threads 8 ≥ gunicorn", ratio(results, "carafe-t8", "gunicorn", "S6"), 1),
+    );
+  }
+  if (has("carafe-loop", BASE)) {
+    const rate = medianOf(results, "carafe-loop", "S7", "requestsPerSecond");
+    list.push(
+      atLeast("S7 --threads 0 ≥ 1.0× Fastify", ratio(results, "carafe-loop", BASE, "S7"), 1),
+      atLeast("S7 --threads 0 ≥ 1,800 req/s (90 % of 2,000)", rate, 1800, fixed(rate)),
+    );
+  }
+  if (has("carafe-w2", "node-cluster")) {
+    for (const s of ["S1", "S2", "S3"]) {
+      list.push(
+        atLeast(
+          `${s} --workers 2 ≥ 0.95× node:cluster`,
+          ratio(results, "carafe-w2", "node-cluster", s),
+          0.95,
+        ),
+      );
+    }
+  }
+  if (has("gunicorn")) {
+    for (const s of ["S1", "S2", "S3", "S4"]) {
+      const worst = Math.min(
+        ...results.configs
+          .filter((c) => c.carafe && ran.has(c.key))
+          .map((c) => ratio(results, c.key, "gunicorn", s)),
+      );
+      list.push(atLeast(`${s} every Carafe configuration ≥ 5× gunicorn`, worst, 5));
+    }
+  }
+  if (has("carafe-t2", "carafe-t8")) {
+    const perThread =
+      (processMedian(results, "carafe-t8", "idleMiB") -
+        processMedian(results, "carafe-t2", "idleMiB")) /
+      6;
+    list.push({
+      what: "idle RSS of each extra pool thread ≤ 20 MB",
+      figure: perThread,
+      shown: `${perThread.toFixed(1)} MiB`,
+      met: perThread * 1.048576 <= 20,
+    });
+  }
+  return list;
+}
+
+export function markdown(results: Results): string {
+  const configs = results.configs.filter((c) => c.missing === null);
+  const lines: string[] = [];
+  const m = results.machine;
+  lines.push(
+    "# Carafe benchmark results",
+    "",
+    `Measured ${results.date} by \`npm run bench\` on ${m.cpus} × ${m.model}, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}.`,
+    `Load: \`${results.tool}\` (one thread) from a second process on 127.0.0.1; ${results.rounds} interleaved round(s) of ${results.seconds} s per scenario.`,
+    "Figures are medians over the rounds; each ratio is taken within one round, then its median reported.",
+    "",
+  );
+  const absent = results.configs.filter((c) => c.missing !== null);
+  for (const c of absent) lines.push(`- ${c.label}: absent — ${c.missing}.`);
+  if (absent.length > 0) lines.push("");
+
+  lines.push("## Targets", "", "| target | this run | met |", "|---|---|---|");
+  for (const t of targets(results))
+    lines.push(`| ${t.what} | ${t.shown} | ${t.met ? "yes" : "**no**"} |`);
+  lines.push("");
+
+  for (const s of results.scenarios) {
+    const extra = s.background === undefined ? "" : ` (measured while ${s.background} is loaded)`;
+    lines.push(
+      `## ${s.key}: ${s.title}, ${s.connections} connections${extra}`,
+      "",
+      "| server | req/s | × Fastify | × node:http | p50 | p99 | errors |",
+      "|---|---:|---:|---:|---:|---:|---:|",
+    );
+    for (const c of configs) {
+      const rate = medianOf(results, c.key, s.key, "requestsPerSecond");
+      if (!Number.isFinite(rate)) continue;
+      lines.push(
+        `| ${c.carafe ? `**${c.label}**` : c.label} | ${fixed(rate)} | ${times(ratio(results, c.key, BASE, s.key))} | ${times(ratio(results, c.key, RAW, s.key))} | ${millis(medianOf(results, c.key, s.key, "p50"))} | ${millis(medianOf(results, c.key, s.key, "p99"))} | ${fixed(medianOf(results, c.key, s.key, "errors"))} |`,
+      );
+    }
+    lines.push("");
+  }
+
+  lines.push(
+    "## Processes",
+    "",
+    "Resident memory of the whole process tree (every worker process, every thread), idle after start and the highest seen under load.",
+    "",
+    "| server | time to ready | RSS idle | RSS under load |",
+    "|---|---:|---:|---:|",
+  );
+  for (const c of configs) {
+    const ready = processMedian(results, c.key, "readyMs");
+    if (!Number.isFinite(ready)) continue;
+    lines.push(
+      `| ${c.carafe ? `**${c.label}**` : c.label} | ${millis(ready)} | ${fixed(processMedian(results, c.key, "idleMiB"), 1)} MiB | ${fixed(processMedian(results, c.key, "loadMiB"), 1)} MiB |`,
+    );
+  }
+  lines.push("");
+  return lines.join("\n");
+}

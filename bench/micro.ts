@@ -1,0 +1,79 @@
+// `npm run bench:micro`: the hot paths on their own, without sockets — the router, the app's
+// record → record pipeline (request and response objects built and converted), and a round
+// trip from the event loop to a pool thread and back. Medians, in microseconds.
+import { fileURLToPath } from "node:url";
+import { Bench } from "tinybench";
+import { ThreadPool } from "../src/server/pool/index.ts";
+import type { RequestRecord } from "../src/framework/index.ts";
+import { app } from "./apps/carafe.ts";
+
+function record(method: string, url: string, body: Uint8Array | null = null): RequestRecord {
+  return {
+    method,
+    url,
+    headers: {
+      host: "127.0.0.1:8000",
+      "user-agent": "bench",
+      accept: "*/*",
+      ...(body === null
+        ? {}
+        : { "content-type": "application/json", "content-length": String(body.byteLength) }),
+    },
+    body,
+    remoteAddress: "127.0.0.1",
+    scheme: "http",
+  };
+}
+
+const echo = new TextEncoder().encode(
+  JSON.stringify({ id: 1, tags: ["a", "b"], note: "x".repeat(900) }),
+);
+
+const bench = new Bench({ time: Number(process.env["BENCH_MS"] ?? 1000) });
+bench
+  .add("router: match /user/<id>", () => {
+    app.urlMap.match("GET", "/user/123");
+  })
+  .add("pipeline: GET / → record", () => {
+    app.handle(record("GET", "/"));
+  })
+  .add("pipeline: GET /json → record", () => {
+    app.handle(record("GET", "/json"));
+  })
+  .add("pipeline: GET /user/123?x=abc → record", () => {
+    app.handle(record("GET", "/user/123?x=abc"));
+  })
+  .add("pipeline: POST /echo 1 KB → record", () => {
+    app.handle(record("POST", "/echo", echo));
+  });
+
+const appSpec = `${fileURLToPath(new URL("./apps/carafe.ts", import.meta.url))}:app`;
+const pool = await ThreadPool.start({
+  appSpec,
+  size: 1,
+  timeoutMs: 30_000,
+  maxQueue: 1000,
+  maxRequests: 0,
+  maxRequestsJitter: 0,
+  logger: { info() {}, warn() {}, error: (message) => console.error(message) },
+});
+bench.add("dispatch: loop → thread → loop, GET /", async () => {
+  await pool.dispatch(record("GET", "/"));
+});
+
+await bench.run();
+await pool.close();
+
+const rows = bench.tasks.map((task) => {
+  const result = task.result as {
+    latency?: { p50: number; p99: number };
+    throughput?: { mean: number };
+  };
+  return {
+    task: task.name,
+    "median µs": Number(((result.latency?.p50 ?? NaN) * 1000).toFixed(2)),
+    "p99 µs": Number(((result.latency?.p99 ?? NaN) * 1000).toFixed(2)),
+    "ops/s": Math.round(result.throughput?.mean ?? NaN),
+  };
+});
+console.table(rows);

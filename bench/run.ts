@@ -1,0 +1,178 @@
+// `npm run bench`: every configuration of bench/lib/configs.ts under every scenario of
+// bench/lib/scenarios.ts, in interleaved rounds; writes bench/results/latest.{md,svg,json}.
+//
+//   npm run bench                      3 rounds of 5 s per scenario (≈ 25 minutes)
+//   npm run bench -- --quick           1 short round, a smoke check (writes quick.*)
+//   npm run bench -- --rounds 5 --seconds 8 --only carafe-loop,fastify,node-http --scenarios S1,S3
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, release, totalmem } from "node:os";
+import { parseArgs } from "node:util";
+import { setTimeout as delay } from "node:timers/promises";
+import { chart } from "./lib/chart.ts";
+import { CONFIGS, type Config } from "./lib/configs.ts";
+import { loadTool, runLoad, type LoadTool } from "./lib/load.ts";
+import { startServer, stopServer, treeRssMiB, type Server } from "./lib/processes.ts";
+import { markdown, targets } from "./lib/report.ts";
+import type { Results } from "./lib/results.ts";
+import { SCENARIOS, type Scenario } from "./lib/scenarios.ts";
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    rounds: { type: "string" },
+    seconds: { type: "string" },
+    only: { type: "string" },
+    scenarios: { type: "string" },
+  },
+});
+
+function positive(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) {
+    console.error(`--${name} must be a positive whole number, got ${JSON.stringify(text)}`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const quick = values.quick ?? false;
+const rounds = positive("rounds", values.rounds, quick ? 1 : 3);
+const seconds = positive("seconds", values.seconds, quick ? 1 : 5);
+const only = values.only?.split(",").map((key) => key.trim());
+const unknown = only?.filter((key) => !CONFIGS.some((c) => c.key === key)) ?? [];
+if (unknown.length > 0) {
+  console.error(
+    `--only: unknown configuration(s) ${unknown.join(", ")}; known: ${CONFIGS.map((c) => c.key).join(", ")}`,
+  );
+  process.exit(2);
+}
+
+const pickedScenarios = values.scenarios?.split(",").map((key) => key.trim().toUpperCase());
+const scenarios = SCENARIOS.filter(
+  (s) => pickedScenarios === undefined || pickedScenarios.includes(s.key),
+);
+if (scenarios.length === 0) {
+  console.error(
+    `--scenarios: none of ${values.scenarios} is one of ${SCENARIOS.map((s) => s.key).join(", ")}`,
+  );
+  process.exit(2);
+}
+
+const chosen = CONFIGS.filter((c) => only === undefined || only.includes(c.key));
+const missing = new Map(chosen.map((c) => [c.key, c.missing?.() ?? null]));
+const tool = loadTool();
+if (tool === "autocannon") {
+  console.log("wrk is not installed (apt-get install wrk): loading with autocannon instead.");
+}
+
+const results: Results = {
+  date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC",
+  machine: {
+    cpus: cpus().length,
+    model: cpus()[0]?.model.trim() ?? "unknown CPU",
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    os: `Linux ${release()}`,
+  },
+  tool: tool === "wrk" ? "wrk -t1" : "autocannon",
+  rounds,
+  seconds,
+  configs: chosen.map((c) => ({
+    key: c.key,
+    label: c.label,
+    carafe: c.carafe,
+    missing: missing.get(c.key) ?? null,
+  })),
+  scenarios: scenarios.map((s) => ({
+    key: s.key,
+    title: s.title,
+    connections: s.connections,
+    ...(s.background
+      ? { background: `${s.background.path} at ${s.background.connections} connections` }
+      : {}),
+  })),
+  measurements: [],
+  processes: [],
+};
+
+async function measure(tool: LoadTool, server: Server, scenario: Scenario) {
+  const url = (path: string): string => `http://127.0.0.1:${server.port}${path}`;
+  const main = {
+    url: url(scenario.path),
+    method: scenario.method,
+    connections: scenario.connections,
+    seconds,
+  };
+  if (scenario.background === undefined) return runLoad(tool, main);
+  // The background load starts first and outlasts the measurement on both sides.
+  const lead = 1;
+  const background = runLoad(tool, {
+    url: url(scenario.background.path),
+    method: "GET",
+    connections: scenario.background.connections,
+    seconds: seconds + 2 * lead,
+  });
+  await delay(lead * 1000);
+  const result = await runLoad(tool, main);
+  await background;
+  return result;
+}
+
+async function runConfig(config: Config, round: number, port: number): Promise<void> {
+  const server = await startServer(config, port);
+  const pid = server.child.pid as number;
+  try {
+    await delay(1000); // let start-up garbage settle before reading idle memory
+    const idleMiB = treeRssMiB(pid);
+    await runLoad(tool, {
+      url: `http://127.0.0.1:${port}/`,
+      method: "GET",
+      connections: 50,
+      seconds: 1,
+    });
+    let loadMiB = idleMiB;
+    const sampler = setInterval(() => (loadMiB = Math.max(loadMiB, treeRssMiB(pid))), 500);
+    try {
+      for (const scenario of scenarios) {
+        const result = await measure(tool, server, scenario);
+        results.measurements.push({ round, config: config.key, scenario: scenario.key, result });
+        console.log(
+          `  ${scenario.key} ${config.label.padEnd(32)} ${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms${result.errors > 0 ? `  ${result.errors} errors` : ""}`,
+        );
+      }
+    } finally {
+      clearInterval(sampler);
+    }
+    results.processes.push({
+      round,
+      config: config.key,
+      readyMs: server.readyMs,
+      idleMiB,
+      loadMiB,
+    });
+  } finally {
+    await stopServer(server);
+  }
+}
+
+const runnable = chosen.filter((c) => missing.get(c.key) === null);
+for (const c of chosen) {
+  if (missing.get(c.key) !== null) console.log(`${c.label}: absent — ${missing.get(c.key)}`);
+}
+for (let round = 0; round < rounds; round++) {
+  console.log(`Round ${round + 1} of ${rounds}`);
+  for (const [index, config] of runnable.entries()) {
+    await runConfig(config, round, 19100 + index);
+  }
+}
+
+const name = quick ? "quick" : "latest";
+mkdirSync("bench/results", { recursive: true });
+writeFileSync(`bench/results/${name}.json`, JSON.stringify(results, null, 1) + "\n");
+writeFileSync(`bench/results/${name}.md`, markdown(results));
+writeFileSync(`bench/results/${name}.svg`, chart(results));
+console.log("\n" + markdown(results));
+console.log(`Wrote bench/results/${name}.md, ${name}.svg and ${name}.json.`);
+const missed = targets(results).filter((t) => !t.met);
+if (missed.length > 0 && !quick) console.log(`${missed.length} target(s) missed.`);
