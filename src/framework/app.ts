@@ -29,7 +29,7 @@ import { fetchWith } from "./fetch-adapter.ts";
 import { parseMultipart } from "./forms.ts";
 import { consoleLogger, type Logger } from "./logging.ts";
 import type { RecordHandler, RequestRecord, ResponseRecord } from "./records.ts";
-import { Request } from "./request.ts";
+import { Request, rawPathOf } from "./request.ts";
 import { Response, escapeHtml, exceptionResponse, prefersJson, toResponse } from "./response.ts";
 import type { Converter, ConverterFactory } from "./routing/converters.ts";
 import { UrlMap, type MatchResult } from "./routing/url-map.ts";
@@ -153,6 +153,8 @@ export class Carafe extends Scaffold implements RecordHandler {
 
   readonly #scopes = new Map<string | undefined, HookScope>();
   #serving = false;
+  /** The match `placementOf` just made, for the `handle` call that follows it. */
+  #placed: { method: string; path: string; match: MatchResult<RoutePayload> } | undefined;
 
   constructor(options: CarafeOptions = {}) {
     super();
@@ -194,18 +196,18 @@ export class Carafe extends Scaffold implements RecordHandler {
    */
   /** The rule that `method` and `url` match, e.g. `/user/<int:id>`, or `undefined`. */
   ruleOf(method: string, url: string): string | undefined {
-    const mark = url.indexOf("?");
-    const match = this.urlMap.match(method, mark < 0 ? url : url.slice(0, mark));
+    const match = this.urlMap.match(method, rawPathOf(url));
     return match.kind === "found" ? match.rule.rule : undefined;
   }
 
   placementOf(method: string, url: string, threaded: boolean): "loop" | "thread" {
-    const mark = url.indexOf("?");
-    const match = this.urlMap.match(method, mark < 0 ? url : url.slice(0, mark));
-    if (match.kind !== "found") return "loop";
-    const { thread, isAsync } = match.rule.payload;
-    if (thread !== undefined) return thread ? "thread" : "loop";
-    return threaded && !isAsync ? "thread" : "loop";
+    const path = rawPathOf(url);
+    const match = this.urlMap.match(method, path);
+    const placement = placementOfMatch(match, threaded);
+    // A request that stays on the loop is handled next: hand its match over, so the route is
+    // matched once.
+    this.#placed = placement === "loop" ? { method, path, match } : undefined;
+    return placement;
   }
 
   #addStaticRoute(folder: string): void {
@@ -453,7 +455,13 @@ export class Carafe extends Scaffold implements RecordHandler {
   }
 
   #matchRequest(request: Request): MatchResult<RoutePayload> {
-    const match = this.urlMap.match(request.method, request.rawPath);
+    const placed = this.#placed;
+    this.#placed = undefined;
+    // Taken once only: a match's params object belongs to one request.
+    const match =
+      placed !== undefined && placed.method === request.method && placed.path === request.rawPath
+        ? placed.match
+        : this.urlMap.match(request.method, request.rawPath);
     if (match.kind === "found") {
       request.params = match.params;
       request.endpoint = match.rule.endpoint;
@@ -623,6 +631,13 @@ export class Carafe extends Scaffold implements RecordHandler {
     }
     return record;
   }
+}
+
+function placementOfMatch(match: MatchResult<RoutePayload>, threaded: boolean): "loop" | "thread" {
+  if (match.kind !== "found") return "loop";
+  const { thread, isAsync } = match.rule.payload;
+  if (thread !== undefined) return thread ? "thread" : "loop";
+  return threaded && !isAsync ? "thread" : "loop";
 }
 
 /** The app handling the current request. */

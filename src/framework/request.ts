@@ -25,6 +25,24 @@ export function isJsonMimetype(mimetype: string): boolean {
   );
 }
 
+/** The request target as a path and query: absolute-form (`http://host/path`) and `*` made `/…`. */
+function originForm(url: string): string {
+  if (url.startsWith("/")) return url;
+  const scheme = url.indexOf("://");
+  if (scheme > 0) {
+    const slash = url.indexOf("/", scheme + 3);
+    return slash < 0 ? "/" : url.slice(slash);
+  }
+  return `/${url === "*" ? "" : url}`;
+}
+
+/** The still percent-encoded path of a request target (what the router matches). */
+export function rawPathOf(url: string): string {
+  const target = originForm(url);
+  const mark = target.indexOf("?");
+  return mark < 0 ? target : target.slice(0, mark);
+}
+
 /**
  * The incoming request. Handlers receive it as their argument, and anywhere during the request
  * it is also reachable as `request`.
@@ -63,15 +81,7 @@ export class Request<P = Record<string, unknown>> {
   }
 
   #splitUrl(): void {
-    let url = this.record.url;
-    if (!url.startsWith("/")) {
-      // absolute-form (`GET http://host/path`) or `*`
-      const scheme = url.indexOf("://");
-      if (scheme > 0) {
-        const slash = url.indexOf("/", scheme + 3);
-        url = slash < 0 ? "/" : url.slice(slash);
-      } else url = `/${url === "*" ? "" : url}`;
-    }
+    const url = originForm(this.record.url);
     const mark = url.indexOf("?");
     this.#rawPath = mark < 0 ? url : url.slice(0, mark);
     this.#query = mark < 0 ? "" : url.slice(mark + 1);

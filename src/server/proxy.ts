@@ -98,15 +98,26 @@ export function createProxyTrust(
     else if (entry.kind === "address") list.addAddress(entry.address, entry.family);
     else list.addSubnet(entry.address, entry.prefix, entry.family);
   }
+  // A BlockList lookup costs microseconds; the peers of one server are few (its proxies), so
+  // each answer is remembered, up to a bound that a scan of many addresses cannot exceed.
+  const known = new Map<string, boolean>();
   return (address: string): boolean => {
     if (address === "") return unixSockets;
     if (any) return true;
-    // A link-local peer carries its zone (`fe80::1%eth0`); allow-list entries cannot.
-    const bare = address.split("%", 1)[0] as string;
-    const family = familyOf(bare);
-    return family !== null && list.check(bare, family);
+    let trusted = known.get(address);
+    if (trusted === undefined) {
+      // A link-local peer carries its zone (`fe80::1%eth0`); allow-list entries cannot.
+      const bare = address.split("%", 1)[0] as string;
+      const family = familyOf(bare);
+      trusted = family !== null && list.check(bare, family);
+      if (known.size >= KNOWN_PEERS) known.clear();
+      known.set(address, trusted);
+    }
+    return trusted;
   };
 }
+
+const KNOWN_PEERS = 1024;
 
 /** The IP address in one hop of X-Forwarded-For or a `for=` value; `null` when it names none. */
 function hopAddress(text: string): string | null {
@@ -271,8 +282,20 @@ export function applyProxyHeaders(
   record: RequestRecord,
   trusted: (address: string) => boolean,
 ): void {
+  const { headers } = record;
+  const forwarded = headers["forwarded"];
+  // Most requests carry none of these headers: nothing to rewrite, no peer to check.
+  if (
+    forwarded === undefined &&
+    headers["x-forwarded-for"] === undefined &&
+    headers["x-forwarded-proto"] === undefined &&
+    headers["x-forwarded-host"] === undefined &&
+    headers["x-forwarded-ssl"] === undefined &&
+    headers["x-forwarded-protocol"] === undefined
+  ) {
+    return;
+  }
   if (!trusted(record.remoteAddress)) return;
-  const forwarded = record.headers["forwarded"];
   if (forwarded !== undefined) {
     const elements = parseForwarded(forwarded);
     if (elements !== null && elements.length > 0) {

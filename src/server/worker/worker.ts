@@ -99,6 +99,13 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
   let draining = false;
   let served = 0;
   const retireAfter = requestsBeforeRetiring(options.maxRequests, options.maxRequestsJitter);
+  const countServed = (): void => {
+    served += 1;
+    if (served === retireAfter) {
+      logger.info(`worker ${process.pid} served ${served} requests (--max-requests); retiring`);
+      send({ type: "retire" });
+    }
+  };
   const tls =
     options.certfile !== null && options.keyfile !== null
       ? { cert: readFileSync(options.certfile), key: readFileSync(options.keyfile) }
@@ -114,14 +121,8 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
     ...(hooks.applyProxy ? { applyProxy: hooks.applyProxy } : {}),
     isDraining: () => draining,
     watchdog: createWatchdog(app as object, 100, (message) => logger.warn(message)),
-    onExchange: (exchange) => {
-      hooks.onExchange?.(exchange);
-      served += 1;
-      if (served === retireAfter) {
-        logger.info(`worker ${process.pid} served ${served} requests (--max-requests); retiring`);
-        send({ type: "retire" });
-      }
-    },
+    ...(hooks.onExchange ? { onExchange: hooks.onExchange } : {}),
+    ...(retireAfter === Infinity ? {} : { onResponse: countServed }),
   });
   const serverOptions = {
     keepAliveTimeout: options.keepAlive * 1000,
