@@ -11,7 +11,14 @@ import { setTimeout as delay } from "node:timers/promises";
 import { chart } from "./lib/chart.ts";
 import { CONFIGS, type Config } from "./lib/configs.ts";
 import { loadTool, runLoad, type LoadTool } from "./lib/load.ts";
-import { startServer, stopServer, treeRssMiB, type Server } from "./lib/processes.ts";
+import {
+  answers,
+  settle,
+  startServer,
+  stopServer,
+  treeRssMiB,
+  type Server,
+} from "./lib/processes.ts";
 import { markdown, targets } from "./lib/report.ts";
 import type { Results } from "./lib/results.ts";
 import { SCENARIOS, type Scenario } from "./lib/scenarios.ts";
@@ -125,6 +132,11 @@ async function runConfig(config: Config, round: number, port: number): Promise<v
   try {
     await delay(1000); // let start-up garbage settle before reading idle memory
     const idleMiB = treeRssMiB(pid);
+    // Every route once (so each server has compiled and initialised all of them, Carafe's
+    // async context included), then a second of load on GET /.
+    for (const scenario of [...SCENARIOS, { method: "GET", path: "/cpu" }]) {
+      await answers(port, scenario.path, scenario.method);
+    }
     await runLoad(tool, {
       url: `http://127.0.0.1:${port}/`,
       method: "GET",
@@ -136,6 +148,8 @@ async function runConfig(config: Config, round: number, port: number): Promise<v
     try {
       for (const scenario of scenarios) {
         const result = await measure(tool, server, scenario);
+        // Requests wrk left behind (a queue of /block calls) must not spill into the next one.
+        await settle(port);
         results.measurements.push({ round, config: config.key, scenario: scenario.key, result });
         console.log(
           `  ${scenario.key} ${config.label.padEnd(32)} ${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms${result.errors > 0 ? `  ${result.errors} errors` : ""}`,

@@ -4,6 +4,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { request } from "node:http";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Config } from "./configs.ts";
+import { ECHO_BODY } from "./scenarios.ts";
 
 export interface Server {
   child: ChildProcess;
@@ -14,16 +15,40 @@ export interface Server {
   output(): string;
 }
 
-function answers(port: number): Promise<boolean> {
+/** Whether `method path` answers 200 within `timeoutMs`. */
+export function answers(
+  port: number,
+  path = "/",
+  method = "GET",
+  timeoutMs = 1000,
+): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = request({ host: "127.0.0.1", port, path: "/", agent: false }, (res) => {
-      res.resume();
-      res.on("end", () => resolve(res.statusCode === 200));
-    });
+    const body = method === "POST" ? ECHO_BODY : undefined;
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        path,
+        method,
+        agent: false,
+        headers: body === undefined ? {} : { "content-type": "application/json" },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode === 200));
+      },
+    );
     req.on("error", () => resolve(false));
-    req.setTimeout(1000, () => req.destroy());
-    req.end();
+    req.setTimeout(timeoutMs, () => req.destroy());
+    req.end(body);
   });
+}
+
+/** Waits until the server answers GET / again, then a quarter second for its queues to empty. */
+export async function settle(port: number): Promise<void> {
+  const deadline = performance.now() + 30_000;
+  while (performance.now() < deadline && !(await answers(port, "/", "GET", 5000))) await delay(50);
+  await delay(250);
 }
 
 export async function startServer(config: Config, port: number): Promise<Server> {

@@ -57,6 +57,14 @@ describe("createProxyTrust", () => {
     assert.equal(trusted("fe80::1"), false);
   });
 
+  it("gives the same answers when it is asked again, and after more peers than it remembers", () => {
+    const trusted = createProxyTrust(["10.0.0.0/8"]);
+    const peer = (i: number): string => `${i % 2 === 0 ? 10 : 11}.0.${(i >> 8) & 255}.${i & 255}`;
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 3000; i++) assert.equal(trusted(peer(i)), i % 2 === 0, peer(i));
+    }
+  });
+
   it("trusts every peer with *", () => {
     const trusted = createProxyTrust(["*"]);
     assert.equal(trusted("203.0.113.9"), true);

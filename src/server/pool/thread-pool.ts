@@ -82,6 +82,8 @@ const { workerData } = require("node:worker_threads");
 
 /** How long a streamed body's producer may take to stop after its client left. */
 const CANCEL_GRACE_MS = 1000;
+/** The slowest the deadline sweep runs; a short --timeout makes it run more often. */
+const MAX_SWEEP_MS = 100;
 
 const BOOT_URLS = {
   tsxEsm: import.meta.resolve("tsx/esm/api"),
@@ -155,7 +157,9 @@ interface Task {
   id: number;
   record: RequestRecord;
   resolve: (response: ResponseRecord) => void;
-  timer: NodeJS.Timeout | null;
+  /** When `overdue` runs (`performance.now()` time); checked by the pool's one sweep timer. */
+  deadline: number;
+  overdue: (() => void) | null;
   stream: IncomingStream | null;
 }
 
@@ -187,6 +191,8 @@ export class ThreadPool {
   private nextId = 1;
   private closing = false;
   private respawnDelayMs = 0;
+  private sweeper: NodeJS.Timeout | null = null;
+  private sweepMs = MAX_SWEEP_MS;
   private idleWaiters: (() => void)[] = [];
 
   private constructor(private readonly options: ThreadPoolOptions) {}
@@ -214,7 +220,14 @@ export class ThreadPool {
         resolve(errorRecord(record, new ServiceUnavailable("The server is shutting down.")));
         return;
       }
-      const task: Task = { id: this.nextId++, record, resolve, timer: null, stream: null };
+      const task: Task = {
+        id: this.nextId++,
+        record,
+        resolve,
+        deadline: Infinity,
+        overdue: null,
+        stream: null,
+      };
       const thread = this.idleThread();
       if (thread !== null) this.run(thread, task);
       else if (this.queue.length >= this.options.maxQueue) resolve(this.queueFull(record));
@@ -251,6 +264,8 @@ export class ThreadPool {
       });
     }
     await Promise.all([...this.threads].map((thread) => this.stopThread(thread)));
+    if (this.sweeper !== null) clearInterval(this.sweeper);
+    this.sweeper = null;
   }
 
   private queueFull(record: RequestRecord): ResponseRecord {
@@ -335,8 +350,7 @@ export class ThreadPool {
       { type: "request", id: task.id, record: task.record },
       transferable(task.record.body),
     );
-    const timeoutMs = this.options.timeoutMs;
-    if (timeoutMs > 0) task.timer = setTimeout(() => this.timeOut(thread, task), timeoutMs);
+    this.arm(thread, task);
   }
 
   private pump(): void {
@@ -382,9 +396,43 @@ export class ThreadPool {
   }
 
   private arm(thread: Thread, task: Task): void {
-    this.settle(task);
     const timeoutMs = this.options.timeoutMs;
-    if (timeoutMs > 0) task.timer = setTimeout(() => this.timeOut(thread, task), timeoutMs);
+    if (timeoutMs > 0) this.watch(task, timeoutMs, () => this.timeOut(thread, task));
+  }
+
+  /**
+   * Runs `overdue` once `ms` have passed unless the task settles first. One interval timer
+   * checks every running task, so arming costs a clock read, not a timer per request.
+   */
+  private watch(task: Task, ms: number, overdue: () => void): void {
+    task.deadline = performance.now() + ms;
+    task.overdue = overdue;
+    this.sweepMs = Math.min(this.sweepMs, Math.max(10, ms / 10));
+    if (this.sweeper === null) {
+      this.sweeper = setInterval(() => this.sweep(), this.sweepMs);
+      this.sweeper.unref();
+    }
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    let watching = false;
+    for (const thread of [...this.threads]) {
+      const task = thread.task;
+      if (task === null || task.overdue === null) continue;
+      if (task.deadline > now) {
+        watching = true;
+        continue;
+      }
+      const overdue = task.overdue;
+      this.settle(task);
+      overdue();
+    }
+    if (!watching && this.sweeper !== null) {
+      clearInterval(this.sweeper);
+      this.sweeper = null;
+      this.sweepMs = MAX_SWEEP_MS;
+    }
   }
 
   /** The client left a streamed response: the producer must stop, or its thread is replaced. */
@@ -392,7 +440,7 @@ export class ThreadPool {
     this.settle(task);
     this.post(thread, { type: "cancel", id: task.id });
     // A producer stuck inside `next()` never sees the cancel; give it a moment, then replace.
-    task.timer = setTimeout(() => {
+    this.watch(task, CANCEL_GRACE_MS, () => {
       if (thread.task !== task) return;
       this.options.logger.warn(
         `${task.record.method} ${task.record.url} kept producing after its client left; its thread ${thread.worker.threadId} is being replaced`,
@@ -400,12 +448,12 @@ export class ThreadPool {
       thread.task = null;
       void this.stopThread(thread);
       void this.replace();
-    }, CANCEL_GRACE_MS);
+    });
   }
 
   private settle(task: Task): void {
-    if (task.timer !== null) clearTimeout(task.timer);
-    task.timer = null;
+    task.overdue = null;
+    task.deadline = Infinity;
   }
 
   private finishTask(thread: Thread): void {
@@ -432,7 +480,6 @@ export class ThreadPool {
       `${task.record.method} ${task.record.url} ran past the ${limit} timeout (--timeout); its thread ${thread.worker.threadId} was stopped and is being replaced`,
     );
     thread.task = null;
-    task.timer = null;
     if (task.stream !== null) {
       // The head is sent already: all that is left is to cut the response short.
       task.stream.finish(new Error(`the streamed response stalled for ${limit}`));
