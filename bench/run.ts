@@ -3,8 +3,9 @@
 //
 //   npm run bench                      3 rounds of 5 s per scenario (≈ 25 minutes)
 //   npm run bench -- --quick           1 short round, a smoke check (writes quick.*)
+//   npm run bench -- --report          the tables and chart again from results/latest.json
 //   npm run bench -- --rounds 5 --seconds 8 --only carafe-loop,fastify,node-http --scenarios S1,S3
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { setTimeout as delay } from "node:timers/promises";
@@ -30,6 +31,7 @@ const { values } = parseArgs({
     seconds: { type: "string" },
     only: { type: "string" },
     scenarios: { type: "string" },
+    report: { type: "boolean", default: false },
   },
 });
 
@@ -41,6 +43,15 @@ function positive(name: string, text: string | undefined, fallback: number): num
     process.exit(2);
   }
   return value;
+}
+
+if (values.report) {
+  // Renders the tables and the chart again from the last run's raw figures.
+  const results = JSON.parse(readFileSync("bench/results/latest.json", "utf8")) as Results;
+  writeFileSync("bench/results/latest.md", markdown(results));
+  writeFileSync("bench/results/latest.svg", chart(results));
+  console.log(markdown(results));
+  process.exit(0);
 }
 
 const quick = values.quick ?? false;

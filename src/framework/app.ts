@@ -11,7 +11,8 @@ import {
   bindStream,
   currentContext,
   findContext,
-  runInContext,
+  runAsync,
+  runSync,
 } from "./context.ts";
 import { drive, type Pipeline } from "./drive.ts";
 import {
@@ -89,6 +90,8 @@ export interface RoutePayload {
   readonly thread: boolean | undefined;
   /** Whether the handler is an `async function`. */
   readonly isAsync: boolean;
+  /** Whether its pipeline needs an async context (worked out on its first request). */
+  asyncContext?: boolean;
 }
 
 const NO_PARAMS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
@@ -152,6 +155,7 @@ export class Carafe extends Scaffold implements RecordHandler {
   readonly extensions = new Map<symbol, unknown>();
 
   readonly #scopes = new Map<string | undefined, HookScope>();
+  readonly #asyncScopes = new Map<string | undefined, boolean>();
   #serving = false;
   /** The match `placementOf` just made, for the `handle` call that follows it. */
   #placed: { method: string; path: string; match: MatchResult<RoutePayload> } | undefined;
@@ -363,8 +367,14 @@ export class Carafe extends Scaffold implements RecordHandler {
    */
   handle(record: RequestRecord): ResponseRecord | Promise<ResponseRecord> {
     this.#serving = true;
-    const context = new RequestContext(this, new Request(record, NO_PARAMS));
-    const result = runInContext(context, () => drive(this.#pipeline(context)));
+    const request = new Request(record, NO_PARAMS);
+    const context = new RequestContext(this, request);
+    const match = this.#matchRequest(request);
+    const pipeline = this.#pipeline(context, match);
+    // Plain functions all the way: the context only has to be there while they run.
+    const result = this.#needsAsyncContext(match)
+      ? runAsync(context, () => drive(pipeline))
+      : runSync(context, () => drive(pipeline, (step) => runSync(context, step)));
     return result instanceof Promise
       ? result.then((response) => this.#toRecord(context, response))
       : this.#toRecord(context, result);
@@ -400,7 +410,7 @@ export class Carafe extends Scaffold implements RecordHandler {
       },
       NO_PARAMS,
     );
-    return runInContext(new RequestContext(this, request), fn);
+    return runAsync(new RequestContext(this, request), fn);
   }
 
   /**
@@ -427,11 +437,11 @@ export class Carafe extends Scaffold implements RecordHandler {
 
   // ---- the pipeline ---------------------------------------------------------------------
 
-  *#pipeline(context: RequestContext): Pipeline<Response> {
+  *#pipeline(context: RequestContext, match: MatchResult<RoutePayload>): Pipeline<Response> {
     let error: unknown;
     let response: Response;
     try {
-      response = yield* this.#fullDispatch(context);
+      response = yield* this.#fullDispatch(context, match);
     } catch (caught) {
       error = caught;
       response = yield* this.#handleException(context, caught);
@@ -440,11 +450,10 @@ export class Carafe extends Scaffold implements RecordHandler {
     return response;
   }
 
-  *#fullDispatch(context: RequestContext): Pipeline<Response> {
+  *#fullDispatch(context: RequestContext, match: MatchResult<RoutePayload>): Pipeline<Response> {
     const request = context.request;
     let value: unknown;
     try {
-      const match = this.#matchRequest(request);
       yield* this.#loadBody(request);
       value = yield* this.#preprocessRequest(context);
       if (value === undefined) value = yield* this.#dispatchRequest(request, match);
@@ -490,6 +499,36 @@ export class Carafe extends Scaffold implements RecordHandler {
       });
       request.setForm(parsed as Awaited<ReturnType<typeof parseMultipart>>);
     }
+  }
+
+  /**
+   * Whether the request's pipeline needs its context to follow awaits: its handler, or a hook
+   * or error handler that can run for it, is an `async` function. Registration is closed once
+   * the app serves, so each answer is kept.
+   */
+  #needsAsyncContext(match: MatchResult<RoutePayload>): boolean {
+    if (match.kind !== "found") return this.#scopesAreAsync(undefined);
+    const payload = match.rule.payload;
+    payload.asyncContext ??= payload.isAsync || this.#scopesAreAsync(payload.blueprint);
+    return payload.asyncContext;
+  }
+
+  #scopesAreAsync(blueprint: string | undefined): boolean {
+    let known = this.#asyncScopes.get(blueprint);
+    if (known === undefined) {
+      const scopes = [this as HookScope, this.#scopes.get(blueprint) ?? this];
+      known = scopes.some(
+        (scope) =>
+          [...scope.beforeRequestHooks, ...scope.afterRequestHooks, ...scope.teardownHooks].some(
+            isAsyncFunction,
+          ) ||
+          [...scope.errorHandlers.values()].some((byClass) =>
+            [...byClass.values()].some(isAsyncFunction),
+          ),
+      );
+      this.#asyncScopes.set(blueprint, known);
+    }
+    return known;
   }
 
   #scopesOf(request: Request): HookScope[] {

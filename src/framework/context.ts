@@ -1,8 +1,12 @@
-// Design: the request context (`request`, `g`, `session`, `currentApp`) lives in one
-// AsyncLocalStorage, entered once per request by the app's pipeline. Every await and every
-// callback started inside the request sees its own context, so concurrent requests on one
-// event loop never see each other's objects. The exported names are proxies that look the
-// current context up on each property access.
+// Design: the request context (`request`, `g`, `session`, `currentApp`) is found in one of two
+// places. A route whose handler and hooks are all plain functions runs synchronously: its
+// context sits in a module variable exactly while its code runs (`runSync`), which costs
+// nothing. A route with an `async` handler or hook (and every streamed body) runs inside one
+// AsyncLocalStorage (`runAsync`), so each await and callback started inside the request sees
+// its own context and concurrent requests on one loop never see each other's objects.
+// AsyncLocalStorage makes every async resource in the process pay a hook on Node 20, so the
+// storage is switched off whenever no request needs it. The exported names are proxies that
+// look the current context up on each property access.
 
 import { AsyncLocalStorage } from "node:async_hooks";
 import { CarafeError } from "./errors.ts";
@@ -51,24 +55,75 @@ export class RequestContext<A extends ContextApp = ContextApp> {
 }
 
 const storage = new AsyncLocalStorage<RequestContext>();
+/** The context of the synchronous code running right now (`runSync`), if any. */
+let syncContext: RequestContext | undefined;
+/** Requests and streams that may still resume inside `storage`. */
+let asyncRuns = 0;
 
-/** Runs `fn` with `context` as the current request context. @internal */
-export function runInContext<T>(context: RequestContext, fn: () => T): T {
-  return storage.run(context, fn);
+/** Runs `fn` synchronously with `context` as the current request context. @internal */
+export function runSync<T>(context: RequestContext, fn: () => T): T {
+  const outer = syncContext;
+  syncContext = context;
+  try {
+    return fn();
+  } finally {
+    syncContext = outer;
+  }
+}
+
+/**
+ * Runs `fn` with `context` as the current request context for everything it starts, awaits
+ * and callbacks included, until the promise it returns settles. @internal
+ */
+export function runAsync<T>(context: RequestContext, fn: () => T): T {
+  const release = holdStorage();
+  let result: T;
+  try {
+    result = enterStorage(context, fn);
+  } catch (error) {
+    release();
+    throw error;
+  }
+  if (result instanceof Promise) {
+    result.then(release, release);
+  } else release();
+  return result;
+}
+
+function enterStorage<T>(context: RequestContext, fn: () => T): T {
+  const outer = syncContext;
+  syncContext = undefined;
+  try {
+    return storage.run(context, fn);
+  } finally {
+    syncContext = outer;
+  }
+}
+
+/** Keeps the storage on until the returned function is called (once). */
+function holdStorage(): () => void {
+  asyncRuns += 1;
+  let held = true;
+  return () => {
+    if (!held) return;
+    held = false;
+    asyncRuns -= 1;
+    if (asyncRuns === 0) storage.disable();
+  };
 }
 
 /** The current request context, or `undefined` outside a request. */
 export function findContext(): RequestContext | undefined {
-  return storage.getStore();
+  return syncContext ?? storage.getStore();
 }
 
 /** The current request context; throws a clear error outside a request. */
 export function currentContext(name = "the request context"): RequestContext {
-  const context = storage.getStore();
+  const context = syncContext ?? storage.getStore();
   if (context === undefined) {
     throw new CarafeError(
       "ERR_NO_REQUEST_CONTEXT",
-      `${name} is only available while a request is being handled (inside a handler, a hook, or code they call). Outside a request, pass the values you need explicitly, or wrap the code in app.testRequestContext().`,
+      `${name} is only available while a request is being handled (inside a handler, a hook, or code they call). Outside a request, pass the values you need explicitly, or wrap the code in app.testRequestContext(). Callbacks of a promise made by a plain (non-async) handler or hook run after it returned: declare that function async, or use its req argument.`,
     );
   }
   return context;
@@ -118,22 +173,36 @@ export const g: AppGlobals = contextProxy("g", (context) => context.g);
 /** The current user's session (a signed cookie). */
 export const session: Session = contextProxy("session", (context) => context.session);
 
-/** Runs each step of a streamed body inside the request's context. */
+/** Runs each step of a streamed body inside the request's context, until it ends. */
 export function bindStream(stream: BodyStream, context: RequestContext): BodyStream {
+  const release = holdStorage();
   let iterator: AsyncIterator<Uint8Array | string> | undefined;
   const start = (): AsyncIterator<Uint8Array | string> =>
-    (iterator ??= runInContext(context, () => stream[Symbol.asyncIterator]()));
+    (iterator ??= enterStorage(context, () => stream[Symbol.asyncIterator]()));
+  const last = <R extends IteratorResult<unknown>>(step: Promise<R>): Promise<R> =>
+    step.then(
+      (result) => {
+        if (result.done) release();
+        return result;
+      },
+      (error: unknown) => {
+        release();
+        throw error;
+      },
+    );
   return {
     [Symbol.asyncIterator]: () => ({
-      next: () => runInContext(context, () => start().next()),
+      next: () => last(enterStorage(context, () => start().next())),
       return: (value?: unknown) => {
         const it = start();
-        return it.return
-          ? runInContext(context, () => (it.return as NonNullable<typeof it.return>)(value))
+        const done: Promise<IteratorResult<Uint8Array | string>> = it.return
+          ? enterStorage(context, () => (it.return as NonNullable<typeof it.return>)(value))
           : Promise.resolve({ done: true, value: undefined });
+        return done.finally(release);
       },
     }),
     cancel: () => {
+      release();
       if (stream.cancel) stream.cancel();
       else void iterator?.return?.();
     },

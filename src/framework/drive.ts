@@ -15,30 +15,46 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   );
 }
 
-/** Runs a pipeline to completion: synchronously if nothing it yields is a promise. */
-export function drive<T>(pipeline: Pipeline<T>): T | Promise<T> {
+/** How each resumption of the pipeline after an await is run (inside its request context). */
+export type Resume = <R>(step: () => R) => R;
+
+const direct: Resume = (step) => step();
+
+/**
+ * Runs a pipeline to completion: synchronously if nothing it yields is a promise. After an
+ * await, each synchronous stretch of the pipeline runs through `resume`.
+ */
+export function drive<T>(pipeline: Pipeline<T>, resume: Resume = direct): T | Promise<T> {
   let step = pipeline.next();
   while (!step.done) {
-    if (isPromiseLike(step.value)) return driveAsync(pipeline, rejectionOf(step.value));
+    if (isPromiseLike(step.value)) return driveAsync(pipeline, rejectionOf(step.value), resume);
     step = pipeline.next(step.value);
   }
   return step.value;
 }
 
-async function driveAsync<T>(pipeline: Pipeline<T>, pending: PromiseLike<unknown>): Promise<T> {
+async function driveAsync<T>(
+  pipeline: Pipeline<T>,
+  pending: PromiseLike<unknown>,
+  resume: Resume,
+): Promise<T> {
   let awaiting = pending;
   for (;;) {
-    let step: IteratorResult<unknown, T>;
+    let value: unknown;
+    let rejected: Rejection | undefined;
     // A rejection is thrown back into the pipeline, where its own try/catch handles it; an
     // exception escaping the pipeline itself ends the drive.
     try {
-      const value = await awaiting;
-      step = pipeline.next(value);
+      value = await awaiting;
     } catch (error) {
       if (!(error instanceof Rejection)) throw error;
-      step = pipeline.throw(error.reason);
+      rejected = error;
     }
-    while (!step.done && !isPromiseLike(step.value)) step = pipeline.next(step.value);
+    const step = resume(() => {
+      let next = rejected === undefined ? pipeline.next(value) : pipeline.throw(rejected.reason);
+      while (!next.done && !isPromiseLike(next.value)) next = pipeline.next(next.value);
+      return next;
+    });
     if (step.done) return step.value;
     awaiting = rejectionOf(step.value as PromiseLike<unknown>);
   }

@@ -50,11 +50,39 @@ export interface FormLimits {
   maxFormParts: number;
 }
 
+function decodeComponent(text: string): string {
+  const spaced = text.includes("+") ? text.replaceAll("+", " ") : text;
+  return spaced.includes("%") ? decodeURIComponent(spaced) : spaced;
+}
+
+/**
+ * Parses `a=1&b=2&a=3` (a query string or an urlencoded form) as URLSearchParams does, `+` as a
+ * space included, without building one: the common, well-formed case is a few string splits.
+ */
+export function parseQueryString(text: string): MultiDict<string> {
+  const dict = new MultiDict<string>();
+  try {
+    for (const piece of text.split("&")) {
+      if (piece === "") continue;
+      const equals = piece.indexOf("=");
+      dict.append(
+        decodeComponent(equals < 0 ? piece : piece.slice(0, equals)),
+        equals < 0 ? "" : decodeComponent(piece.slice(equals + 1)),
+      );
+    }
+    return dict;
+  } catch {
+    // A malformed escape (`%zz`, `%ff`): URLSearchParams keeps or replaces it, as browsers do.
+    return new MultiDict(new URLSearchParams(text));
+  }
+}
+
 /** Parses an `application/x-www-form-urlencoded` body. */
 export function parseUrlencoded(body: Uint8Array | null): MultiDict<string> {
   if (body === null || body.byteLength === 0) return new MultiDict();
-  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");
-  return new MultiDict(new URLSearchParams(text));
+  return parseQueryString(
+    Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8"),
+  );
 }
 
 /** Parses a `multipart/form-data` body held in memory. */

@@ -4,7 +4,7 @@
 import { parseCookies } from "./cookies.ts";
 import { MultiDict, RequestHeaders } from "./datastructures.ts";
 import { BadRequest, UnsupportedMediaType } from "./errors.ts";
-import { parseUrlencoded, type FileStorage, type ParsedForm } from "./forms.ts";
+import { parseQueryString, parseUrlencoded, type FileStorage, type ParsedForm } from "./forms.ts";
 import type { RequestRecord } from "./records.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -144,9 +144,7 @@ export class Request<P = Record<string, unknown>> {
 
   /** Query-string arguments; a key may repeat (`getAll`). */
   get args(): MultiDict<string> {
-    this.#args ??= this.queryString
-      ? new MultiDict(new URLSearchParams(this.queryString))
-      : new MultiDict();
+    this.#args ??= parseQueryString(this.queryString);
     return this.#args;
   }
 

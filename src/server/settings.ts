@@ -59,7 +59,7 @@ const SETTINGS = [
   { name: "workers", flag: "--workers", short: "-w", env: "CARAFE_WORKERS", kind: int(1), default: 1,
     help: "Worker processes to run" },
   { name: "threads", flag: "--threads", env: "CARAFE_THREADS", kind: int(0), default: 0,
-    help: "Pool threads per worker for sync handlers; 0 runs every handler on the event loop" },
+    help: "Pool threads per worker for sync handlers; 0 keeps them on the event loop (routes marked { thread: true } still get a pool)" },
   { name: "timeout", flag: "--timeout", short: "-t", env: "CARAFE_TIMEOUT", kind: seconds, default: 30, metavar: "SECONDS",
     help: "Kill a worker that is silent or a request that runs longer than this; 0 disables" },
   { name: "gracefulTimeout", flag: "--graceful-timeout", env: "CARAFE_GRACEFUL_TIMEOUT", kind: seconds, default: 30, metavar: "SECONDS",

@@ -208,9 +208,9 @@ describe("context across awaits and concurrent requests", () => {
     );
   });
 
-  it("keeps the context in timer and immediate callbacks started by the request", async () => {
+  it("keeps the context in timer and immediate callbacks started by an async handler", async () => {
     const app = newApp();
-    app.get("/", () => {
+    app.get("/", async () => {
       return new Promise<string>((resolve) => {
         setTimeout(() => {
           const first = request.args.get("v");
@@ -222,6 +222,87 @@ describe("context across awaits and concurrent requests", () => {
     const [a, b] = await Promise.all([client.get("/?v=a"), client.get("/?v=b")]);
     assert.equal(a?.text, "a/a");
     assert.equal(b?.text, "b/b");
+  });
+});
+
+describe("the context of plain (non-async) handlers", () => {
+  it("is there while the handler and its hooks run, and after an await of the pipeline", async () => {
+    const app = newApp();
+    const seen: string[] = [];
+    app.beforeRequest(() => void seen.push(`before ${request.path}`));
+    app.afterRequest((response) => {
+      seen.push(`after ${request.path}`);
+      return response;
+    });
+    // A plain function that returns a promise: the pipeline awaits it, then runs the hooks.
+    app.get("/late", () => {
+      seen.push(`handler ${request.path}`);
+      return new Promise<string>((resolve) => setTimeout(() => resolve("done"), 1));
+    });
+    const response = await app.testClient().get("/late");
+    assert.equal(response.text, "done");
+    assert.deepEqual(seen, ["before /late", "handler /late", "after /late"]);
+  });
+
+  it("runs beside async requests without disturbing their context", async () => {
+    const app = newApp();
+    let release = (): void => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    app.get("/async/<name>", async () => {
+      await gate;
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      return `async ${request.path}`;
+    });
+    app.get("/sync/<name>", () => `sync ${request.path}`);
+    const client = app.testClient();
+    const waiting = client.get("/async/a");
+    for (const name of ["b", "c"]) {
+      assert.equal((await client.get(`/sync/${name}`)).text, `sync /sync/${name}`);
+    }
+    release();
+    assert.equal((await waiting).text, "async /async/a");
+    // Once nothing async is in flight, the next async request gets its context again.
+    const again = client.get("/async/d");
+    assert.equal((await again).text, "async /async/d");
+  });
+
+  it("follows a streamed body of a plain handler across its awaits", async () => {
+    const app = newApp();
+    app.get("/stream", () => {
+      async function* lines(): AsyncGenerator<string> {
+        for (let i = 0; i < 3; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          yield `${request.path} ${i}\n`;
+        }
+      }
+      return lines();
+    });
+    const response = await app.testClient().get("/stream");
+    assert.equal(response.text, "/stream 0\n/stream 1\n/stream 2\n");
+  });
+
+  it("is gone in callbacks that run after the handler returned, with an error saying why", async () => {
+    const app = newApp();
+    let failure: unknown;
+    app.get("/", () => {
+      return new Promise<string>((resolve) => {
+        setTimeout(() => {
+          try {
+            resolve(request.path);
+          } catch (error) {
+            failure = error;
+            resolve("no context");
+          }
+        }, 0);
+      });
+    });
+    const response = await app.testClient().get("/");
+    assert.equal(response.text, "no context");
+    assert.ok(noRequestContext("'request'")(failure));
+    assert.match(
+      (failure as Error).message,
+      /declare that function async, or use its req argument/,
+    );
   });
 });
 

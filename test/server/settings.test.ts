@@ -337,7 +337,10 @@ describe("serveHelp", () => {
     assert.match(help, /^Usage: carafe serve \[options\] MODULE\[:EXPORT\]/);
     assert.match(help, /env CARAFE_WORKERS; default 1\n/);
     assert.match(help, /env CARAFE_BIND; default 127\.0\.0\.1:8000\n/);
-    assert.match(help, /0 runs every handler on the event loop/);
+    assert.match(
+      help,
+      /0 keeps them on the event loop \(routes marked \{ thread: true \} still get a pool\)/,
+    );
   });
 
   it("recognises -h and --help before --", () => {
