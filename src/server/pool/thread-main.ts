@@ -1,6 +1,6 @@
 // Design: the code that runs inside a pool thread. It imports the app module itself (as each
 // gunicorn worker imports the app), so module state is per thread, then answers `request`
-// messages one at a time, as the loop dispatches them. A streamed body is pulled from the
+// messages one at a time, in the order the loop sent them. A streamed body is pulled from the
 // app's iterator only while fewer than STREAM_WINDOW chunks wait for the loop's ack, so a slow
 // client slows the producer instead of filling memory. Pool threads never touch sockets.
 
@@ -93,9 +93,27 @@ async function serve(app: RecordHandler, id: number, record: RequestRecord): Pro
   await sendStream(id, body);
 }
 
+const claim = new Int32Array((workerData as ThreadData).claim);
+const waiting: (LoopMessage & { type: "request" })[] = [];
+let running = false;
+
+/** Starts the next waiting request, skipping any the loop took back. */
+function startNext(app: RecordHandler): void {
+  for (let next = waiting.shift(); next !== undefined; next = waiting.shift()) {
+    if (next.ahead && Atomics.compareExchange(claim, 0, next.id, -next.id) !== next.id) continue;
+    running = true;
+    void serve(app, next.id, next.record).finally(() => {
+      running = false;
+      startNext(app);
+    });
+    return;
+  }
+}
+
 function onMessage(app: RecordHandler, message: LoopMessage): void {
   if (message.type === "request") {
-    void serve(app, message.id, message.record);
+    waiting.push(message);
+    if (!running) startNext(app);
     return;
   }
   const state = outgoing.get(message.id);

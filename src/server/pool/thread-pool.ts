@@ -7,6 +7,13 @@
 // dies (an uncaught error, its memory limit) fails its own request with a 500 and is replaced;
 // nothing waits for an answer that will never come. All state lives on the loop's thread and
 // changes only in message and timer callbacks.
+//
+// A thread that finished a request would sit idle for a whole round trip (its answer reaching
+// the loop, the next request reaching it) while requests queue. So when every thread is busy,
+// each may be sent one request ahead, which it starts as soon as it is free. A request sent
+// ahead is taken back (one compare-and-swap on memory shared with the thread, so it never runs
+// twice) when another thread falls idle first, when the one ahead of it turns into a stream,
+// or when its thread is stopped.
 
 import { availableParallelism } from "node:os";
 import { extname } from "node:path";
@@ -168,6 +175,10 @@ interface Thread {
   ready: boolean;
   /** The task it runs (at most one), and whether it was told to stop (no replacement then). */
   task: Task | null;
+  /** The task sent ahead, waiting on the thread for `task` to finish. */
+  ahead: Task | null;
+  /** See `ThreadData.claim`. */
+  claim: Int32Array;
   served: number;
   retireAfter: number;
   stopping: boolean;
@@ -228,11 +239,74 @@ export class ThreadPool {
         overdue: null,
         stream: null,
       };
-      const thread = this.idleThread();
-      if (thread !== null) this.run(thread, task);
-      else if (this.queue.length >= this.options.maxQueue) resolve(this.queueFull(record));
-      else this.queue.push(task);
+      const idle = this.idleThread();
+      if (idle !== null) this.run(idle, task);
+      // Requests sent ahead wait too: --max-queue counts them.
+      else if (this.waiting() >= this.options.maxQueue) resolve(this.queueFull(record));
+      else if (this.queue.length > 0 || !this.place(task)) this.queue.push(task);
     });
+  }
+
+  /** Runs `task` on an idle thread, or sends it ahead to a busy one; `false` when neither. */
+  private place(task: Task): boolean {
+    const idle = this.idleThread();
+    if (idle !== null) {
+      this.run(idle, task);
+      return true;
+    }
+    for (const thread of this.threads) {
+      if (this.sendAhead(thread, task)) return true;
+    }
+    return false;
+  }
+
+  private sendAhead(thread: Thread, task: Task): boolean {
+    const running = thread.task;
+    if (
+      !thread.ready ||
+      thread.stopping ||
+      running === null ||
+      running.stream !== null ||
+      thread.ahead !== null ||
+      thread.served + 1 >= thread.retireAfter
+    ) {
+      return false;
+    }
+    // The request sent ahead before may not have started yet: its id is still there.
+    const before = Atomics.load(thread.claim, 0);
+    if (before > 0 || Atomics.compareExchange(thread.claim, 0, before, task.id) !== before) {
+      return false;
+    }
+    thread.ahead = task;
+    // Copied, not transferred: the body must stay here in case the request is taken back.
+    this.post(thread, { type: "request", id: task.id, record: task.record, ahead: true });
+    return true;
+  }
+
+  /** Takes back the task sent ahead to `thread` unless the thread has started it. */
+  private takeBack(thread: Thread): Task | null {
+    const task = thread.ahead;
+    if (task === null || Atomics.compareExchange(thread.claim, 0, task.id, 0) !== task.id) {
+      return null;
+    }
+    thread.ahead = null;
+    return task;
+  }
+
+  /**
+   * The thread is stopping: its task sent ahead runs elsewhere if it has not started, or fails
+   * with `error` if it had (it may have had effects; it is never run twice).
+   */
+  private rescueAhead(thread: Thread, error: HTTPException): void {
+    const task = thread.ahead;
+    if (task === null) return;
+    if (this.takeBack(thread) !== null && !this.closing) {
+      this.queue.unshift(task);
+      return;
+    }
+    thread.ahead = null;
+    this.settle(task);
+    task.resolve(errorRecord(task.record, error));
   }
 
   /** How many threads are ready, busy, and how many requests wait. */
@@ -241,7 +315,7 @@ export class ThreadPool {
     return {
       threads: live.length,
       busy: live.filter((thread) => thread.task !== null).length,
-      queued: this.queue.length,
+      queued: this.waiting(),
       threadIds: live.map((thread) => thread.worker.threadId),
     };
   }
@@ -249,7 +323,9 @@ export class ThreadPool {
   /** Stops taking requests, lets running ones finish within `graceMs`, then ends every thread. */
   async close(graceMs = 0): Promise<void> {
     this.closing = true;
-    for (const task of this.queue.splice(0)) {
+    const waiting = [...this.threads].map((thread) => this.takeBack(thread));
+    for (const task of [...this.queue.splice(0), ...waiting]) {
+      if (task === null) continue;
       task.resolve(
         errorRecord(task.record, new ServiceUnavailable("The server is shutting down.")),
       );
@@ -273,7 +349,7 @@ export class ThreadPool {
     return errorRecord(
       record,
       new ServiceUnavailable(
-        `All ${size} thread${size === 1 ? " is" : "s are"} busy and ${this.queue.length} requests are waiting (--max-queue); try again shortly.`,
+        `All ${size} thread${size === 1 ? " is" : "s are"} busy and ${this.waiting()} requests are waiting (--max-queue); try again shortly.`,
         { headers: { "Retry-After": "1" } },
       ),
     );
@@ -286,14 +362,23 @@ export class ThreadPool {
     return null;
   }
 
+  /** Requests waiting for a thread: in the queue, or sent ahead to a busy one. */
+  private waiting(): number {
+    let ahead = 0;
+    for (const thread of this.threads) if (thread.ahead !== null) ahead += 1;
+    return this.queue.length + ahead;
+  }
+
   private isBusy(): boolean {
-    return [...this.threads].some((thread) => thread.task !== null);
+    return [...this.threads].some((thread) => thread.task !== null || thread.ahead !== null);
   }
 
   /** Starts one thread; resolves `null` once it is ready, or the module's error if it is not. */
   private spawnThread(): Promise<string | null> {
+    const claim = new Int32Array(new SharedArrayBuffer(4));
     const data: ThreadData & { boot: typeof BOOT_URLS } = {
       appSpec: this.options.appSpec,
+      claim: claim.buffer as SharedArrayBuffer,
       boot: BOOT_URLS,
     };
     const worker = new Worker(THREAD_BOOT, {
@@ -305,6 +390,8 @@ export class ThreadPool {
       worker,
       ready: false,
       task: null,
+      ahead: null,
+      claim,
       served: 0,
       retireAfter: requestsBeforeRetiring(this.options.maxRequests, this.options.maxRequestsJitter),
       stopping: false,
@@ -354,10 +441,20 @@ export class ThreadPool {
   }
 
   private pump(): void {
+    // Once closing, the queue has been answered; what runs or waits on a thread finishes there.
+    if (this.closing) return;
     while (this.queue.length > 0) {
-      const thread = this.idleThread();
-      if (thread === null) return;
-      this.run(thread, this.queue.shift() as Task);
+      if (!this.place(this.queue[0] as Task)) return;
+      this.queue.shift();
+    }
+    // Nothing queued: a thread that is idle takes over a request waiting behind a busy one.
+    for (let idle = this.idleThread(); idle !== null; idle = this.idleThread()) {
+      let moved: Task | null = null;
+      for (const thread of this.threads) {
+        if (thread !== idle && (moved = this.takeBack(thread)) !== null) break;
+      }
+      if (moved === null) return;
+      this.run(idle, moved);
     }
   }
 
@@ -382,6 +479,14 @@ export class ThreadPool {
           () => this.cancel(thread, task),
         );
         task.resolve({ status: message.status, headers: message.headers, body: task.stream });
+        // A stream holds its thread for as long as the client reads: nothing waits behind it.
+        {
+          const waiting = this.takeBack(thread);
+          if (waiting !== null) {
+            this.queue.unshift(waiting);
+            this.pump();
+          }
+        }
         return;
       case "chunk":
         this.arm(thread, task);
@@ -459,6 +564,13 @@ export class ThreadPool {
   private finishTask(thread: Thread): void {
     thread.task = null;
     thread.served += 1;
+    // The thread has started (or is starting) the task sent ahead: it runs now.
+    const next = thread.ahead;
+    if (next !== null) {
+      thread.ahead = null;
+      thread.task = next;
+      this.arm(thread, next);
+    }
     if (thread.served >= thread.retireAfter && !this.closing) {
       this.options.logger.info(
         `thread ${thread.worker.threadId} served ${thread.served} requests (--max-requests); replacing it`,
@@ -501,6 +613,11 @@ export class ThreadPool {
   private stopThread(thread: Thread): Promise<void> {
     thread.stopping = true;
     this.threads.delete(thread);
+    this.rescueAhead(
+      thread,
+      new ServiceUnavailable("The thread this request was waiting for was stopped; try again."),
+    );
+    this.pump();
     return thread.worker.terminate().then(() => undefined);
   }
 
@@ -515,6 +632,11 @@ export class ThreadPool {
     if (thread.ready) {
       this.options.logger.error(`pool thread ${thread.worker.threadId} died: ${why}`);
     }
+    this.rescueAhead(
+      thread,
+      new InternalServerError("The thread running this request stopped unexpectedly."),
+    );
+    this.pump();
     if (task !== null) {
       this.settle(task);
       if (task.stream) task.stream.finish(new Error("the pool thread died while streaming"));

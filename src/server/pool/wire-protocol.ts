@@ -8,6 +8,12 @@ import type { BodyChunk, RequestRecord, ResponseRecord } from "../../framework/i
 export interface ThreadData {
   /** `path/to/app.ts[:export]`: the module the thread imports, as the worker process did. */
   appSpec: string;
+  /**
+   * One Int32 shared with the loop that settles who owns a request sent ahead: the loop writes
+   * its id, the thread swaps it for `-id` as it starts it, the loop swaps it for 0 to take the
+   * request back while it waits. Exactly one of the two swaps succeeds.
+   */
+  claim: SharedArrayBuffer;
 }
 
 /** A response whose body is bytes or text (a streamed one is announced by `head`). */
@@ -15,8 +21,12 @@ export type CompleteResponse = Omit<ResponseRecord, "body"> & { body: BodyChunk 
 
 /** Loop → thread. */
 export type LoopMessage =
-  /** Run the app on this request; answer with `response`, or `head` then `chunk`s and `end`. */
-  | { type: "request"; id: number; record: RequestRecord }
+  /**
+   * Run the app on this request; answer with `response`, or `head` then `chunk`s and `end`.
+   * `ahead` when it was sent while another request runs: it waits its turn and is started only
+   * if the loop has not taken it back (see `ThreadData.claim`).
+   */
+  | { type: "request"; id: number; record: RequestRecord; ahead?: boolean }
   /** A streamed chunk was written to the socket: the thread may send one more. */
   | { type: "ack"; id: number }
   /** The client went away: stop producing the streamed body. */

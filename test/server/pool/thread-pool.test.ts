@@ -130,6 +130,45 @@ describe("ThreadPool", () => {
     assert.notEqual(after, before, "the stuck thread was replaced");
   });
 
+  it("runs every request of a burst exactly once, in order, on a single thread", async () => {
+    const { pool: threads } = await pool({ size: 1 });
+    const responses = await Promise.all(
+      Array.from({ length: 30 }, () => threads.dispatch(record("/thread"))),
+    );
+    const served = responses.map((r) => (JSON.parse(text(r)) as { served: number }).served);
+    assert.deepEqual(
+      served,
+      Array.from({ length: 30 }, (_, i) => (served[0] as number) + i),
+    );
+  });
+
+  it("lets an idle thread take over a request waiting behind a slow one", async () => {
+    const { pool: threads } = await pool({ size: 2 });
+    const finished: string[] = [];
+    const track = (name: string, url: string): Promise<ResponseRecord> =>
+      threads.dispatch(record(url)).then((response) => {
+        finished.push(name);
+        return response;
+      });
+    // Both threads busy, so the third request is sent ahead to one of them; when the short
+    // one ends first, its thread takes the waiting request back instead of idling.
+    const slow = track("slow", "/block/600");
+    const short = track("short", "/block/100");
+    const waiting = track("waiting", "/thread");
+    await Promise.all([slow, short, waiting]);
+    assert.deepEqual(finished, ["short", "waiting", "slow"]);
+  });
+
+  it("runs a request waiting behind a timed-out one on the replacement thread", async () => {
+    const { pool: threads } = await pool({ size: 1, timeoutMs: 300 });
+    const stuck = threads.dispatch(record("/spin"));
+    const waiting = threads.dispatch(record("/thread"));
+    assert.equal((await stuck).status, 504);
+    const response = await waiting;
+    assert.equal(response.status, 200);
+    assert.equal((JSON.parse(text(response)) as { served: number }).served, 1, "it ran once");
+  });
+
   it("answers 500 when a thread crashes outside a request, and replaces it", async () => {
     const { pool: threads, logs } = await pool({ size: 1 });
     const response = await threads.dispatch(record("/crash"));
