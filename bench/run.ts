@@ -181,6 +181,13 @@ async function runConfig(config: Config, round: number, port: number): Promise<v
   }
 }
 
+const name = quick ? "quick" : "latest";
+/** Saved after every configuration, so a run cut short keeps what it measured. */
+function writeJson(): void {
+  mkdirSync("bench/results", { recursive: true });
+  writeFileSync(`bench/results/${name}.json`, JSON.stringify(results, null, 1) + "\n");
+}
+
 const runnable = chosen.filter((c) => missing.get(c.key) === null);
 for (const c of chosen) {
   if (missing.get(c.key) !== null) console.log(`${c.label}: absent — ${missing.get(c.key)}`);
@@ -189,12 +196,11 @@ for (let round = 0; round < rounds; round++) {
   console.log(`Round ${round + 1} of ${rounds}`);
   for (const [index, config] of runnable.entries()) {
     await runConfig(config, round, 19100 + index);
+    writeJson();
   }
 }
 
-const name = quick ? "quick" : "latest";
-mkdirSync("bench/results", { recursive: true });
-writeFileSync(`bench/results/${name}.json`, JSON.stringify(results, null, 1) + "\n");
+writeJson();
 writeFileSync(`bench/results/${name}.md`, markdown(results));
 writeFileSync(`bench/results/${name}.svg`, chart(results));
 console.log("\n" + markdown(results));
