@@ -68,7 +68,8 @@ export function chart(results: Results): string {
   const axisY = TOP + ROW_HEIGHT * configs.length + 14;
   scenarios.forEach((_s, j) => {
     const left = LABEL_WIDTH + j * CELL_WIDTH;
-    for (let v = lo; v <= hi * 1.0001; v *= 10) {
+    // The scale's two ends are left unlabelled, so neighbouring columns do not collide.
+    for (let v = lo * 10; v < hi * 0.999; v *= 10) {
       out.push(
         `<text x="${left + x(v)}" y="${axisY}" text-anchor="middle" font-size="9" fill="#555">${v >= 1 ? v.toFixed(0) : String(v)}</text>`,
       );

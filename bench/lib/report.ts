@@ -14,7 +14,9 @@ function fixed(value: number, digits = 0): string {
 }
 
 function times(value: number): string {
-  return Number.isFinite(value) ? `${value.toFixed(value >= 10 ? 1 : 2)}×` : "—";
+  if (!Number.isFinite(value)) return "—";
+  if (value > 0 && value < 0.1) return `1/${Math.round(1 / value)}`;
+  return `${value.toFixed(value >= 10 ? 1 : 2)}×`;
 }
 
 function millis(value: number): string {

@@ -571,7 +571,8 @@ export class ThreadPool {
       thread.task = next;
       this.arm(thread, next);
     }
-    if (thread.served >= thread.retireAfter && !this.closing) {
+    // (Nothing is sent ahead to a thread about to retire; were it, it would retire after it.)
+    if (thread.task === null && thread.served >= thread.retireAfter && !this.closing) {
       this.options.logger.info(
         `thread ${thread.worker.threadId} served ${thread.served} requests (--max-requests); replacing it`,
       );
