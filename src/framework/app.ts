@@ -156,6 +156,7 @@ export class Carafe extends Scaffold implements RecordHandler {
 
   readonly #scopes = new Map<string | undefined, HookScope>();
   readonly #asyncScopes = new Map<string | undefined, boolean>();
+  readonly #chains = new Map<string | undefined, ScopeChain>();
   #serving = false;
   /** The match `placementOf` just made, for the `handle` call that follows it. */
   #placed: { method: string; path: string; match: MatchResult<RoutePayload> } | undefined;
@@ -446,7 +447,7 @@ export class Carafe extends Scaffold implements RecordHandler {
       error = caught;
       response = yield* this.#handleException(context, caught);
     }
-    yield* this.#teardown(context, error);
+    if (this.#chainOf(context.request).teardown) yield* this.#teardown(context, error);
     return response;
   }
 
@@ -454,8 +455,12 @@ export class Carafe extends Scaffold implements RecordHandler {
     const request = context.request;
     let value: unknown;
     try {
-      yield* this.#loadBody(request);
-      value = yield* this.#preprocessRequest(context);
+      // The common request has no body and no before-request hook: no steps to run for them.
+      const { record } = request;
+      if (record.body !== null || record.bodyTooLarge || record.headers["content-type"]) {
+        yield* this.#loadBody(request);
+      }
+      if (this.#chainOf(request).before) value = yield* this.#preprocessRequest(context);
       if (value === undefined) value = yield* this.#dispatchRequest(request, match);
     } catch (caught) {
       value = yield* this.#handleUserException(context, caught);
@@ -531,11 +536,27 @@ export class Carafe extends Scaffold implements RecordHandler {
     return known;
   }
 
-  #scopesOf(request: Request): HookScope[] {
-    const app = this as HookScope;
-    const blueprint =
-      request.blueprint === undefined ? undefined : this.#scopes.get(request.blueprint);
-    return blueprint === undefined ? [app] : [app, blueprint];
+  /** The hook scopes a request passes through, kept per blueprint once the app serves. */
+  #chainOf(request: Request): ScopeChain {
+    let chain = this.#chains.get(request.blueprint);
+    if (chain === undefined) {
+      const blueprint =
+        request.blueprint === undefined ? undefined : this.#scopes.get(request.blueprint);
+      const outward: HookScope[] = blueprint === undefined ? [this] : [this, blueprint];
+      chain = {
+        outward,
+        inward: [...outward].reverse(),
+        before: outward.some((scope) => scope.beforeRequestHooks.length > 0),
+        after: outward.some((scope) => scope.afterRequestHooks.length > 0),
+        teardown: outward.some((scope) => scope.teardownHooks.length > 0),
+      };
+      this.#chains.set(request.blueprint, chain);
+    }
+    return chain;
+  }
+
+  #scopesOf(request: Request): readonly HookScope[] {
+    return this.#chainOf(request).outward;
   }
 
   *#preprocessRequest(context: RequestContext): Pipeline<unknown> {
@@ -625,7 +646,7 @@ export class Carafe extends Scaffold implements RecordHandler {
   ): Pipeline<Response> {
     let response = this.#makeResponse(context.request, value);
     try {
-      for (const scope of this.#scopesOf(context.request).reverse()) {
+      for (const scope of this.#chainOf(context.request).inward) {
         for (let i = scope.afterRequestHooks.length - 1; i >= 0; i -= 1) {
           const hook = scope.afterRequestHooks[i] as AfterRequestHook;
           const replaced: unknown = yield hook(response);
@@ -648,7 +669,7 @@ export class Carafe extends Scaffold implements RecordHandler {
   }
 
   *#teardown(context: RequestContext, error: unknown): Pipeline<void> {
-    for (const scope of this.#scopesOf(context.request).reverse()) {
+    for (const scope of this.#chainOf(context.request).inward) {
       for (let i = scope.teardownHooks.length - 1; i >= 0; i -= 1) {
         try {
           yield (scope.teardownHooks[i] as TeardownHook)(error);
@@ -670,6 +691,15 @@ export class Carafe extends Scaffold implements RecordHandler {
     }
     return record;
   }
+}
+
+/** A request's hook scopes: the app, then its blueprint (if any); and which hooks they have. */
+interface ScopeChain {
+  readonly outward: readonly HookScope[];
+  readonly inward: readonly HookScope[];
+  readonly before: boolean;
+  readonly after: boolean;
+  readonly teardown: boolean;
 }
 
 function placementOfMatch(match: MatchResult<RoutePayload>, threaded: boolean): "loop" | "thread" {

@@ -168,7 +168,11 @@ export class HeaderMap implements Iterable<[string, string]> {
   #indexOf(name: string): number {
     const lower = name.toLowerCase();
     for (let i = 0; i < this.#flat.length; i += 2) {
-      if ((this.#flat[i] as string).toLowerCase() === lower) return i;
+      const each = this.#flat[i] as string;
+      // Only a name of the same length can match: most are skipped without a lowercase copy.
+      if (each.length === lower.length && (each === name || each.toLowerCase() === lower)) {
+        return i;
+      }
     }
     return -1;
   }
