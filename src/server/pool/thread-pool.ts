@@ -25,13 +25,12 @@ import {
   ServiceUnavailable,
   exceptionResponse,
   prefersJson,
-  type BodyChunk,
-  type BodyStream,
   type HTTPException,
   type RequestRecord,
   type ResponseRecord,
 } from "../../framework/index.ts";
 import { AppLoadError } from "../load-app.ts";
+import { IncomingStream } from "./incoming-stream.ts";
 import {
   transferable,
   type LoopMessage,
@@ -106,58 +105,6 @@ const BOOT_URLS = {
 export function requestsBeforeRetiring(maxRequests: number, jitter: number): number {
   if (maxRequests <= 0) return Infinity;
   return maxRequests + Math.floor(Math.random() * (jitter + 1));
-}
-
-/** A streamed response body fed by a thread's `chunk` messages. */
-class IncomingStream implements BodyStream {
-  private readonly chunks: BodyChunk[] = [];
-  private done = false;
-  private error: Error | null = null;
-  private wake: (() => void) | null = null;
-
-  constructor(
-    private readonly ack: () => void,
-    private readonly stop: () => void,
-  ) {}
-
-  push(chunk: BodyChunk): void {
-    this.chunks.push(chunk);
-    this.notify();
-  }
-
-  finish(error?: Error): void {
-    this.done = true;
-    if (error) this.error = error;
-    this.notify();
-  }
-
-  readonly cancel = (): void => {
-    if (this.done) return;
-    this.stop();
-    this.finish();
-  };
-
-  private notify(): void {
-    const wake = this.wake;
-    this.wake = null;
-    wake?.();
-  }
-
-  async *[Symbol.asyncIterator](): AsyncGenerator<BodyChunk> {
-    for (;;) {
-      const chunk = this.chunks.shift();
-      if (chunk !== undefined) {
-        // The previous chunk was written (the writer asks for the next one only after the
-        // socket took it), so the thread may produce one more.
-        this.ack();
-        yield chunk;
-        continue;
-      }
-      if (this.error) throw this.error;
-      if (this.done) return;
-      await new Promise<void>((resolve) => (this.wake = resolve));
-    }
-  }
 }
 
 interface Task {
