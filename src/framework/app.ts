@@ -90,8 +90,6 @@ export interface RoutePayload {
   readonly thread: boolean | undefined;
   /** Whether the handler is an `async function`. */
   readonly isAsync: boolean;
-  /** Whether its pipeline needs an async context (worked out on its first request). */
-  asyncContext?: boolean;
 }
 
 const NO_PARAMS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
@@ -155,7 +153,6 @@ export class Carafe extends Scaffold implements RecordHandler {
   readonly extensions = new Map<symbol, unknown>();
 
   readonly #scopes = new Map<string | undefined, HookScope>();
-  readonly #asyncScopes = new Map<string | undefined, boolean>();
   readonly #chains = new Map<string | undefined, ScopeChain>();
   #serving = false;
   /** The match `placementOf` just made, for the `handle` call that follows it. */
@@ -447,7 +444,7 @@ export class Carafe extends Scaffold implements RecordHandler {
       error = caught;
       response = yield* this.#handleException(context, caught);
     }
-    if (this.#chainOf(context.request).teardown) yield* this.#teardown(context, error);
+    if (this.#chainOf(context.request.blueprint).teardown) yield* this.#teardown(context, error);
     return response;
   }
 
@@ -460,7 +457,7 @@ export class Carafe extends Scaffold implements RecordHandler {
       if (record.body !== null || record.bodyTooLarge || record.headers["content-type"]) {
         yield* this.#loadBody(request);
       }
-      if (this.#chainOf(request).before) value = yield* this.#preprocessRequest(context);
+      if (this.#chainOf(request.blueprint).before) value = yield* this.#preprocessRequest(context);
       if (value === undefined) value = yield* this.#dispatchRequest(request, match);
     } catch (caught) {
       value = yield* this.#handleUserException(context, caught);
@@ -508,55 +505,47 @@ export class Carafe extends Scaffold implements RecordHandler {
 
   /**
    * Whether the request's pipeline needs its context to follow awaits: its handler, or a hook
-   * or error handler that can run for it, is an `async` function. Registration is closed once
-   * the app serves, so each answer is kept.
+   * or error handler that can run for it, is an `async` function.
    */
   #needsAsyncContext(match: MatchResult<RoutePayload>): boolean {
-    if (match.kind !== "found") return this.#scopesAreAsync(undefined);
+    if (match.kind !== "found") return this.#chainOf(undefined).async;
     const payload = match.rule.payload;
-    payload.asyncContext ??= payload.isAsync || this.#scopesAreAsync(payload.blueprint);
-    return payload.asyncContext;
+    return payload.isAsync || this.#chainOf(payload.blueprint).async;
   }
 
-  #scopesAreAsync(blueprint: string | undefined): boolean {
-    let known = this.#asyncScopes.get(blueprint);
-    if (known === undefined) {
-      const scopes = [this as HookScope, this.#scopes.get(blueprint) ?? this];
-      known = scopes.some(
-        (scope) =>
-          [...scope.beforeRequestHooks, ...scope.afterRequestHooks, ...scope.teardownHooks].some(
-            isAsyncFunction,
-          ) ||
-          [...scope.errorHandlers.values()].some((byClass) =>
-            [...byClass.values()].some(isAsyncFunction),
-          ),
-      );
-      this.#asyncScopes.set(blueprint, known);
-    }
-    return known;
-  }
-
-  /** The hook scopes a request passes through, kept per blueprint once the app serves. */
-  #chainOf(request: Request): ScopeChain {
-    let chain = this.#chains.get(request.blueprint);
+  /**
+   * The hook scopes a request of `blueprint` passes through (the app's alone for none), and
+   * which kinds of hooks they hold. Registration is closed once the app serves, so each chain
+   * is worked out once.
+   */
+  #chainOf(blueprint: string | undefined): ScopeChain {
+    let chain = this.#chains.get(blueprint);
     if (chain === undefined) {
-      const blueprint =
-        request.blueprint === undefined ? undefined : this.#scopes.get(request.blueprint);
-      const outward: HookScope[] = blueprint === undefined ? [this] : [this, blueprint];
+      const scope = blueprint === undefined ? undefined : this.#scopes.get(blueprint);
+      const outward: HookScope[] = scope === undefined ? [this] : [this, scope];
       chain = {
         outward,
         inward: [...outward].reverse(),
-        before: outward.some((scope) => scope.beforeRequestHooks.length > 0),
-        after: outward.some((scope) => scope.afterRequestHooks.length > 0),
-        teardown: outward.some((scope) => scope.teardownHooks.length > 0),
+        before: outward.some((each) => each.beforeRequestHooks.length > 0),
+        after: outward.some((each) => each.afterRequestHooks.length > 0),
+        teardown: outward.some((each) => each.teardownHooks.length > 0),
+        async: outward.some(
+          (each) =>
+            [...each.beforeRequestHooks, ...each.afterRequestHooks, ...each.teardownHooks].some(
+              isAsyncFunction,
+            ) ||
+            [...each.errorHandlers.values()].some((byClass) =>
+              [...byClass.values()].some(isAsyncFunction),
+            ),
+        ),
       };
-      this.#chains.set(request.blueprint, chain);
+      this.#chains.set(blueprint, chain);
     }
     return chain;
   }
 
   #scopesOf(request: Request): readonly HookScope[] {
-    return this.#chainOf(request).outward;
+    return this.#chainOf(request.blueprint).outward;
   }
 
   *#preprocessRequest(context: RequestContext): Pipeline<unknown> {
@@ -646,7 +635,7 @@ export class Carafe extends Scaffold implements RecordHandler {
   ): Pipeline<Response> {
     let response = this.#makeResponse(context.request, value);
     try {
-      for (const scope of this.#chainOf(context.request).inward) {
+      for (const scope of this.#chainOf(context.request.blueprint).inward) {
         for (let i = scope.afterRequestHooks.length - 1; i >= 0; i -= 1) {
           const hook = scope.afterRequestHooks[i] as AfterRequestHook;
           const replaced: unknown = yield hook(response);
@@ -669,7 +658,7 @@ export class Carafe extends Scaffold implements RecordHandler {
   }
 
   *#teardown(context: RequestContext, error: unknown): Pipeline<void> {
-    for (const scope of this.#chainOf(context.request).inward) {
+    for (const scope of this.#chainOf(context.request.blueprint).inward) {
       for (let i = scope.teardownHooks.length - 1; i >= 0; i -= 1) {
         try {
           yield (scope.teardownHooks[i] as TeardownHook)(error);
@@ -700,6 +689,8 @@ interface ScopeChain {
   readonly before: boolean;
   readonly after: boolean;
   readonly teardown: boolean;
+  /** Whether a hook or error handler among them is an `async` function. */
+  readonly async: boolean;
 }
 
 function placementOfMatch(match: MatchResult<RoutePayload>, threaded: boolean): "loop" | "thread" {
