@@ -190,17 +190,19 @@ export class ThreadPool {
       if (idle !== null) this.run(idle, task);
       // Requests sent ahead wait too: --max-queue counts them.
       else if (this.waiting() >= this.options.maxQueue) resolve(this.queueFull(record));
-      else if (this.queue.length > 0 || !this.place(task)) this.queue.push(task);
+      else if (this.queue.length > 0 || !this.sendAheadToAny(task)) this.queue.push(task);
     });
   }
 
   /** Runs `task` on an idle thread, or sends it ahead to a busy one; `false` when neither. */
   private place(task: Task): boolean {
     const idle = this.idleThread();
-    if (idle !== null) {
-      this.run(idle, task);
-      return true;
-    }
+    if (idle === null) return this.sendAheadToAny(task);
+    this.run(idle, task);
+    return true;
+  }
+
+  private sendAheadToAny(task: Task): boolean {
     for (const thread of this.threads) {
       if (this.sendAhead(thread, task)) return true;
     }
