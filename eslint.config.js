@@ -16,7 +16,7 @@ const nodeOnlyInServer = [
 }));
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "bench/results/", "test/fixtures/"] },
+  { ignores: ["dist/", "node_modules/", "bench/results/", "bench/.build/", "test/fixtures/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

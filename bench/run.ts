@@ -10,7 +10,7 @@ import { cpus, release, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { setTimeout as delay } from "node:timers/promises";
 import { chart } from "./lib/chart.ts";
-import { CONFIGS, type Config } from "./lib/configs.ts";
+import { CONFIGS, buildApps, type Config } from "./lib/configs.ts";
 import { loadTool, runLoad, type LoadTool } from "./lib/load.ts";
 import {
   answers,
@@ -79,6 +79,7 @@ if (scenarios.length === 0) {
 
 const chosen = CONFIGS.filter((c) => only === undefined || only.includes(c.key));
 const missing = new Map(chosen.map((c) => [c.key, c.missing?.() ?? null]));
+buildApps();
 const tool = loadTool();
 if (tool === "autocannon") {
   console.log("wrk is not installed (apt-get install wrk): loading with autocannon instead.");

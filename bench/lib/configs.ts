@@ -1,6 +1,8 @@
 // The servers the benchmark compares: Carafe in each shape it is deployed in, and the peers,
-// each serving the same routes (bench/apps/) on its own port.
+// each serving the same routes (bench/apps/) on its own port. Every Node server runs as it would
+// in production: compiled JavaScript (bench/.build/), Carafe from its build (dist/), no tsx.
 import { execFileSync } from "node:child_process";
+import { createRequire } from "node:module";
 
 export interface Config {
   /** Short stable key, used in `--only` and the JSON results. */
@@ -17,7 +19,14 @@ export interface Config {
 }
 
 const node = process.execPath;
-const tsx = ["--import", "tsx"];
+
+/** Compiles Carafe (dist/) and the apps (bench/.build/) from the working tree. */
+export function buildApps(): void {
+  const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
+  for (const project of ["tsconfig.build.json", "bench/tsconfig.apps.json"]) {
+    execFileSync(node, [tsc, "-p", project], { stdio: "inherit" });
+  }
+}
 
 function carafe(key: string, label: string, flags: string[]): Config {
   return {
@@ -26,10 +35,9 @@ function carafe(key: string, label: string, flags: string[]): Config {
     carafe: true,
     command: node,
     args: (port) => [
-      "--conditions=carafe-source",
       "bin/carafe.js",
       "serve",
-      "bench/apps/carafe.ts:app",
+      "bench/.build/carafe.js:app",
       "--bind",
       `127.0.0.1:${port}`,
       ...flags,
@@ -43,7 +51,7 @@ function peer(key: string, label: string, file: string): Config {
     label,
     carafe: false,
     command: node,
-    args: () => [...tsx, `bench/apps/${file}`],
+    args: () => [`bench/.build/${file}`],
     env: (port) => ({ PORT: String(port) }),
   };
 }
@@ -64,11 +72,11 @@ export const CONFIGS: Config[] = [
   carafe("carafe-t8", "Carafe --threads 8", ["--threads", "8"]),
   carafe("carafe-w2", "Carafe --workers 2", ["--workers", "2", "--threads", "0"]),
   carafe("carafe-w2t2", "Carafe --workers 2 --threads 2", ["--workers", "2", "--threads", "2"]),
-  peer("node-http", "node:http", "node-http.ts"),
-  peer("node-cluster", "node:cluster ×2", "node-cluster.ts"),
-  peer("fastify", "Fastify 5", "fastify.ts"),
-  peer("express", "Express 5", "express.ts"),
-  peer("hono", "Hono 4", "hono.ts"),
+  peer("node-http", "node:http", "node-http.js"),
+  peer("node-cluster", "node:cluster ×2", "node-cluster.js"),
+  peer("fastify", "Fastify 5", "fastify.js"),
+  peer("express", "Express 5", "express.js"),
+  peer("hono", "Hono 4", "hono.js"),
   {
     key: "gunicorn",
     label: "Flask on gunicorn 2×4",

@@ -2,9 +2,9 @@
 
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { appsCreatedIn, setManaged, type RecordHandler } from "../framework/index.ts";
 import { toRecordHandler } from "./fetch-app.ts";
+import { importFile } from "./typescript.ts";
 
 /** The error `carafe` prints (without a stack) when the app cannot be loaded. */
 export class AppLoadError extends Error {
@@ -37,7 +37,7 @@ export async function loadApp(spec: string): Promise<LoadedApp> {
   setManaged(true);
   let module: Record<string, unknown>;
   try {
-    module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    module = (await importFile(file)) as Record<string, unknown>;
   } catch (error) {
     const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
     throw new AppLoadError(`importing '${modulePath}' failed:\n${detail}`);

@@ -8,10 +8,10 @@
 
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { isIP } from "node:net";
 import { DEFAULT_ACCESS_LOG_FORMAT, LOG_LEVELS } from "./access-log.ts";
 import { isTrustEntry } from "./proxy.ts";
+import { importFile } from "./typescript.ts";
 import type { Bind, ServeOptions } from "./supervisor/protocol.ts";
 
 /** A setting that cannot be used as given; the message names the option and what to do. */
@@ -300,7 +300,7 @@ function readEnv(env: Record<string, string | undefined>): Layer {
 }
 
 async function readConfig(file: string, shown: string): Promise<Layer> {
-  const module = (await import(pathToFileURL(file).href).catch((error: Error) => {
+  const module = (await importFile(file).catch((error: Error) => {
     throw new SettingsError(`${shown}: could not load it: ${error.message}`, { cause: error });
   })) as { default?: unknown };
   const config = module.default;

@@ -30,6 +30,7 @@ import {
   type ResponseRecord,
 } from "../../framework/index.ts";
 import { AppLoadError } from "../load-app.ts";
+import { isTypeScript } from "../typescript.ts";
 import { IncomingStream } from "./incoming-stream.ts";
 import {
   transferable,
@@ -75,14 +76,18 @@ export interface PoolStats {
 }
 
 // The thread's entry is plain JavaScript: a worker thread cannot start from a .ts file. It
-// registers tsx (for a TypeScript app) and then imports thread-main, in this file's own flavour
-// (.ts from a checkout, .js from the build).
+// imports thread-main in this file's own flavour (.ts from a checkout, which needs tsx first;
+// .js from the build). A TypeScript app registers tsx itself when it loads (typescript.ts).
 const THREAD_BOOT = `
 const { workerData } = require("node:worker_threads");
 (async () => {
-  (await import(workerData.boot.tsxEsm)).register();
-  (await import(workerData.boot.tsxCjs)).register();
-  await import(workerData.boot.main);
+  const boot = workerData.boot;
+  if (boot.typescript) {
+    (await import(boot.tsxEsm)).register();
+    (await import(boot.tsxCjs)).register();
+    globalThis[Symbol.for("carafe.typescript")] = true;
+  }
+  await import(boot.main);
 })();
 `;
 
@@ -91,10 +96,15 @@ const CANCEL_GRACE_MS = 1000;
 /** The slowest the deadline sweep runs; a short --timeout makes it run more often. */
 const MAX_SWEEP_MS = 100;
 
+const THREAD_MAIN = new URL(
+  `./thread-main${extname(fileURLToPath(import.meta.url))}`,
+  import.meta.url,
+);
 const BOOT_URLS = {
+  main: THREAD_MAIN.href,
+  typescript: isTypeScript(THREAD_MAIN.pathname),
   tsxEsm: import.meta.resolve("tsx/esm/api"),
   tsxCjs: import.meta.resolve("tsx/cjs/api"),
-  main: new URL(`./thread-main${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href,
 };
 
 /**
