@@ -47,6 +47,7 @@ import {
 import { sendFromDirectory } from "./send-file.ts";
 import { openSession, saveSession, type Session } from "./sessions.ts";
 import { TestClient } from "./testing.ts";
+import { NamedShared } from "../threading/shared.ts";
 
 /** Options of `new Carafe()`: any config key, plus where the app's files live. */
 export interface CarafeOptions extends Partial<AppConfig> {
@@ -151,6 +152,11 @@ export class Carafe extends Scaffold implements RecordHandler {
   logger: Logger = consoleLogger;
   /** Values shared by integrations (the template environment, …) keyed by their own symbols. */
   readonly extensions = new Map<symbol, unknown>();
+  /**
+   * Locks, counters and other threading primitives by name, the same in every pool thread of
+   * the process; declare them at the module's top level (see docs/threading.md).
+   */
+  readonly shared = new NamedShared();
 
   readonly #scopes = new Map<string | undefined, HookScope>();
   readonly #chains = new Map<string | undefined, ScopeChain>();

@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { appsCreatedIn, setManaged, type RecordHandler } from "../framework/index.ts";
 import { toRecordHandler } from "./fetch-app.ts";
-import { importFile } from "./typescript.ts";
+import { importFile } from "../threading/typescript.ts";
 
 /** The error `carafe` prints (without a stack) when the app cannot be loaded. */
 export class AppLoadError extends Error {

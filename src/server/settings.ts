@@ -11,7 +11,7 @@ import { resolve } from "node:path";
 import { isIP } from "node:net";
 import { DEFAULT_ACCESS_LOG_FORMAT, LOG_LEVELS } from "./access-log.ts";
 import { isTrustEntry } from "./proxy.ts";
-import { importFile } from "./typescript.ts";
+import { importFile } from "../threading/typescript.ts";
 import type { Bind, ServeOptions } from "./supervisor/protocol.ts";
 
 /** A setting that cannot be used as given; the message names the option and what to do. */

@@ -6,6 +6,7 @@
 
 import { parentPort, workerData } from "node:worker_threads";
 import type { BodyChunk, BodyStream, RecordHandler, RequestRecord } from "../../framework/index.ts";
+import { executeCall, sendOutcome, type ThreadCall } from "../../threading/calls.ts";
 import { loadApp } from "../load-app.ts";
 import {
   STREAM_WINDOW,
@@ -76,7 +77,24 @@ async function sendStream(id: number, stream: BodyStream): Promise<void> {
   }
 }
 
-async function serve(app: RecordHandler, id: number, record: RequestRecord): Promise<void> {
+/** The response a toThread call's outcome travels on. */
+const CALL_DONE = { status: 200, headers: [], body: null };
+
+async function runCall(id: number, call: ThreadCall): Promise<void> {
+  const outcome = await executeCall(call);
+  sendOutcome(
+    (sent) => post({ type: "response", id, response: CALL_DONE, outcome: sent }),
+    outcome,
+  );
+}
+
+async function serve(
+  app: RecordHandler,
+  id: number,
+  record: RequestRecord,
+  call?: ThreadCall,
+): Promise<void> {
+  if (call !== undefined) return runCall(id, call);
   let result;
   try {
     result = await app.handle(record);
@@ -102,7 +120,7 @@ function startNext(app: RecordHandler): void {
   for (let next = waiting.shift(); next !== undefined; next = waiting.shift()) {
     if (next.ahead && Atomics.compareExchange(claim, 0, next.id, -next.id) !== next.id) continue;
     running = true;
-    void serve(app, next.id, next.record).finally(() => {
+    void serve(app, next.id, next.record, next.call).finally(() => {
       running = false;
       startNext(app);
     });

@@ -30,7 +30,10 @@ import {
   type ResponseRecord,
 } from "../../framework/index.ts";
 import { AppLoadError } from "../load-app.ts";
-import { isTypeScript } from "../typescript.ts";
+import type { CallOutcome, ThreadCall } from "../../threading/calls.ts";
+import { namedSharedValues } from "../../threading/shared.ts";
+import { useExecutor, type CallExecutor } from "../../threading/to-thread.ts";
+import { isTypeScript } from "../../threading/typescript.ts";
 import { IncomingStream } from "./incoming-stream.ts";
 import {
   transferable,
@@ -120,7 +123,9 @@ export function requestsBeforeRetiring(maxRequests: number, jitter: number): num
 interface Task {
   id: number;
   record: RequestRecord;
-  resolve: (response: ResponseRecord) => void;
+  /** A toThread call that runs instead of the app; its outcome comes with the response. */
+  call: { call: ThreadCall; transfer: readonly ArrayBuffer[] } | null;
+  resolve: (response: ResponseRecord, outcome?: CallOutcome) => void;
   /** When `overdue` runs (`performance.now()` time); checked by the pool's one sweep timer. */
   deadline: number;
   overdue: (() => void) | null;
@@ -139,6 +144,37 @@ interface Thread {
   served: number;
   retireAfter: number;
   stopping: boolean;
+}
+
+/** The record a toThread call travels under (its url names the function, for the logs). */
+const CALL_RECORD: RequestRecord = {
+  method: "CALL",
+  url: "toThread",
+  headers: {},
+  body: null,
+  remoteAddress: "",
+  scheme: "http",
+};
+
+/** A call the pool answered with an error response (full queue, --timeout, a dead thread). */
+function callFailure(response: ResponseRecord): CallOutcome {
+  const body = response.body;
+  const text =
+    typeof body === "string"
+      ? body
+      : body instanceof Uint8Array
+        ? new TextDecoder().decode(body)
+        : "";
+  const [name, code] =
+    response.status === 504
+      ? ["ThreadingTimeoutError", "ERR_THREADING_TIMEOUT"]
+      : response.status === 503
+        ? ["ThreadingError", "ERR_POOL_UNAVAILABLE"]
+        : ["ThreadDiedError", "ERR_THREAD_DIED"];
+  return {
+    ok: false,
+    error: { name, code, message: `the thread pool could not run the call: ${text.trim()}` },
+  };
 }
 
 function errorRecord(record: RequestRecord, error: HTTPException): ResponseRecord {
@@ -162,6 +198,7 @@ export class ThreadPool {
   private sweeper: NodeJS.Timeout | null = null;
   private sweepMs = MAX_SWEEP_MS;
   private idleWaiters: (() => void)[] = [];
+  private readonly executor: CallExecutor = { run: (call, transfer) => this.call(call, transfer) };
 
   private constructor(private readonly options: ThreadPoolOptions) {}
 
@@ -178,30 +215,78 @@ export class ThreadPool {
       await pool.close(0);
       throw new AppLoadError(`a pool thread could not load the app: ${failures[0] as string}`);
     }
+    // toThread() in this process's handlers now runs on these threads.
+    useExecutor(pool.executor);
     return pool;
   }
 
   /** Runs `record` on the next idle thread; never rejects (503, 504 and 500 are responses). */
   dispatch(record: RequestRecord): Promise<ResponseRecord> {
-    return new Promise((resolve) => {
-      if (this.closing) {
-        resolve(errorRecord(record, new ServiceUnavailable("The server is shutting down.")));
-        return;
-      }
-      const task: Task = {
-        id: this.nextId++,
-        record,
-        resolve,
-        deadline: Infinity,
-        overdue: null,
-        stream: null,
-      };
-      const idle = this.idleThread();
-      if (idle !== null) this.run(idle, task);
-      // Requests sent ahead wait too: --max-queue counts them.
-      else if (this.waiting() >= this.options.maxQueue) resolve(this.queueFull(record));
-      else if (this.queue.length > 0 || !this.sendAheadToAny(task)) this.queue.push(task);
+    return new Promise((resolve) => this.enqueue(record, null, resolve));
+  }
+
+  /**
+   * Runs a `toThread` call on the pool's threads, in the same queue and under the same
+   * --timeout as requests. `cancel` drops it if it waits, or replaces its thread if it runs.
+   */
+  call(
+    call: ThreadCall,
+    transfer: readonly ArrayBuffer[],
+  ): { outcome: Promise<CallOutcome>; cancel(): void } {
+    let task: Task | null = null;
+    const record: RequestRecord = { ...CALL_RECORD, url: `toThread(${call.target.name})` };
+    const outcome = new Promise<CallOutcome>((settle) => {
+      task = this.enqueue(record, { call, transfer }, (response, result) =>
+        settle(result ?? callFailure(response)),
+      );
     });
+    return { outcome, cancel: () => task !== null && this.drop(task) };
+  }
+
+  private enqueue(
+    record: RequestRecord,
+    call: Task["call"],
+    resolve: Task["resolve"],
+  ): Task | null {
+    if (this.closing) {
+      resolve(errorRecord(record, new ServiceUnavailable("The server is shutting down.")));
+      return null;
+    }
+    const task: Task = {
+      id: this.nextId++,
+      record,
+      call,
+      resolve,
+      deadline: Infinity,
+      overdue: null,
+      stream: null,
+    };
+    const idle = this.idleThread();
+    if (idle !== null) this.run(idle, task);
+    // Requests sent ahead wait too: --max-queue counts them.
+    else if (this.waiting() >= this.options.maxQueue) resolve(this.queueFull(record));
+    else if (this.queue.length > 0 || !this.sendAheadToAny(task)) this.queue.push(task);
+    return task;
+  }
+
+  /** An aborted call: out of the queue, or its thread replaced, since a thread cannot be interrupted. */
+  private drop(task: Task): void {
+    const queued = this.queue.indexOf(task);
+    if (queued >= 0) {
+      this.queue.splice(queued, 1);
+      return;
+    }
+    for (const thread of this.threads) {
+      if (thread.task !== task) continue;
+      this.options.logger.warn(
+        `${task.record.url} was aborted; its thread ${thread.worker.threadId} is being replaced`,
+      );
+      this.settle(task);
+      thread.task = null;
+      void this.stopThread(thread);
+      void this.replace();
+      return;
+    }
   }
 
   /** Runs `task` on an idle thread, or sends it ahead to a busy one; `false` when neither. */
@@ -227,6 +312,8 @@ export class ThreadPool {
       running === null ||
       running.stream !== null ||
       thread.ahead !== null ||
+      // A call may be aborted, which only terminating its thread can do: it never waits on one.
+      task.call !== null ||
       thread.served + 1 >= thread.retireAfter
     ) {
       return false;
@@ -282,6 +369,7 @@ export class ThreadPool {
   /** Stops taking requests, lets running ones finish within `graceMs`, then ends every thread. */
   async close(graceMs = 0): Promise<void> {
     this.closing = true;
+    useExecutor(this.executor, null);
     const waiting = [...this.threads].map((thread) => this.takeBack(thread));
     for (const task of [...this.queue.splice(0), ...waiting]) {
       if (task === null) continue;
@@ -338,6 +426,7 @@ export class ThreadPool {
     const data: ThreadData & { boot: typeof BOOT_URLS } = {
       appSpec: this.options.appSpec,
       claim: claim.buffer as SharedArrayBuffer,
+      "carafe.shared": namedSharedValues(),
       boot: BOOT_URLS,
     };
     const worker = new Worker(THREAD_BOOT, {
@@ -391,11 +480,16 @@ export class ThreadPool {
 
   private run(thread: Thread, task: Task): void {
     thread.task = task;
-    this.post(
-      thread,
-      { type: "request", id: task.id, record: task.record },
-      transferable(task.record.body),
-    );
+    if (task.call !== null) {
+      const { call, transfer } = task.call;
+      this.post(thread, { type: "request", id: task.id, record: task.record, call }, [...transfer]);
+    } else {
+      this.post(
+        thread,
+        { type: "request", id: task.id, record: task.record },
+        transferable(task.record.body),
+      );
+    }
     this.arm(thread, task);
   }
 
@@ -423,7 +517,7 @@ export class ThreadPool {
     switch (message.type) {
       case "response":
         this.settle(task);
-        task.resolve(message.response);
+        task.resolve(message.response, message.outcome);
         this.finishTask(thread);
         return;
       case "head":

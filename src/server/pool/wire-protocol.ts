@@ -3,6 +3,7 @@
 // travel in the transfer list; response bytes are copied, since the app may hold on to them.
 
 import type { BodyChunk, RequestRecord, ResponseRecord } from "../../framework/index.ts";
+import type { CallOutcome, ThreadCall } from "../../threading/calls.ts";
 
 /** What a pool thread is started with (its `workerData`). */
 export interface ThreadData {
@@ -14,6 +15,8 @@ export interface ThreadData {
    * request back while it waits. Exactly one of the two swaps succeeds.
    */
   claim: SharedArrayBuffer;
+  /** The app's named shared values (`app.shared`), declared when the process imported it. */
+  "carafe.shared": Record<string, unknown>;
 }
 
 /** A response whose body is bytes or text (a streamed one is announced by `head`). */
@@ -24,9 +27,10 @@ export type LoopMessage =
   /**
    * Run the app on this request; answer with `response`, or `head` then `chunk`s and `end`.
    * `ahead` when it was sent while another request runs: it waits its turn and is started only
-   * if the loop has not taken it back (see `ThreadData.claim`).
+   * if the loop has not taken it back (see `ThreadData.claim`). With `call`, a `toThread` call
+   * runs instead of the app, and its `outcome` comes back on the `response`.
    */
-  | { type: "request"; id: number; record: RequestRecord; ahead?: boolean }
+  | { type: "request"; id: number; record: RequestRecord; ahead?: boolean; call?: ThreadCall }
   /** A streamed chunk was written to the socket: the thread may send one more. */
   | { type: "ack"; id: number }
   /** The client went away: stop producing the streamed body. */
@@ -38,7 +42,7 @@ export type ThreadMessage =
   | { type: "ready" }
   /** The app module failed to import; `message` is the module's own error. */
   | { type: "boot-failed"; message: string }
-  | { type: "response"; id: number; response: CompleteResponse }
+  | { type: "response"; id: number; response: CompleteResponse; outcome?: CallOutcome }
   /** A streamed response begins: status and headers now, the body in `chunk`s. */
   | { type: "head"; id: number; status: number; headers: string[] }
   | { type: "chunk"; id: number; chunk: BodyChunk }

@@ -1,0 +1,51 @@
+// Starting a worker thread on one of carafe/threading's entries. A worker cannot start from a
+// .ts file, so the thread runs a few lines of JavaScript that register tsx first when the entry
+// (Carafe from its sources) or the code it will import is TypeScript, then import the entry.
+
+import { extname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Worker, type WorkerOptions } from "node:worker_threads";
+import { isTypeScript } from "./typescript.ts";
+
+const BOOT = `
+const { workerData } = require("node:worker_threads");
+(async () => {
+  const boot = workerData["carafe.boot"];
+  if (boot.typescript) {
+    (await import(boot.tsxEsm)).register();
+    (await import(boot.tsxCjs)).register();
+    globalThis[Symbol.for("carafe.typescript")] = true;
+  }
+  await import(boot.entry);
+})();
+`;
+
+const OWN_EXTENSION = extname(fileURLToPath(import.meta.url));
+
+/** The URL of `name` (an entry beside this file), in this file's own flavour (.ts or .js). */
+export function entryUrl(name: string, base: string = import.meta.url): string {
+  return new URL(`./${name}${OWN_EXTENSION}`, base).href;
+}
+
+/**
+ * Starts a worker on `entry` with `data` as its workerData; tsx is registered in it first when
+ * the entry or `typescript` says so.
+ */
+export function spawnWorker(
+  entry: string,
+  data: Record<string, unknown>,
+  options: { typescript?: boolean } & Omit<WorkerOptions, "eval" | "workerData"> = {},
+): Worker {
+  const { typescript = false, ...workerOptions } = options;
+  const boot = {
+    entry,
+    typescript: typescript || isTypeScript(fileURLToPath(entry)),
+    tsxEsm: import.meta.resolve("tsx/esm/api"),
+    tsxCjs: import.meta.resolve("tsx/cjs/api"),
+  };
+  return new Worker(BOOT, {
+    ...workerOptions,
+    eval: true,
+    workerData: { ...data, "carafe.boot": boot },
+  });
+}
