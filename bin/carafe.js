@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `carafe` command. When Carafe runs from its TypeScript sources (the carafe-source
 // condition), tsx is registered first; a TypeScript app or config file registers it itself when
-// it loads (src/server/typescript.ts), so a JavaScript app served from the build never pays for
+// it loads (src/threading/typescript.ts), so a JavaScript app served from the build never pays for
 // tsx's loader thread.
 if (import.meta.resolve("carafe/cli").endsWith(".ts")) {
   (await import("tsx/esm/api")).register();
