@@ -170,7 +170,7 @@ export function namedShared<T extends SharedValue | SharedTypedArray>(
   if (found !== undefined) {
     if (kindOf(found) !== kind) {
       throw new ThreadingError(
-        `shared '${name}' is a ${kindOf(found)}, not a ${kind}; each name holds one kind of value`,
+        `shared '${name}' is already declared as ${kindOf(found)}, and was now asked for as ${kind}; each name holds one kind of value`,
       );
     }
     return found as T;

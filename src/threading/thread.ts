@@ -42,6 +42,8 @@ export class Thread<A extends unknown[] = unknown[], R = unknown> {
   readonly daemon: boolean;
   readonly #options: ThreadOptions<A, R>;
   #worker: Worker | null = null;
+  /** Kept apart: a worker's own threadId turns to -1 once it exits. */
+  #threadId: number | undefined;
   #alive = false;
   #result: Promise<Awaited<R>> | null = null;
 
@@ -72,6 +74,7 @@ export class Thread<A extends unknown[] = unknown[], R = unknown> {
       { name: this.name, transferList: [...(this.#options.transfer ?? [])] },
     );
     this.#worker = worker;
+    this.#threadId = worker.threadId;
     this.#alive = true;
     if (this.daemon) worker.unref();
     this.#result = new Promise<Awaited<R>>((resolve, reject) => {
@@ -130,6 +133,6 @@ export class Thread<A extends unknown[] = unknown[], R = unknown> {
 
   /** The worker thread's id once started (`threadId` inside it), otherwise `undefined`. */
   get threadId(): number | undefined {
-    return this.#worker?.threadId;
+    return this.#threadId;
   }
 }

@@ -1,0 +1,196 @@
+// Thread and toThread with real worker threads: results, errors, targets and cancellation.
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { threadId } from "node:worker_threads";
+import {
+  Counter,
+  Event,
+  Thread,
+  ThreadStateError,
+  ThreadTargetError,
+  ThreadingTimeoutError,
+  toThread,
+} from "../../src/threading/index.ts";
+import { closeDefaultPool } from "../../src/threading/to-thread.ts";
+import {
+  QuotaError,
+  digest,
+  failing,
+  misnamed,
+  renamed,
+  spin,
+} from "../fixtures/threading/work.ts";
+
+after(() => closeDefaultPool());
+
+describe("Thread", () => {
+  it("runs a self-contained function on another thread and join() resolves to its result", async () => {
+    const thread = new Thread({
+      target: (a: number, b: number) => ({ sum: a + b, text: `${a}+${b}` }),
+      args: [20, 22],
+      name: "adder",
+    });
+    assert.equal(thread.isAlive(), false);
+    assert.equal(thread.threadId, undefined);
+    thread.start();
+    assert.equal(thread.isAlive(), true);
+    assert.ok((thread.threadId ?? 0) > 0);
+    assert.deepEqual(await thread.join(), { sum: 42, text: "20+22" });
+    assert.equal(thread.isAlive(), false);
+    assert.equal(thread.name, "adder");
+  });
+
+  it("runs a module function marked with threadTarget, with the module's imports", async () => {
+    const thread = new Thread({ target: digest, args: ["carafe", 2] }).start();
+    const result = await thread.join();
+    assert.equal(result.value.length, 64);
+    assert.equal(result.threadId, thread.threadId);
+    assert.notEqual(result.threadId, threadId);
+  });
+
+  it("rejects join() with the thread's error: its class name, message, code and stack", async () => {
+    const thread = new Thread({ target: failing }).start();
+    const error = await thread.join().then(
+      () => assert.fail("join() resolved"),
+      (caught: Error & { code?: string }) => caught,
+    );
+    assert.equal(error.name, "QuotaError");
+    assert.equal(error.message, "quota exceeded for tenant 7");
+    assert.equal(error.code, "E_QUOTA");
+    assert.match(error.stack ?? "", /work\.ts/);
+    assert.ok(!(error instanceof QuotaError), "a class of the thread's module is rebuilt by name");
+  });
+
+  it("rebuilds built-in error classes", async () => {
+    const thread = new Thread({
+      target: () => {
+        throw new RangeError("out of range");
+      },
+    }).start();
+    await assert.rejects(thread.join(), RangeError);
+  });
+
+  it("says a sent function used an outer variable, naming it, instead of a bare ReferenceError", async () => {
+    const limit = 10;
+    const thread = new Thread({ target: (n: number) => Math.min(n, limit), args: [50] }).start();
+    await assert.rejects(thread.join(), (error: Error) => {
+      assert.ok(error instanceof ThreadTargetError, `${error.name}: ${error.message}`);
+      assert.match(error.message, /uses 'limit', which is defined outside the function/);
+      assert.match(error.message, /Pass 'limit' in args/);
+      return true;
+    });
+  });
+
+  it("refuses native and bound functions when the Thread is made", () => {
+    assert.throws(() => new Thread({ target: Math.max, args: [1, 2] }), ThreadTargetError);
+    const bound = ((a: number) => a).bind(null);
+    assert.throws(() => new Thread({ target: bound, args: [1] }), ThreadTargetError);
+  });
+
+  it("finds a module function exported under another name, and says so when it is not exported", async () => {
+    assert.equal(await new Thread({ target: renamed, args: [1] }).start().join(), 2);
+    await assert.rejects(
+      new Thread({ target: misnamed, args: [1] }).start().join(),
+      (error: Error) =>
+        error instanceof ThreadTargetError &&
+        /no exported function named 'nowhere'/.test(error.message),
+    );
+  });
+
+  it("starts once and cannot be joined before it starts", async () => {
+    const thread = new Thread({ target: () => 1 });
+    await assert.rejects(thread.join(), ThreadStateError);
+    thread.start();
+    assert.throws(() => thread.start(), ThreadStateError);
+    assert.equal(await thread.join(), 1);
+  });
+
+  it("join(timeout) rejects with ThreadingTimeoutError while the thread keeps running", async () => {
+    const release = new Event();
+    const thread = new Thread({
+      target: (done: Event) => {
+        done.wait();
+        return "finished";
+      },
+      args: [release],
+    }).start();
+    await assert.rejects(thread.join(50), ThreadingTimeoutError);
+    assert.equal(thread.isAlive(), true);
+    release.set();
+    assert.equal(await thread.join(), "finished");
+  });
+
+  it("shares primitives passed in args; module state stays per thread", async () => {
+    const hits = new Counter();
+    const threads = [1, 2, 3].map(() => new Thread({ target: digest, args: ["x", 1] }).start());
+    const results = await Promise.all(threads.map((thread) => thread.join()));
+    // Each thread imported work.ts afresh: its `calls` counts only its own call.
+    assert.deepEqual(
+      results.map((result) => result.calls),
+      [1, 1, 1],
+    );
+    const counting = [1, 2, 3].map(() =>
+      new Thread({
+        target: (counter: Counter) => {
+          for (let i = 0; i < 1000; i++) counter.increment();
+        },
+        args: [hits],
+      }).start(),
+    );
+    await Promise.all(counting.map((thread) => thread.join()));
+    assert.equal(hits.value, 3000);
+  });
+});
+
+describe("toThread", () => {
+  it("runs one call on the default pool and resolves with its result", async () => {
+    const result = await toThread(digest, "abc", 3);
+    assert.notEqual(result.threadId, threadId);
+    assert.equal(await toThread((a: number, b: number) => a * b, 6, 7), 42);
+  });
+
+  it("keeps the event loop free while the call runs", async () => {
+    let ticks = 0;
+    const timer = setInterval(() => (ticks += 1), 5);
+    await toThread(digest, "loop", 200_000);
+    clearInterval(timer);
+    assert.ok(ticks > 0, "timers ran while the thread hashed");
+  });
+
+  it("rejects with the call's error rebuilt", async () => {
+    await assert.rejects(toThread(failing), { name: "QuotaError", code: "E_QUOTA" });
+  });
+
+  it("takes { signal } as the last argument: aborting terminates the thread and a new one serves the next call", async () => {
+    const controller = new AbortController();
+    const started = performance.now();
+    const running = toThread(spin, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 100);
+    await assert.rejects(running, { name: "AbortError" });
+    assert.ok(performance.now() - started < 10_000);
+    assert.equal(await toThread((n: number) => n + 1, 1), 2);
+  });
+
+  it("rejects at once with an already aborted signal", async () => {
+    await assert.rejects(
+      toThread(() => 1, { signal: AbortSignal.abort() }),
+      { name: "AbortError" },
+    );
+  });
+
+  it("moves buffers listed in transfer instead of copying them", async () => {
+    const bytes = new Uint8Array([1, 2, 3, 4]);
+    const sum = await toThread(
+      (view: Uint8Array) => view.reduce((total, byte) => total + byte, 0),
+      bytes,
+      { transfer: [bytes.buffer] },
+    );
+    assert.equal(sum, 10);
+    assert.equal(bytes.byteLength, 0, "the buffer was moved to the thread");
+  });
+
+  it("passes a plain object that merely looks like options through as an argument", async () => {
+    const seen = await toThread((options: { signal: string }) => options.signal, { signal: "go" });
+    assert.equal(seen, "go");
+  });
+});
