@@ -26,5 +26,5 @@ export async function checks(): Promise<void> {
   await toThread(add, 1, "2");
   // @ts-expect-error: a missing argument
   await toThread(greet);
-  void [_join, _sum, _text];
+  void [thread, sum, text, _join, _sum, _text];
 }
