@@ -1,16 +1,23 @@
-// Design: a Condition pairs a lock with a sequence number on a shared Int32. wait() reads the
-// sequence while it still holds the lock, releases the lock, and sleeps while the sequence is
-// unchanged; notify(n) bumps the sequence and wakes n sleepers. A waiter that released the lock
-// but was not yet asleep when notified sees the new sequence and returns at once, so no notify
-// is lost. As with every condition variable, re-check the predicate after waking (waitFor).
+// Design: a Condition pairs a lock with three shared Int32s: a sequence that waiters sleep on,
+// the number of waiters not yet chosen by a notify, and wake-up tokens. Everything but taking a
+// token happens under the lock. notify(n) moves up to n waiters' worth from "waiting" to
+// "tokens", bumps the sequence and wakes sleepers; a waiter that sees the sequence move takes a
+// token and returns, or finds none left and sleeps again. So notify(n) wakes exactly n waiters
+// (or all, if fewer wait), even one that had released the lock but was not yet asleep, and a
+// waiter only takes a token after a notify that came once it was waiting. A waiter whose timeout
+// runs out takes the lock back first, then a token if one is left (it was notified after all)
+// or its place among the waiters. As with every condition variable, re-check the predicate
+// after waking (waitFor).
 
 import { LockNotOwnedError } from "./errors.ts";
 import { RLock, type ConditionLock, type Lock } from "./locks.ts";
 import { deadlineOf, sharedInts, waitAsync, waitBlocking, type Timeout } from "./wait.ts";
 
 const SEQUENCE = 0;
-/** Threads inside wait(); lets notify() skip the syscall when nobody waits. */
+/** Waiters no notify has chosen yet; changed only under the lock. */
 const WAITERS = 1;
+/** Wake-ups handed out by notify() and not yet taken by a waiter. */
+const TOKENS = 2;
 
 /**
  * Lets threads wait, under a lock, until another thread says the state they wait for may hold
@@ -26,12 +33,12 @@ const WAITERS = 1;
 export class Condition {
   readonly kind = "Condition";
   readonly lock: Lock | RLock;
-  /** [sequence, waiters]. */
+  /** [sequence, waiters, tokens]. */
   readonly state: Int32Array;
 
   constructor(lock?: Lock | RLock, state?: Int32Array) {
     this.lock = lock ?? new RLock();
-    this.state = state ?? sharedInts(2);
+    this.state = state ?? sharedInts(3);
   }
 
   acquire(timeout?: Timeout): boolean {
@@ -62,27 +69,35 @@ export class Condition {
    */
   wait(timeout?: Timeout): boolean {
     const deadline = deadlineOf(timeout, "Condition.wait");
-    const { sequence, saved } = this.beginWait("wait()");
-    const lock = this.lock as ConditionLock;
+    const { sequence: waitedFrom, saved } = this.beginWait("wait()");
+    let sequence = waitedFrom;
+    let notified = false;
     try {
-      return waitBlocking(this.state, SEQUENCE, sequence, deadline);
+      while (waitBlocking(this.state, SEQUENCE, sequence, deadline)) {
+        sequence = Atomics.load(this.state, SEQUENCE);
+        if ((notified = this.takeToken())) break;
+      }
     } finally {
-      lock.restore(saved);
-      Atomics.sub(this.state, WAITERS, 1);
+      (this.lock as ConditionLock).restore(saved);
     }
+    return notified || this.endTimedOutWait(waitedFrom);
   }
 
   /** The awaitable form of `wait()`: never blocks the event loop. */
   async waitAsync(timeout?: Timeout): Promise<boolean> {
     const deadline = deadlineOf(timeout, "Condition.waitAsync");
-    const { sequence, saved } = this.beginWait("waitAsync()");
-    const lock = this.lock as ConditionLock;
+    const { sequence: waitedFrom, saved } = this.beginWait("waitAsync()");
+    let sequence = waitedFrom;
+    let notified = false;
     try {
-      return await waitAsync(this.state, SEQUENCE, sequence, deadline);
+      while (await waitAsync(this.state, SEQUENCE, sequence, deadline)) {
+        sequence = Atomics.load(this.state, SEQUENCE);
+        if ((notified = this.takeToken())) break;
+      }
     } finally {
-      await lock.restoreAsync(saved);
-      Atomics.sub(this.state, WAITERS, 1);
+      await (this.lock as ConditionLock).restoreAsync(saved);
     }
+    return notified || this.endTimedOutWait(waitedFrom);
   }
 
   /** Waits until `predicate()` is true; returns its last result (false after a timeout). */
@@ -116,14 +131,38 @@ export class Condition {
     if (!(this.lock as ConditionLock).isOwned()) {
       throw new LockNotOwnedError("Condition.notify() needs the condition's lock held");
     }
-    if (Atomics.load(this.state, WAITERS) === 0) return;
+    const chosen = Math.min(n, Atomics.load(this.state, WAITERS));
+    if (chosen <= 0) return;
+    Atomics.sub(this.state, WAITERS, chosen);
+    Atomics.add(this.state, TOKENS, chosen);
     Atomics.add(this.state, SEQUENCE, 1);
-    Atomics.notify(this.state, SEQUENCE, n);
+    Atomics.notify(this.state, SEQUENCE, chosen);
   }
 
   /** Wakes every thread waiting on this condition. The caller must hold the lock. */
   notifyAll(): void {
     this.notify(Infinity);
+  }
+
+  /** Takes one wake-up token if any is left; the only step a waiter takes without the lock. */
+  private takeToken(): boolean {
+    for (let tokens = Atomics.load(this.state, TOKENS); tokens > 0;) {
+      const seen = Atomics.compareExchange(this.state, TOKENS, tokens, tokens - 1);
+      if (seen === tokens) return true;
+      tokens = seen;
+    }
+    return false;
+  }
+
+  /**
+   * After a timeout, with the lock held again: if a notify came while this waiter waited and
+   * left a token, it chose this waiter's place just before the time ran out, so the wait
+   * counts as notified; otherwise the waiter gives its place up.
+   */
+  private endTimedOutWait(waitedFrom: number): boolean {
+    if (Atomics.load(this.state, SEQUENCE) !== waitedFrom && this.takeToken()) return true;
+    Atomics.sub(this.state, WAITERS, 1);
+    return false;
   }
 
   /** Reads the sequence under the lock, then releases the lock completely. */

@@ -42,9 +42,9 @@ export class Event {
 
   /** Blocks until the flag is set; `false` if `timeout` ms pass first. */
   wait(timeout?: Timeout): boolean {
+    const deadline = deadlineOf(timeout, "Event.wait");
     const generation = Atomics.load(this.state, GENERATION);
     if (this.isSet()) return true;
-    const deadline = deadlineOf(timeout, "Event.wait");
     while (Atomics.load(this.state, GENERATION) === generation) {
       if (!waitBlocking(this.state, GENERATION, generation, deadline)) return this.isSet();
     }
@@ -53,9 +53,9 @@ export class Event {
 
   /** The awaitable form of `wait()`: never blocks the event loop. */
   async waitAsync(timeout?: Timeout): Promise<boolean> {
+    const deadline = deadlineOf(timeout, "Event.waitAsync");
     const generation = Atomics.load(this.state, GENERATION);
     if (this.isSet()) return true;
-    const deadline = deadlineOf(timeout, "Event.waitAsync");
     while (Atomics.load(this.state, GENERATION) === generation) {
       if (!(await waitAsync(this.state, GENERATION, generation, deadline))) return this.isSet();
     }

@@ -222,15 +222,16 @@ export class RLock extends LockBase {
   }
 
   acquire(timeout?: Timeout): boolean {
+    const deadline = deadlineOf(timeout, "RLock.acquire");
     if (this.reenter()) return true;
-    if (!mutexAcquire(this.state, MUTEX, deadlineOf(timeout, "RLock.acquire"))) return false;
+    if (!mutexAcquire(this.state, MUTEX, deadline)) return false;
     this.own(1);
     return true;
   }
 
   async acquireAsync(timeout?: Timeout): Promise<boolean> {
-    if (this.reenter()) return true;
     const deadline = deadlineOf(timeout, "RLock.acquireAsync");
+    if (this.reenter()) return true;
     if (!(await mutexAcquireAsync(this.state, MUTEX, deadline))) return false;
     this.own(1);
     return true;

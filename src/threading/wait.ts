@@ -1,6 +1,8 @@
 // Deadlines and the two ways to wait on a shared Int32: blocking the thread (Atomics.wait) and
 // awaiting (Atomics.waitAsync, which never blocks an event loop). Every primitive waits
-// through these two, so a timeout means the same thing everywhere.
+// through these two, so a timeout means the same thing everywhere. Node does not count a
+// pending Atomics.waitAsync as work, so while any is pending one ref'd timer
+// keeps the event loop alive: an awaited wait ends as a blocking one would, not by an exit.
 
 /** `undefined` or `Infinity`: wait forever; 0: do not wait; otherwise milliseconds. */
 export type Timeout = number | undefined;
@@ -30,6 +32,10 @@ export function waitBlocking(
   return Atomics.wait(state, index, expected, remaining(deadline)) !== "timed-out";
 }
 
+/** Awaited waits not yet settled in this thread, and the timer that keeps its loop alive. */
+let pending = 0;
+let keepAlive: ReturnType<typeof setInterval> | undefined;
+
 /** The awaitable form of `waitBlocking`. */
 export async function waitAsync(
   state: Int32Array,
@@ -38,7 +44,13 @@ export async function waitAsync(
   deadline: number,
 ): Promise<boolean> {
   const wait = Atomics.waitAsync(state, index, expected, remaining(deadline));
-  return (wait.async ? await wait.value : wait.value) !== "timed-out";
+  if (!wait.async) return wait.value !== "timed-out";
+  if (pending++ === 0) keepAlive = setInterval(() => {}, 2 ** 30);
+  try {
+    return (await wait.value) !== "timed-out";
+  } finally {
+    if (--pending === 0) clearInterval(keepAlive);
+  }
 }
 
 /** A new Int32Array of `length` zeros on shared memory. */
