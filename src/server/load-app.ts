@@ -1,7 +1,7 @@
 // Loads the app a command names as `MODULE[:EXPORT]`, the way gunicorn loads `module:app`.
 
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, extname, join, resolve } from "node:path";
 import { appsCreatedIn, setManaged, type RecordHandler } from "../framework/index.ts";
 import { toRecordHandler } from "./fetch-app.ts";
 import { importFile } from "../threading/typescript.ts";
@@ -40,7 +40,7 @@ export async function loadApp(spec: string): Promise<LoadedApp> {
     module = (await importFile(file)) as Record<string, unknown>;
   } catch (error) {
     const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    throw new AppLoadError(`importing '${modulePath}' failed:\n${detail}`);
+    throw new AppLoadError(`importing '${modulePath}' failed:\n${detail}${commonJsHint(file)}`);
   }
   const names = exportName === undefined ? DEFAULT_EXPORTS : [exportName];
   for (const name of names) {
@@ -53,9 +53,36 @@ export async function loadApp(spec: string): Promise<LoadedApp> {
     if (created !== undefined) return created as LoadedApp;
   }
   const available = Object.keys(module).join(", ") || "none";
-  throw new AppLoadError(
+  const missing =
     exportName === undefined
       ? `'${modulePath}' exports no app named ${DEFAULT_EXPORTS.join(", ")} (its exports: ${available}); name it as ${modulePath}:EXPORT`
-      : `'${modulePath}' has no app (a Carafe app or an object with fetch) exported as '${exportName}' (its exports: ${available})`,
-  );
+      : `'${modulePath}' has no app (a Carafe app or an object with fetch) exported as '${exportName}' (its exports: ${available})`;
+  throw new AppLoadError(missing + commonJsHint(file));
+}
+
+/**
+ * Why a module may have failed, when Node loads it as CommonJS: a `.ts` or `.js` file whose
+ * nearest package.json does not say `"type": "module"` (npm init writes `"commonjs"`). Carafe
+ * and its apps are ES modules; loaded as CommonJS, an app gets a second, converted copy of
+ * Carafe, and its exports arrive wrapped in `default`.
+ */
+function commonJsHint(file: string): string {
+  const extension = extname(file);
+  if (extension !== ".ts" && extension !== ".js" && extension !== ".tsx") return "";
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    const manifest = join(dir, "package.json");
+    if (existsSync(manifest)) {
+      let type: unknown;
+      try {
+        type = (JSON.parse(readFileSync(manifest, "utf8")) as { type?: unknown }).type;
+      } catch {
+        return "";
+      }
+      if (type === "module") return "";
+      return `\n${manifest} does not say "type": "module", so Node loads '${file}' as CommonJS. Carafe apps are ES modules: add "type": "module" to that package.json, or name the file with .mts (.mjs).`;
+    }
+    if (dirname(dir) === dir) {
+      return `\nNo package.json says "type": "module" above '${file}', so Node loads it as CommonJS. Carafe apps are ES modules: add a package.json with "type": "module" beside it, or name the file with .mts (.mjs).`;
+    }
+  }
 }

@@ -183,6 +183,29 @@ describe("carafe serve", () => {
     assert.ok(bootedPids(server.lines).length <= 3, "it forked again after the boot failure");
   });
 
+  it("says how to fix an app that Node loads as CommonJS, and stops with exit code 3", async () => {
+    const dir = mkdtempSync(join(resolve(import.meta.dirname, "../fixtures/pool"), "commonjs-"));
+    try {
+      // What `npm init -y` writes: without "type": "module", app.ts is compiled as CommonJS.
+      writeFileSync(join(dir, "package.json"), '{ "type": "commonjs" }\n');
+      writeFileSync(
+        join(dir, "app.ts"),
+        'import { Carafe } from "carafe";\nexport const app = new Carafe();\n',
+      );
+      const server = await startServe([join(dir, "app.ts"), ...ANY_PORT], {
+        waitForListening: false,
+      });
+      running.push(server);
+      assert.equal(await server.exited, 3);
+      assert.match(
+        server.lines.join("\n"),
+        /package\.json does not say "type": "module", so Node loads .*app\.ts' as CommonJS/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("serves the Hono example app unchanged", async () => {
     const server = await serve(["examples/hono/app.ts", ...ANY_PORT, "--workers", "2"]);
     const hello = await fetchReply(`${server.url}/`);
