@@ -5,6 +5,10 @@
 //   npm run bench -- --quick           1 short round, a smoke check (writes quick.*)
 //   npm run bench -- --report          the tables and chart again from results/latest.json
 //   npm run bench -- --rounds 5 --seconds 8 --only carafe-loop,fastify,node-http --scenarios S1,S3
+//
+// A whole run (no --only or --scenarios) ends with the micro-benchmarks: bench:micro and
+// bench:threading, quick when the run is.
+import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
 import { parseArgs } from "node:util";
@@ -208,3 +212,13 @@ console.log("\n" + markdown(results));
 console.log(`Wrote bench/results/${name}.md, ${name}.svg and ${name}.json.`);
 const missed = targets(results).filter((t) => !t.met);
 if (missed.length > 0 && !quick) console.log(`${missed.length} target(s) missed.`);
+
+if (only === undefined && values.scenarios === undefined) {
+  for (const script of ["bench:micro", "bench:threading"]) {
+    console.log(`\n${script}`);
+    const run = spawnSync("npm", ["run", "--silent", script, ...(quick ? ["--", "--quick"] : [])], {
+      stdio: "inherit",
+    });
+    if (run.status !== 0) process.exit(run.status ?? 1);
+  }
+}

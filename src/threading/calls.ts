@@ -103,8 +103,16 @@ function compile(target: { source: string; name: string }): AnyFunction {
   return fn;
 }
 
-async function resolveTarget(target: Target): Promise<AnyFunction> {
+/** Module functions this thread has imported, by module URL and export name. */
+const imported = new Map<string, AnyFunction>();
+
+function resolveTarget(target: Target): AnyFunction | Promise<AnyFunction> {
   if ("source" in target) return compile(target);
+  // Even a cached module's import() goes through the loader (and tsx's hooks), every call.
+  return imported.get(`${target.name}@${target.module}`) ?? importTarget(target);
+}
+
+async function importTarget(target: { module: string; name: string }): Promise<AnyFunction> {
   if (isTypeScript(new URL(target.module).pathname)) await registerTypeScript();
   const module = (await import(target.module)) as Record<string, unknown>;
   const fn = module[target.name];
@@ -113,6 +121,7 @@ async function resolveTarget(target: Target): Promise<AnyFunction> {
       `${target.module} has no exported function named '${target.name}'; export the function under the name threadTarget() was given`,
     );
   }
+  imported.set(`${target.name}@${target.module}`, fn as AnyFunction);
   return fn as AnyFunction;
 }
 
