@@ -162,6 +162,16 @@ export function sendOutcome(send: (outcome: CallOutcome) => void, outcome: CallO
   }
 }
 
+/**
+ * The outcome of a call whose arguments could not be posted to a thread (a function, a
+ * socket…): the call never ran, and the thread it was meant for is still free.
+ */
+export function unsendable(error: unknown): CallOutcome {
+  const reason = errorInfo(error);
+  reason.message = `the call's arguments cannot be sent to a thread: ${reason.message}`;
+  return { ok: false, error: reason };
+}
+
 /** An error as plain data. */
 export function errorInfo(error: unknown): ErrorInfo {
   if (!(error instanceof Error)) {
@@ -188,7 +198,8 @@ const BUILT_IN: Record<string, ErrorConstructor> = {
 export function rebuildError(info: ErrorInfo): Error {
   const ours = (errors as Record<string, unknown>)[info.name];
   const error =
-    typeof ours === "function" && ours.prototype instanceof ThreadingError
+    typeof ours === "function" &&
+    (ours === ThreadingError || ours.prototype instanceof ThreadingError)
       ? new (ours as new (message: string) => Error)(info.message)
       : new (BUILT_IN[info.name] ?? Error)(info.message);
   if (error.name !== info.name) error.name = info.name;

@@ -7,9 +7,11 @@ import { fileURLToPath } from "node:url";
 import { Worker, type WorkerOptions } from "node:worker_threads";
 import { isTypeScript } from "./typescript.ts";
 
+// It imports node:worker_threads rather than requiring it: a process started with
+// --input-type=module passes that on, and the thread then evaluates this as a module.
 const BOOT = `
-const { workerData } = require("node:worker_threads");
 (async () => {
+  const { workerData } = await import("node:worker_threads");
   const boot = workerData["carafe.boot"];
   if (boot.typescript) {
     (await import(boot.tsxEsm)).register();

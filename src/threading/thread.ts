@@ -76,7 +76,6 @@ export class Thread<A extends unknown[] = unknown[], R = unknown> {
     this.#worker = worker;
     this.#threadId = worker.threadId;
     this.#alive = true;
-    if (this.daemon) worker.unref();
     this.#result = new Promise<Awaited<R>>((resolve, reject) => {
       let outcome: CallOutcome | null = null;
       worker.once("message", (reply: { outcome: CallOutcome }) => (outcome = reply.outcome));
@@ -101,6 +100,8 @@ export class Thread<A extends unknown[] = unknown[], R = unknown> {
     });
     // join() may never be called; an error it would have reported must not crash the process.
     this.#result.catch(() => undefined);
+    // After the listeners: adding a "message" listener refs the worker again.
+    if (this.daemon) worker.unref();
     return this;
   }
 

@@ -6,7 +6,13 @@
 
 import { availableParallelism } from "node:os";
 import type { Worker } from "node:worker_threads";
-import { describeTarget, settleOutcome, type CallOutcome, type ThreadCall } from "./calls.ts";
+import {
+  describeTarget,
+  settleOutcome,
+  unsendable,
+  type CallOutcome,
+  type ThreadCall,
+} from "./calls.ts";
 import { NAMED_KEY, namedSharedValues } from "./shared.ts";
 import { entryUrl, spawnWorker } from "./spawn.ts";
 import type { PoolReply, PoolRequest, ThreadStart } from "./thread-main.ts";
@@ -75,11 +81,16 @@ class DefaultPool implements CallExecutor {
       if (idle === undefined && this.threads.size < this.size) idle = this.spawn();
       if (idle === undefined) return;
       const next = this.queue.shift() as Pending;
+      const request: PoolRequest = { id: next.id, call: next.call };
+      try {
+        idle.worker.postMessage(request, [...next.transfer]);
+      } catch (error) {
+        next.settle(unsendable(error));
+        continue;
+      }
       idle.busy = next.id;
       idle.worker.ref();
       this.settling.set(next.id, next);
-      const request: PoolRequest = { id: next.id, call: next.call };
-      idle.worker.postMessage(request, [...next.transfer]);
     }
   }
 

@@ -61,4 +61,13 @@ describe("threading in a served app", () => {
     );
     assert.equal(await server.stop(), 0);
   });
+
+  it("rejects a toThread call past --timeout with ThreadingTimeoutError and a plain message", async () => {
+    const server = await serve(["--threads", "1", "--timeout", "1"]);
+    const late = await json<{ name: string; code: string; message: string }>(`${server.url}/late`);
+    assert.equal(late.name, "ThreadingTimeoutError");
+    assert.equal(late.code, "ERR_THREADING_TIMEOUT");
+    assert.match(late.message, /^the thread pool could not run the call: [^<]+$/);
+    assert.equal(await server.stop(), 0);
+  });
 });

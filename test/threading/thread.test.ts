@@ -2,10 +2,13 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { threadId } from "node:worker_threads";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import {
   Counter,
   Event,
   Thread,
+  ThreadingError,
   ThreadStateError,
   ThreadTargetError,
   ThreadingTimeoutError,
@@ -17,6 +20,7 @@ import {
   digest,
   failing,
   misnamed,
+  refusing,
   renamed,
   spin,
 } from "../fixtures/threading/work.ts";
@@ -59,6 +63,45 @@ describe("Thread", () => {
     assert.equal(error.code, "E_QUOTA");
     assert.match(error.stack ?? "", /work\.ts/);
     assert.ok(!(error instanceof QuotaError), "a class of the thread's module is rebuilt by name");
+  });
+
+  it("rebuilds ThreadingError itself as its class, not only its subclasses", async () => {
+    const thread = new Thread({ target: refusing }).start();
+    const error = await thread.join().then(
+      () => assert.fail("join() resolved"),
+      (reason: unknown) => reason,
+    );
+    assert.ok(error instanceof ThreadingError, `got ${String(error)}`);
+    assert.equal((error as ThreadingError).code, "ERR_THREADING");
+  });
+
+  it("lets the process exit while a daemon thread still runs", { timeout: 60_000 }, async () => {
+    // The child starts a thread that sleeps forever; unless it is a daemon, the child lives on
+    // and the test's own time limit fails it. (Run as --input-type=module, which threads inherit.)
+    const script = [
+      'import { Thread, sharedArray } from "carafe/threading";',
+      "const running = sharedArray(Int32Array, 1);",
+      "const sleepForever = (flag) => {",
+      "  Atomics.store(flag, 0, 1);",
+      "  Atomics.notify(flag, 0);",
+      "  Atomics.wait(flag, 0, 1);",
+      "};",
+      "new Thread({ target: sleepForever, args: [running], daemon: true }).start();",
+      "Atomics.wait(running, 0, 0, 20_000);",
+      'console.log(running[0] === 1 ? "running" : "never ran");',
+    ].join("\n");
+    const child = spawn(
+      process.execPath,
+      ["--conditions=carafe-source", "--import", "tsx", "--input-type=module", "-e", script],
+      // Killed at the limit if the thread keeps it alive: the exit code is then null.
+      { stdio: ["ignore", "pipe", "inherit"], signal: AbortSignal.timeout(30_000) },
+    );
+    child.on("error", () => undefined);
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const [code] = (await once(child, "exit")) as [number | null];
+    assert.equal(output.trim(), "running");
+    assert.equal(code, 0);
   });
 
   it("rebuilds built-in error classes", async () => {
@@ -187,6 +230,23 @@ describe("toThread", () => {
     );
     assert.equal(sum, 10);
     assert.equal(bytes.byteLength, 0, "the buffer was moved to the thread");
+  });
+
+  it("rejects a call whose arguments cannot be sent, and the thread stays free for the next", async () => {
+    // More such calls than the pool has threads: each would have kept its thread busy for good.
+    for (let i = 0; i < 4; i++) {
+      await assert.rejects(
+        toThread(
+          (fn: () => number) => typeof fn,
+          () => 1,
+        ),
+        (error: Error) =>
+          error.name === "DataCloneError" &&
+          error.message.startsWith("the call's arguments cannot be sent to a thread"),
+      );
+    }
+    const next = toThread((n: number) => n * 2, 21, { signal: AbortSignal.timeout(10_000) });
+    assert.equal(await next, 42);
   });
 
   it("passes a plain object that merely looks like options through as an argument", async () => {

@@ -16,9 +16,7 @@
 // or when its thread is stopped.
 
 import { availableParallelism } from "node:os";
-import { extname } from "node:path";
-import { fileURLToPath } from "node:url";
-import { Worker, type ResourceLimits } from "node:worker_threads";
+import type { ResourceLimits, Worker } from "node:worker_threads";
 import {
   GatewayTimeout,
   InternalServerError,
@@ -30,10 +28,10 @@ import {
   type ResponseRecord,
 } from "../../framework/index.ts";
 import { AppLoadError } from "../load-app.ts";
-import type { CallOutcome, ThreadCall } from "../../threading/calls.ts";
+import { unsendable, type CallOutcome, type ThreadCall } from "../../threading/calls.ts";
 import { namedSharedValues } from "../../threading/shared.ts";
+import { entryUrl, spawnWorker } from "../../threading/spawn.ts";
 import { useExecutor, type CallExecutor } from "../../threading/to-thread.ts";
-import { isTypeScript } from "../../threading/typescript.ts";
 import { IncomingStream } from "./incoming-stream.ts";
 import {
   transferable,
@@ -78,37 +76,15 @@ export interface PoolStats {
   threadIds: number[];
 }
 
-// The thread's entry is plain JavaScript: a worker thread cannot start from a .ts file. It
-// imports thread-main in this file's own flavour (.ts from a checkout, which needs tsx first;
-// .js from the build). A TypeScript app registers tsx itself when it loads (typescript.ts).
-const THREAD_BOOT = `
-const { workerData } = require("node:worker_threads");
-(async () => {
-  const boot = workerData.boot;
-  if (boot.typescript) {
-    (await import(boot.tsxEsm)).register();
-    (await import(boot.tsxCjs)).register();
-    globalThis[Symbol.for("carafe.typescript")] = true;
-  }
-  await import(boot.main);
-})();
-`;
-
 /** How long a streamed body's producer may take to stop after its client left. */
 const CANCEL_GRACE_MS = 1000;
 /** The slowest the deadline sweep runs; a short --timeout makes it run more often. */
 const MAX_SWEEP_MS = 100;
 
-const THREAD_MAIN = new URL(
-  `./thread-main${extname(fileURLToPath(import.meta.url))}`,
-  import.meta.url,
-);
-const BOOT_URLS = {
-  main: THREAD_MAIN.href,
-  typescript: isTypeScript(THREAD_MAIN.pathname),
-  tsxEsm: import.meta.resolve("tsx/esm/api"),
-  tsxCjs: import.meta.resolve("tsx/cjs/api"),
-};
+// The thread imports thread-main in this file's own flavour (.ts from a checkout, .js from the
+// build); spawnWorker registers tsx first when that is TypeScript. A TypeScript app registers
+// tsx itself when it loads (typescript.ts).
+const THREAD_MAIN = entryUrl("thread-main", import.meta.url);
 
 /**
  * How many requests a thread or a worker process serves before it is replaced: gunicorn's
@@ -150,11 +126,15 @@ interface Thread {
 const CALL_RECORD: RequestRecord = {
   method: "CALL",
   url: "toThread",
-  headers: {},
+  // The pool's own error responses then come as JSON, whose description callFailure reads.
+  headers: { accept: "application/json" },
   body: null,
   remoteAddress: "",
   scheme: "http",
 };
+
+/** The response a call whose arguments could not be sent settles with, beside its outcome. */
+const CALL_NOT_SENT: ResponseRecord = { status: 500, headers: [], body: null };
 
 /** A call the pool answered with an error response (full queue, --timeout, a dead thread). */
 function callFailure(response: ResponseRecord): CallOutcome {
@@ -165,6 +145,12 @@ function callFailure(response: ResponseRecord): CallOutcome {
       : body instanceof Uint8Array
         ? new TextDecoder().decode(body)
         : "";
+  let description = text.trim();
+  try {
+    description = (JSON.parse(text) as { error: { description: string } }).error.description;
+  } catch {
+    // Not the pool's JSON error: keep the text.
+  }
   const [name, code] =
     response.status === 504
       ? ["ThreadingTimeoutError", "ERR_THREADING_TIMEOUT"]
@@ -173,7 +159,7 @@ function callFailure(response: ResponseRecord): CallOutcome {
         : ["ThreadDiedError", "ERR_THREAD_DIED"];
   return {
     ok: false,
-    error: { name, code, message: `the thread pool could not run the call: ${text.trim()}` },
+    error: { name, code, message: `the thread pool could not run the call: ${description}` },
   };
 }
 
@@ -423,17 +409,18 @@ export class ThreadPool {
   /** Starts one thread; resolves `null` once it is ready, or the module's error if it is not. */
   private spawnThread(): Promise<string | null> {
     const claim = new Int32Array(new SharedArrayBuffer(4));
-    const data: ThreadData & { boot: typeof BOOT_URLS } = {
+    const data: ThreadData = {
       appSpec: this.options.appSpec,
       claim: claim.buffer as SharedArrayBuffer,
       "carafe.shared": namedSharedValues(),
-      boot: BOOT_URLS,
     };
-    const worker = new Worker(THREAD_BOOT, {
-      eval: true,
-      workerData: data,
-      ...(this.options.resourceLimits ? { resourceLimits: this.options.resourceLimits } : {}),
-    });
+    const worker = spawnWorker(
+      THREAD_MAIN,
+      { ...data },
+      {
+        ...(this.options.resourceLimits ? { resourceLimits: this.options.resourceLimits } : {}),
+      },
+    );
     const thread: Thread = {
       worker,
       ready: false,
@@ -482,7 +469,16 @@ export class ThreadPool {
     thread.task = task;
     if (task.call !== null) {
       const { call, transfer } = task.call;
-      this.post(thread, { type: "request", id: task.id, record: task.record, call }, [...transfer]);
+      try {
+        this.post(thread, { type: "request", id: task.id, record: task.record, call }, [
+          ...transfer,
+        ]);
+      } catch (error) {
+        // Its arguments could not be cloned: the call never reached the thread, still free.
+        thread.task = null;
+        task.resolve(CALL_NOT_SENT, unsendable(error));
+        return;
+      }
     } else {
       this.post(
         thread,
