@@ -1,8 +1,9 @@
 // Design: Lock and RLock on one shared Int32 each, so the same lock works in every thread it is
 // passed to. The mutex is Drepper's three-state futex lock (0 free, 1 held, 2 held with
 // waiters): taking a free lock is one compare-and-swap, and release() notifies only when
-// someone may be waiting. Blocking and awaiting waiters queue on the same word, and
-// Atomics.notify wakes them first come, first served. Timeouts return false, as in Python.
+// someone may be waiting. Blocking and awaiting waiters sleep on the same word; Atomics.notify
+// wakes the longest sleeper, but a thread that arrives just then may take the lock before the
+// woken one does, so the order is not strict. Timeouts return false, as in Python.
 
 import { threadId } from "node:worker_threads";
 import { LockNotOwnedError, ThreadingTimeoutError } from "./errors.ts";
