@@ -56,14 +56,60 @@ for (const count of [threads, threads * 2]) {
   });
 }
 
-// ---- Single-thread locks and call overhead, with tinybench ----
+// ---- Call overhead: toThread and piscina, interleaved ----
 
+// Both run the same function on as many threads. Each round measures one contender after the
+// other, so that both see the machine in the same state: on an idle virtual machine a sleeping
+// core takes tens of microseconds to wake, and a core kept busy wakes at once.
 const piscina = new Piscina({
   filename: new URL("./apps/piscina-task.mjs", import.meta.url).href,
   minThreads: threads,
   maxThreads: threads,
 });
 const BATCH = 100;
+const contenders = {
+  toThread: (i: number) => toThread(add, i, 2),
+  "piscina.run": (i: number) => piscina.run({ a: i, b: 2 }),
+};
+type Contender = keyof typeof contenders;
+
+/** Median µs of `calls` calls, each awaited before the next. */
+async function oneAtATime(call: (i: number) => Promise<number>, calls: number): Promise<number> {
+  const took: number[] = [];
+  for (let i = 0; i < calls; i++) {
+    const began = performance.now();
+    await call(i);
+    took.push((performance.now() - began) * 1000);
+  }
+  return median(took);
+}
+
+/** Calls per second with `BATCH` calls in flight at once, over `batches` batches. */
+async function manyAtOnce(call: (i: number) => Promise<number>, batches: number): Promise<number> {
+  const began = performance.now();
+  for (let b = 0; b < batches; b++) {
+    await Promise.all(Array.from({ length: BATCH }, (_, i) => call(i)));
+  }
+  return (batches * BATCH) / ((performance.now() - began) / 1000);
+}
+
+// Both pools start their threads before anything is timed.
+for (const call of Object.values(contenders)) await manyAtOnce(call, 20);
+const latency: Record<Contender, number[]> = { toThread: [], "piscina.run": [] };
+const rate: Record<Contender, number[]> = { toThread: [], "piscina.run": [] };
+for (let round = 0; round < (quick ? 1 : 7); round++) {
+  for (const [name, call] of Object.entries(contenders) as [
+    Contender,
+    typeof contenders.toThread,
+  ][]) {
+    latency[name].push(await oneAtATime(call, quick ? 300 : 3000));
+    rate[name].push(await manyAtOnce(call, quick ? 10 : 100));
+  }
+}
+await piscina.destroy();
+
+// ---- Uncontended locks, with tinybench ----
+
 const lock = new Lock();
 const bench = new Bench({ time: quick ? 100 : 1000 });
 bench
@@ -74,25 +120,8 @@ bench
   .add("Lock: uncontended acquireAsync + release", async () => {
     await lock.acquireAsync();
     lock.release();
-  })
-  .add("toThread(add, 1, 2): one call at a time", async () => {
-    await toThread(add, 1, 2);
-  })
-  .add("piscina.run({ a: 1, b: 2 }): one call at a time", async () => {
-    await piscina.run({ a: 1, b: 2 });
-  })
-  .add(`toThread: ${BATCH} calls at once`, async () => {
-    await Promise.all(Array.from({ length: BATCH }, (_, i) => toThread(add, i, 2)));
-  })
-  .add(`piscina.run: ${BATCH} calls at once`, async () => {
-    await Promise.all(Array.from({ length: BATCH }, (_, i) => piscina.run({ a: i, b: 2 })));
   });
-
-// Both pools start their threads before anything is timed.
-await Promise.all(Array.from({ length: threads * 4 }, (_, i) => toThread(add, i, 1)));
-await Promise.all(Array.from({ length: threads * 4 }, (_, i) => piscina.run({ a: i, b: 1 })));
 await bench.run();
-await piscina.destroy();
 
 interface Row {
   task: string;
@@ -102,22 +131,31 @@ interface Row {
 const rows: Row[] = [
   ...bench.tasks.map((task) => {
     const result = task.result as { latency?: { p50: number }; throughput?: { mean: number } };
-    const batch = task.name.includes("at once") ? BATCH : 1;
     return {
       task: task.name,
       "median µs": Number(((result.latency?.p50 ?? NaN) * 1000).toFixed(2)),
-      "calls/s": Math.round((result.throughput?.mean ?? NaN) * batch),
+      "calls/s": Math.round(result.throughput?.mean ?? NaN),
     };
   }),
   ...contendedRows.map((row) => ({ task: row.task, "median µs": "", "calls/s": row["ops/s"] })),
+  ...(Object.keys(contenders) as Contender[]).flatMap((name) => [
+    {
+      task: `${name}: one call at a time`,
+      "median µs": Number(median(latency[name]).toFixed(1)),
+      "calls/s": Math.round(1e6 / median(latency[name])),
+    },
+    {
+      task: `${name}: ${BATCH} calls at once`,
+      "median µs": "",
+      "calls/s": Math.round(median(rate[name])),
+    },
+  ]),
 ];
 console.table(rows);
 
-const rate = (name: string): number =>
-  rows.find((row) => row.task.startsWith(name))?.["calls/s"] ?? NaN;
 const ratios = [
-  `toThread one at a time: ${(rate("toThread(add") / rate("piscina.run({")).toFixed(2)}× piscina's calls/s`,
-  `toThread ${BATCH} at once: ${(rate("toThread: ") / rate("piscina.run: ")).toFixed(2)}× piscina's calls/s`,
+  `toThread one at a time: ${(median(latency["piscina.run"]) / median(latency.toThread)).toFixed(2)}× piscina's speed (median latency ${median(latency.toThread).toFixed(1)} µs against ${median(latency["piscina.run"]).toFixed(1)} µs)`,
+  `toThread ${BATCH} at once: ${(median(rate.toThread) / median(rate["piscina.run"])).toFixed(2)}× piscina's calls/s`,
 ];
 console.log(ratios.join("\n"));
 
@@ -127,7 +165,7 @@ writeFileSync(
   [
     "# carafe/threading benchmark",
     "",
-    `Measured ${new Date().toISOString().slice(0, 10)} by \`npm run bench:threading\` on ${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, Node ${process.version}; ${threads} pool threads for both toThread and piscina ${Piscina.version}.`,
+    `Measured ${new Date().toISOString().slice(0, 10)} by \`npm run bench:threading\` on ${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, Node ${process.version}; ${threads} pool threads for both toThread and piscina ${Piscina.version}, medians of ${quick ? 1 : 7} interleaved rounds.`,
     "",
     "| task | median µs | calls/s |",
     "|---|---:|---:|",
