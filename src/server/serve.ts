@@ -60,7 +60,10 @@ export async function serve(options: ServeOptions, version: string): Promise<num
     const trusted = createProxyTrust(options.forwardedAllowIps);
     await runWorker(options, {
       logger,
-      onExchange: (exchange) => access.log(entryOf(exchange)),
+      // Without an access log, no request pays for the exchange and its timestamps.
+      ...(access.enabled
+        ? { onExchange: (exchange: Exchange) => access.log(entryOf(exchange)) }
+        : {}),
       applyProxy: (record) => applyProxyHeaders(record, trusted),
       reopenLogs: () => {
         access.reopen();
