@@ -156,9 +156,7 @@ export function sendOutcome(send: (outcome: CallOutcome) => void, outcome: CallO
   try {
     send(outcome);
   } catch (error) {
-    const reason = errorInfo(error);
-    reason.message = `the thread's result cannot be sent back: ${reason.message}`;
-    send({ ok: false, error: reason });
+    send(failure("the thread's result cannot be sent back", error));
   }
 }
 
@@ -167,8 +165,13 @@ export function sendOutcome(send: (outcome: CallOutcome) => void, outcome: CallO
  * socket…): the call never ran, and the thread it was meant for is still free.
  */
 export function unsendable(error: unknown): CallOutcome {
+  return failure("the call's arguments cannot be sent to a thread", error);
+}
+
+/** A failed outcome carrying `error`, its message prefixed with what could not be done. */
+function failure(what: string, error: unknown): CallOutcome {
   const reason = errorInfo(error);
-  reason.message = `the call's arguments cannot be sent to a thread: ${reason.message}`;
+  reason.message = `${what}: ${reason.message}`;
   return { ok: false, error: reason };
 }
 

@@ -1,6 +1,7 @@
-// Starting a worker thread on one of carafe/threading's entries. A worker cannot start from a
-// .ts file, so the thread runs a few lines of JavaScript that register tsx first when the entry
-// (Carafe from its sources) or the code it will import is TypeScript, then import the entry.
+// Starting a worker thread on one of Carafe's thread entries. A worker cannot start from a .ts
+// file, so the thread runs a few lines of JavaScript that register tsx first when the entry is
+// TypeScript (Carafe from its sources), then import the entry. Code the entry imports later
+// registers tsx itself if it is TypeScript (typescript.ts).
 
 import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -31,17 +32,16 @@ export function entryUrl(name: string, base: string = import.meta.url): string {
 
 /**
  * Starts a worker on `entry` with `data` as its workerData; tsx is registered in it first when
- * the entry or `typescript` says so.
+ * the entry is TypeScript.
  */
 export function spawnWorker(
   entry: string,
   data: Record<string, unknown>,
-  options: { typescript?: boolean } & Omit<WorkerOptions, "eval" | "workerData"> = {},
+  workerOptions: Omit<WorkerOptions, "eval" | "workerData"> = {},
 ): Worker {
-  const { typescript = false, ...workerOptions } = options;
   const boot = {
     entry,
-    typescript: typescript || isTypeScript(fileURLToPath(entry)),
+    typescript: isTypeScript(fileURLToPath(entry)),
     tsxEsm: import.meta.resolve("tsx/esm/api"),
     tsxCjs: import.meta.resolve("tsx/cjs/api"),
   };

@@ -1,7 +1,8 @@
 // Design: TypeScript modules (an app, a carafe.config.ts, a thread's target) import without a
-// build step through tsx's loader hooks. Node 20 runs the hooks of every thread that registers them on a thread of
-// their own, about 20 MiB each, so tsx is registered only when a TypeScript module is about to
-// load: a JavaScript app served from the build never pays for it, in any process or pool thread.
+// build step through tsx's loader hooks. Node 20 runs the hooks of every thread that registers
+// them on a thread of their own, about 20 MiB each, so tsx is registered only when a TypeScript
+// module is about to load: a JavaScript app served from the build never pays for it, in any
+// process or pool thread.
 
 import { pathToFileURL } from "node:url";
 

@@ -414,13 +414,8 @@ export class ThreadPool {
       claim: claim.buffer as SharedArrayBuffer,
       "carafe.shared": namedSharedValues(),
     };
-    const worker = spawnWorker(
-      THREAD_MAIN,
-      { ...data },
-      {
-        ...(this.options.resourceLimits ? { resourceLimits: this.options.resourceLimits } : {}),
-      },
-    );
+    const { resourceLimits } = this.options;
+    const worker = spawnWorker(THREAD_MAIN, { ...data }, resourceLimits ? { resourceLimits } : {});
     const thread: Thread = {
       worker,
       ready: false,
