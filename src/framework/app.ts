@@ -31,7 +31,14 @@ import { parseMultipart } from "./forms.ts";
 import { consoleLogger, type Logger } from "./logging.ts";
 import type { RecordHandler, RequestRecord, ResponseRecord } from "./records.ts";
 import { Request, rawPathOf } from "./request.ts";
-import { Response, escapeHtml, exceptionResponse, prefersJson, toResponse } from "./response.ts";
+import {
+  Response,
+  escapeHtml,
+  exceptionResponse,
+  plainRecord,
+  prefersJson,
+  toResponse,
+} from "./response.ts";
 import type { Converter, ConverterFactory } from "./routing/converters.ts";
 import { UrlMap, type MatchResult } from "./routing/url-map.ts";
 import { registerApp, runnerSlot, type RunOptions } from "./runner.ts";
@@ -374,7 +381,18 @@ export class Carafe extends Scaffold implements RecordHandler {
     const request = new Request(record, NO_PARAMS);
     const context = new RequestContext(this, request);
     const match = this.#matchRequest(request);
-    const pipeline = this.#pipeline(context, match);
+    let outcome: ViewOutcome | undefined;
+    if (this.#isPlain(match, request)) {
+      // A plain view with no hook or body step around it is called directly, and a text or
+      // JSON value becomes the record at once. The pipeline finishes whatever else it gives:
+      // an exception, a promise, another kind of value, or an opened session to save.
+      outcome = callView(context, match.rule.payload.handler, request);
+      if (!outcome.threw && context.openedSession === undefined) {
+        const direct = plainRecord(outcome.value, record.method);
+        if (direct !== null) return direct;
+      }
+    }
+    const pipeline = this.#pipeline(context, match, outcome);
     // Plain functions all the way: the context only has to be there while they run.
     const result = this.#needsAsyncContext(match)
       ? runAsync(context, () => drive(pipeline))
@@ -441,11 +459,15 @@ export class Carafe extends Scaffold implements RecordHandler {
 
   // ---- the pipeline ---------------------------------------------------------------------
 
-  *#pipeline(context: RequestContext, match: MatchResult<RoutePayload>): Pipeline<Response> {
+  *#pipeline(
+    context: RequestContext,
+    match: MatchResult<RoutePayload>,
+    outcome: ViewOutcome | undefined,
+  ): Pipeline<Response> {
     let error: unknown;
     let response: Response;
     try {
-      response = yield* this.#fullDispatch(context, match);
+      response = yield* this.#fullDispatch(context, match, outcome);
     } catch (caught) {
       error = caught;
       response = yield* this.#handleException(context, caught);
@@ -454,17 +476,19 @@ export class Carafe extends Scaffold implements RecordHandler {
     return response;
   }
 
-  *#fullDispatch(context: RequestContext, match: MatchResult<RoutePayload>): Pipeline<Response> {
+  /** `outcome` is the view's, when `handle` has already called it (a plain route). */
+  *#fullDispatch(
+    context: RequestContext,
+    match: MatchResult<RoutePayload>,
+    outcome: ViewOutcome | undefined,
+  ): Pipeline<Response> {
     const request = context.request;
     let value: unknown;
     try {
-      // The common request has no body and no before-request hook: no steps to run for them.
-      const { record } = request;
-      if (record.body !== null || record.bodyTooLarge || record.headers["content-type"]) {
-        yield* this.#loadBody(request);
-      }
+      if (this.#needsBodyStep(request)) yield* this.#loadBody(request);
       if (this.#chainOf(request.blueprint).before) value = yield* this.#preprocessRequest(context);
-      if (value === undefined) value = yield* this.#dispatchRequest(request, match);
+      if (outcome !== undefined) value = yield settle(outcome);
+      else if (value === undefined) value = yield* this.#dispatchRequest(request, match);
     } catch (caught) {
       value = yield* this.#handleUserException(context, caught);
     }
@@ -488,25 +512,56 @@ export class Carafe extends Scaffold implements RecordHandler {
     return match;
   }
 
+  #bodyTooLarge(record: RequestRecord): boolean {
+    const limit = this.config.maxContentLength;
+    return (
+      record.bodyTooLarge === true ||
+      (limit !== null && record.body !== null && record.body.byteLength > limit)
+    );
+  }
+
+  /** Whether the body needs a step before the view: refusing it as too large, or parsing a form. */
+  #needsBodyStep(request: Request): boolean {
+    const { record } = request;
+    return (
+      this.#bodyTooLarge(record) ||
+      (record.headers["content-type"] !== undefined && request.mimetype === "multipart/form-data")
+    );
+  }
+
   *#loadBody(request: Request): Pipeline<void> {
     const record = request.record;
-    const limit = this.config.maxContentLength;
-    if (
-      record.bodyTooLarge ||
-      (limit !== null && record.body !== null && record.body.byteLength > limit)
-    ) {
+    if (this.#bodyTooLarge(record)) {
+      const limit = this.config.maxContentLength;
       throw new RequestEntityTooLarge(
         limit === null
           ? undefined
           : `The request body is larger than the limit of ${limit} bytes (config maxContentLength).`,
       );
     }
-    if (request.mimetype === "multipart/form-data") {
-      const parsed = yield parseMultipart(record.body, request.contentType, {
-        maxFormParts: this.config.maxFormParts,
-      });
-      request.setForm(parsed as Awaited<ReturnType<typeof parseMultipart>>);
-    }
+    const parsed = yield parseMultipart(record.body, request.contentType, {
+      maxFormParts: this.config.maxFormParts,
+    });
+    request.setForm(parsed as Awaited<ReturnType<typeof parseMultipart>>);
+  }
+
+  /**
+   * Whether the request's view can be called directly: a plain function, on a route whose
+   * scopes have no hooks and no async error handler, with no body step.
+   */
+  #isPlain(
+    match: MatchResult<RoutePayload>,
+    request: Request,
+  ): match is Extract<MatchResult<RoutePayload>, { kind: "found" }> {
+    if (match.kind !== "found" || match.rule.payload.isAsync) return false;
+    const chain = this.#chainOf(match.rule.payload.blueprint);
+    return (
+      !chain.before &&
+      !chain.after &&
+      !chain.teardown &&
+      !chain.async &&
+      !this.#needsBodyStep(request)
+    );
   }
 
   /**
@@ -686,6 +741,26 @@ export class Carafe extends Scaffold implements RecordHandler {
     }
     return record;
   }
+}
+
+/** What a view returned, or what it threw. */
+type ViewOutcome =
+  | { readonly threw: false; readonly value: unknown }
+  | { readonly threw: true; readonly error: unknown };
+
+/** Calls a plain view inside its request context. */
+function callView(context: RequestContext, handler: Handler, request: Request): ViewOutcome {
+  try {
+    return { threw: false, value: runSync(context, () => handler(request as Request<never>)) };
+  } catch (error) {
+    return { threw: true, error };
+  }
+}
+
+/** The view's value again, or its exception thrown again, where the pipeline takes it over. */
+function settle(outcome: ViewOutcome): unknown {
+  if (outcome.threw) throw outcome.error;
+  return outcome.value;
 }
 
 /** A request's hook scopes: the app, then its blueprint (if any); and which hooks they have. */

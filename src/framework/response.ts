@@ -259,6 +259,46 @@ export function makeResponse(
   return response;
 }
 
+/**
+ * The record for the two values most handlers return, text (HTML) and a plain JSON object or
+ * array, built without a `Response`: the same status, headers and body as
+ * `toResponse(value).toRecord(method)`. `null` for any other value, and for a value JSON cannot
+ * encode, so that `toResponse` handles (or reports) it. @internal
+ */
+export function plainRecord(value: unknown, method: string): ResponseRecord | null {
+  let type: string;
+  let text: string | undefined;
+  if (typeof value === "string") {
+    type = HTML;
+    text = value;
+  } else if (isPlainJson(value)) {
+    type = "application/json";
+    try {
+      text = JSON.stringify(value);
+    } catch {
+      return null;
+    }
+    if (text === undefined) return null;
+  } else return null;
+  return {
+    status: 200,
+    headers: ["Content-Type", type, "Content-Length", String(Buffer.byteLength(text))],
+    body: method === "HEAD" ? null : text,
+  };
+}
+
+/** Whether `toResponse` would send `value` as JSON: an array, or an object literal that is not iterable. */
+function isPlainJson(value: unknown): value is object {
+  if (typeof value !== "object" || value === null) return false;
+  if (Array.isArray(value)) return true;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return (
+    (prototype === Object.prototype || prototype === null) &&
+    !isIterable(value) &&
+    !isAsyncIterable(value)
+  );
+}
+
 /** The conversion rules from a returned value to a `Response`. */
 export function toResponse(value: unknown): Response {
   if (typeof value === "string") return new Response(value);

@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import type { Carafe } from "carafe";
 import {
   CarafeError,
   HTTPException,
@@ -10,9 +11,11 @@ import {
   json,
   makeResponse,
   redirect,
+  session,
   type BodyChunk,
   type ResponseRecord,
 } from "carafe";
+import { plainRecord, toResponse } from "../../src/framework/response.ts";
 import { type LoggedError, captureLogs, getRecord, newApp } from "../helpers.ts";
 
 /** Reads a streamed response body chunk by chunk, as a server would. */
@@ -446,6 +449,110 @@ describe("invalid return values", () => {
       assert.doesNotMatch(res.text, /brokenView/);
     });
   }
+});
+
+describe("direct records for text and JSON", () => {
+  const plain: [string, unknown][] = [
+    ["text", "<p>héllo</p>"],
+    ["empty text", ""],
+    ["an object", { id: 7, name: "Ada", tags: ["a"] }],
+    ["an object without a prototype", Object.assign(Object.create(null) as object, { a: 1 })],
+    ["an array", [1, "two", null]],
+    ["an object with toJSON", { toJSON: () => ({ shown: true }) }],
+  ];
+  for (const [label, value] of plain) {
+    for (const method of ["GET", "HEAD"]) {
+      it(`builds the record a Response would for ${label} (${method})`, () => {
+        assert.deepEqual(plainRecord(value, method), toResponse(value).toRecord(method));
+      });
+    }
+  }
+
+  const others: [string, unknown][] = [
+    ["bytes", new Uint8Array([1, 2])],
+    ["a Response", new Response("x", { status: 201 })],
+    ["a Map", new Map([["a", 1]])],
+    ["a generator", (function* () {})()],
+    ["an iterable object", { *[Symbol.iterator]() {} }],
+    ["a class instance", new (class Point {})()],
+    [
+      "a circular object",
+      (() => {
+        const loop: { self?: unknown } = {};
+        loop.self = loop;
+        return loop;
+      })(),
+    ],
+    ["an object holding a BigInt", { n: 1n }],
+    ["undefined", undefined],
+    ["null", null],
+    ["a number", 42],
+  ];
+  for (const [label, value] of others) {
+    it(`leaves ${label} to the Response path`, () => {
+      assert.equal(plainRecord(value, "GET"), null);
+    });
+  }
+
+  // A no-op afterRequest hook sends every request through the whole pipeline: the answers of
+  // the two apps must not differ, whatever the view returns or throws.
+  function twinApps(): Carafe[] {
+    return [false, true].map((withHook) => {
+      const app = newApp({ secretKey: "k" });
+      captureLogs(app);
+      if (withHook) app.afterRequest(() => undefined);
+      app.get("/text", () => "hi");
+      app.get("/json", () => ({ a: [1, 2] }));
+      app.get("/bytes", () => new Uint8Array([104, 105]));
+      app.get("/response", () => new Response("made", { status: 202, mimetype: "text/plain" }));
+      app.get("/missing", () => {
+        throw new NotFound("No such thing.");
+      });
+      app.get("/teapot", () => {
+        abort(418);
+      });
+      app.get("/broken", () => {
+        throw new Error("boom");
+      });
+      app.get("/later", () => Promise.resolve("resolved"));
+      app.get("/bad", () => 42 as unknown as string);
+      app.errorHandler(418, () => "short and stout");
+      return app;
+    });
+  }
+  for (const path of [
+    "/text",
+    "/json",
+    "/bytes",
+    "/response",
+    "/missing",
+    "/teapot",
+    "/broken",
+    "/later",
+    "/bad",
+  ]) {
+    for (const method of ["GET", "HEAD"]) {
+      it(`answers ${method} ${path} the same with or without the whole pipeline`, async () => {
+        const [direct, piped] = twinApps() as [Carafe, Carafe];
+        const request = { ...getRecord(path), method };
+        assert.deepEqual(await direct.handle(request), await piped.handle(request));
+      });
+    }
+  }
+
+  it("saves the session a plain view opened", async () => {
+    const app = newApp({ secretKey: "k" });
+    app.get("/login", () => {
+      session.set("user", "ada");
+      return "signed in";
+    });
+    const record = await app.handle(getRecord("/login"));
+    assert.equal(record.body, "signed in");
+    assert.match(
+      pairs(record.headers).find(([name]) => name === "Set-Cookie")?.[1] ?? "",
+      /^session=/,
+    );
+  });
 });
 
 function pairs(flat: readonly string[]): [string, string][] {

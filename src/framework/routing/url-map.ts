@@ -81,6 +81,8 @@ export class UrlMap<P> {
   readonly #matcher = new SegmentMatcher<Rule<P>>();
   readonly #byEndpoint = new Map<string, Rule<P>[]>();
   readonly #rules: Rule<P>[] = [];
+  /** The rules without variables, by their path: most requests match one without a walk. */
+  readonly #static = new Map<string, Rule<P>[]>();
 
   /** Registers a converter usable in rules as `<name:var>` or `<name(args):var>`. */
   addConverter(name: string, converter: ConverterFactory | Converter): void {
@@ -117,6 +119,13 @@ export class UrlMap<P> {
     if (list === undefined) this.#byEndpoint.set(entry.endpoint, [entry]);
     else list.push(entry);
     this.#rules.push(entry);
+    const segments = entry.parsed.segments;
+    if (segments.every((segment) => segment.kind === "static")) {
+      const path = `/${segments.map((segment) => segment.text).join("/")}`;
+      const same = this.#static.get(path);
+      if (same === undefined) this.#static.set(path, [entry]);
+      else same.push(entry);
+    }
     return entry;
   }
 
@@ -132,6 +141,17 @@ export class UrlMap<P> {
 
   /** Finds the rule for `method` and `path` (the percent-encoded path, without query). */
   match(method: string, path: string): MatchResult<P> {
+    // The walk tries static children first, so a static rule for the whole path that answers
+    // the method is what it would find too. Anything else (another method, a percent-encoded
+    // path, a dynamic rule) takes the walk.
+    if (!path.includes("%")) {
+      const rules = this.#static.get(path);
+      if (rules !== undefined) {
+        for (const rule of rules) {
+          if (rule.methods.has(method)) return { kind: "found", rule, params: {} };
+        }
+      }
+    }
     const segments = splitPath(path);
     if (segments === null) return { kind: "bad-path" };
     const result = this.#matchSegments(method, segments);

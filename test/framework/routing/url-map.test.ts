@@ -101,6 +101,62 @@ describe("UrlMap.match", () => {
   });
 });
 
+describe("UrlMap.match on rules without variables", () => {
+  function endpointOf(urls: UrlMap<string>, method: string, path: string): string | undefined {
+    const result = urls.match(method, path);
+    return result.kind === "found" ? result.rule.endpoint : result.kind;
+  }
+
+  it("leaves a path to a dynamic rule when the static rule there has another method", () => {
+    const urls = new UrlMap<string>();
+    urls.add("/user/new", { endpoint: "create", methods: ["POST"], payload: "" });
+    urls.add("/user/<name>", { endpoint: "profile", methods: ["GET"], payload: "" });
+    assert.equal(endpointOf(urls, "POST", "/user/new"), "create");
+    assert.equal(endpointOf(urls, "GET", "/user/new"), "profile");
+    assert.deepEqual(urls.match("DELETE", "/user/new"), {
+      kind: "method-not-allowed",
+      allowed: ["GET", "HEAD", "OPTIONS", "POST"],
+    });
+  });
+
+  it("prefers the static rule over a dynamic one registered before it", () => {
+    const urls = new UrlMap<string>();
+    urls.add("/user/<name>", { endpoint: "profile", methods: ["GET"], payload: "" });
+    urls.add("/user/me", { endpoint: "me", methods: ["GET"], payload: "" });
+    assert.equal(endpointOf(urls, "GET", "/user/me"), "me");
+  });
+
+  it("picks the first registered of two static rules on one path and method", () => {
+    const urls = new UrlMap<string>();
+    urls.add("/a", { endpoint: "first", methods: ["GET"], payload: "" });
+    urls.add("/a", { endpoint: "second", methods: ["GET", "POST"], payload: "" });
+    assert.equal(endpointOf(urls, "GET", "/a"), "first");
+    assert.equal(endpointOf(urls, "POST", "/a"), "second");
+  });
+
+  it("matches the root, a trailing slash and a percent-encoded path", () => {
+    const urls = new UrlMap<string>();
+    urls.add("/", { endpoint: "root", methods: ["GET"], payload: "" });
+    urls.add("/docs/", { endpoint: "docs", methods: ["GET"], payload: "" });
+    urls.add("/café", { endpoint: "cafe", methods: ["GET"], payload: "" });
+    assert.equal(endpointOf(urls, "GET", "/"), "root");
+    assert.equal(endpointOf(urls, "GET", "/docs/"), "docs");
+    assert.equal(endpointOf(urls, "GET", "/docs"), "redirect");
+    assert.equal(endpointOf(urls, "GET", "/caf%C3%A9"), "cafe");
+    assert.equal(endpointOf(urls, "GET", "//"), "not-found");
+  });
+
+  it("gives every match its own params object", () => {
+    const urls = new UrlMap<string>();
+    urls.add("/", { endpoint: "root", methods: ["GET"], payload: "" });
+    const first = urls.match("GET", "/");
+    const second = urls.match("GET", "/");
+    assert.ok(first.kind === "found" && second.kind === "found");
+    first.params["x"] = 1;
+    assert.deepEqual(second.params, {});
+  });
+});
+
 describe("the string converter", () => {
   it("is the default and matches one segment", async () => {
     const app = echoApp("/user/<name>");
