@@ -34,13 +34,19 @@ export interface ContextApp {
 
 /** The state of one request while it is handled. */
 export class RequestContext<A extends ContextApp = ContextApp> {
-  readonly g: AppGlobals = {};
+  #g: AppGlobals | undefined;
   #session: Session | undefined;
 
   constructor(
     readonly app: A,
     readonly request: Request,
   ) {}
+
+  /** Per-request storage (`g`), made on first use: most requests never touch it. */
+  get g(): AppGlobals {
+    this.#g ??= {};
+    return this.#g;
+  }
 
   /** The session, opened from the cookie on first use. */
   get session(): Session {

@@ -62,13 +62,20 @@ function decodeComponent(text: string): string {
 export function parseQueryString(text: string): MultiDict<string> {
   const dict = new MultiDict<string>();
   try {
-    for (const piece of text.split("&")) {
-      if (piece === "") continue;
-      const equals = piece.indexOf("=");
-      dict.append(
-        decodeComponent(equals < 0 ? piece : piece.slice(0, equals)),
-        equals < 0 ? "" : decodeComponent(piece.slice(equals + 1)),
-      );
+    // indexOf rather than String#split, which is several times slower on a request's fresh string.
+    let start = 0;
+    while (start <= text.length) {
+      let end = text.indexOf("&", start);
+      if (end < 0) end = text.length;
+      if (end > start) {
+        const equals = text.indexOf("=", start);
+        const named = equals >= 0 && equals < end;
+        dict.append(
+          decodeComponent(text.slice(start, named ? equals : end)),
+          named ? decodeComponent(text.slice(equals + 1, end)) : "",
+        );
+      }
+      start = end + 1;
     }
     return dict;
   } catch {

@@ -43,6 +43,15 @@ function recordOf(
   return record;
 }
 
+/** Whether the request has no body: an HTTP/1.1 request without Content-Length or Transfer-Encoding. */
+function hasNoBody(request: IncomingMessage): boolean {
+  const declared = request.headers["content-length"];
+  return (
+    request.headers["transfer-encoding"] === undefined &&
+    (declared === undefined || declared === "0")
+  );
+}
+
 /** Reads the body unless it is over `limit`; `null` body and `true` when it was too large. */
 function readBody(
   request: IncomingMessage,
@@ -50,14 +59,6 @@ function readBody(
   done: (body: Uint8Array | null, tooLarge: boolean) => void,
 ): void {
   const declared = request.headers["content-length"];
-  // Without Content-Length or Transfer-Encoding an HTTP/1.1 request has no body.
-  if (
-    request.headers["transfer-encoding"] === undefined &&
-    (declared === undefined || declared === "0")
-  ) {
-    done(null, false);
-    return;
-  }
   if (limit !== null && declared !== undefined && Number(declared) > limit) {
     done(null, true);
     return;
@@ -300,6 +301,47 @@ export function createRequestListener(
     }
   };
 
+  const handleRecord = (
+    request: IncomingMessage,
+    response: ServerResponse,
+    body: Uint8Array | null,
+    tooLarge: boolean,
+    startedAt: bigint,
+  ): void => {
+    // An unread body cannot be skipped on a kept-alive connection: close it after answering.
+    if (tooLarge) response.shouldKeepAlive = false;
+    const record = recordOf(request, body, tooLarge);
+    applyProxy?.(record);
+    let result: ResponseRecord | Promise<ResponseRecord>;
+    try {
+      if (
+        placeable !== null &&
+        placeable.placementOf(record.method, record.url, threaded) === "thread"
+      ) {
+        result = (pool as Dispatcher).dispatch(record);
+      } else if (watchdog !== undefined) {
+        const started = performance.now();
+        result = app.handle(record);
+        watchdog(record, performance.now() - started);
+      } else {
+        result = app.handle(record);
+      }
+    } catch (error) {
+      logger.error("The app failed to handle a request", error);
+      writeFailure(response);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (out) => respond(request, response, record, out, startedAt),
+        (error: unknown) => {
+          logger.error("The app failed to handle a request", error);
+          writeFailure(response);
+        },
+      );
+    } else respond(request, response, record, result, startedAt);
+  };
+
   return (request: IncomingMessage, response: ServerResponse): void => {
     // Only the access log needs the time; a BigInt per request is not free.
     const startedAt = onExchange === undefined ? 0n : process.hrtime.bigint();
@@ -311,39 +353,12 @@ export function createRequestListener(
         return;
       }
     }
-    readBody(request, app.maxContentLength, (body, tooLarge) => {
-      // An unread body cannot be skipped on a kept-alive connection: close it after answering.
-      if (tooLarge) response.shouldKeepAlive = false;
-      const record = recordOf(request, body, tooLarge);
-      applyProxy?.(record);
-      let result: ResponseRecord | Promise<ResponseRecord>;
-      try {
-        if (
-          placeable !== null &&
-          placeable.placementOf(record.method, record.url, threaded) === "thread"
-        ) {
-          result = (pool as Dispatcher).dispatch(record);
-        } else if (watchdog !== undefined) {
-          const started = performance.now();
-          result = app.handle(record);
-          watchdog(record, performance.now() - started);
-        } else {
-          result = app.handle(record);
-        }
-      } catch (error) {
-        logger.error("The app failed to handle a request", error);
-        writeFailure(response);
-        return;
-      }
-      if (result instanceof Promise) {
-        result.then(
-          (out) => respond(request, response, record, out, startedAt),
-          (error: unknown) => {
-            logger.error("The app failed to handle a request", error);
-            writeFailure(response);
-          },
-        );
-      } else respond(request, response, record, result, startedAt);
-    });
+    // Most requests have no body: they go straight on, with no closure to wait for one.
+    if (hasNoBody(request)) handleRecord(request, response, null, false, startedAt);
+    else {
+      readBody(request, app.maxContentLength, (body, tooLarge) =>
+        handleRecord(request, response, body, tooLarge, startedAt),
+      );
+    }
   };
 }

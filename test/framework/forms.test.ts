@@ -18,6 +18,11 @@ describe("parseQueryString", () => {
       "a+b=c+d",
       "é=ü",
       "a=%2B&b=%25",
+      "a&b=1",
+      "a=1&b",
+      "&",
+      "=",
+      "a==b&=&c",
       "",
     ];
     for (const text of cases) {

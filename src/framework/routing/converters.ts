@@ -50,6 +50,20 @@ function boolArg(kwargs: Readonly<Record<string, ConverterArg>>, key: string): b
   return value === true;
 }
 
+/** The number of characters (code points) in `text`, without splitting it. */
+function characterCount(text: string): number {
+  let count = text.length;
+  for (let i = 0; i < text.length; i += 1) {
+    const unit = text.charCodeAt(i);
+    // The low half of a surrogate pair follows its high half: the pair is one character.
+    if (unit >= 0xdc00 && unit <= 0xdfff && i > 0) {
+      const before = text.charCodeAt(i - 1);
+      if (before >= 0xd800 && before <= 0xdbff) count -= 1;
+    }
+  }
+  return count;
+}
+
 const stringConverter: ConverterFactory = (args, kwargs) => {
   const minLength = numberArg(kwargs, "minlength") ?? 1;
   const maxLength = numberArg(kwargs, "maxlength");
@@ -61,7 +75,9 @@ const stringConverter: ConverterFactory = (args, kwargs) => {
   return {
     regex,
     toValue(raw) {
-      const size = [...raw].length;
+      // The regex counts UTF-16 units; the limits count characters, as Werkzeug's do.
+      if (length === null && minLength <= 1 && maxLength === null) return raw;
+      const size = characterCount(raw);
       if (
         length !== null
           ? size !== length

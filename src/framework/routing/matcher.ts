@@ -10,6 +10,8 @@ import type { RuleSegment } from "./rule.ts";
 
 interface DynamicEdge<T> {
   readonly segment: Exclude<RuleSegment, { kind: "static" }>;
+  /** The shape of each converter's value (one per variable of the segment). */
+  readonly shapes: readonly RegExp[];
   readonly node: TrieNode<T>;
   readonly rank: number;
 }
@@ -51,7 +53,13 @@ export class SegmentMatcher<T> {
         node = child;
         continue;
       }
-      const edge: DynamicEdge<T> = { segment, node: new TrieNode<T>(), rank: rankOf(segment) };
+      const converters = segment.kind === "mixed" ? segment.converters : [segment.converter];
+      const edge: DynamicEdge<T> = {
+        segment,
+        shapes: converters.map(shapeOf),
+        node: new TrieNode<T>(),
+        rank: rankOf(segment),
+      };
       const list = segment.kind === "path" ? node.paths : node.dynamic;
       // Stable insert by rank keeps registration order among equals.
       let at = list.length;
@@ -81,12 +89,15 @@ function shapeOf(converter: Converter): RegExp {
   return shape;
 }
 
-function convert(converter: Converter, raw: string): { ok: true; value: unknown } | { ok: false } {
-  if (!shapeOf(converter).test(raw)) return { ok: false };
+/** What `convert` returns for a value the converter does not accept. */
+const REJECTED = Symbol("rejected");
+
+function convert(converter: Converter, shape: RegExp, raw: string): unknown {
+  if (!shape.test(raw)) return REJECTED;
   try {
-    return { ok: true, value: converter.toValue(raw) };
+    return converter.toValue(raw);
   } catch (error) {
-    if (error instanceof ValidationError) return { ok: false };
+    if (error instanceof ValidationError) return REJECTED;
     throw error;
   }
 }
@@ -111,10 +122,10 @@ function walk<T>(
     const segment = edge.segment;
     if (segment.kind === "variable") {
       if (text === "") continue;
-      const result = convert(segment.converter, text);
-      if (!result.ok) continue;
+      const value = convert(segment.converter, edge.shapes[0] as RegExp, text);
+      if (value === REJECTED) continue;
       names.push(segment.name);
-      values.push(result.value);
+      values.push(value);
       const found = walk(edge.node, segments, index + 1, names, values, visit);
       names.pop();
       values.pop();
@@ -125,8 +136,12 @@ function walk<T>(
       const converted: unknown[] = [];
       let ok = true;
       for (let i = 0; i < segment.names.length && ok; i += 1) {
-        const result = convert(segment.converters[i] as Converter, groups[i + 1] ?? "");
-        if (result.ok) converted.push(result.value);
+        const value = convert(
+          segment.converters[i] as Converter,
+          edge.shapes[i] as RegExp,
+          groups[i + 1] ?? "",
+        );
+        if (value !== REJECTED) converted.push(value);
         else ok = false;
       }
       if (!ok) continue;
@@ -146,10 +161,10 @@ function walk<T>(
     let joined = text;
     for (let end = index + 1; end <= segments.length; end += 1) {
       if (end > index + 1) joined += `/${segments[end - 1] as string}`;
-      const result = convert(edge.segment.converter, joined);
-      if (!result.ok) continue;
+      const value = convert(edge.segment.converter, edge.shapes[0] as RegExp, joined);
+      if (value === REJECTED) continue;
       names.push(edge.segment.name);
-      values.push(result.value);
+      values.push(value);
       const found = walk(edge.node, segments, end, names, values, visit);
       names.pop();
       values.pop();

@@ -50,7 +50,14 @@ function allowedList(methods: Set<string>): string[] {
 
 /** Splits a percent-encoded path into decoded segments; `null` when the encoding is broken. */
 export function splitPath(path: string): string[] | null {
-  const raw = path.slice(1).split("/");
+  // An indexOf loop: String#split is several times slower on the fresh strings requests bring.
+  const raw: string[] = [];
+  let start = 1;
+  for (let slash = path.indexOf("/", start); slash >= 0; slash = path.indexOf("/", start)) {
+    raw.push(path.slice(start, slash));
+    start = slash + 1;
+  }
+  raw.push(path.slice(start));
   if (!path.includes("%")) return raw;
   try {
     return raw.map((segment) => (segment.includes("%") ? decodeURIComponent(segment) : segment));

@@ -174,6 +174,9 @@ describe("the string converter", () => {
     assert.deepEqual(await params(app, "/tag/ab"), { t: "ab" });
     assert.deepEqual(await params(app, "/tag/abcd"), { t: "abcd" });
     assert.equal(await status(app, "/tag/abcde"), 404);
+    // One emoji is two UTF-16 units but one character.
+    assert.equal(await status(app, `/tag/${encodeURIComponent("😀")}`), 404);
+    assert.deepEqual(await params(app, `/tag/${encodeURIComponent("😀😀")}`), { t: "😀😀" });
   });
 
   it("applies length, counting characters rather than bytes", async () => {
