@@ -18,17 +18,16 @@ interface DynamicEdge<T> {
 
 class TrieNode<T> {
   readonly static = new Map<string, TrieNode<T>>();
+  /** The static children's texts while they are few (else `null`): comparing them one by one beats hashing the fresh string a request brings. */
+  fewTexts: string[] | null = [];
+  fewNodes: TrieNode<T>[] = [];
   readonly dynamic: DynamicEdge<T>[] = [];
   readonly paths: DynamicEdge<T>[] = [];
   readonly leaves: T[] = [];
 }
 
-/** Called for each rule whose path matches, best first; return `true` to stop the walk. */
-export type MatchVisitor<T> = (
-  leaf: T,
-  names: readonly string[],
-  values: readonly unknown[],
-) => boolean;
+/** Asked of each rule whose path matches, best first, whether it is the one (`key`: e.g. the method). */
+export type Accepts<T, K> = (leaf: T, key: K) => boolean;
 
 /** Rank of a dynamic segment: mixed segments (they carry literal text) before bare converters. */
 function rankOf(segment: Exclude<RuleSegment, { kind: "static" }>): number {
@@ -49,6 +48,8 @@ export class SegmentMatcher<T> {
         if (child === undefined) {
           child = new TrieNode<T>();
           node.static.set(segment.text, child);
+          node.fewTexts = node.static.size <= FEW ? [...node.static.keys()] : null;
+          node.fewNodes = [...node.static.values()];
         }
         node = child;
         continue;
@@ -70,9 +71,32 @@ export class SegmentMatcher<T> {
     node.leaves.push(leaf);
   }
 
-  /** Walks every rule matching `segments`, best first, until `visit` returns `true`. */
-  match(segments: readonly string[], visit: MatchVisitor<T>): void {
-    walk(this.#root, segments, 0, [], [], visit);
+  /**
+   * The first rule matching `segments`, best first, that `accepts`; `values` receives its
+   * variables' converted values in the rule's order.
+   */
+  find<K>(
+    segments: readonly string[],
+    accepts: Accepts<T, K>,
+    key: K,
+    values: unknown[],
+  ): T | undefined {
+    return walk(this.#root, segments, 0, values, accepts, key);
+  }
+
+  /** Every rule matching `segments`, best first. */
+  all(segments: readonly string[]): T[] {
+    const found: T[] = [];
+    this.find(
+      segments,
+      (leaf) => {
+        found.push(leaf);
+        return false;
+      },
+      undefined,
+      [],
+    );
+    return found;
   }
 }
 
@@ -102,21 +126,36 @@ function convert(converter: Converter, shape: RegExp, raw: string): unknown {
   }
 }
 
-function walk<T>(
+/** Up to this many static children are compared one by one rather than looked up. */
+const FEW = 8;
+
+function staticChild<T>(node: TrieNode<T>, text: string): TrieNode<T> | undefined {
+  const texts = node.fewTexts;
+  if (texts === null) return node.static.get(text);
+  for (let i = 0; i < texts.length; i += 1) if (texts[i] === text) return node.fewNodes[i];
+  return undefined;
+}
+
+// The walk keeps the values of the variables on the way down in `values` and leaves them there
+// when a rule is accepted, so the caller reads them without a copy.
+function walk<T, K>(
   node: TrieNode<T>,
   segments: readonly string[],
   index: number,
-  names: string[],
   values: unknown[],
-  visit: MatchVisitor<T>,
-): boolean {
+  accepts: Accepts<T, K>,
+  key: K,
+): T | undefined {
   if (index === segments.length) {
-    for (const leaf of node.leaves) if (visit(leaf, names, values)) return true;
-    return false;
+    for (const leaf of node.leaves) if (accepts(leaf, key)) return leaf;
+    return undefined;
   }
   const text = segments[index] as string;
-  const child = node.static.get(text);
-  if (child !== undefined && walk(child, segments, index + 1, names, values, visit)) return true;
+  const child = staticChild(node, text);
+  if (child !== undefined) {
+    const found = walk(child, segments, index + 1, values, accepts, key);
+    if (found !== undefined) return found;
+  }
 
   for (const edge of node.dynamic) {
     const segment = edge.segment;
@@ -124,12 +163,10 @@ function walk<T>(
       if (text === "") continue;
       const value = convert(segment.converter, edge.shapes[0] as RegExp, text);
       if (value === REJECTED) continue;
-      names.push(segment.name);
       values.push(value);
-      const found = walk(edge.node, segments, index + 1, names, values, visit);
-      names.pop();
+      const found = walk(edge.node, segments, index + 1, values, accepts, key);
+      if (found !== undefined) return found;
       values.pop();
-      if (found) return true;
     } else if (segment.kind === "mixed") {
       const groups = segment.pattern.exec(text);
       if (groups === null) continue;
@@ -145,17 +182,15 @@ function walk<T>(
         else ok = false;
       }
       if (!ok) continue;
-      names.push(...segment.names);
       values.push(...converted);
-      const found = walk(edge.node, segments, index + 1, names, values, visit);
-      names.length -= segment.names.length;
+      const found = walk(edge.node, segments, index + 1, values, accepts, key);
+      if (found !== undefined) return found;
       values.length -= segment.names.length;
-      if (found) return true;
     }
   }
 
   // `path` values span segments; the shortest that lets the rest of the rule match wins.
-  if (text === "") return false;
+  if (text === "") return undefined;
   for (const edge of node.paths) {
     if (edge.segment.kind !== "path") continue;
     let joined = text;
@@ -163,13 +198,11 @@ function walk<T>(
       if (end > index + 1) joined += `/${segments[end - 1] as string}`;
       const value = convert(edge.segment.converter, edge.shapes[0] as RegExp, joined);
       if (value === REJECTED) continue;
-      names.push(edge.segment.name);
       values.push(value);
-      const found = walk(edge.node, segments, end, names, values, visit);
-      names.pop();
+      const found = walk(edge.node, segments, end, values, accepts, key);
+      if (found !== undefined) return found;
       values.pop();
-      if (found) return true;
     }
   }
-  return false;
+  return undefined;
 }

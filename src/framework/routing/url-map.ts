@@ -43,6 +43,16 @@ export interface BuildOptions {
   method?: string;
 }
 
+/** Whether a rule answers the method (the matcher's test for the request's rule). */
+function answers(rule: Rule<unknown>, method: string): boolean {
+  return rule.methods.has(method);
+}
+
+/** Whether a rule redirects the path without its trailing slash to itself. */
+function isStrict(rule: Rule<unknown>): boolean {
+  return rule.strictSlashes;
+}
+
 function allowedList(methods: Set<string>): string[] {
   methods.add("OPTIONS");
   return [...methods].sort();
@@ -164,33 +174,24 @@ export class UrlMap<P> {
     const result = this.#matchSegments(method, segments);
     if (result.kind !== "not-found" || path.endsWith("/")) return result;
     // Werkzeug's strict slashes: `/dir` reaches a `/dir/` rule through a 308 redirect.
-    let redirect = false;
-    this.#matcher.match([...segments, ""], (rule) => {
-      redirect = rule.strictSlashes;
-      return redirect;
-    });
-    return redirect ? { kind: "redirect", path: `${path}/` } : result;
+    const strict = this.#matcher.find([...segments, ""], isStrict, undefined, []);
+    return strict !== undefined ? { kind: "redirect", path: `${path}/` } : result;
   }
 
   #matchSegments(method: string, segments: readonly string[]): MatchResult<P> {
-    let found: MatchResult<P> | null = null;
-    let allowed: Set<string> | null = null;
-    let explicitOptions = false;
-    this.#matcher.match(segments, (rule, names, values) => {
-      if (rule.methods.has(method)) {
-        const params: Record<string, unknown> = {};
-        for (let i = 0; i < names.length; i += 1) params[names[i] as string] = values[i];
-        found = { kind: "found", rule, params };
-        return true;
-      }
-      allowed ??= new Set();
-      for (const each of rule.methods) allowed.add(each);
-      if (!rule.automaticOptions) explicitOptions = true;
-      return false;
-    });
-    if (found !== null) return found;
-    if (allowed === null) return { kind: "not-found" };
-    if (method === "OPTIONS" && !explicitOptions)
+    const values: unknown[] = [];
+    const rule = this.#matcher.find(segments, answers, method, values);
+    if (rule !== undefined) {
+      const params: Record<string, unknown> = {};
+      const names = rule.parsed.variables;
+      for (let i = 0; i < names.length; i += 1) params[names[i] as string] = values[i];
+      return { kind: "found", rule, params };
+    }
+    const rules = this.#matcher.all(segments);
+    if (rules.length === 0) return { kind: "not-found" };
+    const allowed = new Set<string>();
+    for (const each of rules) for (const name of each.methods) allowed.add(name);
+    if (method === "OPTIONS" && rules.every((each) => each.automaticOptions))
       return { kind: "options", allowed: allowedList(allowed) };
     return { kind: "method-not-allowed", allowed: allowedList(allowed) };
   }
