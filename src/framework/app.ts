@@ -29,7 +29,7 @@ import {
 import { fetchWith } from "./fetch-adapter.ts";
 import { parseMultipart } from "./forms.ts";
 import { consoleLogger, type Logger } from "./logging.ts";
-import type { RecordHandler, RequestRecord, ResponseRecord } from "./records.ts";
+import type { ClientConnection, RecordHandler, RequestRecord, ResponseRecord } from "./records.ts";
 import { Request, rawPathOf } from "./request.ts";
 import {
   Response,
@@ -376,9 +376,12 @@ export class Carafe extends Scaffold implements RecordHandler {
    * Handles one request record and returns the response record; the boundary every server,
    * the test client and `fetch` go through.
    */
-  handle(record: RequestRecord): ResponseRecord | Promise<ResponseRecord> {
+  handle(
+    record: RequestRecord,
+    connection?: ClientConnection,
+  ): ResponseRecord | Promise<ResponseRecord> {
     this.#serving = true;
-    const request = new Request(record, NO_PARAMS);
+    const request = new Request(record, NO_PARAMS, connection);
     const context = new RequestContext(this, request);
     const match = this.#matchRequest(request);
     let outcome: ViewOutcome | undefined;

@@ -1,7 +1,13 @@
 // The web-standard adapter: `app.fetch(Request) → Promise<Response>` over the record boundary,
 // so a Carafe app runs on any fetch-handler host.
 
-import type { BodyStream, RecordHandler, RequestRecord, ResponseRecord } from "./records.ts";
+import type {
+  BodyStream,
+  ClientConnection,
+  RecordHandler,
+  RequestRecord,
+  ResponseRecord,
+} from "./records.ts";
 
 const encoder = new TextEncoder();
 
@@ -93,5 +99,16 @@ export async function fetchWith(
   request: globalThis.Request,
 ): Promise<globalThis.Response> {
   const record = await recordFromRequest(request, app.maxContentLength);
-  return responseFromRecord(await app.handle(record));
+  return responseFromRecord(await app.handle(record, connectionOf(request.signal)));
+}
+
+/** The host's abort signal of a web request as the connection `request.signal` follows. */
+function connectionOf(signal: AbortSignal): ClientConnection {
+  return {
+    writableFinished: false,
+    get destroyed() {
+      return signal.aborted;
+    },
+    once: (_event, listener) => signal.addEventListener("abort", listener, { once: true }),
+  };
 }

@@ -58,6 +58,7 @@ export type { Logger } from "./logging.ts";
 export type {
   BodyChunk,
   BodyStream,
+  ClientConnection,
   RecordHandler,
   RequestRecord,
   ResponseRecord,
@@ -95,6 +96,8 @@ export type {
 export { guessMimetype, safeJoin, sendFile, sendFromDirectory } from "./send-file.ts";
 export type { SendFileOptions } from "./send-file.ts";
 export { Session } from "./sessions.ts";
+export { sse } from "./sse.ts";
+export type { EventSource, ServerSentEvent, SseOptions } from "./sse.ts";
 export type { SessionData } from "./sessions.ts";
 export { TestClient, TestResponse } from "./testing.ts";
 export type { TestFile, TestRequestOptions } from "./testing.ts";

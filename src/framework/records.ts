@@ -38,9 +38,27 @@ export interface ResponseRecord {
   body: BodyChunk | BodyStream | null;
 }
 
+/**
+ * The response side of a request's connection, which a server on the event loop passes beside
+ * the record (it cannot cross a thread); `request.signal` listens on it. A node:http
+ * `ServerResponse` is one.
+ */
+export interface ClientConnection {
+  /** Whether the whole response has been handed over. */
+  readonly writableFinished: boolean;
+  /** Whether the connection has closed already. */
+  readonly destroyed: boolean;
+  /** Runs `listener` when the exchange ends: the response is complete, or the client left. */
+  once(event: "close", listener: () => void): unknown;
+}
+
 /** What a server needs of an app: the record-to-record function and a few limits. */
 export interface RecordHandler {
-  handle(record: RequestRecord): ResponseRecord | Promise<ResponseRecord>;
+  /** `connection`, when given, lets the app notice a client that leaves early. */
+  handle(
+    record: RequestRecord,
+    connection?: ClientConnection,
+  ): ResponseRecord | Promise<ResponseRecord>;
   /** Largest accepted request body in bytes, or `null` for no limit. */
   readonly maxContentLength: number | null;
 }

@@ -5,7 +5,7 @@ import { parseCookies } from "./cookies.ts";
 import { MultiDict, RequestHeaders } from "./datastructures.ts";
 import { BadRequest, UnsupportedMediaType } from "./errors.ts";
 import { parseQueryString, parseUrlencoded, type FileStorage, type ParsedForm } from "./forms.ts";
-import type { RequestRecord } from "./records.ts";
+import type { ClientConnection, RequestRecord } from "./records.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -70,14 +70,50 @@ export class Request<P = Record<string, unknown>> {
   #cookies: ReadonlyMap<string, string> | undefined;
   #form: ParsedForm | undefined;
   #json: { value: unknown } | undefined;
+  #signal: AbortSignal | undefined;
+  readonly #connection: ClientConnection | undefined;
 
   constructor(
     /** The plain record this request was built from. */
     readonly record: RequestRecord,
     params: P,
+    connection?: ClientConnection,
   ) {
     this.method = record.method;
     this.params = params;
+    this.#connection = connection;
+  }
+
+  /**
+   * Aborts when the client disconnects before the response is complete, so that async work
+   * for it can stop: pass it to `fetch`, timers and database calls, or check `aborted`. Made
+   * on first use. On a pool thread it never aborts (the connection stays on the event loop).
+   *
+   * @example
+   * app.get("/report", async (req) => {
+   *   const rows = await db.query(sql, { signal: req.signal });
+   *   return rows;
+   * });
+   */
+  get signal(): AbortSignal {
+    if (this.#signal === undefined) {
+      const controller = new AbortController();
+      this.#signal = controller.signal;
+      const connection = this.#connection;
+      if (connection !== undefined) {
+        const abort = (): void => {
+          if (!connection.writableFinished) controller.abort();
+        };
+        if (connection.destroyed) abort();
+        else connection.once("close", abort);
+      }
+    }
+    return this.#signal;
+  }
+
+  /** The `Last-Event-ID` header a reconnecting EventSource sends (see `sse()`), or `undefined`. */
+  get lastEventId(): string | undefined {
+    return this.record.headers["last-event-id"];
   }
 
   #splitUrl(): void {

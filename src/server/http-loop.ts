@@ -305,10 +305,10 @@ export function createRequestListener(
         result = (pool as Dispatcher).dispatch(record);
       } else if (watchdog !== undefined) {
         const started = performance.now();
-        result = app.handle(record);
+        result = app.handle(record, response);
         watchdog(record, performance.now() - started);
       } else {
-        result = app.handle(record);
+        result = app.handle(record, response);
       }
     } catch (error) {
       logger.error("The app failed to handle a request", error);

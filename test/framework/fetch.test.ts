@@ -3,8 +3,6 @@ import assert from "node:assert/strict";
 import { Carafe, Response as CarafeResponse } from "carafe";
 import { deferred } from "../helpers.ts";
 
-/** A promise with its resolve function, to hand control between a test and a handler. */
-
 function fetchApp(options: { maxContentLength?: number } = {}) {
   const app = new Carafe({ rootPath: import.meta.dirname, staticFolder: null, ...options });
   app.get("/hello/<name>", function hello(req) {
@@ -250,5 +248,29 @@ describe("app.fetch", () => {
       "Hello, a! q=",
       "Hello, b! q=",
     ]);
+  });
+
+  it("aborts request.signal when the host aborts the web Request", async () => {
+    const app = new Carafe({ rootPath: import.meta.dirname, staticFolder: null });
+    const started = deferred();
+    app.get("/wait", async (req) => {
+      started.resolve();
+      await new Promise((resolve) => req.signal.addEventListener("abort", resolve));
+      return { aborted: req.signal.aborted };
+    });
+    const controller = new AbortController();
+    const pending = app.fetch(new Request("http://x/wait", { signal: controller.signal }));
+    await started.promise;
+    controller.abort();
+    assert.deepEqual(await (await pending).json(), { aborted: true });
+  });
+
+  it("gives an already aborted web Request an aborted signal", async () => {
+    const app = new Carafe({ rootPath: import.meta.dirname, staticFolder: null });
+    app.get("/check", (req) => ({ aborted: req.signal.aborted }));
+    const controller = new AbortController();
+    controller.abort();
+    const res = await app.fetch(new Request("http://x/check", { signal: controller.signal }));
+    assert.deepEqual(await res.json(), { aborted: true });
   });
 });
