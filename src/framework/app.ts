@@ -169,7 +169,11 @@ export class Carafe extends Scaffold implements RecordHandler {
   readonly #chains = new Map<string | undefined, ScopeChain>();
   #serving = false;
   /** The match `placementOf` just made, for the `handle` call that follows it. */
-  #placed: { method: string; path: string; match: MatchResult<RoutePayload> } | undefined;
+  // (Three fields rather than an object: no allocation per request; the url is the record's own
+  // string, so comparing it is a pointer check.)
+  #placedMethod = "";
+  #placedUrl = "";
+  #placedMatch: MatchResult<RoutePayload> | undefined;
 
   constructor(options: CarafeOptions = {}) {
     super();
@@ -221,7 +225,9 @@ export class Carafe extends Scaffold implements RecordHandler {
     const placement = placementOfMatch(match, threaded);
     // A request that stays on the loop is handled next: hand its match over, so the route is
     // matched once.
-    this.#placed = placement === "loop" ? { method, path, match } : undefined;
+    this.#placedMatch = placement === "loop" ? match : undefined;
+    this.#placedMethod = method;
+    this.#placedUrl = url;
     return placement;
   }
 
@@ -499,12 +505,14 @@ export class Carafe extends Scaffold implements RecordHandler {
   }
 
   #matchRequest(request: Request): MatchResult<RoutePayload> {
-    const placed = this.#placed;
-    this.#placed = undefined;
+    const placed = this.#placedMatch;
+    this.#placedMatch = undefined;
     // Taken once only: a match's params object belongs to one request.
     const match =
-      placed !== undefined && placed.method === request.method && placed.path === request.rawPath
-        ? placed.match
+      placed !== undefined &&
+      this.#placedMethod === request.method &&
+      this.#placedUrl === request.record.url
+        ? placed
         : this.urlMap.match(request.method, request.rawPath);
     if (match.kind === "found") {
       request.params = match.params;
