@@ -98,6 +98,8 @@ export interface RoutePayload {
   readonly thread: boolean | undefined;
   /** Whether the handler is an `async function`. */
   readonly isAsync: boolean;
+  /** Whether the handler reads the body as it arrives (`streamBody: true`). */
+  readonly streamBody: boolean;
 }
 
 const NO_PARAMS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
@@ -219,6 +221,20 @@ export class Carafe extends Scaffold implements RecordHandler {
     return match.kind === "found" ? match.rule.rule : undefined;
   }
 
+  /**
+   * Whether the request's route reads its body as it arrives (`streamBody: true`): the server
+   * then hands it the body stream instead of reading the body first.
+   */
+  streamsBody(method: string, url: string): boolean {
+    const match = this.urlMap.match(method, rawPathOf(url));
+    const streams = match.kind === "found" && match.rule.payload.streamBody;
+    // Matched once: the handle() call that follows takes this match.
+    this.#placedMatch = streams ? match : undefined;
+    this.#placedMethod = method;
+    this.#placedUrl = url;
+    return streams;
+  }
+
   placementOf(method: string, url: string, threaded: boolean): "loop" | "thread" {
     const path = rawPathOf(url);
     const match = this.urlMap.match(method, path);
@@ -270,6 +286,12 @@ export class Carafe extends Scaffold implements RecordHandler {
 
   #addRule(rule: string, endpoint: string, spec: RouteSpec, blueprint: string | undefined): void {
     this.#checkEndpoint(rule, endpoint, spec);
+    if (spec.options.streamBody === true && spec.options.thread === true) {
+      throw new CarafeError(
+        "ERR_ROUTE_OPTIONS",
+        `route ${JSON.stringify(rule)}: a streamed body arrives on the event loop, so streamBody: true cannot run on a thread (thread: true); read the body on the loop and hand the heavy work to toThread()`,
+      );
+    }
     this.urlMap.add(rule, {
       endpoint,
       methods: spec.methods,
@@ -279,6 +301,7 @@ export class Carafe extends Scaffold implements RecordHandler {
         blueprint,
         thread: spec.options.thread,
         isAsync: isAsyncFunction(spec.handler),
+        streamBody: spec.options.streamBody === true,
       },
     });
   }
@@ -385,9 +408,10 @@ export class Carafe extends Scaffold implements RecordHandler {
   handle(
     record: RequestRecord,
     connection?: ClientConnection,
+    bodyStream?: AsyncIterable<Uint8Array>,
   ): ResponseRecord | Promise<ResponseRecord> {
     this.#serving = true;
-    const request = new Request(record, NO_PARAMS, connection);
+    const request = new Request(record, NO_PARAMS, connection, bodyStream);
     const context = new RequestContext(this, request);
     const match = this.#matchRequest(request);
     let outcome: ViewOutcome | undefined;
@@ -536,7 +560,9 @@ export class Carafe extends Scaffold implements RecordHandler {
     const { record } = request;
     return (
       this.#bodyTooLarge(record) ||
-      (record.headers["content-type"] !== undefined && request.mimetype === "multipart/form-data")
+      (record.headers["content-type"] !== undefined &&
+        !request.bodyIsStreamed &&
+        request.mimetype === "multipart/form-data")
     );
   }
 
@@ -787,7 +813,8 @@ interface ScopeChain {
 
 function placementOfMatch(match: MatchResult<RoutePayload>, threaded: boolean): "loop" | "thread" {
   if (match.kind !== "found") return "loop";
-  const { thread, isAsync } = match.rule.payload;
+  const { thread, isAsync, streamBody } = match.rule.payload;
+  if (streamBody) return "loop";
   if (thread !== undefined) return thread ? "thread" : "loop";
   return threaded && !isAsync ? "thread" : "loop";
 }

@@ -54,10 +54,14 @@ export interface ClientConnection {
 
 /** What a server needs of an app: the record-to-record function and a few limits. */
 export interface RecordHandler {
-  /** `connection`, when given, lets the app notice a client that leaves early. */
+  /**
+   * `connection`, when given, lets the app notice a client that leaves early; `bodyStream` is
+   * the body still arriving, for a route that reads it so (the record's `body` is then `null`).
+   */
   handle(
     record: RequestRecord,
     connection?: ClientConnection,
+    bodyStream?: AsyncIterable<Uint8Array>,
   ): ResponseRecord | Promise<ResponseRecord>;
   /** Largest accepted request body in bytes, or `null` for no limit. */
   readonly maxContentLength: number | null;

@@ -3,7 +3,7 @@
 
 import { parseCookies } from "./cookies.ts";
 import { MultiDict, RequestHeaders } from "./datastructures.ts";
-import { BadRequest, UnsupportedMediaType } from "./errors.ts";
+import { BadRequest, CarafeError, UnsupportedMediaType } from "./errors.ts";
 import { parseQueryString, parseUrlencoded, type FileStorage, type ParsedForm } from "./forms.ts";
 import type { ClientConnection, RequestRecord } from "./records.ts";
 
@@ -72,16 +72,54 @@ export class Request<P = Record<string, unknown>> {
   #json: { value: unknown } | undefined;
   #signal: AbortSignal | undefined;
   readonly #connection: ClientConnection | undefined;
+  #bodyStream: AsyncIterable<Uint8Array> | undefined;
+  #streamRead = false;
 
   constructor(
     /** The plain record this request was built from. */
     readonly record: RequestRecord,
     params: P,
     connection?: ClientConnection,
+    bodyStream?: AsyncIterable<Uint8Array>,
   ) {
     this.method = record.method;
     this.params = params;
     this.#connection = connection;
+    this.#bodyStream = bodyStream;
+  }
+
+  /** Whether the body arrives as a stream (a `streamBody: true` route on a server). @internal */
+  get bodyIsStreamed(): boolean {
+    return this.#bodyStream !== undefined;
+  }
+
+  /**
+   * The body chunk by chunk. On a `streamBody: true` route it is read from the socket as the
+   * loop goes, so an upload is never held whole in memory; past `maxContentLength` the loop
+   * throws `RequestEntityTooLarge` (413). On other routes it yields the body already read.
+   * A body can be read once.
+   *
+   * @example
+   * app.post("/upload", { streamBody: true }, async (req) => {
+   *   let bytes = 0;
+   *   for await (const chunk of req.stream()) bytes += chunk.byteLength;
+   *   return { bytes };
+   * });
+   */
+  stream(): AsyncIterable<Uint8Array> {
+    if (this.#streamRead) {
+      throw new CarafeError(
+        "ERR_BODY_READ",
+        "request.stream() was already read: a request body can be read once; keep the chunks if you need them again",
+      );
+    }
+    this.#streamRead = true;
+    const streamed = this.#bodyStream;
+    if (streamed !== undefined) return streamed;
+    const body = this.record.body;
+    return (async function* () {
+      if (body !== null && body.byteLength > 0) yield body;
+    })();
   }
 
   /**
@@ -226,6 +264,12 @@ export class Request<P = Record<string, unknown>> {
 
   /** The raw body bytes (empty when there is none). */
   get data(): Uint8Array {
+    if (this.#bodyStream !== undefined) {
+      throw new CarafeError(
+        "ERR_BODY_STREAMED",
+        `the route ${this.rule ?? this.path} streams its body (streamBody: true), so it is not in memory: read it with \`for await (const chunk of request.stream())\``,
+      );
+    }
     return this.record.body ?? EMPTY;
   }
 
@@ -290,7 +334,7 @@ export class Request<P = Record<string, unknown>> {
       // Multipart bodies were parsed (asynchronously) before the handler ran; see `setForm`.
       const form =
         this.mimetype === "application/x-www-form-urlencoded"
-          ? parseUrlencoded(this.record.body)
+          ? parseUrlencoded(this.data)
           : new MultiDict<string>();
       this.#form = { form, files: new MultiDict() };
     }

@@ -29,6 +29,11 @@ export interface RouteOptions {
    * the event loop; default: synchronous handlers on the pool when `--threads` > 0.
    */
   thread?: boolean;
+  /**
+   * Hand the handler the request body as it arrives (`request.stream()`) instead of reading it
+   * into memory first; the route then runs on the event loop. `maxContentLength` still applies.
+   */
+  streamBody?: boolean;
   /** Redirect `/dir` to a `/dir/` rule with 308 (default `true`). */
   strictSlashes?: boolean;
 }

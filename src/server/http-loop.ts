@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { once } from "node:events";
 import {
   RequestHeaderFieldsTooLarge,
+  RequestEntityTooLarge,
   RequestURITooLarge,
   exceptionResponse,
   type BodyStream,
@@ -52,14 +53,24 @@ function hasNoBody(request: IncomingMessage): boolean {
   );
 }
 
+/** A streamed body the handler did not read to its end cannot be skipped on a kept-alive connection. */
+function closeIfUnread(request: IncomingMessage, response: ServerResponse): void {
+  if (!request.readableEnded) response.shouldKeepAlive = false;
+}
+
+/** Whether the request declares a Content-Length over `limit`. */
+function declaresTooMuch(request: IncomingMessage, limit: number | null): boolean {
+  const declared = request.headers["content-length"];
+  return limit !== null && declared !== undefined && Number(declared) > limit;
+}
+
 /** Reads the body unless it is over `limit`; `null` body and `true` when it was too large. */
 function readBody(
   request: IncomingMessage,
   limit: number | null,
   done: (body: Uint8Array | null, tooLarge: boolean) => void,
 ): void {
-  const declared = request.headers["content-length"];
-  if (limit !== null && declared !== undefined && Number(declared) > limit) {
+  if (declaresTooMuch(request, limit)) {
     done(null, true);
     return;
   }
@@ -87,6 +98,36 @@ function readBody(
   request.on("error", () => {
     finished = true;
   });
+}
+
+/**
+ * The body of a `streamBody` route as it arrives, failing with 413 once more than `limit` bytes
+ * came. It never destroys the request, which would cut the connection before the answer; an
+ * unread rest closes the connection after the response instead (see `closeIfUnread`).
+ */
+function bodyStream(request: IncomingMessage, limit: number | null): AsyncIterable<Uint8Array> {
+  return {
+    [Symbol.asyncIterator]: () => {
+      const chunks = request[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+      let size = 0;
+      return {
+        async next(): Promise<IteratorResult<Uint8Array>> {
+          const step = await chunks.next();
+          if (step.done === true) return step;
+          size += step.value.byteLength;
+          if (limit !== null && size > limit) {
+            throw new RequestEntityTooLarge(
+              `The request body is larger than the limit of ${limit} bytes (config maxContentLength).`,
+            );
+          }
+          return step;
+        },
+        // Stopping early leaves the rest unread rather than destroying the request.
+        return: (): Promise<IteratorResult<Uint8Array>> =>
+          Promise.resolve({ done: true, value: undefined }),
+      };
+    },
+  };
 }
 
 async function writeStream(
@@ -218,6 +259,14 @@ function hasPlacement(app: RecordHandler): app is RecordHandler & Placeable {
   return typeof (app as Partial<Placeable>).placementOf === "function";
 }
 
+interface BodyStreaming {
+  streamsBody(method: string, url: string): boolean;
+}
+
+function hasBodyStreaming(app: RecordHandler): app is RecordHandler & BodyStreaming {
+  return typeof (app as Partial<BodyStreaming>).streamsBody === "function";
+}
+
 function limitError(request: IncomingMessage, limits: RequestLimits): ResponseRecord | null {
   const method = request.method ?? "GET";
   const url = request.url ?? "/";
@@ -258,6 +307,7 @@ export function createRequestListener(
   const pool = options.pool ?? null;
   const threaded = options.threaded ?? false;
   const placeable = pool !== null && hasPlacement(app) ? app : null;
+  const streaming = hasBodyStreaming(app) ? app : null;
   const { limits, applyProxy, onExchange, onResponse, isDraining, watchdog } = options;
 
   const respond = (
@@ -291,6 +341,7 @@ export function createRequestListener(
     body: Uint8Array | null,
     tooLarge: boolean,
     startedAt: bigint,
+    stream?: AsyncIterable<Uint8Array>,
   ): void => {
     // An unread body cannot be skipped on a kept-alive connection: close it after answering.
     if (tooLarge) response.shouldKeepAlive = false;
@@ -305,10 +356,10 @@ export function createRequestListener(
         result = (pool as Dispatcher).dispatch(record);
       } else if (watchdog !== undefined) {
         const started = performance.now();
-        result = app.handle(record, response);
+        result = app.handle(record, response, stream);
         watchdog(record, performance.now() - started);
       } else {
-        result = app.handle(record, response);
+        result = app.handle(record, response, stream);
       }
     } catch (error) {
       logger.error("The app failed to handle a request", error);
@@ -317,13 +368,19 @@ export function createRequestListener(
     }
     if (result instanceof Promise) {
       result.then(
-        (out) => respond(request, response, record, out, startedAt),
+        (out) => {
+          if (stream !== undefined) closeIfUnread(request, response);
+          respond(request, response, record, out, startedAt);
+        },
         (error: unknown) => {
           logger.error("The app failed to handle a request", error);
           writeFailure(response);
         },
       );
-    } else respond(request, response, record, result, startedAt);
+    } else {
+      if (stream !== undefined) closeIfUnread(request, response);
+      respond(request, response, record, result, startedAt);
+    }
   };
 
   return (request: IncomingMessage, response: ServerResponse): void => {
@@ -339,7 +396,11 @@ export function createRequestListener(
     }
     // Most requests have no body: they go straight on, with no closure to wait for one.
     if (hasNoBody(request)) handleRecord(request, response, null, false, startedAt);
-    else {
+    else if (streaming?.streamsBody(request.method ?? "GET", request.url ?? "/") === true) {
+      const limit = app.maxContentLength;
+      if (declaresTooMuch(request, limit)) handleRecord(request, response, null, true, startedAt);
+      else handleRecord(request, response, null, false, startedAt, bodyStream(request, limit));
+    } else {
       readBody(request, app.maxContentLength, (body, tooLarge) =>
         handleRecord(request, response, body, tooLarge, startedAt),
       );

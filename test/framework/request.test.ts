@@ -468,6 +468,76 @@ describe("raw body", () => {
   });
 });
 
+describe("request.stream()", () => {
+  it("yields a body already read as one chunk, and refuses a second read", async () => {
+    const app = newApp();
+    app.post("/echo", async (req) => {
+      const chunks: number[] = [];
+      for await (const chunk of req.stream()) chunks.push(chunk.byteLength);
+      let again = "";
+      try {
+        req.stream();
+      } catch (error) {
+        again = (error as { code?: string }).code ?? "";
+      }
+      return { chunks, again };
+    });
+    const res = await app.testClient().post("/echo", { data: "hello" });
+    assert.deepEqual(res.json(), { chunks: [5], again: "ERR_BODY_READ" });
+  });
+
+  it("yields nothing for a request without a body", async () => {
+    const app = newApp();
+    app.post("/echo", async (req) => {
+      let count = 0;
+      for await (const _chunk of req.stream()) count += 1;
+      return { count };
+    });
+    assert.deepEqual((await app.testClient().post("/echo")).json(), { count: 0 });
+  });
+
+  it("hands a streamBody route the server's stream, and refuses the in-memory views", async () => {
+    const app = newApp();
+    app.post("/upload", { streamBody: true }, async (req) => {
+      let text = "";
+      for await (const chunk of req.stream()) text += Buffer.from(chunk).toString("utf8");
+      let data = "";
+      try {
+        void req.data;
+      } catch (error) {
+        data = (error as Error).message;
+      }
+      return { text, data };
+    });
+    const record = {
+      method: "POST",
+      url: "/upload",
+      headers: { host: "localhost", "transfer-encoding": "chunked" },
+      body: null,
+      remoteAddress: "127.0.0.1",
+      scheme: "http" as const,
+    };
+    const chunks = (async function* () {
+      yield Buffer.from("a");
+      yield Buffer.from("b");
+    })();
+    const res = await app.handle(record, undefined, chunks);
+    const body = JSON.parse(String(res.body)) as { text: string; data: string };
+    assert.equal(body.text, "ab");
+    assert.match(body.data, /streams its body \(streamBody: true\).*request\.stream\(\)/);
+  });
+
+  it("places a streamBody route on the loop, and refuses it on a thread at registration", () => {
+    const app = newApp();
+    app.post("/upload", { streamBody: true }, () => "ok");
+    assert.equal(app.placementOf("POST", "/upload", true), "loop");
+    assert.throws(
+      () => app.post("/bad", { streamBody: true, thread: true }, () => "no"),
+      /streamBody: true cannot run on a thread/,
+    );
+  });
+});
+
 describe("config maxContentLength", () => {
   it("answers 413 for a body over the limit without running the view", async () => {
     const app = newApp({ maxContentLength: 10 });

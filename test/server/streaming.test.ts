@@ -2,7 +2,13 @@
 // as the client.
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { createServer, get, type IncomingMessage, type Server } from "node:http";
+import {
+  createServer,
+  get,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+} from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { sse, type Carafe } from "carafe";
@@ -179,5 +185,84 @@ describe("Server-Sent Events over a real socket", () => {
     await reader.until((events) => events.some((event) => "data" in event));
     assert.equal(reader.events.find((event) => "data" in event)?.["data"], "finally");
     response.destroy();
+  });
+});
+
+describe("streamed request bodies over a real socket", () => {
+  const app = newApp({ maxContentLength: 64 });
+  const firstChunk = deferred<string>();
+  let refusedEarly = true;
+  app.post("/upload", { streamBody: true }, async (req) => {
+    const chunks: string[] = [];
+    for await (const chunk of req.stream()) {
+      chunks.push(Buffer.from(chunk).toString("utf8"));
+      if (chunks.length === 1) firstChunk.resolve(chunks[0] as string);
+    }
+    return { chunks };
+  });
+  app.post("/count", { streamBody: true }, async (req) => {
+    refusedEarly = false;
+    let bytes = 0;
+    for await (const chunk of req.stream()) bytes += chunk.byteLength;
+    return { bytes };
+  });
+
+  let server: Server;
+  let url: string;
+  before(async () => ({ server, url } = await serve(app)));
+  after(() => server.close());
+
+  function post(path: string, headers: Record<string, string> = {}) {
+    const client = httpRequest(`${url}${path}`, { method: "POST", agent: false, headers });
+    const response = new Promise<IncomingMessage>((done, fail) => {
+      client.on("response", done).on("error", fail);
+    });
+    return { client, response };
+  }
+
+  async function bodyOf(response: IncomingMessage): Promise<string> {
+    response.setEncoding("utf8");
+    let text = "";
+    for await (const chunk of response) text += chunk as string;
+    return text;
+  }
+
+  it("hands the handler each chunk as it arrives, before the body is complete", async () => {
+    const { client, response } = post("/upload", {
+      "Content-Type": "text/plain",
+      Connection: "keep-alive",
+    });
+    client.write("first;");
+    // The handler has the first chunk while the client has not sent the second yet.
+    assert.equal(await firstChunk.promise, "first;");
+    client.end("second");
+    const res = await response;
+    assert.equal(res.statusCode, 200);
+    assert.deepEqual(JSON.parse(await bodyOf(res)), { chunks: ["first;", "second"] });
+    assert.equal(res.headers["connection"], "keep-alive");
+  });
+
+  it("answers 413 and closes the connection when a chunked body passes the limit", async () => {
+    const { client, response } = post("/count", { Connection: "keep-alive" });
+    client.write("x".repeat(40));
+    client.end("y".repeat(40));
+    const res = await response;
+    assert.equal(res.statusCode, 413);
+    assert.match(await bodyOf(res), /larger than the limit of 64 bytes/);
+    assert.equal(res.headers["connection"], "close");
+  });
+
+  it("answers 413 without calling the handler when the declared length is over the limit", async () => {
+    refusedEarly = true;
+    const { client, response } = post("/count", {
+      "Content-Length": "100",
+      Connection: "keep-alive",
+    });
+    client.end("z".repeat(100));
+    const res = await response;
+    assert.equal(res.statusCode, 413);
+    await bodyOf(res);
+    assert.equal(res.headers["connection"], "close");
+    assert.equal(refusedEarly, true);
   });
 });
