@@ -47,14 +47,25 @@ import {
   type AfterRequestHook,
   type HookScope,
   findErrorHandler,
-  type Handler,
   type RouteSpec,
   type TeardownHook,
 } from "./scaffold.ts";
 import { sendFromDirectory } from "./send-file.ts";
 import { openSession, saveSession, type Session } from "./sessions.ts";
 import { TestClient } from "./testing.ts";
+import {
+  callView,
+  isAsyncFunction,
+  placementOfMatch,
+  scopeChainOf,
+  settle,
+  type RoutePayload,
+  type ScopeChain,
+  type ViewOutcome,
+} from "./views.ts";
 import { NamedShared } from "../threading/shared.ts";
+
+export type { RoutePayload } from "./views.ts";
 
 /** Options of `new Carafe()`: any config key, plus where the app's files live. */
 export interface CarafeOptions extends Partial<AppConfig> {
@@ -90,18 +101,6 @@ export interface RegisterBlueprintOptions {
   name?: string;
 }
 
-/** What the URL map stores for each rule. */
-export interface RoutePayload {
-  readonly handler: Handler;
-  readonly blueprint: string | undefined;
-  /** `true`/`false` from the route options, or `undefined` to follow the server's placement rule. */
-  readonly thread: boolean | undefined;
-  /** Whether the handler is an `async function`. */
-  readonly isAsync: boolean;
-  /** Whether the handler reads the body as it arrives (`streamBody: true`). */
-  readonly streamBody: boolean;
-}
-
 const NO_PARAMS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 const FRAMEWORK_DIR = dirname(fileURLToPath(import.meta.url));
 
@@ -128,10 +127,6 @@ function callerFile(): string | undefined {
 /** Loopback peers, the only ones shown debug pages. */
 function isLoopback(address: string): boolean {
   return address === "::1" || address.startsWith("127.") || address.startsWith("::ffff:127.");
-}
-
-function isAsyncFunction(fn: unknown): boolean {
-  return typeof fn === "function" && fn.constructor.name === "AsyncFunction";
 }
 
 /**
@@ -170,9 +165,8 @@ export class Carafe extends Scaffold implements RecordHandler {
   readonly #scopes = new Map<string | undefined, HookScope>();
   readonly #chains = new Map<string | undefined, ScopeChain>();
   #serving = false;
-  /** The match `placementOf` just made, for the `handle` call that follows it. */
-  // (Three fields rather than an object: no allocation per request; the url is the record's own
-  // string, so comparing it is a pointer check.)
+  // The match `placementOf` or `streamsBody` just made, for the `handle` call that follows it:
+  // three fields rather than an object, so nothing is allocated per request.
   #placedMethod = "";
   #placedUrl = "";
   #placedMatch: MatchResult<RoutePayload> | undefined;
@@ -228,10 +222,7 @@ export class Carafe extends Scaffold implements RecordHandler {
   streamsBody(method: string, url: string): boolean {
     const match = this.urlMap.match(method, rawPathOf(url));
     const streams = match.kind === "found" && match.rule.payload.streamBody;
-    // Matched once: the handle() call that follows takes this match.
-    this.#placedMatch = streams ? match : undefined;
-    this.#placedMethod = method;
-    this.#placedUrl = url;
+    this.#handOver(method, url, streams ? match : undefined);
     return streams;
   }
 
@@ -241,10 +232,14 @@ export class Carafe extends Scaffold implements RecordHandler {
     const placement = placementOfMatch(match, threaded);
     // A request that stays on the loop is handled next: hand its match over, so the route is
     // matched once.
-    this.#placedMatch = placement === "loop" ? match : undefined;
+    this.#handOver(method, url, placement === "loop" ? match : undefined);
+    return placement;
+  }
+
+  #handOver(method: string, url: string, match: MatchResult<RoutePayload> | undefined): void {
+    this.#placedMatch = match;
     this.#placedMethod = method;
     this.#placedUrl = url;
-    return placement;
   }
 
   #addStaticRoute(folder: string): void {
@@ -620,23 +615,7 @@ export class Carafe extends Scaffold implements RecordHandler {
     let chain = this.#chains.get(blueprint);
     if (chain === undefined) {
       const scope = blueprint === undefined ? undefined : this.#scopes.get(blueprint);
-      const outward: HookScope[] = scope === undefined ? [this] : [this, scope];
-      chain = {
-        outward,
-        inward: [...outward].reverse(),
-        before: outward.some((each) => each.beforeRequestHooks.length > 0),
-        after: outward.some((each) => each.afterRequestHooks.length > 0),
-        teardown: outward.some((each) => each.teardownHooks.length > 0),
-        async: outward.some(
-          (each) =>
-            [...each.beforeRequestHooks, ...each.afterRequestHooks, ...each.teardownHooks].some(
-              isAsyncFunction,
-            ) ||
-            [...each.errorHandlers.values()].some((byClass) =>
-              [...byClass.values()].some(isAsyncFunction),
-            ),
-        ),
-      };
+      chain = scopeChainOf(scope === undefined ? [this] : [this, scope]);
       this.#chains.set(blueprint, chain);
     }
     return chain;
@@ -778,45 +757,6 @@ export class Carafe extends Scaffold implements RecordHandler {
     }
     return record;
   }
-}
-
-/** What a view returned, or what it threw. */
-type ViewOutcome =
-  | { readonly threw: false; readonly value: unknown }
-  | { readonly threw: true; readonly error: unknown };
-
-/** Calls a plain view inside its request context. */
-function callView(context: RequestContext, handler: Handler, request: Request): ViewOutcome {
-  try {
-    return { threw: false, value: runSync(context, () => handler(request as Request<never>)) };
-  } catch (error) {
-    return { threw: true, error };
-  }
-}
-
-/** The view's value again, or its exception thrown again, where the pipeline takes it over. */
-function settle(outcome: ViewOutcome): unknown {
-  if (outcome.threw) throw outcome.error;
-  return outcome.value;
-}
-
-/** A request's hook scopes: the app, then its blueprint (if any); and which hooks they have. */
-interface ScopeChain {
-  readonly outward: readonly HookScope[];
-  readonly inward: readonly HookScope[];
-  readonly before: boolean;
-  readonly after: boolean;
-  readonly teardown: boolean;
-  /** Whether a hook or error handler among them is an `async` function. */
-  readonly async: boolean;
-}
-
-function placementOfMatch(match: MatchResult<RoutePayload>, threaded: boolean): "loop" | "thread" {
-  if (match.kind !== "found") return "loop";
-  const { thread, isAsync, streamBody } = match.rule.payload;
-  if (streamBody) return "loop";
-  if (thread !== undefined) return thread ? "thread" : "loop";
-  return threaded && !isAsync ? "thread" : "loop";
 }
 
 /** The app handling the current request. */
