@@ -68,7 +68,23 @@ function localTime(date: Date, style: "clf" | "iso"): string {
 // Values sit inside quotes in the combined format; JSON escaping (`\"`, `\\`, `\n`, `\u001b`)
 // is Apache's escaping in all but spelling, so no header can forge a log line.
 function escape(value: string): string {
-  return JSON.stringify(value).slice(1, -1);
+  // Most values are plain printable ASCII and need no escaping (a test costs less than JSON).
+  return SAFE.test(value) ? value : JSON.stringify(value).slice(1, -1);
+}
+
+const SAFE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+// Requests of one second share the formatted time: formatting a Date costs more than a line.
+let clfSecond = -1;
+let clfText = "";
+
+function clfTime(startTime: number): string {
+  const second = Math.floor(startTime / 1000);
+  if (second !== clfSecond) {
+    clfSecond = second;
+    clfText = `[${localTime(new Date(second * 1000), "clf")}]`;
+  }
+  return clfText;
 }
 
 function text(value: string | undefined): string {
@@ -76,7 +92,8 @@ function text(value: string | undefined): string {
 }
 
 function basicAuthUser(header: string | undefined): string | undefined {
-  const match = /^basic\s+(\S+)/i.exec(header ?? "");
+  if (header === undefined) return undefined;
+  const match = /^basic\s+(\S+)/i.exec(header);
   if (!match) return undefined;
   const decoded = Buffer.from(match[1] as string, "base64").toString("utf8");
   const colon = decoded.indexOf(":");
@@ -104,7 +121,7 @@ const ATOMS: Readonly<Record<string, Atom>> = {
   h: (e) => text(e.remoteAddress),
   l: () => "-",
   u: (e) => text(basicAuthUser(e.requestHeaders["authorization"])),
-  t: (e) => `[${localTime(new Date(e.startTime), "clf")}]`,
+  t: (e) => clfTime(e.startTime),
   r: (e) => escape(`${e.method} ${e.url} HTTP/${e.httpVersion}`),
   m: (e) => escape(e.method),
   U: (e) => escape(decodedPath(e.url)),
@@ -148,7 +165,11 @@ function compileFormat(format: string): Atom {
     last = match.index + match[0].length;
   }
   parts.push(format.slice(last));
-  return (entry) => parts.map((part) => (typeof part === "string" ? part : part(entry))).join("");
+  return (entry) => {
+    let line = "";
+    for (const part of parts) line += typeof part === "string" ? part : part(entry);
+    return line;
+  };
 }
 
 /**
@@ -168,17 +189,24 @@ export function formatAccessLog(format: string, entry: AccessEntry): string {
 }
 
 /** A log target: a standard stream (`-`) or a file opened for appending. */
+/** Most characters a batch of lines holds before it is written at once. */
+const BATCH_LIMIT = 64 * 1024;
+
 class LogSink {
   #stream: Writable;
   #failed = false;
   #detach = (): void => {};
   // What reopen() retired: the old files, flushing and closing on their own.
   #retired: Promise<unknown> = Promise.resolve();
+  #pending = "";
+  #scheduled = false;
 
   constructor(
     private readonly target: string,
     private readonly standard: "stdout" | "stderr",
     private readonly label: string,
+    /** Whether lines may wait for the end of the event loop's turn (never for the error log). */
+    private readonly batched = false,
   ) {
     this.#stream = this.#open();
   }
@@ -219,10 +247,33 @@ class LogSink {
   }
 
   write(line: string): void {
-    if (!this.#failed) this.#stream.write(line);
+    if (this.#failed) return;
+    if (!this.batched) {
+      this.#stream.write(line);
+      return;
+    }
+    // Lines written in one turn of the event loop go out in one write.
+    this.#pending += line;
+    if (this.#pending.length >= BATCH_LIMIT) this.#flush();
+    else if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#flushSoon);
+    }
   }
 
+  #flush(): void {
+    const pending = this.#pending;
+    this.#pending = "";
+    if (pending !== "" && !this.#failed) this.#stream.write(pending);
+  }
+
+  readonly #flushSoon = (): void => {
+    this.#scheduled = false;
+    this.#flush();
+  };
+
   reopen(): void {
+    this.#flush();
     const previous = this.#stream;
     if (this.target !== "-") {
       try {
@@ -239,6 +290,7 @@ class LogSink {
   }
 
   async close(): Promise<void> {
+    this.#flush();
     this.#failed = true;
     if (this.target === "-") this.#detach();
     else await finished(this.#stream.end()).catch(() => {});
@@ -270,7 +322,7 @@ export class AccessLogger {
   constructor(options: AccessLoggerOptions) {
     this.#line = compileFormat(options.format ?? DEFAULT_ACCESS_LOG_FORMAT);
     this.#sink =
-      options.target === null ? null : new LogSink(options.target, "stdout", "access log");
+      options.target === null ? null : new LogSink(options.target, "stdout", "access log", true);
   }
 
   /** Whether lines are written at all (a target was given). */
