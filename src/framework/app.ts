@@ -3,17 +3,9 @@
 // from a RequestRecord to a ResponseRecord.
 
 import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Blueprint } from "./blueprint.ts";
 import { defaultConfig, type AppConfig } from "./config.ts";
-import {
-  RequestContext,
-  bindStream,
-  currentContext,
-  findContext,
-  runAsync,
-  runSync,
-} from "./context.ts";
+import { RequestContext, bindStream, findContext, runAsync, runSync } from "./context.ts";
 import { drive, type Pipeline } from "./drive.ts";
 import {
   BadRequest,
@@ -41,13 +33,14 @@ import {
 } from "./response.ts";
 import type { Converter, ConverterFactory } from "./routing/converters.ts";
 import { UrlMap, type MatchResult } from "./routing/url-map.ts";
-import { registerApp, runnerSlot, type RunOptions } from "./runner.ts";
+import { callerFile, registerApp, runnerSlot, type RunOptions } from "./runner.ts";
 import {
   Scaffold,
   type AfterRequestHook,
   type HookScope,
   findErrorHandler,
   type RouteSpec,
+  type SocketSpec,
   type TeardownHook,
 } from "./scaffold.ts";
 import { sendFromDirectory } from "./send-file.ts";
@@ -63,6 +56,7 @@ import {
   type ScopeChain,
   type ViewOutcome,
 } from "./views.ts";
+import { SocketRoutes, type SocketDecision, type SocketHost } from "./sockets.ts";
 import { NamedShared } from "../threading/shared.ts";
 
 export type { RoutePayload } from "./views.ts";
@@ -102,28 +96,6 @@ export interface RegisterBlueprintOptions {
 }
 
 const NO_PARAMS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
-const FRAMEWORK_DIR = dirname(fileURLToPath(import.meta.url));
-
-/** The file of the first caller outside Carafe's own code: the module that made the app. */
-function callerFile(): string | undefined {
-  const original = Error.prepareStackTrace;
-  try {
-    Error.prepareStackTrace = (_error, stack) => stack;
-    const stack = new Error().stack as unknown as NodeJS.CallSite[];
-    for (const site of stack) {
-      let file = site.getFileName();
-      if (!file || file.startsWith("node:")) continue;
-      if (file.startsWith("file:")) file = fileURLToPath(file);
-      if (!file.startsWith(FRAMEWORK_DIR)) return file;
-    }
-  } catch {
-    // unknown: the caller decides the fallback
-  } finally {
-    Error.prepareStackTrace = original;
-  }
-  return undefined;
-}
-
 /** Loopback peers, the only ones shown debug pages. */
 function isLoopback(address: string): boolean {
   return address === "::1" || address.startsWith("127.") || address.startsWith("::ffff:127.");
@@ -164,6 +136,7 @@ export class Carafe extends Scaffold implements RecordHandler {
 
   readonly #scopes = new Map<string | undefined, HookScope>();
   readonly #chains = new Map<string | undefined, ScopeChain>();
+  readonly #sockets = new SocketRoutes();
   #serving = false;
   // The match `placementOf` or `streamsBody` just made, for the `handle` call that follows it:
   // three fields rather than an object, so nothing is allocated per request.
@@ -311,8 +284,47 @@ export class Carafe extends Scaffold implements RecordHandler {
   addConverter(name: string, converter: Converter | ConverterFactory): this {
     this.checkSetup(`addConverter('${name}')`);
     this.urlMap.addConverter(name, converter);
+    this.#sockets.urlMap.addConverter(name, converter);
     return this;
   }
+
+  protected addSocket(spec: SocketSpec): void {
+    this.#sockets.add(spec.rule, spec.options, spec.handler, undefined);
+  }
+
+  /** Whether the app has WebSocket routes (a server then answers upgrade requests). */
+  get hasSockets(): boolean {
+    return this.#sockets.any;
+  }
+
+  /** Refuses or accepts an upgrade request, for a server. @internal */
+  acceptSocket(record: RequestRecord): Promise<SocketDecision> {
+    this.#serving = true;
+    return this.#sockets.decide(this.#socketHost, record);
+  }
+
+  readonly #socketHost: SocketHost = {
+    logError: (message, error) => this.logger.error(message, error),
+    openSession: (request) => this.openSession(request),
+    notFound: () => exceptionResponse(new NotFound(), false).toRecord("GET"),
+    refusalOf: async (context) => {
+      const request = context.request;
+      try {
+        if (!this.#chainOf(request.blueprint).before) return undefined;
+        const value: unknown = await runAsync(context, () =>
+          drive(this.#preprocessRequest(context)),
+        );
+        return value == null ? undefined : this.#makeResponse(request, value).toRecord("GET");
+      } catch (error) {
+        if (error instanceof HTTPException) {
+          const wantsJson = prefersJson(request.headers.get("accept"));
+          return exceptionResponse(error, wantsJson).toRecord("GET");
+        }
+        this.logger.error(`Exception on ${request.path} [WebSocket upgrade]`, error);
+        return exceptionResponse(new InternalServerError(), false).toRecord("GET");
+      }
+    },
+  };
 
   /**
    * Registers a blueprint's routes, hooks and error handlers.
@@ -356,6 +368,16 @@ export class Carafe extends Scaffold implements RecordHandler {
       this.#checkEndpoint(rule, endpoint, spec);
     }
     for (const { spec, rule, endpoint } of rules) this.#addRule(rule, endpoint, spec, name);
+    for (const socket of blueprint.sockets) {
+      const rule = prefix && socket.rule === "/" ? `${prefix}/` : prefix + socket.rule;
+      const endpoint = socket.options.endpoint ?? (socket.handler.name || `ws ${socket.rule}`);
+      this.#sockets.add(
+        rule,
+        { ...socket.options, endpoint: `${name}.${endpoint}` },
+        socket.handler,
+        name,
+      );
+    }
     blueprint.markRegistered();
     this.blueprints.set(name, blueprint);
     this.#scopes.set(name, blueprint);
@@ -757,32 +779,4 @@ export class Carafe extends Scaffold implements RecordHandler {
     }
     return record;
   }
-}
-
-/** The app handling the current request. */
-export const currentApp: Carafe = new Proxy({} as Carafe, {
-  get(_target, key) {
-    const app = currentContext("'currentApp'").app as Carafe;
-    const value: unknown = Reflect.get(app, key, app);
-    return typeof value === "function"
-      ? (value as (...args: unknown[]) => unknown).bind(app)
-      : value;
-  },
-});
-
-/**
- * Builds the URL of an endpoint for the current app: converters applied, extra params in the
- * query string; `.name` means an endpoint of the current blueprint.
- *
- * @example
- * urlFor("user", { id: 7 });                    // "/user/7"
- * urlFor("static", { filename: "app.css" });    // "/static/app.css"
- * urlFor("index", {}, { external: true });      // "http://localhost:8000/"
- */
-export function urlFor(
-  endpoint: string,
-  params: Readonly<Record<string, unknown>> = {},
-  options: UrlForOptions = {},
-): string {
-  return (currentContext("urlFor()").app as Carafe).urlFor(endpoint, params, options);
 }

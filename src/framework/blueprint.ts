@@ -2,7 +2,7 @@
 // (endpoints become `name.endpoint`) and an optional URL prefix.
 
 import { CarafeError } from "./errors.ts";
-import { Scaffold, type RouteSpec } from "./scaffold.ts";
+import { Scaffold, type RouteSpec, type SocketSpec } from "./scaffold.ts";
 
 /** Options of `new Blueprint`. */
 export interface BlueprintOptions {
@@ -20,6 +20,7 @@ export interface BlueprintOptions {
  */
 export class Blueprint extends Scaffold {
   readonly routes: RouteSpec[] = [];
+  readonly sockets: SocketSpec[] = [];
   #registered = false;
 
   constructor(
@@ -37,6 +38,10 @@ export class Blueprint extends Scaffold {
 
   protected addRoute(spec: RouteSpec): void {
     this.routes.push(spec);
+  }
+
+  protected addSocket(spec: SocketSpec): void {
+    this.sockets.push(spec);
   }
 
   protected checkSetup(method: string): void {

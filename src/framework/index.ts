@@ -1,6 +1,7 @@
 // The framework layer's public names.
 
-export { Carafe, currentApp, urlFor } from "./app.ts";
+export { Carafe } from "./app.ts";
+export { currentApp, urlFor } from "./current-app.ts";
 export type {
   CarafeOptions,
   RegisterBlueprintOptions,
@@ -96,8 +97,11 @@ export type {
 export { guessMimetype, safeJoin, sendFile, sendFromDirectory } from "./send-file.ts";
 export type { SendFileOptions } from "./send-file.ts";
 export { Session } from "./sessions.ts";
+export type { SocketDecision, SocketHandler, WebSocketOptions } from "./sockets.ts";
 export { sse } from "./sse.ts";
 export type { EventSource, ServerSentEvent, SseOptions } from "./sse.ts";
 export type { SessionData } from "./sessions.ts";
 export { TestClient, TestResponse } from "./testing.ts";
+export { WebSocket, WebSocketClosed } from "./websocket.ts";
+export type { SocketTransport, WebSocketMessage } from "./websocket.ts";
 export type { TestFile, TestRequestOptions } from "./testing.ts";

@@ -2,6 +2,8 @@
 // (imports point from server to framework, never back). The server layer fills the slot when
 // it loads; the slot lives on globalThis so that two copies of Carafe (source and build) agree.
 
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { RecordHandler } from "./records.ts";
 
 /** Options of `app.run()`, the development server. */
@@ -65,4 +67,26 @@ export function registerApp(app: object, file: string | undefined): void {
 /** The apps created by the module `file` in this thread, in creation order. */
 export function appsCreatedIn(file: string): object[] {
   return (slot().apps ?? []).filter((entry) => entry.file === file).map((entry) => entry.app);
+}
+
+const FRAMEWORK_DIR = dirname(fileURLToPath(import.meta.url));
+
+/** The file of the first caller outside Carafe's own code: the module that made the app. */
+export function callerFile(): string | undefined {
+  const original = Error.prepareStackTrace;
+  try {
+    Error.prepareStackTrace = (_error, stack) => stack;
+    const stack = new Error().stack as unknown as NodeJS.CallSite[];
+    for (const site of stack) {
+      let file = site.getFileName();
+      if (!file || file.startsWith("node:")) continue;
+      if (file.startsWith("file:")) file = fileURLToPath(file);
+      if (!file.startsWith(FRAMEWORK_DIR)) return file;
+    }
+  } catch {
+    // unknown: the caller decides the fallback
+  } finally {
+    Error.prepareStackTrace = original;
+  }
+  return undefined;
 }

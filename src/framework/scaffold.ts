@@ -5,6 +5,7 @@ import { CarafeError, HTTPException, HTTP_EXCEPTIONS, MethodNotAllowed } from ".
 import type { Request } from "./request.ts";
 import type { Response, ResponseValue } from "./response.ts";
 import type { RouteParams } from "./routing/params.ts";
+import type { SocketHandler, WebSocketOptions } from "./sockets.ts";
 
 /** A value or a promise of it. */
 export type Awaitable<T> = T | Promise<T>;
@@ -61,6 +62,13 @@ export interface RouteSpec {
   readonly options: RouteOptions;
 }
 
+/** A WebSocket route as registered, before prefixes are applied. */
+export interface SocketSpec {
+  readonly rule: string;
+  readonly options: WebSocketOptions;
+  readonly handler: SocketHandler;
+}
+
 /** Error handlers keyed by status code (or `null`), then by error class. */
 export type ErrorHandlerMap = Map<number | null, Map<ErrorClass<unknown>, ErrorHandler>>;
 
@@ -69,6 +77,26 @@ function defaultEndpoint(rule: string, methods: readonly string[], handler: Hand
   const name = handler.name;
   if (name && name !== "anonymous" && !name.startsWith("bound ")) return name;
   return `${methods.join(",")} ${rule}`;
+}
+
+/** The options and the handler of `route(rule, [options,] handler)` and its kin. */
+function optionsAndHandler<O extends object, H extends (...args: never[]) => unknown>(
+  method: string,
+  rule: string,
+  optionsOrHandler: O | H,
+  maybeHandler: H | undefined,
+): [O, H] {
+  const [options, handler]: [O, H | undefined] =
+    typeof optionsOrHandler === "function"
+      ? [{} as O, optionsOrHandler as H]
+      : [optionsOrHandler, maybeHandler];
+  if (typeof handler !== "function") {
+    throw new CarafeError(
+      "ERR_BAD_ROUTE",
+      `${method}(${JSON.stringify(rule)}): the handler must be a function`,
+    );
+  }
+  return [options, handler];
 }
 
 /** Maps `errorHandler`'s first argument to the key pair error handlers are stored under. */
@@ -100,8 +128,38 @@ export abstract class Scaffold {
   /** Registers a route; `setupMethod` has been checked by the caller. */
   protected abstract addRoute(spec: RouteSpec): void;
 
+  /** Registers a WebSocket route; `setupMethod` has been checked by the caller. */
+  protected abstract addSocket(spec: SocketSpec): void;
+
   /** Throws when registration is no longer allowed (the app is serving). */
   protected abstract checkSetup(method: string): void;
+
+  /**
+   * Registers a WebSocket handler for a URL rule. It runs on the event loop once the upgrade
+   * passed the `beforeRequest` hooks (a hook that answers, or raises 401/403, refuses it).
+   *
+   * @example
+   * app.websocket("/echo", async (ws) => {
+   *   for await (const message of ws) await ws.send(message);
+   * });
+   */
+  websocket<R extends string>(rule: R, handler: SocketHandler<R>): this;
+  websocket<R extends string>(rule: R, options: WebSocketOptions, handler: SocketHandler<R>): this;
+  websocket<R extends string>(
+    rule: R,
+    optionsOrHandler: WebSocketOptions | SocketHandler<R>,
+    maybeHandler?: SocketHandler<R>,
+  ): this {
+    const [options, handler] = optionsAndHandler<WebSocketOptions, SocketHandler<R>>(
+      "websocket",
+      rule,
+      optionsOrHandler,
+      maybeHandler,
+    );
+    this.checkSetup(`websocket(${JSON.stringify(rule)})`);
+    this.addSocket({ rule, options, handler: handler as SocketHandler });
+    return this;
+  }
 
   /**
    * Registers a handler for a URL rule.
@@ -116,16 +174,12 @@ export abstract class Scaffold {
     optionsOrHandler: RouteOptions | Handler<R>,
     maybeHandler?: Handler<R>,
   ): this {
-    const [options, handler] =
-      typeof optionsOrHandler === "function"
-        ? [{}, optionsOrHandler]
-        : [optionsOrHandler, maybeHandler];
-    if (typeof handler !== "function") {
-      throw new CarafeError(
-        "ERR_BAD_ROUTE",
-        `route(${JSON.stringify(rule)}): the handler must be a function`,
-      );
-    }
+    const [options, handler] = optionsAndHandler<RouteOptions, Handler<R>>(
+      "route",
+      rule,
+      optionsOrHandler,
+      maybeHandler,
+    );
     this.checkSetup(`route(${JSON.stringify(rule)})`);
     const methods = (options.methods ?? ["GET"]).map((method) => method.toUpperCase());
     if (methods.length === 0) {

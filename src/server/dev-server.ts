@@ -7,6 +7,7 @@ import { dirname, resolve } from "node:path";
 import type { AddressInfo } from "node:net";
 import type { RecordHandler, RunOptions } from "../framework/index.ts";
 import { createRequestListener } from "./http-loop.ts";
+import { createUpgrades, servesSockets } from "./websockets.ts";
 import { parseAppSpec } from "./load-app.ts";
 import { ThreadPool } from "./pool/index.ts";
 import { isReloaderChild, runWithReloader } from "./reloader.ts";
@@ -90,6 +91,8 @@ export async function startDevServer(
       ...(watchdogMs > 0 ? { watchdog: createWatchdog(app, watchdogMs, warn) } : {}),
     }),
   );
+  const upgrades = servesSockets(app) ? createUpgrades(app, logger) : null;
+  if (upgrades !== null) server.on("upgrade", upgrades.listener);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {
@@ -106,6 +109,7 @@ export async function startDevServer(
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => void (pool?.close(1000) ?? Promise.resolve()).then(resolve));
+        upgrades?.closeAll();
         server.closeIdleConnections();
         // Connections still busy after the grace period are cut.
         setTimeout(() => server.closeAllConnections(), 5000).unref();

@@ -27,7 +27,7 @@ function headersOf(request: IncomingMessage): Record<string, string> {
   return headers as Record<string, string>;
 }
 
-function recordOf(
+export function recordOf(
   request: IncomingMessage,
   body: Uint8Array | null,
   tooLarge: boolean,

@@ -104,3 +104,13 @@ function showUser(req: Request<RouteParams<"/user/<int:uid>">>): string {
   return req.params.uid.toFixed(0);
 }
 app.get("/u/<int:uid>", showUser);
+
+// ---- WebSocket handlers see the params of their rule too -------------------------------------
+
+app.websocket("/room/<int:id>/<any(read, write):mode>", async (ws, req) => {
+  const _id: Expect<Equal<typeof req.params.id, number>> = true;
+  const _mode: Expect<Equal<typeof req.params.mode, "read" | "write">> = true;
+  // @ts-expect-error a param not in the rule does not exist
+  void req.params.name;
+  await ws.send(`room ${req.params.id}`);
+});

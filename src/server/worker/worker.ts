@@ -13,6 +13,7 @@ import { Server as NetServer } from "node:net";
 import { ThreadPool, requestsBeforeRetiring } from "../pool/index.ts";
 import { createRequestListener, type Exchange, type LoopOptions } from "../http-loop.ts";
 import { loadApp } from "../load-app.ts";
+import { createUpgrades, servesSockets } from "../websockets.ts";
 import { createWatchdog } from "../watchdog.ts";
 import {
   BOOT_FAILED_EXIT,
@@ -135,6 +136,9 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
       ),
     ),
   };
+  const upgrades = servesSockets(app)
+    ? createUpgrades(app, logger, hooks.applyProxy ? { applyProxy: hooks.applyProxy } : {})
+    : null;
   const servers = options.binds.map((bind) => {
     const server = tls
       ? createHttpsServer({ ...serverOptions, ...tls }, listener)
@@ -142,6 +146,7 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
     // The loop must see one field too many to answer 431; Node keeps 2,000 by default, and
     // keeping fewer would drop later fields (Host among them) before the loop could count them.
     server.maxHeadersCount = Math.max(2000, options.limitRequestFields + 1);
+    if (upgrades !== null) server.on("upgrade", upgrades.listener);
     return { bind, server: server as Server };
   });
   await Promise.all(servers.map(({ bind, server }) => listen(server, bind, options.backlog)));
@@ -162,6 +167,8 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
     draining = true;
     logger.info(`Worker exiting (pid: ${process.pid}): finishing in-flight requests`);
     clearInterval(heartbeat);
+    // WebSockets are not requests that finish: tell their clients to reconnect elsewhere.
+    upgrades?.closeAll();
     let open = servers.length;
     const finish = (): void => {
       void (pool?.close(0) ?? Promise.resolve()).then(() => {

@@ -1,0 +1,32 @@
+// The app of the current request, reachable from anywhere inside it: `currentApp` and `urlFor`.
+
+import type { Carafe, UrlForOptions } from "./app.ts";
+import { currentContext } from "./context.ts";
+
+/** The app handling the current request. */
+export const currentApp: Carafe = new Proxy({} as Carafe, {
+  get(_target, key) {
+    const app = currentContext("'currentApp'").app as Carafe;
+    const value: unknown = Reflect.get(app, key, app);
+    return typeof value === "function"
+      ? (value as (...args: unknown[]) => unknown).bind(app)
+      : value;
+  },
+});
+
+/**
+ * Builds the URL of an endpoint for the current app: converters applied, extra params in the
+ * query string; `.name` means an endpoint of the current blueprint.
+ *
+ * @example
+ * urlFor("user", { id: 7 });                    // "/user/7"
+ * urlFor("static", { filename: "app.css" });    // "/static/app.css"
+ * urlFor("index", {}, { external: true });      // "http://localhost:8000/"
+ */
+export function urlFor(
+  endpoint: string,
+  params: Readonly<Record<string, unknown>> = {},
+  options: UrlForOptions = {},
+): string {
+  return (currentContext("urlFor()").app as Carafe).urlFor(endpoint, params, options);
+}

@@ -1,0 +1,133 @@
+// The app's WebSocket routes: their own URL map (a path may have an HTTP route and a socket),
+// and the decision a server asks for on each upgrade request: refuse it with an HTTP response
+// (no route, or a beforeRequest hook said no) or accept it and start the handler.
+
+import { RequestContext, runAsync, type ContextApp } from "./context.ts";
+import { CarafeError } from "./errors.ts";
+import type { RequestRecord, ResponseRecord } from "./records.ts";
+import { Request } from "./request.ts";
+import type { RouteParams } from "./routing/params.ts";
+import { UrlMap } from "./routing/url-map.ts";
+import type { Awaitable } from "./scaffold.ts";
+
+import { WebSocket, type SocketTransport } from "./websocket.ts";
+
+/** A WebSocket handler: the connection, and the upgrade request with typed `params`. */
+export type SocketHandler<R extends string = string> = (
+  ws: WebSocket,
+  request: Request<RouteParams<R>>,
+) => Awaitable<void>;
+
+/** Options of `app.websocket`. */
+export interface WebSocketOptions {
+  /** Subprotocols the route speaks; the first one the client offers that is here is chosen. */
+  subprotocols?: readonly string[];
+  /** Largest message accepted, in bytes (default 1 MiB); a bigger one closes with 1009. */
+  maxMessageSize?: number;
+  /** The name `urlFor` knows it by; default: the handler's name, or `ws <rule>`. */
+  endpoint?: string;
+}
+
+interface SocketRoute {
+  readonly handler: SocketHandler;
+  readonly blueprint: string | undefined;
+  readonly subprotocols: readonly string[];
+  readonly maxMessageSize: number;
+}
+
+/** What a server does with an upgrade request. @internal */
+export type SocketDecision =
+  | { readonly kind: "refuse"; readonly response: ResponseRecord }
+  | {
+      readonly kind: "accept";
+      /** The subprotocol to agree on, or `""`. */
+      readonly protocol: string;
+      readonly maxMessageSize: number;
+      /** Starts the handler on the accepted connection. */
+      start(transport: SocketTransport): WebSocket;
+    };
+
+/** What the app lends the socket routes: its before-request hooks and its error pages. */
+export interface SocketHost extends ContextApp {
+  /** Reports a handler that failed (the app's logger). */
+  logError(message: string, error: unknown): void;
+  /** Runs the before-request hooks: `undefined` to go on, or the answer that refuses. */
+  refusalOf(context: RequestContext): Promise<ResponseRecord | undefined>;
+  /** The HTTP error answer for a refused upgrade (404 when no socket route matches). */
+  notFound(request: Request): ResponseRecord;
+}
+
+const DEFAULT_MAX_MESSAGE = 1 << 20;
+
+/** The socket routes of one app. @internal */
+export class SocketRoutes {
+  readonly urlMap = new UrlMap<SocketRoute>();
+
+  add(
+    rule: string,
+    options: WebSocketOptions,
+    handler: SocketHandler,
+    blueprint: string | undefined,
+  ): void {
+    const maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE;
+    if (!Number.isInteger(maxMessageSize) || maxMessageSize <= 0) {
+      throw new CarafeError(
+        "ERR_ROUTE_OPTIONS",
+        `websocket(${JSON.stringify(rule)}): maxMessageSize must be a positive whole number of bytes, got ${String(maxMessageSize)}`,
+      );
+    }
+    const named = handler.name && handler.name !== "anonymous" ? handler.name : undefined;
+    this.urlMap.add(rule, {
+      endpoint: options.endpoint ?? named ?? `ws ${rule}`,
+      methods: ["GET"],
+      payload: { handler, blueprint, subprotocols: options.subprotocols ?? [], maxMessageSize },
+    });
+  }
+
+  /** Whether any socket route exists (a server then listens for upgrades). */
+  get any(): boolean {
+    return this.urlMap.rules().length > 0;
+  }
+
+  async decide(host: SocketHost, record: RequestRecord): Promise<SocketDecision> {
+    const request = new Request(record, {});
+    const match = this.urlMap.match("GET", request.rawPath);
+    if (match.kind !== "found") return { kind: "refuse", response: host.notFound(request) };
+    request.params = match.params;
+    request.endpoint = match.rule.endpoint;
+    request.rule = match.rule.rule;
+    request.blueprint = match.rule.payload.blueprint;
+    const context = new RequestContext(host, request);
+    const refusal = await host.refusalOf(context);
+    if (refusal !== undefined) return { kind: "refuse", response: refusal };
+    const route = match.rule.payload;
+    return {
+      kind: "accept",
+      protocol: chooseProtocol(record.headers["sec-websocket-protocol"], route.subprotocols),
+      maxMessageSize: route.maxMessageSize,
+      start: (transport) => {
+        const ws = new WebSocket(transport);
+        void runAsync(context, async () => {
+          try {
+            await route.handler(ws, request);
+            ws.close(1000);
+          } catch (error) {
+            host.logError(`The WebSocket handler failed on ${request.path}`, error);
+            ws.close(1011, "Internal Error");
+          }
+        });
+        return ws;
+      },
+    };
+  }
+}
+
+/** The first subprotocol the client offers that the route speaks, or `""`. */
+function chooseProtocol(offered: string | undefined, spoken: readonly string[]): string {
+  if (offered === undefined || spoken.length === 0) return "";
+  for (const each of offered.split(",")) {
+    const name = each.trim();
+    if (spoken.includes(name)) return name;
+  }
+  return "";
+}

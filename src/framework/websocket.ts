@@ -1,0 +1,165 @@
+// Design: a WebSocket as a handler sees it, independent of the library that speaks the protocol.
+// The server hands each accepted connection a `SocketTransport` (the `ws` library behind it) and
+// reports what arrives through `deliver` and `ended`; everything here runs on the event loop.
+// Incoming messages wait in a queue until the handler reads them; past `QUEUE_HIGH` the server
+// stops reading the socket (TCP then slows the client), and reads again below `QUEUE_LOW`.
+// `send` resolves once the message is handed to the socket while little is buffered, so a
+// handler that awaits its sends never grows memory because of a slow client.
+
+import { CarafeError } from "./errors.ts";
+
+/** A message: text, or bytes for a binary frame. */
+export type WebSocketMessage = string | Uint8Array;
+
+/** What a server gives Carafe for one accepted connection. @internal */
+export interface SocketTransport {
+  /** The subprotocol agreed on, or `""`. */
+  readonly protocol: string;
+  /** Bytes queued for the socket but not yet written. */
+  readonly bufferedAmount: number;
+  send(data: WebSocketMessage, done: (error?: Error) => void): void;
+  close(code: number, reason: string): void;
+  /** Stops / resumes reading from the socket. */
+  pause(): void;
+  resume(): void;
+}
+
+/** Thrown by `send` and `receive` once the connection is closed. */
+export class WebSocketClosed extends CarafeError {
+  constructor(
+    readonly closeCode: number,
+    readonly reason: string,
+  ) {
+    super("ERR_WEBSOCKET_CLOSED", `the WebSocket is closed (code ${closeCode})`);
+  }
+}
+
+const QUEUE_HIGH = 64;
+const QUEUE_LOW = 16;
+/** Bytes buffered for the client above which `send` waits until they are written. */
+const SEND_HIGH = 1 << 20;
+
+/**
+ * One WebSocket connection: read messages with `for await`, answer with `send`.
+ *
+ * @example
+ * app.websocket("/echo", async (ws) => {
+ *   for await (const message of ws) await ws.send(message);
+ * });
+ */
+export class WebSocket implements AsyncIterable<WebSocketMessage> {
+  readonly #transport: SocketTransport;
+  readonly #queue: WebSocketMessage[] = [];
+  #waiting: ((message: WebSocketMessage | null) => void) | null = null;
+  #ended: { code: number; reason: string } | null = null;
+  #paused = false;
+  #announceEnd: (state: { code: number; reason: string }) => void = () => {};
+
+  /** Settles with the close code and reason once the connection has closed. */
+  readonly closed: Promise<{ code: number; reason: string }>;
+
+  /** @internal A server creates it for each accepted connection. */
+  constructor(transport: SocketTransport) {
+    this.#transport = transport;
+    this.closed = new Promise((resolve) => {
+      this.#announceEnd = resolve;
+    });
+  }
+
+  /** The subprotocol agreed on with the client, or `""`. */
+  get protocol(): string {
+    return this.#transport.protocol;
+  }
+
+  /** Whether the connection is still open. */
+  get open(): boolean {
+    return this.#ended === null;
+  }
+
+  /**
+   * The next message; `null` once the connection has closed and every message was read.
+   *
+   * @example
+   * const hello = await ws.receive();
+   */
+  receive(): Promise<WebSocketMessage | null> {
+    const next = this.#queue.shift();
+    if (next !== undefined) {
+      if (this.#paused && this.#queue.length <= QUEUE_LOW) {
+        this.#paused = false;
+        this.#transport.resume();
+      }
+      return Promise.resolve(next);
+    }
+    if (this.#ended !== null) return Promise.resolve(null);
+    if (this.#waiting !== null) {
+      throw new CarafeError(
+        "ERR_WEBSOCKET_RECEIVE",
+        "receive() was called while another receive() is waiting; read a WebSocket from one place",
+      );
+    }
+    return new Promise((resolve) => {
+      this.#waiting = resolve;
+    });
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<WebSocketMessage> {
+    for (;;) {
+      const message = await this.receive();
+      if (message === null) return;
+      yield message;
+    }
+  }
+
+  /**
+   * Sends a message (a string as text, bytes as binary). Resolves once it is handed to the
+   * socket and little is waiting there; rejects with `WebSocketClosed` when closed.
+   */
+  send(data: WebSocketMessage): Promise<void> {
+    if (this.#ended !== null) {
+      return Promise.reject(new WebSocketClosed(this.#ended.code, this.#ended.reason));
+    }
+    return new Promise((resolve, reject) => {
+      const transport = this.#transport;
+      transport.send(data, (error) => {
+        if (error !== undefined) {
+          const ended = this.#ended ?? { code: 1006, reason: "" };
+          reject(new WebSocketClosed(ended.code, ended.reason));
+        } else resolve();
+      });
+      // Little buffered: the caller may go on at once; the write completes on its own.
+      if (transport.bufferedAmount < SEND_HIGH) resolve();
+    });
+  }
+
+  /** Closes the connection (1000, normal closure, by default). */
+  close(code = 1000, reason = ""): void {
+    if (this.#ended !== null) return;
+    this.#transport.close(code, reason);
+  }
+
+  /** @internal The server reports a message from the client. */
+  deliver(message: WebSocketMessage): void {
+    const waiting = this.#waiting;
+    if (waiting !== null) {
+      this.#waiting = null;
+      waiting(message);
+      return;
+    }
+    this.#queue.push(message);
+    if (!this.#paused && this.#queue.length >= QUEUE_HIGH) {
+      this.#paused = true;
+      this.#transport.pause();
+    }
+  }
+
+  /** @internal The server reports that the connection has closed. */
+  ended(code: number, reason: string): void {
+    if (this.#ended !== null) return;
+    this.#ended = { code, reason };
+    const waiting = this.#waiting;
+    this.#waiting = null;
+    waiting?.(null);
+    this.#announceEnd(this.#ended);
+  }
+}

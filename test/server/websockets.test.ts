@@ -1,0 +1,225 @@
+// WebSocket routes over a real socket, with the `ws` library as the client.
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, before, describe, it } from "node:test";
+import { WebSocket as Client } from "ws";
+import { Blueprint, abort, type Carafe } from "carafe";
+import { createRequestListener } from "../../src/server/http-loop.ts";
+import { createUpgrades, type Upgrades } from "../../src/server/websockets.ts";
+import { captureLogs, deferred, newApp } from "../helpers.ts";
+
+const logger = { error: (message: string, error?: unknown) => console.error(message, error) };
+
+async function serve(
+  app: Carafe,
+  pingIntervalMs?: number,
+): Promise<{ server: Server; url: string; upgrades: Upgrades }> {
+  const server = createServer(createRequestListener(app, logger));
+  const upgrades = createUpgrades(app, logger, pingIntervalMs ? { pingIntervalMs } : {});
+  server.on("upgrade", upgrades.listener);
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return { server, url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`, upgrades };
+}
+
+/** Every message a client receives, kept from the start: one may arrive with the handshake. */
+const inboxes = new WeakMap<Client, { messages: string[]; waiting: ((text: string) => void)[] }>();
+
+function open(
+  url: string,
+  options: { protocols?: string[]; headers?: Record<string, string>; autoPong?: boolean } = {},
+): Client {
+  const client = new Client(url, options.protocols, {
+    ...(options.headers ? { headers: options.headers } : {}),
+    ...(options.autoPong === false ? { autoPong: false } : {}),
+  });
+  const inbox = { messages: [] as string[], waiting: [] as ((text: string) => void)[] };
+  inboxes.set(client, inbox);
+  client.on("message", (data) => {
+    const text = String(data);
+    const waiter = inbox.waiting.shift();
+    if (waiter) waiter(text);
+    else inbox.messages.push(text);
+  });
+  return client;
+}
+
+/** Connects and resolves once open (or rejects with the refusal's status). */
+async function connect(url: string, protocols?: string[]): Promise<Client> {
+  const client = open(url, protocols ? { protocols } : {});
+  await new Promise<void>((resolve, reject) => {
+    client.once("open", resolve);
+    client.once("unexpected-response", (_request, response: IncomingMessage) =>
+      reject(new Error(`refused with ${response.statusCode}`)),
+    );
+    client.once("error", reject);
+  });
+  return client;
+}
+
+function nextMessage(client: Client): Promise<string> {
+  const inbox = inboxes.get(client);
+  assert.ok(inbox);
+  const ready = inbox.messages.shift();
+  if (ready !== undefined) return Promise.resolve(ready);
+  return new Promise((resolve) => inbox.waiting.push(resolve));
+}
+
+function closeOf(client: Client): Promise<number> {
+  return new Promise((resolve) => client.once("close", (code) => resolve(code)));
+}
+
+describe("WebSocket routes", () => {
+  const app = newApp();
+  const errors = captureLogs(app);
+  const ended = deferred<number>();
+  const reads = deferred();
+  app.beforeRequest((req) => {
+    if (req.args.get("token") === "bad") abort(401, "A valid token is needed.");
+  });
+  app.websocket("/echo/<name>", async (ws, req) => {
+    await ws.send(`hello ${req.params.name}`);
+    for await (const message of ws) await ws.send(message);
+  });
+  app.websocket("/protocol", { subprotocols: ["chat.v2", "chat.v1"] }, async (ws) => {
+    await ws.send(`agreed ${ws.protocol}`);
+  });
+  app.websocket("/small", { maxMessageSize: 16 }, async (ws) => {
+    for await (const message of ws) await ws.send(message);
+  });
+  app.websocket("/fails", () => {
+    throw new Error("the handler broke");
+  });
+  app.websocket("/watch", async (ws) => {
+    ended.resolve((await ws.closed).code);
+  });
+  app.websocket("/later", async (ws) => {
+    await reads.promise;
+    let count = 0;
+    let last = "";
+    for await (const message of ws) {
+      count += 1;
+      last = String(message);
+      if (last === "end") break;
+    }
+    await ws.send(`${count} ${last}`);
+  });
+  const admin = new Blueprint("admin", { urlPrefix: "/admin" });
+  admin.beforeRequest((req) => {
+    if (req.headers.get("x-admin") !== "yes") abort(403);
+  });
+  admin.websocket("/feed", async (ws) => {
+    await ws.send("admin feed");
+  });
+  app.registerBlueprint(admin);
+  app.get("/plain", () => "an HTTP route");
+
+  let server: Server;
+  let url: string;
+  before(async () => ({ server, url } = await serve(app)));
+  after(() => server.close());
+
+  it("echoes text and bytes, with params typed from the rule", async () => {
+    const client = await connect(`${url}/echo/ada`);
+    assert.equal(await nextMessage(client), "hello ada");
+    client.send("ping");
+    assert.equal(await nextMessage(client), "ping");
+    const bytes = new Promise<Buffer>((resolve) =>
+      client.prependOnceListener("message", (data, isBinary) => {
+        assert.equal(isBinary, true);
+        resolve(data as Buffer);
+      }),
+    );
+    client.send(Buffer.from([1, 2, 3]));
+    assert.deepEqual([...(await bytes)], [1, 2, 3]);
+    await nextMessage(client);
+    client.close(1000);
+    assert.equal(await closeOf(client), 1000);
+  });
+
+  it("serves many clients at once", async () => {
+    const clients = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => connect(`${url}/echo/c${i}`)),
+    );
+    const replies = await Promise.all(
+      clients.map(async (client, i) => {
+        assert.equal(await nextMessage(client), `hello c${i}`);
+        client.send(`message ${i}`);
+        return nextMessage(client);
+      }),
+    );
+    assert.deepEqual(
+      replies,
+      clients.map((_, i) => `message ${i}`),
+    );
+    for (const client of clients) client.close();
+  });
+
+  it("lets a beforeRequest hook refuse the upgrade", async () => {
+    await assert.rejects(connect(`${url}/echo/ada?token=bad`), /refused with 401/);
+    await assert.rejects(connect(`${url}/admin/feed`), /refused with 403/);
+    const client = open(`${url}/admin/feed`, { headers: { "X-Admin": "yes" } });
+    assert.equal(await nextMessage(client), "admin feed");
+  });
+
+  it("answers 404 to an upgrade on a path with no socket route", async () => {
+    await assert.rejects(connect(`${url}/plain`), /refused with 404/);
+    await assert.rejects(connect(`${url}/nothing`), /refused with 404/);
+  });
+
+  it("agrees on the first subprotocol the client offers that the route speaks", async () => {
+    const client = await connect(`${url}/protocol`, ["chat.v1", "other"]);
+    assert.equal(client.protocol, "chat.v1");
+    assert.equal(await nextMessage(client), "agreed chat.v1");
+  });
+
+  it("closes with 1009 when a message is over maxMessageSize", async () => {
+    const client = await connect(`${url}/small`);
+    client.send("short");
+    assert.equal(await nextMessage(client), "short");
+    client.send("x".repeat(17));
+    assert.equal(await closeOf(client), 1009);
+  });
+
+  it("closes with 1011 when the handler throws", async () => {
+    const client = await connect(`${url}/fails`);
+    assert.equal(await closeOf(client), 1011);
+    assert.match(errors[0]?.message ?? "", /The WebSocket handler failed on \/fails/);
+    assert.match(String(errors[0]?.error), /the handler broke/);
+  });
+
+  it("tells the handler when the client leaves", async () => {
+    const client = await connect(`${url}/watch`);
+    client.close(4001, "bye");
+    assert.equal(await ended.promise, 4001);
+  });
+
+  it("keeps every message a handler has not read yet, in order", async () => {
+    const client = await connect(`${url}/later`);
+    for (let i = 1; i <= 499; i += 1) client.send(`m${i}`);
+    client.send("end");
+    reads.resolve();
+    assert.equal(await nextMessage(client), "500 end");
+  });
+});
+
+describe("WebSocket keepalive", () => {
+  it("cuts a peer that stops answering pings", async () => {
+    const app = newApp();
+    const closed = deferred<number>();
+    app.websocket("/quiet", async (ws) => {
+      closed.resolve((await ws.closed).code);
+    });
+    const { server, url } = await serve(app, 30);
+    try {
+      const client = open(`${url}/quiet`, { autoPong: false });
+      await once(client, "open");
+      assert.equal(await closeOf(client), 1006);
+      assert.equal(await closed.promise, 1006);
+    } finally {
+      server.close();
+    }
+  });
+});
