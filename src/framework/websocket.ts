@@ -38,6 +38,9 @@ const QUEUE_HIGH = 64;
 const QUEUE_LOW = 16;
 /** Bytes buffered for the client above which `send` waits until they are written. */
 const SEND_HIGH = 1 << 20;
+const RESOLVED = Promise.resolve();
+// A failed write closes the socket; the handler learns of it from `closed` and the next send.
+const ignore = (): void => {};
 
 /**
  * One WebSocket connection: read messages with `for await`, answer with `send`.
@@ -103,12 +106,15 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
     });
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<WebSocketMessage> {
-    for (;;) {
-      const message = await this.receive();
-      if (message === null) return;
-      yield message;
-    }
+  [Symbol.asyncIterator](): AsyncIterator<WebSocketMessage> {
+    // A plain iterator rather than an async generator: one promise per message, not three.
+    return {
+      next: () =>
+        this.receive().then((message) =>
+          message === null ? { done: true, value: undefined } : { done: false, value: message },
+        ),
+      return: () => Promise.resolve({ done: true, value: undefined }),
+    };
   }
 
   /**
@@ -119,16 +125,19 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
     if (this.#ended !== null) {
       return Promise.reject(new WebSocketClosed(this.#ended.code, this.#ended.reason));
     }
+    const transport = this.#transport;
+    // Little buffered: the caller may go on at once; the write completes on its own.
+    if (transport.bufferedAmount < SEND_HIGH) {
+      transport.send(data, ignore);
+      return RESOLVED;
+    }
     return new Promise((resolve, reject) => {
-      const transport = this.#transport;
       transport.send(data, (error) => {
         if (error !== undefined) {
           const ended = this.#ended ?? { code: 1006, reason: "" };
           reject(new WebSocketClosed(ended.code, ended.reason));
         } else resolve();
       });
-      // Little buffered: the caller may go on at once; the write completes on its own.
-      if (transport.bufferedAmount < SEND_HIGH) resolve();
     });
   }
 

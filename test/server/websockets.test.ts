@@ -93,7 +93,12 @@ describe("WebSocket routes", () => {
     throw new Error("the handler broke");
   });
   app.websocket("/watch", async (ws) => {
-    ended.resolve((await ws.closed).code);
+    const { code } = await ws.closed;
+    const refused = await ws.send("too late").then(
+      () => "sent",
+      (error: unknown) => (error as { closeCode?: number }).closeCode,
+    );
+    ended.resolve(refused === code ? code : -1);
   });
   app.websocket("/later", async (ws) => {
     await reads.promise;
@@ -190,7 +195,7 @@ describe("WebSocket routes", () => {
     assert.match(String(errors[0]?.error), /the handler broke/);
   });
 
-  it("tells the handler when the client leaves", async () => {
+  it("tells the handler when the client leaves, and refuses later sends", async () => {
     const client = await connect(`${url}/watch`);
     client.close(4001, "bye");
     assert.equal(await ended.promise, 4001);
