@@ -194,9 +194,10 @@ export class Carafe extends Scaffold implements RecordHandler {
    */
   streamsBody(method: string, url: string): boolean {
     const match = this.urlMap.match(method, rawPathOf(url));
-    const streams = match.kind === "found" && match.rule.payload.streamBody;
-    this.#handOver(method, url, streams ? match : undefined);
-    return streams;
+    // Handed over either way: the handle() call for this request takes it (unless another
+    // request's handle() comes first while this body is read; then it matches again).
+    this.#handOver(method, url, match);
+    return match.kind === "found" && match.rule.payload.streamBody;
   }
 
   placementOf(method: string, url: string, threaded: boolean): "loop" | "thread" {
