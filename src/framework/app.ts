@@ -290,7 +290,7 @@ export class Carafe extends Scaffold implements RecordHandler {
   }
 
   protected addSocket(spec: SocketSpec): void {
-    this.#sockets.add(spec.rule, spec.options, spec.handler, undefined);
+    this.#sockets.add(spec.rule, spec.endpoint, spec.options, spec.handler, undefined);
   }
 
   /** Whether the app has WebSocket routes (a server then answers upgrade requests). */
@@ -349,9 +349,11 @@ export class Carafe extends Scaffold implements RecordHandler {
         `blueprint '${name}': urlPrefix '${prefix}' must start with '/'`,
       );
     }
+    const prefixed = (rule: string): string =>
+      prefix && rule === "/" ? `${prefix}/` : prefix + rule;
     const rules = blueprint.routes.map((spec) => ({
       spec,
-      rule: prefix && spec.rule === "/" ? `${prefix}/` : prefix + spec.rule,
+      rule: prefixed(spec.rule),
       endpoint: `${name}.${spec.endpoint}`,
     }));
     // Check every rule before adding any, so a failed registration leaves the app unchanged.
@@ -370,14 +372,8 @@ export class Carafe extends Scaffold implements RecordHandler {
     }
     for (const { spec, rule, endpoint } of rules) this.#addRule(rule, endpoint, spec, name);
     for (const socket of blueprint.sockets) {
-      const rule = prefix && socket.rule === "/" ? `${prefix}/` : prefix + socket.rule;
-      const endpoint = socket.options.endpoint ?? (socket.handler.name || `ws ${socket.rule}`);
-      this.#sockets.add(
-        rule,
-        { ...socket.options, endpoint: `${name}.${endpoint}` },
-        socket.handler,
-        name,
-      );
+      const { rule, endpoint, options, handler } = socket;
+      this.#sockets.add(prefixed(rule), `${name}.${endpoint}`, options, handler, name);
     }
     blueprint.markRegistered();
     this.blueprints.set(name, blueprint);

@@ -65,6 +65,7 @@ export interface RouteSpec {
 /** A WebSocket route as registered, before prefixes are applied. */
 export interface SocketSpec {
   readonly rule: string;
+  readonly endpoint: string;
   readonly options: WebSocketOptions;
   readonly handler: SocketHandler;
 }
@@ -73,7 +74,11 @@ export interface SocketSpec {
 export type ErrorHandlerMap = Map<number | null, Map<ErrorClass<unknown>, ErrorHandler>>;
 
 /** The default endpoint of a handler: its name, or its methods and rule when it has none. */
-function defaultEndpoint(rule: string, methods: readonly string[], handler: Handler): string {
+function defaultEndpoint(
+  rule: string,
+  methods: readonly string[],
+  handler: { readonly name: string },
+): string {
   const name = handler.name;
   if (name && name !== "anonymous" && !name.startsWith("bound ")) return name;
   return `${methods.join(",")} ${rule}`;
@@ -157,7 +162,12 @@ export abstract class Scaffold {
       maybeHandler,
     );
     this.checkSetup(`websocket(${JSON.stringify(rule)})`);
-    this.addSocket({ rule, options, handler: handler as SocketHandler });
+    this.addSocket({
+      rule,
+      endpoint: options.endpoint ?? defaultEndpoint(rule, ["ws"], handler),
+      options,
+      handler: handler as SocketHandler,
+    });
     return this;
   }
 

@@ -65,6 +65,7 @@ export class SocketRoutes {
 
   add(
     rule: string,
+    endpoint: string,
     options: WebSocketOptions,
     handler: SocketHandler,
     blueprint: string | undefined,
@@ -76,9 +77,8 @@ export class SocketRoutes {
         `websocket(${JSON.stringify(rule)}): maxMessageSize must be a positive whole number of bytes, got ${String(maxMessageSize)}`,
       );
     }
-    const named = handler.name && handler.name !== "anonymous" ? handler.name : undefined;
     this.urlMap.add(rule, {
-      endpoint: options.endpoint ?? named ?? `ws ${rule}`,
+      endpoint,
       methods: ["GET"],
       payload: { handler, blueprint, subprotocols: options.subprotocols ?? [], maxMessageSize },
     });
