@@ -15,7 +15,7 @@ import {
   InternalServerError,
   MethodNotAllowed,
   NotFound,
-  RequestEntityTooLarge,
+  bodyTooLarge,
   RequestRedirect,
 } from "./errors.ts";
 import { fetchWith } from "./fetch-adapter.ts";
@@ -582,14 +582,7 @@ export class Carafe extends Scaffold implements RecordHandler {
 
   *#loadBody(request: Request): Pipeline<void> {
     const record = request.record;
-    if (this.#bodyTooLarge(record)) {
-      const limit = this.config.maxContentLength;
-      throw new RequestEntityTooLarge(
-        limit === null
-          ? undefined
-          : `The request body is larger than the limit of ${limit} bytes (config maxContentLength).`,
-      );
-    }
+    if (this.#bodyTooLarge(record)) throw bodyTooLarge(this.config.maxContentLength);
     const parsed = yield parseMultipart(record.body, request.contentType, {
       maxFormParts: this.config.maxFormParts,
     });

@@ -129,6 +129,15 @@ export const RequestEntityTooLarge = defineHttpError(
   "RequestEntityTooLarge",
   "The request body is larger than this server accepts.",
 );
+/** The 413 for a body over `maxContentLength`, naming the limit when there is one. @internal */
+export function bodyTooLarge(limit: number | null): InstanceType<typeof RequestEntityTooLarge> {
+  return new RequestEntityTooLarge(
+    limit === null
+      ? undefined
+      : `The request body is larger than the limit of ${limit} bytes (config maxContentLength).`,
+  );
+}
+
 /** 414: the URL is too long. */
 export const RequestURITooLarge = defineHttpError(
   414,

@@ -19,6 +19,7 @@ export type { HeadersInit } from "./datastructures.ts";
 export {
   BadGateway,
   BadRequest,
+  bodyTooLarge,
   BuildError,
   CarafeError,
   Conflict,

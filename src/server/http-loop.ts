@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { once } from "node:events";
 import {
   RequestHeaderFieldsTooLarge,
-  RequestEntityTooLarge,
+  bodyTooLarge,
   RequestURITooLarge,
   exceptionResponse,
   type BodyStream,
@@ -115,11 +115,7 @@ function bodyStream(request: IncomingMessage, limit: number | null): AsyncIterab
           const step = await chunks.next();
           if (step.done === true) return step;
           size += step.value.byteLength;
-          if (limit !== null && size > limit) {
-            throw new RequestEntityTooLarge(
-              `The request body is larger than the limit of ${limit} bytes (config maxContentLength).`,
-            );
-          }
+          if (limit !== null && size > limit) throw bodyTooLarge(limit);
           return step;
         },
         // Stopping early leaves the rest unread rather than destroying the request.
