@@ -49,7 +49,7 @@ export class SegmentMatcher<T> {
           child = new TrieNode<T>();
           node.static.set(segment.text, child);
           node.fewTexts = node.static.size <= FEW ? [...node.static.keys()] : null;
-          node.fewNodes = [...node.static.values()];
+          node.fewNodes = node.fewTexts === null ? [] : [...node.static.values()];
         }
         node = child;
         continue;

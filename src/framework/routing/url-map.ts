@@ -165,7 +165,7 @@ export class UrlMap<P> {
       const rules = this.#static.get(path);
       if (rules !== undefined) {
         for (const rule of rules) {
-          if (rule.methods.has(method)) return { kind: "found", rule, params: {} };
+          if (answers(rule, method)) return { kind: "found", rule, params: {} };
         }
       }
     }
