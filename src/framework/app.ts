@@ -56,7 +56,9 @@ import {
   type ScopeChain,
   type ViewOutcome,
 } from "./views.ts";
+import { Rooms, type BroadcastOptions } from "./rooms.ts";
 import { SocketRoutes, type SocketDecision, type SocketHost } from "./sockets.ts";
+import type { WebSocketMessage } from "./websocket.ts";
 import { NamedShared } from "../threading/shared.ts";
 
 export type { RoutePayload } from "./views.ts";
@@ -137,6 +139,8 @@ export class Carafe extends Scaffold implements RecordHandler {
   readonly #scopes = new Map<string | undefined, HookScope>();
   readonly #chains = new Map<string | undefined, ScopeChain>();
   readonly #sockets = new SocketRoutes();
+  /** The rooms of this app's WebSockets in this process. @internal */
+  readonly rooms = new Rooms();
   #serving = false;
   // The match `placementOf` or `streamsBody` just made, for the `handle` call that follows it:
   // three fields rather than an object, so nothing is allocated per request.
@@ -304,9 +308,26 @@ export class Carafe extends Scaffold implements RecordHandler {
     return this.#sockets.decide(this.#socketHost, record);
   }
 
+  /**
+   * Sends `message` to every WebSocket in `room`: those of this process and, under
+   * `carafe serve --workers N`, of every other worker process (and of other servers when
+   * `broadcastUrl` names a Redis server). Works from any handler, pool threads included. It
+   * never waits: a client with more than its route's `maxBuffered` unread is closed (1013).
+   *
+   * @example
+   * app.post("/announce", async (req) => {
+   *   app.broadcast("lobby", JSON.stringify(await req.json()));
+   *   return { sent: true };
+   * });
+   */
+  broadcast(room: string, message: WebSocketMessage, options?: BroadcastOptions): void {
+    this.rooms.broadcast(room, message, options);
+  }
+
   readonly #socketHost: SocketHost = {
+    app: this,
+    rooms: this.rooms,
     logError: (message, error) => this.logger.error(message, error),
-    openSession: (request) => this.openSession(request),
     notFound: () => exceptionResponse(new NotFound(), false).toRecord("GET"),
     refusalOf: async (context) => {
       const request = context.request;

@@ -37,6 +37,13 @@ export interface AppConfig {
   preferredUrlScheme: "http" | "https";
   /** `Cache-Control` max-age of static files in seconds; `null` sends `no-cache`. */
   sendFileMaxAge: number | null;
+  /**
+   * A Redis server (`redis://host:6379`) that carries WebSocket broadcasts between servers;
+   * `null` keeps them within one server (its worker processes). Needs the `ioredis` package.
+   */
+  broadcastUrl: string | null;
+  /** The Redis channel broadcasts travel on; apps sharing a Redis server need their own. */
+  broadcastChannel: string;
 }
 
 /** Flask's defaults. */
@@ -59,5 +66,7 @@ export function defaultConfig(): AppConfig {
     serverName: null,
     preferredUrlScheme: "http",
     sendFileMaxAge: null,
+    broadcastUrl: null,
+    broadcastChannel: "carafe",
   };
 }

@@ -2,6 +2,8 @@
 
 import type { Carafe, UrlForOptions } from "./app.ts";
 import { currentContext } from "./context.ts";
+import type { BroadcastOptions } from "./rooms.ts";
+import type { WebSocketMessage } from "./websocket.ts";
 
 /** The app handling the current request. */
 export const currentApp: Carafe = new Proxy({} as Carafe, {
@@ -29,4 +31,22 @@ export function urlFor(
   options: UrlForOptions = {},
 ): string {
   return (currentContext("urlFor()").app as Carafe).urlFor(endpoint, params, options);
+}
+
+/**
+ * Sends `message` to every WebSocket in `room`, across all worker processes of the server:
+ * `app.broadcast` for the current app, from inside a request or a WebSocket handler.
+ *
+ * @example
+ * app.websocket("/chat/<room>", async (ws, req) => {
+ *   ws.join(req.params.room);
+ *   for await (const message of ws) broadcast(req.params.room, message);
+ * });
+ */
+export function broadcast(
+  room: string,
+  message: WebSocketMessage,
+  options?: BroadcastOptions,
+): void {
+  (currentContext("broadcast()").app as Carafe).broadcast(room, message, options);
 }

@@ -1,7 +1,7 @@
 // The framework layer's public names.
 
 export { Carafe } from "./app.ts";
-export { currentApp, urlFor } from "./current-app.ts";
+export { broadcast, currentApp, urlFor } from "./current-app.ts";
 export type {
   CarafeOptions,
   RegisterBlueprintOptions,
@@ -97,6 +97,8 @@ export type {
 } from "./scaffold.ts";
 export { guessMimetype, safeJoin, sendFile, sendFromDirectory } from "./send-file.ts";
 export type { SendFileOptions } from "./send-file.ts";
+export { Rooms } from "./rooms.ts";
+export type { BroadcastEnvelope, BroadcastOptions, BroadcastRelay } from "./rooms.ts";
 export { Session } from "./sessions.ts";
 export type { SocketDecision, SocketHandler, WebSocketOptions } from "./sockets.ts";
 export { sse } from "./sse.ts";

@@ -10,7 +10,8 @@ import type { RouteParams } from "./routing/params.ts";
 import { UrlMap } from "./routing/url-map.ts";
 import type { Awaitable } from "./scaffold.ts";
 
-import { WebSocket, type SocketTransport } from "./websocket.ts";
+import type { Rooms } from "./rooms.ts";
+import { DEFAULT_MAX_BUFFERED, WebSocket, type SocketTransport } from "./websocket.ts";
 
 /** A WebSocket handler: the connection, and the upgrade request with typed `params`. */
 export type SocketHandler<R extends string = string> = (
@@ -24,6 +25,11 @@ export interface WebSocketOptions {
   subprotocols?: readonly string[];
   /** Largest message accepted, in bytes (default 1 MiB); a bigger one closes with 1009. */
   maxMessageSize?: number;
+  /**
+   * Bytes a client may leave unread (default 4 MiB); a broadcast that finds more waiting closes
+   * the socket with 1013 (try again later) instead of buffering without bound.
+   */
+  maxBuffered?: number;
   /** The name `urlFor` knows it by; default: the handler's name, or `ws <rule>`. */
   endpoint?: string;
 }
@@ -33,6 +39,7 @@ interface SocketRoute {
   readonly blueprint: string | undefined;
   readonly subprotocols: readonly string[];
   readonly maxMessageSize: number;
+  readonly maxBuffered: number;
 }
 
 /** What a server does with an upgrade request. @internal */
@@ -48,13 +55,17 @@ export type SocketDecision =
     };
 
 /** What the app lends the socket routes: its before-request hooks and its error pages. */
-export interface SocketHost extends ContextApp {
+export interface SocketHost {
+  /** The app itself: the handler's context (`currentApp`, `session`, `broadcast`). */
+  readonly app: ContextApp;
   /** Reports a handler that failed (the app's logger). */
   logError(message: string, error: unknown): void;
   /** Runs the before-request hooks: `undefined` to go on, or the answer that refuses. */
   refusalOf(context: RequestContext): Promise<ResponseRecord | undefined>;
   /** The HTTP error answer for a refused upgrade (404 when no socket route matches). */
   notFound(request: Request): ResponseRecord;
+  /** The app's rooms in this process. */
+  readonly rooms: Rooms;
 }
 
 const DEFAULT_MAX_MESSAGE = 1 << 20;
@@ -70,17 +81,18 @@ export class SocketRoutes {
     handler: SocketHandler,
     blueprint: string | undefined,
   ): void {
-    const maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE;
-    if (!Number.isInteger(maxMessageSize) || maxMessageSize <= 0) {
-      throw new CarafeError(
-        "ERR_ROUTE_OPTIONS",
-        `websocket(${JSON.stringify(rule)}): maxMessageSize must be a positive whole number of bytes, got ${String(maxMessageSize)}`,
-      );
-    }
+    const maxMessageSize = byteCount(rule, "maxMessageSize", options.maxMessageSize);
+    const maxBuffered = byteCount(rule, "maxBuffered", options.maxBuffered);
     this.urlMap.add(rule, {
       endpoint,
       methods: ["GET"],
-      payload: { handler, blueprint, subprotocols: options.subprotocols ?? [], maxMessageSize },
+      payload: {
+        handler,
+        blueprint,
+        subprotocols: options.subprotocols ?? [],
+        maxMessageSize: maxMessageSize ?? DEFAULT_MAX_MESSAGE,
+        maxBuffered: maxBuffered ?? DEFAULT_MAX_BUFFERED,
+      },
     });
   }
 
@@ -97,7 +109,7 @@ export class SocketRoutes {
     request.endpoint = match.rule.endpoint;
     request.rule = match.rule.rule;
     request.blueprint = match.rule.payload.blueprint;
-    const context = new RequestContext(host, request);
+    const context = new RequestContext(host.app, request);
     const refusal = await host.refusalOf(context);
     if (refusal !== undefined) return { kind: "refuse", response: refusal };
     const route = match.rule.payload;
@@ -106,7 +118,7 @@ export class SocketRoutes {
       protocol: chooseProtocol(record.headers["sec-websocket-protocol"], route.subprotocols),
       maxMessageSize: route.maxMessageSize,
       start: (transport) => {
-        const ws = new WebSocket(transport);
+        const ws = new WebSocket(transport, host.rooms, route.maxBuffered);
         void runAsync(context, async () => {
           try {
             await route.handler(ws, request);
@@ -120,6 +132,15 @@ export class SocketRoutes {
       },
     };
   }
+}
+
+/** A route option that must be a positive whole number of bytes, when given. */
+function byteCount(rule: string, name: string, value: number | undefined): number | undefined {
+  if (value === undefined || (Number.isInteger(value) && value > 0)) return value;
+  throw new CarafeError(
+    "ERR_ROUTE_OPTIONS",
+    `websocket(${JSON.stringify(rule)}): ${name} must be a positive whole number of bytes, got ${String(value)}`,
+  );
 }
 
 /** The first subprotocol the client offers that the route speaks, or `""`. */

@@ -4,9 +4,12 @@
 // Incoming messages wait in a queue until the handler reads them; past `QUEUE_HIGH` the server
 // stops reading the socket (TCP then slows the client), and reads again below `QUEUE_LOW`.
 // `send` resolves once the message is handed to the socket while little is buffered, so a
-// handler that awaits its sends never grows memory because of a slow client.
+// handler that awaits its sends never grows memory because of a slow client. A broadcast
+// cannot wait for every socket in a room: it offers the message, and a socket with more than
+// `maxBuffered` bytes still waiting for its client is closed with 1013 instead.
 
 import { CarafeError } from "./errors.ts";
+import type { Rooms } from "./rooms.ts";
 
 /** A message: text, or bytes for a binary frame. */
 export type WebSocketMessage = string | Uint8Array;
@@ -38,6 +41,8 @@ const QUEUE_HIGH = 64;
 const QUEUE_LOW = 16;
 /** Bytes buffered for the client above which `send` waits until they are written. */
 const SEND_HIGH = 1 << 20;
+/** Bytes waiting for a client above which a broadcast closes its socket (1013), by default. */
+export const DEFAULT_MAX_BUFFERED = 4 << 20;
 const RESOLVED = Promise.resolve();
 // A failed write closes the socket; the handler learns of it from `closed` and the next send.
 const ignore = (): void => {};
@@ -57,13 +62,22 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
   #ended: { code: number; reason: string } | null = null;
   #paused = false;
   #announceEnd: (state: { code: number; reason: string }) => void = () => {};
+  readonly #rooms: Rooms | null;
+  readonly #joined = new Set<string>();
+  readonly #maxBuffered: number;
 
   /** Settles with the close code and reason once the connection has closed. */
   readonly closed: Promise<{ code: number; reason: string }>;
 
   /** @internal A server creates it for each accepted connection. */
-  constructor(transport: SocketTransport) {
+  constructor(
+    transport: SocketTransport,
+    rooms: Rooms | null = null,
+    maxBuffered = DEFAULT_MAX_BUFFERED,
+  ) {
     this.#transport = transport;
+    this.#rooms = rooms;
+    this.#maxBuffered = maxBuffered;
     this.closed = new Promise((resolve) => {
       this.#announceEnd = resolve;
     });
@@ -141,6 +155,59 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
     });
   }
 
+  /**
+   * Joins `room`: every `broadcast(room, …)` from now on reaches this socket, whichever worker
+   * process or pool thread makes it. A closed socket leaves its rooms.
+   *
+   * @example
+   * app.websocket("/chat/<room>", async (ws, req) => {
+   *   ws.join(req.params.room);
+   *   for await (const message of ws) broadcast(req.params.room, message, { except: ws });
+   * });
+   */
+  join(room: string): void {
+    const rooms = this.#requireRooms("join");
+    if (this.#ended !== null || this.#joined.has(room)) return;
+    this.#joined.add(room);
+    rooms.add(room, this);
+  }
+
+  /** Leaves `room`. */
+  leave(room: string): void {
+    if (!this.#joined.delete(room)) return;
+    this.#rooms?.remove(room, this);
+  }
+
+  /** The rooms this socket is in. */
+  get rooms(): ReadonlySet<string> {
+    return this.#joined;
+  }
+
+  #requireRooms(call: string): Rooms {
+    if (this.#rooms === null) {
+      throw new CarafeError(
+        "ERR_WEBSOCKET_ROOMS",
+        `ws.${call}() needs a WebSocket that an app's websocket() route accepted`,
+      );
+    }
+    return this.#rooms;
+  }
+
+  /**
+   * A broadcast's message: sent without waiting, unless the client already has more than
+   * `maxBuffered` bytes unread, in which case the socket is closed (1013) rather than
+   * buffering without bound. @internal
+   */
+  offer(data: WebSocketMessage): void {
+    if (this.#ended !== null) return;
+    const waiting = this.#transport.bufferedAmount;
+    if (waiting > this.#maxBuffered) {
+      this.close(1013, "client too slow: too many broadcast messages unread");
+      return;
+    }
+    this.#transport.send(data, ignore);
+  }
+
   /** Closes the connection (1000, normal closure, by default). */
   close(code = 1000, reason = ""): void {
     if (this.#ended !== null) return;
@@ -166,6 +233,8 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
   ended(code: number, reason: string): void {
     if (this.#ended !== null) return;
     this.#ended = { code, reason };
+    for (const room of this.#joined) this.#rooms?.remove(room, this);
+    this.#joined.clear();
     const waiting = this.#waiting;
     this.#waiting = null;
     waiting?.(null);

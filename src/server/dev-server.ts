@@ -7,6 +7,7 @@ import { dirname, resolve } from "node:path";
 import type { AddressInfo } from "node:net";
 import type { RecordHandler, RunOptions } from "../framework/index.ts";
 import { createRequestListener } from "./http-loop.ts";
+import { connectBroadcasts, hasRooms } from "./broadcasts.ts";
 import { createUpgrades, servesSockets } from "./websockets.ts";
 import { parseAppSpec } from "./load-app.ts";
 import { ThreadPool } from "./pool/index.ts";
@@ -63,6 +64,8 @@ export async function startDevServer(
   const logger = app.logger ?? consoleLog;
   const warn = (message: string): void =>
     logger.warn ? logger.warn(message) : console.error(`[carafe] WARNING ${message}`);
+  // One process: broadcasts leave it only through Redis, when the app names a server.
+  const broadcasts = hasRooms(app) ? await connectBroadcasts(app, null, { warn }) : null;
   let pool: ThreadPool | null = null;
   if (options.threaded === true || app.needsThreads === true) {
     const appSpec = options.appSpec ?? app.sourceFile;
@@ -81,6 +84,7 @@ export async function startDevServer(
         warn,
         info: (message) => console.error(`[carafe] ${message}`),
       },
+      ...(hasRooms(app) ? { onBroadcast: app.rooms.forward.bind(app.rooms) } : {}),
     });
   }
   const watchdogMs = options.watchdogMs ?? 100;
@@ -108,7 +112,9 @@ export async function startDevServer(
     url: `http://${shown}:${address.port}`,
     close: () =>
       new Promise<void>((resolve) => {
-        server.close(() => void (pool?.close(1000) ?? Promise.resolve()).then(resolve));
+        server.close(
+          () => void Promise.all([pool?.close(1000), broadcasts?.close()]).then(() => resolve()),
+        );
         upgrades?.closeAll();
         server.closeIdleConnections();
         // Connections still busy after the grace period are cut.

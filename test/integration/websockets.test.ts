@@ -1,12 +1,78 @@
 // WebSockets under `carafe serve --workers 2`: real worker processes, real `ws` clients.
 import assert from "node:assert/strict";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { createServer, type AddressInfo } from "node:net";
 import { after, describe, it } from "node:test";
 import { WebSocket as Client } from "ws";
 import { startServe, type ServeProcess } from "./serve-process.ts";
 
 const running: ServeProcess[] = [];
-after(() => Promise.all(running.map((server) => server.stop("SIGKILL"))));
+const others: ChildProcess[] = [];
+after(async () => {
+  for (const child of others) child.kill("SIGKILL");
+  await Promise.all(running.map((server) => server.stop("SIGKILL")));
+});
+
+/** `carafe serve` of the sockets fixture, once each of its `workers` listens. */
+async function serveSockets(workers: number, env: Record<string, string> = {}) {
+  const server = await startServe(
+    [
+      "test/fixtures/sockets/app.ts:app",
+      "--bind",
+      "127.0.0.1:0",
+      "--workers",
+      String(workers),
+      "--log-level",
+      "debug",
+    ],
+    { env },
+  );
+  running.push(server);
+  // Debug logging says when each worker listens.
+  while (server.lines.filter((line) => / is listening$/.test(line)).length < workers) {
+    await server.waitFor(/ is listening$/, server.lines.length);
+  }
+  return server;
+}
+
+/** A client of `/room/<room>` that keeps every message; `pid` is the worker it joined on. */
+interface Member {
+  client: Client;
+  pid: string;
+  inbox: string[];
+  /** Resolves once the inbox holds `count` messages. */
+  holds(count: number): Promise<string[]>;
+}
+
+async function joinRoom(base: string, room: string): Promise<Member> {
+  const client = new Client(`${base.replace("http://", "ws://")}/room/${room}`);
+  const inbox: string[] = [];
+  const waiters: (() => void)[] = [];
+  const joined = new Promise<string>((resolve) =>
+    client.once("message", (data) => resolve(String(data).replace("joined ", ""))),
+  );
+  await once(client, "open");
+  const pid = await joined;
+  client.on("message", (data, binary) => {
+    inbox.push(binary ? `bytes ${(data as Buffer).toString("hex")}` : String(data));
+    for (const wake of waiters.splice(0)) wake();
+  });
+  const holds = async (count: number): Promise<string[]> => {
+    while (inbox.length < count) await new Promise<void>((wake) => waiters.push(wake));
+    return inbox;
+  };
+  return { client, pid, inbox, holds };
+}
+
+/** Joins `room` until members sit on `processes` different worker processes. */
+async function membersOnEveryWorker(base: string, room: string, processes: number) {
+  const members: Member[] = [];
+  while (new Set(members.map((member) => member.pid)).size < processes || members.length < 6) {
+    members.push(await joinRoom(base, room));
+  }
+  return members;
+}
 
 /** Opens a client and resolves with it and its first reply to `text`. */
 async function echo(url: string, text: string): Promise<{ client: Client; reply: string }> {
@@ -21,20 +87,7 @@ async function echo(url: string, text: string): Promise<{ client: Client; reply:
 
 describe("WebSockets under carafe serve", () => {
   it("serves sockets on every worker and closes them with 1001 on TERM", async () => {
-    const server = await startServe([
-      "test/fixtures/sockets/app.ts:app",
-      "--bind",
-      "127.0.0.1:0",
-      "--workers",
-      "2",
-      "--log-level",
-      "debug",
-    ]);
-    running.push(server);
-    // Debug logging says when each worker listens.
-    while (server.lines.filter((line) => / is listening$/.test(line)).length < 2) {
-      await server.waitFor(/ is listening$/, server.lines.length);
-    }
+    const server = await serveSockets(2);
     const url = server.url.replace("http://", "ws://") + "/echo";
     const pids = new Set<string>();
     const clients: Client[] = [];
@@ -53,5 +106,96 @@ describe("WebSockets under carafe serve", () => {
     const exit = server.stop("SIGTERM");
     assert.deepEqual(new Set(await Promise.all(codes)), new Set([1001]));
     assert.equal(await exit, 0);
+  });
+});
+
+describe("Broadcast across worker processes", () => {
+  it("reaches every member on both workers, from a socket, an HTTP route and a pool thread", async () => {
+    const server = await serveSockets(2);
+    const members = await membersOnEveryWorker(server.url, "lobby", 2);
+    const outsider = await joinRoom(server.url, "elsewhere");
+    members[0]?.client.send("from a socket");
+    members[members.length - 1]?.client.send(Buffer.from([1, 2, 3]));
+    const post = (path: string): Promise<string> =>
+      fetch(`${server.url}${path}`, { method: "POST" }).then((response) => response.text());
+    assert.equal(await post("/announce/lobby?text=hi"), "sent\n");
+    assert.equal(await post("/announce-from-thread/lobby?text=yo"), "sent\n");
+    for (const member of members) {
+      const inbox = await member.holds(4);
+      // Each arrives once; the two socket messages may come in either order.
+      assert.deepEqual(
+        [...inbox].sort(),
+        [
+          "bytes 010203",
+          "from a socket",
+          "thread yo",
+          inbox.find((m) => m.startsWith("loop ")),
+        ].sort(),
+        `worker ${member.pid} got ${inbox.join(" | ")}`,
+      );
+    }
+    assert.deepEqual(outsider.inbox, []);
+    for (const member of [...members, outsider]) member.client.close();
+  });
+});
+
+/** A free loopback port: one the system hands out, then released. */
+async function freePort(): Promise<number> {
+  const probe = createServer().listen(0, "127.0.0.1");
+  await once(probe, "listening");
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((done) => probe.close(done));
+  return port;
+}
+
+const redisMissing =
+  spawnSync("redis-server", ["--version"]).status === 0
+    ? false
+    : "redis-server is not installed (apt-get install redis-server)";
+
+describe("Broadcast across servers through Redis", { skip: redisMissing }, () => {
+  it("reaches members of two separate servers, each once", async () => {
+    const port = await freePort();
+    const redis = spawn(
+      "redis-server",
+      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    others.push(redis);
+    let output = "";
+    redis.stdout.setEncoding("utf8");
+    while (!output.includes("Ready to accept connections")) {
+      const [text] = (await once(redis.stdout, "data")) as [string];
+      output += text;
+    }
+    const env = { REDIS_URL: `redis://127.0.0.1:${port}` };
+    const [one, two] = await Promise.all([serveSockets(2, env), serveSockets(1, env)]);
+    const members = [
+      ...(await membersOnEveryWorker(one.url, "lobby", 2)),
+      await joinRoom(two.url, "lobby"),
+      await joinRoom(two.url, "lobby"),
+    ];
+    members[0]?.client.send("from server one");
+    members[members.length - 1]?.client.send("from server two");
+    await fetch(`${two.url}/announce-from-thread/lobby?text=yo`, { method: "POST" });
+    for (const member of members) {
+      const inbox = await member.holds(3);
+      assert.deepEqual([...inbox].sort(), ["from server one", "from server two", "thread yo"]);
+    }
+    // Nothing arrives twice: a last marker comes right after the three.
+    members[0]?.client.send("last");
+    for (const member of members) assert.equal((await member.holds(4))[3], "last");
+    for (const member of members) member.client.close();
+  });
+
+  it("refuses to boot when the Redis server cannot be reached", async () => {
+    const port = await freePort();
+    const server = await startServe(["test/fixtures/sockets/app.ts:app", "--bind", "127.0.0.1:0"], {
+      env: { REDIS_URL: `redis://127.0.0.1:${port}` },
+      waitForListening: false,
+    });
+    running.push(server);
+    await server.waitFor(/could not reach the Redis server of app.config.broadcastUrl/);
+    assert.notEqual(await server.exited, 0);
   });
 });

@@ -5,7 +5,9 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { WebSocket as Client } from "ws";
-import { Blueprint, abort, type Carafe } from "carafe";
+import type { Socket } from "node:net";
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { Blueprint, abort, broadcast, type Carafe } from "carafe";
 import { createRequestListener } from "../../src/server/http-loop.ts";
 import { createUpgrades, type Upgrades } from "../../src/server/websockets.ts";
 import { captureLogs, deferred, newApp } from "../helpers.ts";
@@ -226,5 +228,123 @@ describe("WebSocket keepalive", () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe("WebSocket rooms and broadcast", () => {
+  const app = newApp();
+  const slowClosed = deferred<number>();
+  app.websocket("/room/<name>", async (ws, req) => {
+    const room = req.params.name;
+    ws.join(room);
+    await ws.send(`joined ${room}`);
+    for await (const message of ws) {
+      const text = String(message);
+      if (text === "leave") {
+        ws.leave(room);
+        await ws.send(`left; in ${ws.rooms.size} rooms`);
+      } else if (text.startsWith("others ")) broadcast(room, text, { except: ws });
+      else broadcast(room, message);
+    }
+  });
+  app.websocket("/slow", { maxBuffered: 64 * 1024 }, async (ws) => {
+    ws.join("firehose");
+    await ws.send("joined");
+    slowClosed.resolve((await ws.closed).code);
+  });
+  app.post("/announce/<name>", async (req) => {
+    app.broadcast(req.params.name, await req.text());
+    return "sent";
+  });
+
+  let server: Server;
+  let url: string;
+  before(async () => ({ server, url } = await serve(app)));
+  after(() => server.close());
+
+  async function join(room: string): Promise<Client> {
+    const client = await connect(`${url}/room/${room}`);
+    assert.equal(await nextMessage(client), `joined ${room}`);
+    return client;
+  }
+
+  it("sends a broadcast to every socket in the room and to no other", async () => {
+    const [a1, a2, a3, b1] = [await join("a"), await join("a"), await join("a"), await join("b")];
+    a1.send("hello a");
+    for (const client of [a1, a2, a3]) assert.equal(await nextMessage(client), "hello a");
+    b1.send("hello b");
+    assert.equal(await nextMessage(b1), "hello b");
+    // The room's order is the sender's order: had "hello a" reached b1, it would come first.
+    a2.send("others only");
+    for (const client of [a1, a3]) assert.equal(await nextMessage(client), "others only");
+    a2.send("hello again");
+    assert.equal(await nextMessage(a2), "hello again");
+    for (const client of [a1, a2, a3, b1]) client.close();
+  });
+
+  it("carries bytes as bytes", async () => {
+    const [one, two] = [await join("bytes"), await join("bytes")];
+    const received = new Promise<{ data: Buffer; binary: boolean }>((resolve) =>
+      two.prependOnceListener("message", (data, binary) =>
+        resolve({ data: data as Buffer, binary }),
+      ),
+    );
+    one.send(Buffer.from([0, 255, 7]));
+    const { data, binary } = await received;
+    assert.equal(binary, true);
+    assert.deepEqual([...data], [0, 255, 7]);
+    one.close();
+    two.close();
+  });
+
+  it("reaches a room from an HTTP route", async () => {
+    const client = await join("news");
+    const response = await fetch(`${url.replace("ws:", "http:")}/announce/news`, {
+      method: "POST",
+      body: "extra",
+    });
+    assert.equal(await response.text(), "sent");
+    assert.equal(await nextMessage(client), "extra");
+    client.close();
+  });
+
+  it("takes a socket out of its rooms on leave() and when it closes", async () => {
+    const [stays, leaves] = [await join("c"), await join("c")];
+    assert.equal(app.rooms.localSize("c"), 2);
+    leaves.send("leave");
+    assert.equal(await nextMessage(leaves), "left; in 0 rooms");
+    stays.send("after");
+    assert.equal(await nextMessage(stays), "after");
+    leaves.send("still here");
+    // "still here" went to the room, which `leaves` is no longer in; only `stays` hears it.
+    assert.equal(await nextMessage(stays), "still here");
+    const closed = closeOf(stays);
+    stays.close();
+    await closed;
+    leaves.close();
+    await closeOf(leaves);
+    assert.equal(app.rooms.localSize("c"), 0);
+  });
+
+  it("closes a client that leaves more than maxBuffered unread with 1013", async () => {
+    const client = await connect(`${url}/slow`);
+    assert.equal(await nextMessage(client), "joined");
+    // The client stops reading: what the server sends piles up in its socket.
+    const socket = (client as unknown as { _socket: Socket })._socket;
+    socket.pause();
+    let received = 0;
+    client.on("message", () => (received += 1));
+    const megabyte = "x".repeat(1 << 20);
+    const sent = 64;
+    for (let i = 0; i < sent; i += 1) {
+      app.broadcast("firehose", megabyte);
+      await nextTurn();
+    }
+    const code = closeOf(client);
+    socket.resume();
+    assert.equal(await code, 1013);
+    assert.equal(await slowClosed.promise, 1013);
+    // Closed long before the 64 MiB were sent: the rest was never buffered.
+    assert.ok(received < sent / 2, `the client received ${received} of ${sent} messages`);
   });
 });

@@ -7,6 +7,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import type { BodyChunk, BodyStream, RecordHandler, RequestRecord } from "../../framework/index.ts";
 import { executeCall, sendOutcome, type ThreadCall } from "../../threading/calls.ts";
+import { hasRooms } from "../broadcasts.ts";
 import { loadApp } from "../load-app.ts";
 import {
   STREAM_WINDOW,
@@ -149,6 +150,9 @@ function onMessage(app: RecordHandler, message: LoopMessage): void {
 
 try {
   const app = await loadApp((workerData as ThreadData).appSpec);
+  // No socket lives on a thread: its broadcasts go to the loop, which has them.
+  if (hasRooms(app))
+    app.rooms.relay = { publish: (envelope) => post({ type: "broadcast", envelope }) };
   port.on("message", (message: LoopMessage) => onMessage(app, message));
   post({ type: "ready" });
 } catch (error) {

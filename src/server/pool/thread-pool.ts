@@ -23,6 +23,7 @@ import {
   ServiceUnavailable,
   exceptionResponse,
   prefersJson,
+  type BroadcastEnvelope,
   type HTTPException,
   type RequestRecord,
   type ResponseRecord,
@@ -63,6 +64,8 @@ export interface ThreadPoolOptions {
   logger: PoolLogger;
   /** Memory limits of each thread; one that runs out is replaced. */
   resourceLimits?: ResourceLimits;
+  /** A handler on a thread broadcast to a room (the loop holds the sockets). */
+  onBroadcast?: (envelope: BroadcastEnvelope) => void;
 }
 
 /** A snapshot of the pool, for banners and tests. */
@@ -440,7 +443,8 @@ export class ThreadPool {
           booted = true;
           settle(message.message);
           void this.stopThread(thread);
-        } else this.onThreadMessage(thread, message);
+        } else if (message.type === "broadcast") this.options.onBroadcast?.(message.envelope);
+        else this.onThreadMessage(thread, message);
       });
       worker.on("error", (error) => {
         if (!booted) {

@@ -2,7 +2,12 @@
 // per direction; every message is plain data. Request bodies, which the server allocated,
 // travel in the transfer list; response bytes are copied, since the app may hold on to them.
 
-import type { BodyChunk, RequestRecord, ResponseRecord } from "../../framework/index.ts";
+import type {
+  BodyChunk,
+  BroadcastEnvelope,
+  RequestRecord,
+  ResponseRecord,
+} from "../../framework/index.ts";
 import type { CallOutcome, ThreadCall } from "../../threading/calls.ts";
 
 /** What a pool thread is started with (its `workerData`). */
@@ -47,7 +52,9 @@ export type ThreadMessage =
   | { type: "head"; id: number; status: number; headers: string[] }
   | { type: "chunk"; id: number; chunk: BodyChunk }
   /** The streamed body is complete (`error` set when its producer failed part-way). */
-  | { type: "end"; id: number; error?: string };
+  | { type: "end"; id: number; error?: string }
+  /** A handler on the thread broadcast to a room: the sockets live on the loop. */
+  | { type: "broadcast"; envelope: BroadcastEnvelope };
 
 /** Chunks a thread may send ahead of the loop's acks: bounds memory for a slow client. */
 export const STREAM_WINDOW = 8;

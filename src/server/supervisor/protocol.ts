@@ -1,6 +1,8 @@
 // The messages between the supervisor (primary process) and its worker processes, over the
 // cluster IPC channel. One discriminated union per direction.
 
+import type { BroadcastEnvelope } from "../../framework/index.ts";
+
 /** How a worker process should serve: what `carafe serve` resolved from its settings. */
 export interface ServeOptions {
   /** `path/to/app.ts[:export]`. */
@@ -43,14 +45,18 @@ export type WorkerMessage =
   /** The event loop is alive. */
   | { type: "heartbeat" }
   /** `--max-requests` reached: replace me, then let me drain. */
-  | { type: "retire" };
+  | { type: "retire" }
+  /** A WebSocket broadcast made here, for the sockets of every other worker. */
+  | { type: "broadcast"; envelope: BroadcastEnvelope };
 
 /** Supervisor → worker. */
 export type SupervisorMessage =
   /** Stop accepting, finish in-flight requests within `graceMs`, exit 0. */
   | { type: "drain"; graceMs: number }
   /** Reopen log files (after rotation, on USR1). */
-  | { type: "reopen-logs" };
+  | { type: "reopen-logs" }
+  /** A WebSocket broadcast made in another worker, for this worker's sockets. */
+  | { type: "broadcast"; envelope: BroadcastEnvelope };
 
 /** The exit code of a worker whose app failed to import (gunicorn's WORKER_BOOT_ERROR). */
 export const BOOT_FAILED_EXIT = 3;

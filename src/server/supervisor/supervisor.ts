@@ -285,6 +285,12 @@ export class Supervisor {
         // Others of an abandoned reload report too; the first report decided already.
         if (state.leaving) return;
         return this.#handleBootFailure(state, message.message);
+      case "broadcast":
+        // Every other worker that serves holds sockets the broadcast may be for.
+        for (const other of this.#workers.values()) {
+          if (other !== state && other.booted && !other.leaving) this.#tell(other, message);
+        }
+        return;
       case "retire":
         // Replace first, so capacity holds: the old worker drains once its successor listens.
         if (!state.leaving && !state.retiring) {

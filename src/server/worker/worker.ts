@@ -13,8 +13,10 @@ import { Server as NetServer } from "node:net";
 import { ThreadPool, requestsBeforeRetiring } from "../pool/index.ts";
 import { createRequestListener, type Exchange, type LoopOptions } from "../http-loop.ts";
 import { loadApp } from "../load-app.ts";
+import { connectBroadcasts, hasRooms, type Broadcasts } from "../broadcasts.ts";
 import { createUpgrades, servesSockets } from "../websockets.ts";
 import { createWatchdog } from "../watchdog.ts";
+import type { BroadcastEnvelope } from "../../framework/index.ts";
 import {
   BOOT_FAILED_EXIT,
   describeBind,
@@ -67,10 +69,12 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
   // handlers stay registered from the start so that no drain message is ever lost.
   let drain = (_graceMs: number): void => process.exit(0);
   let reopenLogs = (): void => {};
+  let broadcasts: Broadcasts | null = null;
   process.on("SIGTERM", () => drain(options.gracefulTimeout * 1000));
   process.on("message", (message: SupervisorMessage) => {
     if (message.type === "drain") drain(message.graceMs);
     else if (message.type === "reopen-logs") reopenLogs();
+    else if (message.type === "broadcast") broadcasts?.receive(message.envelope);
   });
   process.on("disconnect", () => drain(options.gracefulTimeout * 1000));
   process.on("SIGUSR1", () => reopenLogs());
@@ -90,7 +94,15 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
         maxRequests: options.maxRequests,
         maxRequestsJitter: options.maxRequestsJitter,
         logger,
+        ...(hasRooms(app) ? { onBroadcast: app.rooms.forward.bind(app.rooms) } : {}),
       });
+    }
+    if (hasRooms(app)) {
+      // The supervisor passes each broadcast to the other workers.
+      const supervisor = {
+        publish: (envelope: BroadcastEnvelope) => send({ type: "broadcast", envelope }),
+      };
+      broadcasts = await connectBroadcasts(app, supervisor, logger);
     }
   } catch (error) {
     send({ type: "boot-failed", message: error instanceof Error ? error.message : String(error) });
@@ -171,7 +183,8 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
     upgrades?.closeAll();
     let open = servers.length;
     const finish = (): void => {
-      void (pool?.close(0) ?? Promise.resolve()).then(() => {
+      const closing = [pool?.close(0), broadcasts?.close()];
+      void Promise.all(closing).then(() => {
         // The primary may have handed this worker a connection just before it stopped
         // accepting; exiting before answering that hand-off would strand the connection in
         // the primary. cluster's disconnect finishes the exchange first, then exit follows.
