@@ -20,7 +20,8 @@ export interface SocketTransport {
   readonly protocol: string;
   /** Bytes queued for the socket but not yet written. */
   readonly bufferedAmount: number;
-  send(data: WebSocketMessage, done: (error?: Error) => void): void;
+  /** Queues `data` for the client; `done` (when given) is told once it is written. */
+  send(data: WebSocketMessage, done?: (error?: Error) => void): void;
   close(code: number, reason: string): void;
   /** Stops / resumes reading from the socket. */
   pause(): void;
@@ -44,8 +45,7 @@ const SEND_HIGH = 1 << 20;
 /** Bytes waiting for a client above which a broadcast closes its socket (1013), by default. */
 export const DEFAULT_MAX_BUFFERED = 4 << 20;
 const RESOLVED = Promise.resolve();
-// A failed write closes the socket; the handler learns of it from `closed` and the next send.
-const ignore = (): void => {};
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
 /**
  * One WebSocket connection: read messages with `for await`, answer with `send`.
@@ -58,7 +58,9 @@ const ignore = (): void => {};
 export class WebSocket implements AsyncIterable<WebSocketMessage> {
   readonly #transport: SocketTransport;
   readonly #queue: WebSocketMessage[] = [];
-  #waiting: ((message: WebSocketMessage | null) => void) | null = null;
+  /** The pending `receive()` or iterator `next()`, and which of the two it is. */
+  #waiting: ((value: unknown) => void) | null = null;
+  #waitingForResult = false;
   #ended: { code: number; reason: string } | null = null;
   #paused = false;
   #announceEnd: (state: { code: number; reason: string }) => void = () => {};
@@ -100,35 +102,48 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
    * const hello = await ws.receive();
    */
   receive(): Promise<WebSocketMessage | null> {
+    return this.#take(false);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<WebSocketMessage> {
+    // A plain iterator rather than an async generator, whose promise is the iterator result
+    // itself: one promise per message, not three.
+    return {
+      next: () => this.#take(true),
+      return: () => Promise.resolve(DONE),
+    };
+  }
+
+  /** The next message, as itself or (for the iterator) as an iterator result. */
+  #take(asResult: true): Promise<IteratorResult<WebSocketMessage>>;
+  #take(asResult: false): Promise<WebSocketMessage | null>;
+  #take(asResult: boolean): Promise<unknown> {
     const next = this.#queue.shift();
     if (next !== undefined) {
       if (this.#paused && this.#queue.length <= QUEUE_LOW) {
         this.#paused = false;
         this.#transport.resume();
       }
-      return Promise.resolve(next);
+      return Promise.resolve(asResult ? { done: false, value: next } : next);
     }
-    if (this.#ended !== null) return Promise.resolve(null);
+    if (this.#ended !== null) return Promise.resolve(asResult ? DONE : null);
     if (this.#waiting !== null) {
       throw new CarafeError(
         "ERR_WEBSOCKET_RECEIVE",
         "receive() was called while another receive() is waiting; read a WebSocket from one place",
       );
     }
+    this.#waitingForResult = asResult;
     return new Promise((resolve) => {
       this.#waiting = resolve;
     });
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<WebSocketMessage> {
-    // A plain iterator rather than an async generator: one promise per message, not three.
-    return {
-      next: () =>
-        this.receive().then((message) =>
-          message === null ? { done: true, value: undefined } : { done: false, value: message },
-        ),
-      return: () => Promise.resolve({ done: true, value: undefined }),
-    };
+  /** Settles the waiting `receive` or `next` with `message` (`null`: the end). */
+  #settle(waiting: (value: unknown) => void, message: WebSocketMessage | null): void {
+    this.#waiting = null;
+    if (!this.#waitingForResult) waiting(message);
+    else waiting(message === null ? DONE : { done: false, value: message });
   }
 
   /**
@@ -142,7 +157,7 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
     const transport = this.#transport;
     // Little buffered: the caller may go on at once; the write completes on its own.
     if (transport.bufferedAmount < SEND_HIGH) {
-      transport.send(data, ignore);
+      transport.send(data);
       return RESOLVED;
     }
     return new Promise((resolve, reject) => {
@@ -205,7 +220,7 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
       this.close(1013, "client too slow: too many broadcast messages unread");
       return;
     }
-    this.#transport.send(data, ignore);
+    this.#transport.send(data);
   }
 
   /** Closes the connection (1000, normal closure, by default). */
@@ -218,8 +233,7 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
   deliver(message: WebSocketMessage): void {
     const waiting = this.#waiting;
     if (waiting !== null) {
-      this.#waiting = null;
-      waiting(message);
+      this.#settle(waiting, message);
       return;
     }
     this.#queue.push(message);
@@ -236,8 +250,7 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
     for (const room of this.#joined) this.#rooms?.remove(room, this);
     this.#joined.clear();
     const waiting = this.#waiting;
-    this.#waiting = null;
-    waiting?.(null);
+    if (waiting !== null) this.#settle(waiting, null);
     this.#announceEnd(this.#ended);
   }
 }

@@ -46,6 +46,8 @@ export interface Upgrades {
   readonly open: number;
 }
 
+const DEFAULT_FRAME = Object.freeze({});
+
 /** Writes `record` on the raw socket as an HTTP/1.1 response and closes it. */
 function refuse(socket: Duplex, record: ResponseRecord): void {
   const body =
@@ -125,7 +127,8 @@ export function createUpgrades(
         get bufferedAmount() {
           return peer.bufferedAmount;
         },
-        send: (data, done) => peer.send(data, { binary: typeof data !== "string" }, done),
+        // Text frames for strings, binary for bytes: `ws`'s own default.
+        send: (data, done) => peer.send(data, DEFAULT_FRAME, done),
         close: (code, reason) => peer.close(code, reason),
         pause: () => peer.pause(),
         resume: () => peer.resume(),
