@@ -88,14 +88,15 @@ export async function startDevServer(
     });
   }
   const watchdogMs = options.watchdogMs ?? 100;
-  const server = createServer(
-    createRequestListener(app, logger, {
-      pool,
-      threaded: options.threaded === true,
-      ...(watchdogMs > 0 ? { watchdog: createWatchdog(app, watchdogMs, warn) } : {}),
-    }),
-  );
-  const upgrades = servesSockets(app) ? createUpgrades(app, logger) : null;
+  const listener = createRequestListener(app, logger, {
+    pool,
+    threaded: options.threaded === true,
+    ...(watchdogMs > 0 ? { watchdog: createWatchdog(app, watchdogMs, warn) } : {}),
+  });
+  const server = createServer(listener);
+  const upgrades = servesSockets(app)
+    ? createUpgrades(app, logger, { httpListener: listener })
+    : null;
   if (upgrades !== null) server.on("upgrade", upgrades.listener);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -45,7 +45,7 @@ export function recordOf(
 }
 
 /** Whether the request has no body: an HTTP/1.1 request without Content-Length or Transfer-Encoding. */
-function hasNoBody(request: IncomingMessage): boolean {
+export function hasNoBody(request: IncomingMessage): boolean {
   const declared = request.headers["content-length"];
   return (
     request.headers["transfer-encoding"] === undefined &&

@@ -5,7 +5,8 @@
 // pings every open socket; a socket that has not answered the previous ping is a dead peer and
 // is cut. Draining closes every socket with 1001 (going away).
 
-import { STATUS_CODES, type IncomingMessage } from "node:http";
+import { STATUS_CODES, ServerResponse, type IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type RawData, type WebSocket as Peer } from "ws";
 import type {
@@ -14,7 +15,7 @@ import type {
   SocketDecision,
   SocketTransport,
 } from "../framework/index.ts";
-import { recordOf, type LoopLogger } from "./http-loop.ts";
+import { hasNoBody, recordOf, type LoopLogger } from "./http-loop.ts";
 
 /** What a server needs of an app to accept WebSockets. */
 export interface SocketApp {
@@ -35,6 +36,11 @@ export interface UpgradeOptions {
   applyProxy?: (record: RequestRecord) => void;
   /** Milliseconds between keepalive pings; a peer silent for one interval is cut (default 25 s). */
   pingIntervalMs?: number;
+  /**
+   * The server's request listener: an upgrade to anything but WebSocket (`Upgrade: h2c`, say)
+   * is an ordinary request to it, as it would be on a server without socket routes.
+   */
+  httpListener?: (request: IncomingMessage, response: ServerResponse) => void;
 }
 
 /** The `upgrade` listener of a server, and the way to close its sockets. */
@@ -47,6 +53,34 @@ export interface Upgrades {
 }
 
 const DEFAULT_FRAME = Object.freeze({});
+
+/**
+ * Answers an upgrade request that is not for a WebSocket as an ordinary request: node:http
+ * hands every upgrade request to the upgrade listener once there is one. The connection closes
+ * after the answer (it left node:http's keep-alive handling). Its body, if any, was not parsed.
+ */
+function serveAsHttp(
+  request: IncomingMessage,
+  socket: Duplex,
+  listener: NonNullable<UpgradeOptions["httpListener"]>,
+): void {
+  if (!hasNoBody(request)) {
+    refuse(socket, {
+      status: 400,
+      headers: ["Content-Type", "text/plain; charset=utf-8"],
+      body: `An upgrade to '${request.headers.upgrade ?? ""}' is not supported; send the request without Upgrade.\n`,
+    });
+    return;
+  }
+  const response = new ServerResponse(request);
+  response.shouldKeepAlive = false;
+  response.assignSocket(socket as Socket);
+  response.once("finish", () => {
+    response.detachSocket(socket as Socket);
+    socket.end();
+  });
+  listener(request, response);
+}
 
 /** Writes `record` on the raw socket as an HTTP/1.1 response and closes it. */
 function refuse(socket: Duplex, record: ResponseRecord): void {
@@ -155,6 +189,10 @@ export function createUpgrades(
   return {
     listener: (request, socket, head) => {
       socket.on("error", () => {});
+      if (options.httpListener && request.headers.upgrade?.toLowerCase() !== "websocket") {
+        serveAsHttp(request, socket, options.httpListener);
+        return;
+      }
       const record = recordOf(request, null, false);
       options.applyProxy?.(record);
       app.acceptSocket(record).then(

@@ -1,7 +1,7 @@
 // WebSocket routes over a real socket, with the `ws` library as the client.
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, request, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { WebSocket as Client } from "ws";
@@ -18,8 +18,12 @@ async function serve(
   app: Carafe,
   pingIntervalMs?: number,
 ): Promise<{ server: Server; url: string; upgrades: Upgrades }> {
-  const server = createServer(createRequestListener(app, logger));
-  const upgrades = createUpgrades(app, logger, pingIntervalMs ? { pingIntervalMs } : {});
+  const listener = createRequestListener(app, logger);
+  const server = createServer(listener);
+  const upgrades = createUpgrades(app, logger, {
+    httpListener: listener,
+    ...(pingIntervalMs ? { pingIntervalMs } : {}),
+  });
   server.on("upgrade", upgrades.listener);
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
@@ -67,6 +71,26 @@ function nextMessage(client: Client): Promise<string> {
   const ready = inbox.messages.shift();
   if (ready !== undefined) return Promise.resolve(ready);
   return new Promise((resolve) => inbox.waiting.push(resolve));
+}
+
+/** A request through node:http, which (unlike fetch) lets a test send `Upgrade`. */
+function fetchRaw(
+  target: string,
+  options: { method?: string; headers: Record<string, string>; body?: string },
+): Promise<{ status: number; headers: IncomingMessage["headers"]; body: string }> {
+  return new Promise((resolve, reject) => {
+    const sent = request(target, { method: options.method ?? "GET", headers: options.headers });
+    sent.on("response", (response) => {
+      let body = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk: string) => (body += chunk));
+      response.on("end", () =>
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, body }),
+      );
+    });
+    sent.on("error", reject);
+    sent.end(options.body);
+  });
 }
 
 function closeOf(client: Client): Promise<number> {
@@ -174,6 +198,19 @@ describe("WebSocket routes", () => {
   it("answers 404 to an upgrade on a path with no socket route", async () => {
     await assert.rejects(connect(`${url}/plain`), /refused with 404/);
     await assert.rejects(connect(`${url}/nothing`), /refused with 404/);
+  });
+
+  it("answers an upgrade to anything but WebSocket as an ordinary request", async () => {
+    const base = url.replace("ws:", "http:");
+    const h2c = { Connection: "Upgrade, HTTP2-Settings", Upgrade: "h2c", "HTTP2-Settings": "" };
+    const plain = await fetchRaw(`${base}/plain`, { headers: h2c });
+    assert.equal(plain.status, 200);
+    assert.equal(plain.body, "an HTTP route");
+    assert.equal(plain.headers.connection, "close");
+    assert.equal((await fetchRaw(`${base}/nothing`, { headers: h2c })).status, 404);
+    const withBody = await fetchRaw(`${base}/plain`, { method: "POST", headers: h2c, body: "x" });
+    assert.equal(withBody.status, 400);
+    assert.match(withBody.body, /upgrade to 'h2c' is not supported/);
   });
 
   it("agrees on the first subprotocol the client offers that the route speaks", async () => {

@@ -149,7 +149,10 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
     ),
   };
   const upgrades = servesSockets(app)
-    ? createUpgrades(app, logger, hooks.applyProxy ? { applyProxy: hooks.applyProxy } : {})
+    ? createUpgrades(app, logger, {
+        httpListener: listener,
+        ...(hooks.applyProxy ? { applyProxy: hooks.applyProxy } : {}),
+      })
     : null;
   const servers = options.binds.map((bind) => {
     const server = tls
