@@ -32,6 +32,11 @@ export default tseslint.config(
     },
   },
   {
+    // Scripts the examples serve to the browser.
+    files: ["examples/*/static/**/*.js"],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     files: ["src/framework/**"],
     rules: {
       "no-restricted-imports": [

@@ -145,6 +145,13 @@ export function fetchReply(
   });
 }
 
+/** Waits until `count` workers listen, as `--log-level debug` tells (the banner comes first). */
+export async function allListening(server: ServeProcess, count: number): Promise<void> {
+  while (server.lines.filter((line) => / is listening$/.test(line)).length < count) {
+    await server.waitFor(/ is listening$/, server.lines.length);
+  }
+}
+
 /** The pids of the worker processes a `carafe serve` printed as booted, in order. */
 export function bootedPids(lines: readonly string[]): number[] {
   return lines.flatMap((line) => {

@@ -7,7 +7,13 @@ import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, describe, it } from "node:test";
-import { bootedPids, fetchReply, startServe, type ServeProcess } from "./serve-process.ts";
+import {
+  allListening,
+  bootedPids,
+  fetchReply,
+  startServe,
+  type ServeProcess,
+} from "./serve-process.ts";
 
 const APP = "test/fixtures/pool/app.ts";
 const BROKEN = "test/fixtures/pool/broken.ts";
@@ -20,13 +26,6 @@ async function serve(args: string[]): Promise<ServeProcess> {
   const server = await startServe(args);
   running.push(server);
   return server;
-}
-
-/** Waits until `count` workers listen (the banner comes with the first one). */
-async function allListening(server: ServeProcess, count: number): Promise<void> {
-  while (server.lines.filter((line) => / is listening$/.test(line)).length < count) {
-    await server.waitFor(/ is listening$/, server.lines.length);
-  }
 }
 
 function json<T>(text: string): T {

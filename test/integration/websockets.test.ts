@@ -5,7 +5,7 @@ import { once } from "node:events";
 import { createServer, type AddressInfo } from "node:net";
 import { after, describe, it } from "node:test";
 import { WebSocket as Client } from "ws";
-import { startServe, type ServeProcess } from "./serve-process.ts";
+import { allListening, startServe, type ServeProcess } from "./serve-process.ts";
 
 const running: ServeProcess[] = [];
 const others: ChildProcess[] = [];
@@ -29,10 +29,7 @@ async function serveSockets(workers: number, env: Record<string, string> = {}) {
     { env },
   );
   running.push(server);
-  // Debug logging says when each worker listens.
-  while (server.lines.filter((line) => / is listening$/.test(line)).length < workers) {
-    await server.waitFor(/ is listening$/, server.lines.length);
-  }
+  await allListening(server, workers);
   return server;
 }
 
