@@ -106,5 +106,5 @@ export type { EventSource, ServerSentEvent, SseOptions } from "./sse.ts";
 export type { SessionData } from "./sessions.ts";
 export { TestClient, TestResponse } from "./testing.ts";
 export { WebSocket, WebSocketClosed } from "./websocket.ts";
-export type { SocketTransport, WebSocketMessage } from "./websocket.ts";
+export type { EncodedText, SocketTransport, WebSocketMessage } from "./websocket.ts";
 export type { TestFile, TestRequestOptions } from "./testing.ts";

@@ -7,7 +7,7 @@
 // A broadcast never waits for a socket; a client that has fallen too far behind is closed
 // instead (see `WebSocket.offer`), so a slow reader cannot grow the server's memory.
 
-import type { WebSocket, WebSocketMessage } from "./websocket.ts";
+import type { EncodedText, WebSocket, WebSocketMessage } from "./websocket.ts";
 
 /** A broadcast as it travels between processes: plain, JSON-safe data. @internal */
 export interface BroadcastEnvelope {
@@ -88,6 +88,9 @@ export class Rooms {
   #deliver(room: string, message: WebSocketMessage, except: WebSocket | undefined): void {
     const members = this.#members.get(room);
     if (members === undefined) return;
-    for (const ws of members) if (ws !== except) ws.offer(message);
+    // Text is encoded once for the room rather than once for each socket.
+    const data: WebSocketMessage | EncodedText =
+      typeof message === "string" && members.size > 1 ? { utf8: Buffer.from(message) } : message;
+    for (const ws of members) if (ws !== except) ws.offer(data);
   }
 }

@@ -14,6 +14,11 @@ import type { Rooms } from "./rooms.ts";
 /** A message: text, or bytes for a binary frame. */
 export type WebSocketMessage = string | Uint8Array;
 
+/** A text message already encoded as UTF-8: a broadcast encodes once for its whole room. @internal */
+export interface EncodedText {
+  readonly utf8: Uint8Array;
+}
+
 /** What a server gives Carafe for one accepted connection. @internal */
 export interface SocketTransport {
   /** The subprotocol agreed on, or `""`. */
@@ -21,7 +26,7 @@ export interface SocketTransport {
   /** Bytes queued for the socket but not yet written. */
   readonly bufferedAmount: number;
   /** Queues `data` for the client; `done` (when given) is told once it is written. */
-  send(data: WebSocketMessage, done?: (error?: Error) => void): void;
+  send(data: WebSocketMessage | EncodedText, done?: (error?: Error) => void): void;
   close(code: number, reason: string): void;
   /** Stops / resumes reading from the socket. */
   pause(): void;
@@ -213,7 +218,7 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
    * `maxBuffered` bytes unread, in which case the socket is closed (1013) rather than
    * buffering without bound. @internal
    */
-  offer(data: WebSocketMessage): void {
+  offer(data: WebSocketMessage | EncodedText): void {
     if (this.#ended !== null) return;
     const waiting = this.#transport.bufferedAmount;
     if (waiting > this.#maxBuffered) {

@@ -10,10 +10,12 @@ import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type RawData, type WebSocket as Peer } from "ws";
 import type {
+  EncodedText,
   RequestRecord,
   ResponseRecord,
   SocketDecision,
   SocketTransport,
+  WebSocketMessage,
 } from "../framework/index.ts";
 import { hasNoBody, recordOf, type LoopLogger } from "./http-loop.ts";
 
@@ -52,7 +54,8 @@ export interface Upgrades {
   readonly open: number;
 }
 
-const DEFAULT_FRAME = Object.freeze({});
+const TEXT_FRAME = Object.freeze({ binary: false });
+const BINARY_FRAME = Object.freeze({ binary: true });
 
 /**
  * Answers an upgrade request that is not for a WebSocket as an ordinary request: node:http
@@ -99,13 +102,36 @@ function refuse(socket: Duplex, record: ResponseRecord): void {
   socket.end(Buffer.concat([Buffer.from(head, "latin1"), body]));
 }
 
+/**
+ * The last text message received and its bytes: an echo, or a broadcast of what just arrived,
+ * sends those bytes again instead of encoding the same text anew. Any equal string has equal
+ * bytes, so the check is exact.
+ */
+let lastText = "";
+let lastBytes: Buffer = Buffer.alloc(0);
+
 function messageOf(data: RawData, isBinary: boolean): string | Uint8Array {
   const bytes = Array.isArray(data)
     ? Buffer.concat(data)
     : data instanceof ArrayBuffer
       ? Buffer.from(data)
       : data;
-  return isBinary ? bytes : bytes.toString("utf8");
+  if (isBinary) return bytes;
+  lastText = bytes.toString("utf8");
+  lastBytes = bytes;
+  return lastText;
+}
+
+/** Sends `data` on `peer`: text as a text frame (its bytes reused when known), bytes as binary. */
+function sendOn(
+  peer: Peer,
+  data: WebSocketMessage | EncodedText,
+  done: ((error?: Error) => void) | undefined,
+): void {
+  if (typeof data === "string") {
+    peer.send(data === lastText ? lastBytes : data, TEXT_FRAME, done);
+  } else if (data instanceof Uint8Array) peer.send(data, BINARY_FRAME, done);
+  else peer.send(data.utf8, TEXT_FRAME, done);
 }
 
 /** Creates the `upgrade` listener that serves `app`'s WebSocket routes. */
@@ -161,8 +187,7 @@ export function createUpgrades(
         get bufferedAmount() {
           return peer.bufferedAmount;
         },
-        // Text frames for strings, binary for bytes: `ws`'s own default.
-        send: (data, done) => peer.send(data, DEFAULT_FRAME, done),
+        send: (data, done) => sendOn(peer, data, done),
         close: (code, reason) => peer.close(code, reason),
         pause: () => peer.pause(),
         resume: () => peer.resume(),

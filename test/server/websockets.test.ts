@@ -155,8 +155,13 @@ describe("WebSocket routes", () => {
   it("echoes text and bytes, with params typed from the rule", async () => {
     const client = await connect(`${url}/echo/ada`);
     assert.equal(await nextMessage(client), "hello ada");
+    // The echo reuses the bytes it received, as a text frame.
+    const frame = new Promise<boolean>((resolve) =>
+      client.prependOnceListener("message", (_data, binary) => resolve(binary)),
+    );
     client.send("ping");
     assert.equal(await nextMessage(client), "ping");
+    assert.equal(await frame, false);
     const bytes = new Promise<Buffer>((resolve) =>
       client.prependOnceListener("message", (data, isBinary) => {
         assert.equal(isBinary, true);
@@ -307,7 +312,12 @@ describe("WebSocket rooms and broadcast", () => {
 
   it("sends a broadcast to every socket in the room and to no other", async () => {
     const [a1, a2, a3, b1] = [await join("a"), await join("a"), await join("a"), await join("b")];
+    // Text encoded once for the room still travels as a text frame.
+    const frame = new Promise<boolean>((resolve) =>
+      a2.prependOnceListener("message", (_data, binary) => resolve(binary)),
+    );
     a1.send("hello a");
+    assert.equal(await frame, false);
     for (const client of [a1, a2, a3]) assert.equal(await nextMessage(client), "hello a");
     b1.send("hello b");
     assert.equal(await nextMessage(b1), "hello b");
