@@ -1,10 +1,12 @@
 // `npm run bench`: every configuration of bench/lib/configs.ts under every scenario of
-// bench/lib/scenarios.ts, in interleaved rounds; writes bench/results/latest.{md,svg,json}.
+// bench/lib/scenarios.ts of its kind (HTTP servers under S1…S7, WebSocket servers under W1, W2),
+// in interleaved rounds; writes bench/results/latest.{md,svg,json}.
 //
 //   npm run bench                      3 rounds of 5 s per scenario (≈ 25 minutes)
 //   npm run bench -- --quick           1 short round, a smoke check (writes quick.*)
 //   npm run bench -- --report          the tables and chart again from results/latest.json
 //   npm run bench -- --rounds 5 --seconds 8 --only carafe-loop,fastify,node-http --scenarios S1,S3
+//   npm run bench -- --quick --scenarios W1,W2   the WebSocket servers only
 //
 // A whole run (no --only or --scenarios) ends with the micro-benchmarks: bench:micro and
 // bench:threading, quick when the run is.
@@ -15,7 +17,14 @@ import { parseArgs } from "node:util";
 import { setTimeout as delay } from "node:timers/promises";
 import { chart } from "./lib/chart.ts";
 import { CONFIGS, buildApps, type Config } from "./lib/configs.ts";
-import { loadTool, runLoad, type LoadTool } from "./lib/load.ts";
+import {
+  loadTool,
+  runLoad,
+  runSocketLoad,
+  type LoadResult,
+  type LoadTool,
+  type SocketLoadResult,
+} from "./lib/load.ts";
 import {
   answers,
   settle,
@@ -26,7 +35,12 @@ import {
 } from "./lib/processes.ts";
 import { markdown, targets } from "./lib/report.ts";
 import type { Results } from "./lib/results.ts";
-import { SCENARIOS, type Scenario } from "./lib/scenarios.ts";
+import {
+  SCENARIOS,
+  SOCKET_SCENARIOS,
+  type Scenario,
+  type SocketScenario,
+} from "./lib/scenarios.ts";
 
 const { values } = parseArgs({
   options: {
@@ -71,17 +85,25 @@ if (unknown.length > 0) {
 }
 
 const pickedScenarios = values.scenarios?.split(",").map((key) => key.trim().toUpperCase());
-const scenarios = SCENARIOS.filter(
-  (s) => pickedScenarios === undefined || pickedScenarios.includes(s.key),
-);
-if (scenarios.length === 0) {
+const picked = (s: { key: string }): boolean =>
+  pickedScenarios === undefined || pickedScenarios.includes(s.key);
+const named = CONFIGS.filter((c) => only === undefined || only.includes(c.key));
+// Each server runs the scenarios of its kind; a kind without a server runs none, and a server
+// without a scenario of its kind does not start.
+const scenarios = named.some((c) => c.kind === "http") ? SCENARIOS.filter(picked) : [];
+const socketScenarios = named.some((c) => c.kind === "websocket")
+  ? SOCKET_SCENARIOS.filter(picked)
+  : [];
+if (scenarios.length === 0 && socketScenarios.length === 0) {
   console.error(
-    `--scenarios: none of ${values.scenarios} is one of ${SCENARIOS.map((s) => s.key).join(", ")}`,
+    `--scenarios: none of ${values.scenarios} is one of ${[...SCENARIOS, ...SOCKET_SCENARIOS].map((s) => s.key).join(", ")} for the configurations chosen`,
   );
   process.exit(2);
 }
+const chosen = named.filter((c) =>
+  c.kind === "http" ? scenarios.length > 0 : socketScenarios.length > 0,
+);
 
-const chosen = CONFIGS.filter((c) => only === undefined || only.includes(c.key));
 const missing = new Map(chosen.map((c) => [c.key, c.missing?.() ?? null]));
 buildApps();
 const tool = loadTool();
@@ -115,11 +137,33 @@ const results: Results = {
       ? { background: `${s.background.path} at ${s.background.connections} connections` }
       : {}),
   })),
+  socketScenarios: socketScenarios.map((s) => ({
+    key: s.key,
+    title: s.title,
+    mode: s.mode,
+    clients: s.clients,
+  })),
   measurements: [],
   processes: [],
 };
 
-async function measure(tool: LoadTool, server: Server, scenario: Scenario) {
+/** Seconds of load each WebSocket scenario runs before it measures (its warm-up). */
+const SOCKET_WARMUP_SECONDS = 1;
+
+async function measure(
+  tool: LoadTool,
+  server: Server,
+  scenario: Scenario | SocketScenario,
+): Promise<LoadResult | SocketLoadResult> {
+  if ("mode" in scenario) {
+    return runSocketLoad({
+      mode: scenario.mode,
+      url: `ws://127.0.0.1:${server.port}${scenario.path}`,
+      clients: scenario.clients,
+      seconds,
+      warmupSeconds: SOCKET_WARMUP_SECONDS,
+    });
+  }
   const url = (path: string): string => `http://127.0.0.1:${server.port}${path}`;
   const main = {
     url: url(scenario.path),
@@ -142,34 +186,56 @@ async function measure(tool: LoadTool, server: Server, scenario: Scenario) {
   return result;
 }
 
+/**
+ * Every route once (so each server has compiled and initialised all of them, Carafe's async
+ * context included), then a second of load on GET /. HTTP servers only: each WebSocket
+ * scenario warms up in its own run.
+ */
+async function warmUp(port: number): Promise<void> {
+  for (const scenario of [...SCENARIOS, { method: "GET", path: "/cpu" }]) {
+    await answers(port, scenario.path, scenario.method);
+  }
+  await runLoad(tool, {
+    url: `http://127.0.0.1:${port}/`,
+    method: "GET",
+    connections: 50,
+    seconds: 1,
+  });
+}
+
+/** The console's line for one measurement. */
+function summary(config: Config, result: LoadResult | SocketLoadResult): string {
+  const rate =
+    "requestsPerSecond" in result
+      ? `${result.requestsPerSecond.toFixed(0).padStart(7)} req/s`
+      : `${result.messagesPerSecond.toFixed(0).padStart(7)} msg/s`;
+  let line = `${config.label.padEnd(32)} ${rate}  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms`;
+  if (result.errors > 0) line += `  ${result.errors} errors`;
+  if ("socketsPerProcess" in result && result.socketsPerProcess.length > 0) {
+    line += `  sockets per process ${result.socketsPerProcess.join(" + ")}`;
+    if (result.socketsPerProcess.length < (config.workers ?? 1)) {
+      line += ` — NOT spread over all ${config.workers} workers`;
+    }
+  }
+  return line;
+}
+
 async function runConfig(config: Config, round: number, port: number): Promise<void> {
   const server = await startServer(config, port);
   const pid = server.child.pid as number;
   try {
     await delay(1000); // let start-up garbage settle before reading idle memory
     const idleMiB = treeRssMiB(pid);
-    // Every route once (so each server has compiled and initialised all of them, Carafe's
-    // async context included), then a second of load on GET /.
-    for (const scenario of [...SCENARIOS, { method: "GET", path: "/cpu" }]) {
-      await answers(port, scenario.path, scenario.method);
-    }
-    await runLoad(tool, {
-      url: `http://127.0.0.1:${port}/`,
-      method: "GET",
-      connections: 50,
-      seconds: 1,
-    });
+    if (config.kind === "http") await warmUp(port);
     let loadMiB = idleMiB;
     const sampler = setInterval(() => (loadMiB = Math.max(loadMiB, treeRssMiB(pid))), 500);
     try {
-      for (const scenario of scenarios) {
+      for (const scenario of config.kind === "http" ? scenarios : socketScenarios) {
         const result = await measure(tool, server, scenario);
         // Requests wrk left behind (a queue of /block calls) must not spill into the next one.
         await settle(port);
         results.measurements.push({ round, config: config.key, scenario: scenario.key, result });
-        console.log(
-          `  ${scenario.key} ${config.label.padEnd(32)} ${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms${result.errors > 0 ? `  ${result.errors} errors` : ""}`,
-        );
+        console.log(`  ${scenario.key} ${summary(config, result)}`);
       }
     } finally {
       clearInterval(sampler);

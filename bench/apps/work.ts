@@ -38,3 +38,14 @@ export function portFromEnv(): number {
   if (!Number.isInteger(port) || port <= 0) throw new Error("set PORT to the port to listen on");
   return port;
 }
+
+/** How a WebSocket app greets a socket that joined a room: `pid ` and its process id. */
+export const ROOM_HELLO = "pid ";
+
+/**
+ * The greeting itself. Bench apps only: it tells the load client which process holds each
+ * socket, so W2 can check that both of Carafe's workers got some.
+ */
+export function roomHello(): string {
+  return `${ROOM_HELLO}${process.pid}`;
+}

@@ -21,9 +21,13 @@ function colourOf(key: string, carafe: boolean): string {
 }
 
 export function chart(results: Results): string {
-  const ran = new Set(results.measurements.map((m) => m.config));
-  const configs = results.configs.filter((c) => ran.has(c.key));
+  // The HTTP scenarios only: Fastify serves no WebSockets to compare with.
   const scenarios = results.scenarios;
+  const keys = new Set(scenarios.map((s) => s.key));
+  const ran = new Set(
+    results.measurements.filter((m) => keys.has(m.scenario)).map((m) => m.config),
+  );
+  const configs = results.configs.filter((c) => ran.has(c.key));
   const values = configs.map((c) => scenarios.map((s) => ratio(results, c.key, "fastify", s.key)));
   const finite = values.flat().filter((v) => Number.isFinite(v) && v > 0);
   const lo = 10 ** Math.floor(Math.log10(Math.min(0.1, ...finite)));

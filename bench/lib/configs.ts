@@ -1,16 +1,23 @@
 // The servers the benchmark compares: Carafe in each shape it is deployed in, and the peers,
-// each serving the same routes (bench/apps/) on its own port. Every Node server runs as it would
+// each serving the same routes (bench/apps/) on its own port. HTTP servers serve the HTTP
+// scenarios (S*), WebSocket servers the WebSocket scenarios (W*). Every Node server runs as it would
 // in production: compiled JavaScript (bench/.build/), Carafe from its build (dist/), no tsx.
 import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
 
+/** Which scenarios a server is put under: the HTTP ones (S*) or the WebSocket ones (W*). */
+export type Kind = "http" | "websocket";
+
 export interface Config {
   /** Short stable key, used in `--only` and the JSON results. */
   key: string;
+  kind: Kind;
   /** What the tables call it. */
   label: string;
   /** Whether it is a Carafe configuration (drawn in Carafe's colour, judged by the targets). */
   carafe: boolean;
+  /** Carafe's `--workers`: W2 checks that each of them holds some of the sockets. */
+  workers?: number;
   command: string;
   args(port: number): string[];
   env?(port: number): Record<string, string>;
@@ -28,16 +35,22 @@ export function buildApps(): void {
   }
 }
 
-function carafe(key: string, label: string, flags: string[]): Config {
+/** Carafe's app for each kind of scenario. */
+const CARAFE_APP: Record<Kind, string> = { http: "carafe.js", websocket: "carafe-ws.js" };
+
+function carafe(key: string, label: string, flags: string[], kind: Kind = "http"): Config {
+  const workers = flags.indexOf("--workers");
   return {
     key,
+    kind,
     label,
     carafe: true,
+    workers: workers === -1 ? 1 : Number(flags[workers + 1]),
     command: node,
     args: (port) => [
       "bin/carafe.js",
       "serve",
-      "bench/.build/carafe.js:app",
+      `bench/.build/${CARAFE_APP[kind]}:app`,
       "--bind",
       `127.0.0.1:${port}`,
       ...flags,
@@ -45,9 +58,10 @@ function carafe(key: string, label: string, flags: string[]): Config {
   };
 }
 
-function peer(key: string, label: string, file: string): Config {
+function peer(key: string, label: string, file: string, kind: Kind = "http"): Config {
   return {
     key,
+    kind,
     label,
     carafe: false,
     command: node,
@@ -79,6 +93,7 @@ export const CONFIGS: Config[] = [
   peer("hono", "Hono 4", "hono.js"),
   {
     key: "gunicorn",
+    kind: "http",
     label: "Flask on gunicorn 2×4",
     carafe: false,
     command: "gunicorn",
@@ -97,4 +112,9 @@ export const CONFIGS: Config[] = [
     ],
     missing: gunicornMissing,
   },
+  // The WebSocket app: one worker process (W1's target, and W2's --workers 1), two workers
+  // (W2's broadcast crosses processes through the supervisor), and bare `ws` in one process.
+  carafe("carafe-ws", "Carafe --threads 0", ["--threads", "0"], "websocket"),
+  carafe("carafe-ws-w2", "Carafe --workers 2", ["--workers", "2", "--threads", "0"], "websocket"),
+  peer("ws-bare", "ws (bare)", "ws-bare.js", "websocket"),
 ];

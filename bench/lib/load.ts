@@ -1,5 +1,6 @@
-// Load generators: Debian's `wrk -t1` when installed, `autocannon` (a devDependency) otherwise.
-// Both run as their own process, so the load never shares the measured server's event loop.
+// Load generators: Debian's `wrk -t1` when installed, `autocannon` (a devDependency) otherwise;
+// for WebSockets, bench/lib/ws-load.ts. Each runs as its own process, so the load never shares
+// the measured server's event loop.
 import { execFile, execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -23,6 +24,28 @@ export interface LoadSpec {
   method: "GET" | "POST";
   connections: number;
   seconds: number;
+}
+
+/** What bench/lib/ws-load.ts prints: one line of JSON. */
+export interface SocketLoadResult {
+  /** Echo: round trips per second; broadcast: messages received per second; all clients summed. */
+  messagesPerSecond: number;
+  /** Milliseconds: an echo's round trip, or a broadcast from publish to receipt. */
+  p50: number;
+  p99: number;
+  /** Socket errors, unexpected closes, wrong echoes and broadcasts never received. */
+  errors: number;
+  /** How many clients each server process holds, most first (broadcast only: from the hello). */
+  socketsPerProcess: number[];
+}
+
+export interface SocketLoadSpec {
+  mode: "echo" | "broadcast";
+  url: string;
+  clients: number;
+  seconds: number;
+  /** Seconds of the same load before the measurement starts. */
+  warmupSeconds: number;
 }
 
 export type LoadTool = "wrk" | "autocannon";
@@ -111,4 +134,24 @@ async function autocannon(spec: LoadSpec): Promise<LoadResult> {
 
 export function runLoad(tool: LoadTool, spec: LoadSpec): Promise<LoadResult> {
   return tool === "wrk" ? wrk(spec) : autocannon(spec);
+}
+
+/** Runs bench/lib/ws-load.ts in a process of its own and reads its result. */
+export async function runSocketLoad(spec: SocketLoadSpec): Promise<SocketLoadResult> {
+  const flags = Object.entries({
+    mode: spec.mode,
+    url: spec.url,
+    clients: spec.clients,
+    seconds: spec.seconds,
+    warmup: spec.warmupSeconds,
+  }).flatMap(([name, value]) => [`--${name}`, String(value)]);
+  const { stdout } = await run(
+    process.execPath,
+    ["--import", "tsx", "bench/lib/ws-load.ts", ...flags],
+    { maxBuffer: 1 << 20, timeout: (spec.seconds + spec.warmupSeconds + 120) * 1000 },
+  );
+  // JSON has no NaN: a percentile of no latencies at all comes back as null.
+  return JSON.parse(stdout, (_key, value: unknown) =>
+    value === null ? Number.NaN : value,
+  ) as SocketLoadResult;
 }

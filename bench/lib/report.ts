@@ -3,6 +3,10 @@ import { medianOf, processMedian, ratio, type Results } from "./results.ts";
 
 const BASE = "fastify";
 const RAW = "node-http";
+/** What the WebSocket servers are measured against. */
+const SOCKET_BASE = "ws-bare";
+
+type ConfigEntry = Results["configs"][number];
 
 function fixed(value: number, digits = 0): string {
   return Number.isFinite(value)
@@ -113,6 +117,15 @@ export function targets(results: Results): Target[] {
       );
     }
   }
+  if (has("carafe-ws", SOCKET_BASE)) {
+    list.push(
+      atLeast(
+        "W1 echo --threads 0 ≥ 0.90× bare ws",
+        ratio(results, "carafe-ws", SOCKET_BASE, "W1", "messagesPerSecond"),
+        0.9,
+      ),
+    );
+  }
   if (has("carafe-t2", "carafe-t8")) {
     const perThread =
       (processMedian(results, "carafe-t8", "idleMiB") -
@@ -126,6 +139,94 @@ export function targets(results: Results): Target[] {
     });
   }
   return list;
+}
+
+function name(c: ConfigEntry): string {
+  return c.carafe ? `**${c.label}**` : c.label;
+}
+
+/** The p50, p99 and errors cells of a row. */
+function latencyCells(results: Results, config: string, scenario: string): string {
+  return `${millis(medianOf(results, config, scenario, "p50"))} | ${millis(medianOf(results, config, scenario, "p99"))} | ${fixed(medianOf(results, config, scenario, "errors"))}`;
+}
+
+/** The configurations measured in any of `scenarios`. */
+function measuredIn(
+  results: Results,
+  configs: ConfigEntry[],
+  scenarios: { key: string }[],
+): ConfigEntry[] {
+  const keys = new Set(scenarios.map((s) => s.key));
+  const ran = new Set(
+    results.measurements.filter((m) => keys.has(m.scenario)).map((m) => m.config),
+  );
+  return configs.filter((c) => ran.has(c.key));
+}
+
+function processTable(results: Results, configs: ConfigEntry[]): string[] {
+  const lines = ["| server | time to ready | RSS idle | RSS under load |", "|---|---:|---:|---:|"];
+  for (const c of configs) {
+    const ready = processMedian(results, c.key, "readyMs");
+    if (!Number.isFinite(ready)) continue;
+    lines.push(
+      `| ${name(c)} | ${millis(ready)} | ${fixed(processMedian(results, c.key, "idleMiB"), 1)} MiB | ${fixed(processMedian(results, c.key, "loadMiB"), 1)} MiB |`,
+    );
+  }
+  return lines;
+}
+
+/** Each round's sockets per server process (`538 + 462`), the same ones shown once. */
+function spreadOf(results: Results, config: string, scenario: string): string {
+  const spreads = results.measurements
+    .filter((m) => m.config === config && m.scenario === scenario)
+    .map((m) => ("socketsPerProcess" in m.result ? m.result.socketsPerProcess : []))
+    .filter((spread) => spread.length > 0)
+    .map((spread) => spread.map((count) => fixed(count)).join(" + "));
+  return spreads.length === 0 ? "—" : [...new Set(spreads)].join(" · ");
+}
+
+function socketSection(results: Results, configs: ConfigEntry[]): string[] {
+  const scenarios = results.socketScenarios ?? [];
+  const servers = measuredIn(results, configs, scenarios);
+  if (servers.length === 0) return [];
+  const lines = [
+    "## WebSockets",
+    "",
+    "Load: `bench/lib/ws-load.ts`, one Node process with the `ws` client, on 127.0.0.1, after a second of the same load unmeasured.",
+    "W1 counts round trips (each client sends its next message once the last one came back).",
+    "W2 counts messages received, summed over all clients, and their latency from publish to receipt: one client publishes into the room through its own socket whenever fewer than 2 broadcasts are still arriving.",
+    "Ratios are to bare `ws` in the same round.",
+    "",
+  ];
+  for (const s of scenarios) {
+    const broadcast = s.mode === "broadcast";
+    lines.push(
+      `### ${s.key}: ${s.title}, ${fixed(s.clients)} clients`,
+      "",
+      broadcast
+        ? "| server | messages received/s | × bare ws | p50 | p99 | errors | sockets per process |"
+        : "| server | round trips/s | × bare ws | p50 | p99 | errors |",
+      broadcast ? "|---|---:|---:|---:|---:|---:|---:|" : "|---|---:|---:|---:|---:|---:|",
+    );
+    for (const c of servers) {
+      const rate = medianOf(results, c.key, s.key, "messagesPerSecond");
+      if (!Number.isFinite(rate)) continue;
+      const spread = broadcast ? ` ${spreadOf(results, c.key, s.key)} |` : "";
+      lines.push(
+        `| ${name(c)} | ${fixed(rate)} | ${times(ratio(results, c.key, SOCKET_BASE, s.key, "messagesPerSecond"))} | ${latencyCells(results, c.key, s.key)} |${spread}`,
+      );
+    }
+    lines.push("");
+  }
+  lines.push(
+    "### Processes of the WebSocket servers",
+    "",
+    "Measured as for the HTTP servers; under load means during W1 and W2 (1,000 open sockets in W2).",
+    "",
+    ...processTable(results, servers),
+    "",
+  );
+  return lines;
 }
 
 export function markdown(results: Results): string {
@@ -161,27 +262,23 @@ export function markdown(results: Results): string {
       const rate = medianOf(results, c.key, s.key, "requestsPerSecond");
       if (!Number.isFinite(rate)) continue;
       lines.push(
-        `| ${c.carafe ? `**${c.label}**` : c.label} | ${fixed(rate)} | ${times(ratio(results, c.key, BASE, s.key))} | ${times(ratio(results, c.key, RAW, s.key))} | ${millis(medianOf(results, c.key, s.key, "p50"))} | ${millis(medianOf(results, c.key, s.key, "p99"))} | ${fixed(medianOf(results, c.key, s.key, "errors"))} |`,
+        `| ${name(c)} | ${fixed(rate)} | ${times(ratio(results, c.key, BASE, s.key))} | ${times(ratio(results, c.key, RAW, s.key))} | ${latencyCells(results, c.key, s.key)} |`,
       );
     }
     lines.push("");
   }
 
-  lines.push(
-    "## Processes",
-    "",
-    "Resident memory of the whole process tree (every worker process, every thread), idle after start and the highest seen under load.",
-    "",
-    "| server | time to ready | RSS idle | RSS under load |",
-    "|---|---:|---:|---:|",
-  );
-  for (const c of configs) {
-    const ready = processMedian(results, c.key, "readyMs");
-    if (!Number.isFinite(ready)) continue;
+  const httpServers = measuredIn(results, configs, results.scenarios);
+  if (httpServers.length > 0) {
     lines.push(
-      `| ${c.carafe ? `**${c.label}**` : c.label} | ${millis(ready)} | ${fixed(processMedian(results, c.key, "idleMiB"), 1)} MiB | ${fixed(processMedian(results, c.key, "loadMiB"), 1)} MiB |`,
+      "## Processes",
+      "",
+      "Resident memory of the whole process tree (every worker process, every thread), idle after start and the highest seen under load.",
+      "",
+      ...processTable(results, httpServers),
+      "",
     );
   }
-  lines.push("");
+  lines.push(...socketSection(results, configs));
   return lines.join("\n");
 }

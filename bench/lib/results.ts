@@ -1,11 +1,12 @@
 // What one benchmark run measured, and the medians and same-round ratios derived from it.
-import type { LoadResult } from "./load.ts";
+import type { LoadResult, SocketLoadResult } from "./load.ts";
 
 export interface Measurement {
   round: number;
   config: string;
   scenario: string;
-  result: LoadResult;
+  /** A `LoadResult` in the HTTP scenarios (S*), a `SocketLoadResult` in the WebSocket ones (W*). */
+  result: LoadResult | SocketLoadResult;
 }
 
 export interface ProcessFigures {
@@ -24,6 +25,8 @@ export interface Results {
   seconds: number;
   configs: { key: string; label: string; carafe: boolean; missing: string | null }[];
   scenarios: { key: string; title: string; connections: number; background?: string }[];
+  /** The WebSocket scenarios; absent from results written before there were any. */
+  socketScenarios?: { key: string; title: string; mode: "echo" | "broadcast"; clients: number }[];
   measurements: Measurement[];
   processes: ProcessFigures[];
 }
@@ -37,13 +40,18 @@ export function median(values: number[]): number {
     : ((finite[middle - 1] as number) + (finite[middle] as number)) / 2;
 }
 
-type Field = keyof LoadResult;
+/** A figure of a measurement; the rate is `requestsPerSecond` (HTTP) or `messagesPerSecond`. */
+type Field = "requestsPerSecond" | "messagesPerSecond" | "p50" | "p99" | "errors";
+
+function figure(result: LoadResult | SocketLoadResult, field: Field): number {
+  return field in result ? (result as Record<Field, number>)[field] : Number.NaN;
+}
 
 /** Every round's figure of `config` in `scenario`, indexed by round. */
 function perRound(results: Results, config: string, scenario: string, field: Field): number[] {
   const values = new Array<number>(results.rounds).fill(Number.NaN);
   for (const m of results.measurements) {
-    if (m.config === config && m.scenario === scenario) values[m.round] = m.result[field];
+    if (m.config === config && m.scenario === scenario) values[m.round] = figure(m.result, field);
   }
   return values;
 }

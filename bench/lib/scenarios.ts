@@ -1,4 +1,5 @@
-// The load each configuration is put under (bench/README.md explains why these seven).
+// The load each configuration is put under (bench/README.md explains why these): HTTP scenarios
+// for the HTTP servers, WebSocket scenarios for the WebSocket servers.
 
 export interface Scenario {
   key: string;
@@ -31,6 +32,32 @@ export const SCENARIOS: Scenario[] = [
   },
   { key: "S6", title: "GET /block (50 ms sync)", method: "GET", path: "/block", connections: 16 },
   { key: "S7", title: "GET /io (50 ms await)", method: "GET", path: "/io", connections: 100 },
+];
+
+export interface SocketScenario {
+  key: string;
+  title: string;
+  /** What each client does (bench/lib/ws-load.ts): echo round trips, or receive broadcasts. */
+  mode: "echo" | "broadcast";
+  path: string;
+  clients: number;
+}
+
+export const SOCKET_SCENARIOS: SocketScenario[] = [
+  {
+    key: "W1",
+    title: "echo, one 32-byte text message at a time per client",
+    mode: "echo",
+    path: "/echo",
+    clients: 50,
+  },
+  {
+    key: "W2",
+    title: "broadcast to one room",
+    mode: "broadcast",
+    path: "/room/bench",
+    clients: 1000,
+  },
 ];
 
 /** The ≈1 KB JSON document `POST /echo` sends. */
