@@ -56,7 +56,7 @@ import {
   type ScopeChain,
   type ViewOutcome,
 } from "./views.ts";
-import { Rooms, type BroadcastOptions } from "./rooms.ts";
+import { Rooms, type BroadcastOptions, type SubscribeOptions, type Subscription } from "./rooms.ts";
 import { SocketRoutes, type SocketDecision, type SocketHost } from "./sockets.ts";
 import type { WebSocketMessage } from "./websocket.ts";
 import { NamedShared } from "../threading/shared.ts";
@@ -322,6 +322,18 @@ export class Carafe extends Scaffold implements RecordHandler {
    */
   broadcast(room: string, message: WebSocketMessage, options?: BroadcastOptions): void {
     this.rooms.broadcast(room, message, options);
+  }
+
+  /**
+   * The messages broadcast to `rooms` from now on, from every worker process, as an async
+   * iterable: for a Server-Sent Events stream, say. It leaves the rooms when the loop over it
+   * ends (the client left). Runs on the event loop (an async handler, or `thread: false`).
+   *
+   * @example
+   * app.get("/news", { thread: false }, () => sse(app.subscribe("news")));
+   */
+  subscribe(rooms: string | readonly string[], options?: SubscribeOptions): Subscription {
+    return this.rooms.subscribe(typeof rooms === "string" ? [rooms] : rooms, options);
   }
 
   readonly #socketHost: SocketHost = {

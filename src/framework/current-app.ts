@@ -2,7 +2,7 @@
 
 import type { Carafe, UrlForOptions } from "./app.ts";
 import { currentContext } from "./context.ts";
-import type { BroadcastOptions } from "./rooms.ts";
+import type { BroadcastOptions, SubscribeOptions, Subscription } from "./rooms.ts";
 import type { WebSocketMessage } from "./websocket.ts";
 
 /** The app handling the current request. */
@@ -49,4 +49,18 @@ export function broadcast(
   options?: BroadcastOptions,
 ): void {
   (currentContext("broadcast()").app as Carafe).broadcast(room, message, options);
+}
+
+/**
+ * The messages broadcast to `rooms` from now on, across all worker processes: `app.subscribe`
+ * for the current app.
+ *
+ * @example
+ * app.get("/rooms/<room>/events", { thread: false }, (req) => sse(subscribe(req.params.room)));
+ */
+export function subscribe(
+  rooms: string | readonly string[],
+  options?: SubscribeOptions,
+): Subscription {
+  return (currentContext("subscribe()").app as Carafe).subscribe(rooms, options);
 }

@@ -1,7 +1,7 @@
 // The framework layer's public names.
 
 export { Carafe } from "./app.ts";
-export { broadcast, currentApp, urlFor } from "./current-app.ts";
+export { broadcast, currentApp, subscribe, urlFor } from "./current-app.ts";
 export type {
   CarafeOptions,
   RegisterBlueprintOptions,
@@ -97,8 +97,13 @@ export type {
 } from "./scaffold.ts";
 export { guessMimetype, safeJoin, sendFile, sendFromDirectory } from "./send-file.ts";
 export type { SendFileOptions } from "./send-file.ts";
-export { Rooms } from "./rooms.ts";
-export type { BroadcastEnvelope, BroadcastOptions, BroadcastRelay } from "./rooms.ts";
+export { Rooms, Subscription } from "./rooms.ts";
+export type {
+  BroadcastEnvelope,
+  BroadcastOptions,
+  BroadcastRelay,
+  SubscribeOptions,
+} from "./rooms.ts";
 export { Session } from "./sessions.ts";
 export type { SocketDecision, SocketHandler, WebSocketOptions } from "./sockets.ts";
 export { sse } from "./sse.ts";

@@ -5,8 +5,11 @@
 // (through Redis), or the event loop when the broadcast comes from a pool thread. A message
 // that arrives through a relay reaches this process's sockets only, so it never travels twice.
 // A broadcast never waits for a socket; a client that has fallen too far behind is closed
-// instead (see `WebSocket.offer`), so a slow reader cannot grow the server's memory.
+// instead (see `WebSocket.offer`), so a slow reader cannot grow the server's memory. Besides
+// sockets, a room holds subscriptions: the messages as an async iterable, for a Server-Sent
+// Events stream (`sse(subscribe(room))`), bounded the same way.
 
+import { CarafeError } from "./errors.ts";
 import type { EncodedText, WebSocket, WebSocketMessage } from "./websocket.ts";
 
 /** A broadcast as it travels between processes: plain, JSON-safe data. @internal */
@@ -28,6 +31,99 @@ export interface BroadcastOptions {
   except?: WebSocket;
 }
 
+/** Options of `subscribe`. */
+export interface SubscribeOptions {
+  /**
+   * Messages that may wait unread (default 1000); one more ends the subscription with an
+   * error, so a reader that cannot keep up never grows memory without bound.
+   */
+  maxQueued?: number;
+}
+
+/** What a room holds: a WebSocket, or a subscription. @internal */
+export interface RoomMember {
+  /** A broadcast's message; never waits. */
+  offer(data: WebSocketMessage | EncodedText): void;
+}
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+const DEFAULT_MAX_QUEUED = 1000;
+
+/**
+ * The messages broadcast to some rooms, in order, from the moment of subscribing: an async
+ * iterable that leaves its rooms when the loop over it ends (or on `close()`).
+ *
+ * @example
+ * app.get("/news", () => sse(subscribe("news")));
+ */
+export class Subscription implements AsyncIterable<WebSocketMessage>, RoomMember {
+  readonly #rooms: Rooms;
+  readonly #names: readonly string[];
+  readonly #maxQueued: number;
+  readonly #queue: WebSocketMessage[] = [];
+  #waiting: ((step: IteratorResult<WebSocketMessage>) => void) | null = null;
+  #overflow: CarafeError | null = null;
+  #closed = false;
+
+  /** @internal Made by `subscribe`. */
+  constructor(rooms: Rooms, names: readonly string[], maxQueued: number) {
+    this.#rooms = rooms;
+    this.#names = names;
+    this.#maxQueued = maxQueued;
+    for (const name of names) rooms.add(name, this);
+  }
+
+  /** @internal */
+  offer(data: WebSocketMessage | EncodedText): void {
+    if (this.#closed) return;
+    const message = typeof data === "string" || data instanceof Uint8Array ? data : data.text;
+    const waiting = this.#waiting;
+    if (waiting !== null) {
+      this.#waiting = null;
+      waiting({ done: false, value: message });
+      return;
+    }
+    if (this.#queue.length < this.#maxQueued) {
+      this.#queue.push(message);
+      return;
+    }
+    this.#overflow = new CarafeError(
+      "ERR_SUBSCRIPTION_OVERFLOW",
+      `a subscriber to ${this.#names.join(", ")} left more than ${this.#maxQueued} messages unread and was dropped (maxQueued)`,
+    );
+    this.close();
+  }
+
+  /** Leaves the rooms; a loop over the subscription ends once it has read what came before. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const name of this.#names) this.#rooms.remove(name, this);
+    const waiting = this.#waiting;
+    this.#waiting = null;
+    waiting?.(DONE);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<WebSocketMessage> {
+    return {
+      next: () => {
+        const next = this.#queue.shift();
+        if (next !== undefined) return Promise.resolve({ done: false, value: next });
+        if (this.#overflow !== null) return Promise.reject(this.#overflow);
+        if (this.#closed) return Promise.resolve(DONE);
+        return new Promise((resolve) => {
+          this.#waiting = resolve;
+        });
+      },
+      return: () => {
+        this.close();
+        this.#queue.length = 0;
+        return Promise.resolve(DONE);
+      },
+    };
+  }
+}
+
 /** The envelope that carries `message` to `room` elsewhere. @internal */
 export function envelopeOf(room: string, message: WebSocketMessage): BroadcastEnvelope {
   return typeof message === "string"
@@ -41,26 +137,46 @@ function messageOf(envelope: BroadcastEnvelope): WebSocketMessage {
 
 /** The rooms of one app in this process, and where their broadcasts go beyond it. @internal */
 export class Rooms {
-  readonly #members = new Map<string, Set<WebSocket>>();
+  readonly #members = new Map<string, Set<RoomMember>>();
   /** Where broadcasts also go; `null` when this process is the only place with sockets. */
   relay: BroadcastRelay | null = null;
+  /** Whether broadcasts reach members here: not on a pool thread, where none can live. */
+  holdsMembers = true;
 
-  /** Called by `ws.join`. */
-  add(room: string, ws: WebSocket): void {
+  /** Called by `ws.join` and `subscribe`. */
+  add(room: string, member: RoomMember): void {
     let members = this.#members.get(room);
     if (members === undefined) {
       members = new Set();
       this.#members.set(room, members);
     }
-    members.add(ws);
+    members.add(member);
   }
 
-  /** Called by `ws.leave` and when a socket closes. */
-  remove(room: string, ws: WebSocket): void {
+  /** Called by `ws.leave`, when a socket closes, and when a subscription ends. */
+  remove(room: string, member: RoomMember): void {
     const members = this.#members.get(room);
     if (members === undefined) return;
-    members.delete(ws);
+    members.delete(member);
     if (members.size === 0) this.#members.delete(room);
+  }
+
+  /** The messages broadcast to `rooms` from now on, for this process's event loop to read. */
+  subscribe(rooms: readonly string[], options: SubscribeOptions = {}): Subscription {
+    if (!this.holdsMembers) {
+      throw new CarafeError(
+        "ERR_SUBSCRIBE_ON_THREAD",
+        "subscribe() runs on the event loop, where broadcasts arrive; on a pool thread it would never receive one: make the handler async or mark the route { thread: false }",
+      );
+    }
+    const maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
+    if (!Number.isInteger(maxQueued) || maxQueued <= 0) {
+      throw new CarafeError(
+        "ERR_SUBSCRIBE_OPTIONS",
+        `subscribe(): maxQueued must be a positive whole number of messages, got ${String(maxQueued)}`,
+      );
+    }
+    return new Subscription(this, rooms, maxQueued);
   }
 
   /** How many sockets of this process are in `room`. */
@@ -90,7 +206,9 @@ export class Rooms {
     if (members === undefined) return;
     // Text is encoded once for the room rather than once for each socket.
     const data: WebSocketMessage | EncodedText =
-      typeof message === "string" && members.size > 1 ? { utf8: Buffer.from(message) } : message;
-    for (const ws of members) if (ws !== except) ws.offer(data);
+      typeof message === "string" && members.size > 1
+        ? { text: message, utf8: Buffer.from(message) }
+        : message;
+    for (const member of members) if (member !== except) member.offer(data);
   }
 }

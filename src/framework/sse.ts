@@ -33,9 +33,10 @@ export interface SseOptions {
   headers?: HeadersInit;
 }
 
-/** An event source: events or plain strings (sent as `data`), produced as they happen. */
-export type EventSource =
-  AsyncIterable<ServerSentEvent | string> | Iterable<ServerSentEvent | string>;
+type SourceItem = ServerSentEvent | string | Uint8Array;
+
+/** An event source: events, or plain text or bytes (sent as `data`), produced as they happen. */
+export type EventSource = AsyncIterable<SourceItem> | Iterable<SourceItem>;
 
 /** A field value (event type, id) that would end the line or the event early is refused. */
 function fieldValue(name: string, value: string): string {
@@ -48,8 +49,10 @@ function fieldValue(name: string, value: string): string {
 }
 
 /** The text of one event, ending with the blank line that dispatches it. */
-export function formatEvent(message: ServerSentEvent | string): string {
+export function formatEvent(message: SourceItem): string {
   if (typeof message === "string") return `${dataLines(message)}\n`;
+  // An event stream is text: bytes (a binary broadcast, say) are read as UTF-8.
+  if (message instanceof Uint8Array) return `${dataLines(utf8.decode(message))}\n`;
   let text = "";
   if (message.comment !== undefined) {
     for (const line of message.comment.split(/\r\n|\r|\n/)) text += `: ${line}\n`;
@@ -62,6 +65,8 @@ export function formatEvent(message: ServerSentEvent | string): string {
   }
   return `${text}\n`;
 }
+
+const utf8 = new TextDecoder();
 
 function dataLines(text: string): string {
   let lines = "";
@@ -122,10 +127,10 @@ function eventStream(
   heartbeatMs: number,
   retry: number | undefined,
 ): BodyStream {
-  const iterator: AsyncIterator<ServerSentEvent | string> | Iterator<ServerSentEvent | string> =
+  const iterator: AsyncIterator<SourceItem> | Iterator<SourceItem> =
     Symbol.asyncIterator in source
       ? source[Symbol.asyncIterator]()
-      : (source as Iterable<ServerSentEvent | string>)[Symbol.iterator]();
+      : (source as Iterable<SourceItem>)[Symbol.iterator]();
   // One step of the source at a time; its outcome waits here until the frame loop takes it.
   let outcome: Outcome | null = null;
   let wake: (() => void) | null = null;
@@ -201,5 +206,5 @@ function eventStream(
 
 /** What one step of the source gave: an iterator result, or the error it threw. */
 type Outcome =
-  | { readonly ok: true; readonly result: IteratorResult<ServerSentEvent | string> }
+  | { readonly ok: true; readonly result: IteratorResult<SourceItem> }
   | { readonly ok: false; readonly error: unknown };

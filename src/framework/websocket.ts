@@ -14,8 +14,9 @@ import type { Rooms } from "./rooms.ts";
 /** A message: text, or bytes for a binary frame. */
 export type WebSocketMessage = string | Uint8Array;
 
-/** A text message already encoded as UTF-8: a broadcast encodes once for its whole room. @internal */
+/** A text message with its UTF-8 bytes: a broadcast encodes once for its whole room. @internal */
 export interface EncodedText {
+  readonly text: string;
   readonly utf8: Uint8Array;
 }
 

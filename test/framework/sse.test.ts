@@ -24,6 +24,10 @@ async function allFrames(record: ResponseRecord): Promise<string> {
 }
 
 describe("formatEvent", () => {
+  it("sends bytes (a binary broadcast, say) as UTF-8 text", () => {
+    assert.equal(formatEvent(new TextEncoder().encode("é\nx")), "data: é\ndata: x\n\n");
+  });
+
   const cases: [string, ServerSentEvent | string, string][] = [
     ["a string as data", "hello", "data: hello\n\n"],
     ["every line of the data", "one\ntwo\r\nthree", "data: one\ndata: two\ndata: three\n\n"],

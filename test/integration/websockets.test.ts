@@ -136,6 +136,51 @@ describe("Broadcast across worker processes", () => {
   });
 });
 
+/** An SSE stream of `/events/<room>`: its worker's pid, and every `data:` line after it. */
+async function listen(base: string, room: string) {
+  const response = await fetch(`${base}/events/${room}`);
+  assert.equal(response.headers.get("content-type"), "text/event-stream");
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  const data: string[] = [];
+  let text = "";
+  const more = async (): Promise<void> => {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("the event stream ended");
+    text += decoder.decode(value, { stream: true });
+    for (let end = text.indexOf("\n\n"); end >= 0; end = text.indexOf("\n\n")) {
+      const event = text.slice(0, end);
+      text = text.slice(end + 2);
+      for (const line of event.split("\n")) if (line.startsWith("data: ")) data.push(line.slice(6));
+    }
+  };
+  while (data.length === 0) await more();
+  const pid = (data.shift() as string).replace("joined ", "");
+  const holds = async (count: number): Promise<string[]> => {
+    while (data.length < count) await more();
+    return data;
+  };
+  return { pid, holds, close: () => reader.cancel() };
+}
+
+describe("Server-Sent Events subscribed to a room", () => {
+  it("receive broadcasts from every worker process", async () => {
+    const server = await serveSockets(2);
+    const streams = [];
+    while (new Set(streams.map((stream) => stream.pid)).size < 2 || streams.length < 4) {
+      streams.push(await listen(server.url, "news"));
+    }
+    const members = await membersOnEveryWorker(server.url, "news", 2);
+    members[0]?.client.send("from a socket");
+    await fetch(`${server.url}/announce-from-thread/news?text=yo`, { method: "POST" });
+    for (const stream of streams) {
+      assert.deepEqual([...(await stream.holds(2))].sort(), ["from a socket", "thread yo"]);
+    }
+    for (const stream of streams) await stream.close();
+    for (const member of members) member.client.close();
+  });
+});
+
 /** A free loopback port: one the system hands out, then released. */
 async function freePort(): Promise<number> {
   const probe = createServer().listen(0, "127.0.0.1");

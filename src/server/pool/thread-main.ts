@@ -151,8 +151,10 @@ function onMessage(app: RecordHandler, message: LoopMessage): void {
 try {
   const app = await loadApp((workerData as ThreadData).appSpec);
   // No socket lives on a thread: its broadcasts go to the loop, which has them.
-  if (hasRooms(app))
+  if (hasRooms(app)) {
     app.rooms.relay = { publish: (envelope) => post({ type: "broadcast", envelope }) };
+    app.rooms.holdsMembers = false;
+  }
   port.on("message", (message: LoopMessage) => onMessage(app, message));
   post({ type: "ready" });
 } catch (error) {
