@@ -97,6 +97,13 @@ describe("WebSockets under carafe serve", () => {
       clients.push(client);
     }
     assert.equal(pids.size, 2, `replies came from ${[...pids].join(", ")}`);
+    // A handler lives on the loop (thread 0) and hands heavy work to a pool thread.
+    const offload = server.url.replace("http://", "ws://") + "/offload";
+    const { client: worker, reply: threads } = await echo(offload, "work");
+    const [loop, pool] = threads.split(" ").map(Number);
+    assert.equal(loop, 0);
+    assert.ok((pool ?? 0) > 0, `toThread ran on thread ${String(pool)}`);
+    clients.push(worker);
     const codes = clients.map(
       (client) => new Promise<number>((resolve) => client.once("close", resolve)),
     );
