@@ -205,13 +205,22 @@ export class Carafe extends Scaffold implements RecordHandler {
   }
 
   placementOf(method: string, url: string, threaded: boolean): "loop" | "thread" {
-    const path = rawPathOf(url);
-    const match = this.urlMap.match(method, path);
+    // A request with a body was matched once already, by streamsBody.
+    const match = this.#takeMatch(method, url);
     const placement = placementOfMatch(match, threaded);
     // A request that stays on the loop is handled next: hand its match over, so the route is
     // matched once.
     this.#handOver(method, url, placement === "loop" ? match : undefined);
     return placement;
+  }
+
+  /** The match handed over for `method` and `url`, taken (it belongs to one request), or a new one. */
+  #takeMatch(method: string, url: string, rawPath?: string): MatchResult<RoutePayload> {
+    const placed = this.#placedMatch;
+    this.#placedMatch = undefined;
+    return placed !== undefined && this.#placedMethod === method && this.#placedUrl === url
+      ? placed
+      : this.urlMap.match(method, rawPath ?? rawPathOf(url));
   }
 
   #handOver(method: string, url: string, match: MatchResult<RoutePayload> | undefined): void {
@@ -576,15 +585,7 @@ export class Carafe extends Scaffold implements RecordHandler {
   }
 
   #matchRequest(request: Request): MatchResult<RoutePayload> {
-    const placed = this.#placedMatch;
-    this.#placedMatch = undefined;
-    // Taken once only: a match's params object belongs to one request.
-    const match =
-      placed !== undefined &&
-      this.#placedMethod === request.method &&
-      this.#placedUrl === request.record.url
-        ? placed
-        : this.urlMap.match(request.method, request.rawPath);
+    const match = this.#takeMatch(request.method, request.record.url, request.rawPath);
     if (match.kind === "found") {
       request.params = match.params;
       request.endpoint = match.rule.endpoint;
