@@ -186,6 +186,14 @@ export class Rooms {
 
   /** Sends `message` to every socket in `room`, here and, through the relay, everywhere else. */
   broadcast(room: string, message: WebSocketMessage, options: BroadcastOptions = {}): void {
+    if (
+      typeof room !== "string" ||
+      !(typeof message === "string" || message instanceof Uint8Array)
+    ) {
+      throw new TypeError(
+        `broadcast(room, message) takes a room name and text or bytes, got ${typeof room} and ${typeof message}: JSON.stringify an object first`,
+      );
+    }
     this.#deliver(room, message, options.except);
     this.relay?.publish(envelopeOf(room, message));
   }

@@ -89,6 +89,12 @@ describe("subscriptions", () => {
     assert.deepEqual(response.json(), { got: "inside" });
   });
 
+  it("refuse a message that is neither text nor bytes, saying what to send", () => {
+    const app = newApp();
+    const wrong = { text: "hi" } as unknown as string;
+    assert.throws(() => app.broadcast("news", wrong), /text or bytes, got string and object/);
+  });
+
   it("name what is missing when broadcast() is called outside a request", () => {
     assert.throws(() => broadcast("news", "x"), /broadcast\(\)/);
   });
