@@ -104,9 +104,13 @@ export function targets(results: Results): Target[] {
   if (has("gunicorn")) {
     const carafes = results.configs.filter((c) => c.carafe && ran.has(c.key));
     for (const s of ["S1", "S2", "S3", "S4"]) {
-      const ratios = carafes.map((c) => ratio(results, c.key, "gunicorn", s));
+      // Only the configurations measured in this scenario (the WebSocket ones never are).
+      const measured = carafes
+        .map((c) => ({ config: c, ratio: ratio(results, c.key, "gunicorn", s) }))
+        .filter((each) => Number.isFinite(each.ratio));
+      const ratios = measured.map((each) => each.ratio);
       const best = Math.max(...ratios);
-      const worst = carafes[ratios.indexOf(Math.min(...ratios))];
+      const worst = measured[ratios.indexOf(Math.min(...ratios))]?.config;
       list.push(
         atLeast(
           `${s} Carafe ≥ 5× gunicorn (best configuration; worst: ${worst?.label ?? "—"})`,
