@@ -215,12 +215,14 @@ export class Carafe extends Scaffold implements RecordHandler {
   }
 
   /** The match handed over for `method` and `url`, taken (it belongs to one request), or a new one. */
-  #takeMatch(method: string, url: string, rawPath?: string): MatchResult<RoutePayload> {
+  #takeMatch(method: string, url: string, request?: Request): MatchResult<RoutePayload> {
     const placed = this.#placedMatch;
     this.#placedMatch = undefined;
-    return placed !== undefined && this.#placedMethod === method && this.#placedUrl === url
-      ? placed
-      : this.urlMap.match(method, rawPath ?? rawPathOf(url));
+    if (placed !== undefined && this.#placedMethod === method && this.#placedUrl === url) {
+      return placed;
+    }
+    // The request's path is worked out only here: a handed-over match never needs it.
+    return this.urlMap.match(method, request !== undefined ? request.rawPath : rawPathOf(url));
   }
 
   #handOver(method: string, url: string, match: MatchResult<RoutePayload> | undefined): void {
@@ -585,7 +587,7 @@ export class Carafe extends Scaffold implements RecordHandler {
   }
 
   #matchRequest(request: Request): MatchResult<RoutePayload> {
-    const match = this.#takeMatch(request.method, request.record.url, request.rawPath);
+    const match = this.#takeMatch(request.method, request.record.url, request);
     if (match.kind === "found") {
       request.params = match.params;
       request.endpoint = match.rule.endpoint;
