@@ -5,11 +5,11 @@
 import { dirname, resolve } from "node:path";
 import type { Blueprint } from "./blueprint.ts";
 import { defaultConfig, type AppConfig } from "./config.ts";
-import { RequestContext, bindStream, findContext, runAsync, runSync } from "./context.ts";
+import { buildUrl } from "./current-app.ts";
+import { RequestContext, bindStream, runAsync, runSync } from "./context.ts";
 import { drive, type Pipeline } from "./drive.ts";
 import {
   BadRequest,
-  BuildError,
   CarafeError,
   HTTPException,
   InternalServerError,
@@ -351,24 +351,11 @@ export class Carafe extends Scaffold implements RecordHandler {
     app: this,
     rooms: this.rooms,
     logError: (message, error) => this.logger.error(message, error),
-    notFound: () => exceptionResponse(new NotFound(), false).toRecord("GET"),
-    refusalOf: async (context) => {
-      const request = context.request;
-      try {
-        if (!this.#chainOf(request.blueprint).before) return undefined;
-        const value: unknown = await runAsync(context, () =>
-          drive(this.#preprocessRequest(context)),
-        );
-        return value == null ? undefined : this.#makeResponse(request, value).toRecord("GET");
-      } catch (error) {
-        if (error instanceof HTTPException) {
-          const wantsJson = prefersJson(request.headers.get("accept"));
-          return exceptionResponse(error, wantsJson).toRecord("GET");
-        }
-        this.logger.error(`Exception on ${request.path} [WebSocket upgrade]`, error);
-        return exceptionResponse(new InternalServerError(), false).toRecord("GET");
-      }
-    },
+    beforeHooks: async (context) =>
+      this.#chainOf(context.request.blueprint).before
+        ? runAsync(context, () => drive(this.#preprocessRequest(context)))
+        : undefined,
+    responseOf: (request, value) => this.#makeResponse(request, value).toRecord("GET"),
   };
 
   /**
@@ -436,27 +423,7 @@ export class Carafe extends Scaffold implements RecordHandler {
     params: Readonly<Record<string, unknown>> = {},
     options: UrlForOptions = {},
   ): string {
-    const context = findContext();
-    const request = context?.app === this ? context.request : undefined;
-    let name = endpoint;
-    if (name.startsWith(".")) {
-      name = request?.blueprint ? `${request.blueprint}${name}` : name.slice(1);
-    }
-    let url = this.urlMap.build(
-      name,
-      params,
-      options.method === undefined ? {} : { method: options.method },
-    );
-    if (options.anchor !== undefined) url += `#${encodeURIComponent(options.anchor)}`;
-    if (!options.external) return url;
-    const host = request?.host ?? this.config.serverName;
-    if (!host) {
-      throw new BuildError(
-        `urlFor('${endpoint}', …, { external: true }) outside a request needs config.serverName (e.g. "example.com")`,
-      );
-    }
-    const scheme = options.scheme ?? request?.scheme ?? this.config.preferredUrlScheme;
-    return `${scheme}://${host}${url}`;
+    return buildUrl(this, endpoint, params, options);
   }
 
   /**

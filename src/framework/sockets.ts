@@ -3,9 +3,10 @@
 // (no route, or a beforeRequest hook said no) or accept it and start the handler.
 
 import { RequestContext, runAsync, type ContextApp } from "./context.ts";
-import { CarafeError } from "./errors.ts";
+import { CarafeError, HTTPException, InternalServerError, NotFound } from "./errors.ts";
 import type { RequestRecord, ResponseRecord } from "./records.ts";
 import { Request } from "./request.ts";
+import { exceptionResponse, prefersJson } from "./response.ts";
 import type { RouteParams } from "./routing/params.ts";
 import { UrlMap } from "./routing/url-map.ts";
 import type { Awaitable } from "./scaffold.ts";
@@ -54,18 +55,18 @@ export type SocketDecision =
       start(transport: SocketTransport): WebSocket;
     };
 
-/** What the app lends the socket routes: its before-request hooks and its error pages. */
+/** What the app lends the socket routes: itself, its rooms, its logger and its before-request hooks. */
 export interface SocketHost {
   /** The app itself: the handler's context (`currentApp`, `session`, `broadcast`). */
   readonly app: ContextApp;
-  /** Reports a handler that failed (the app's logger). */
-  logError(message: string, error: unknown): void;
-  /** Runs the before-request hooks: `undefined` to go on, or the answer that refuses. */
-  refusalOf(context: RequestContext): Promise<ResponseRecord | undefined>;
-  /** The HTTP error answer for a refused upgrade (404 when no socket route matches). */
-  notFound(request: Request): ResponseRecord;
   /** The app's rooms in this process. */
   readonly rooms: Rooms;
+  /** Reports a handler that failed (the app's logger). */
+  logError(message: string, error: unknown): void;
+  /** Runs the before-request hooks: the value one returned, or `undefined` to go on. */
+  beforeHooks(context: RequestContext): Promise<unknown>;
+  /** The response for a value a hook returned, as a route's would be. */
+  responseOf(request: Request, value: unknown): ResponseRecord;
 }
 
 const DEFAULT_MAX_MESSAGE = 1 << 20;
@@ -104,13 +105,15 @@ export class SocketRoutes {
   async decide(host: SocketHost, record: RequestRecord): Promise<SocketDecision> {
     const request = new Request(record, {});
     const match = this.urlMap.match("GET", request.rawPath);
-    if (match.kind !== "found") return { kind: "refuse", response: host.notFound(request) };
+    if (match.kind !== "found") {
+      return { kind: "refuse", response: exceptionResponse(new NotFound(), false).toRecord("GET") };
+    }
     request.params = match.params;
     request.endpoint = match.rule.endpoint;
     request.rule = match.rule.rule;
     request.blueprint = match.rule.payload.blueprint;
     const context = new RequestContext(host.app, request);
-    const refusal = await host.refusalOf(context);
+    const refusal = await refusalOf(host, context);
     if (refusal !== undefined) return { kind: "refuse", response: refusal };
     const route = match.rule.payload;
     return {
@@ -131,6 +134,28 @@ export class SocketRoutes {
         return ws;
       },
     };
+  }
+}
+
+/**
+ * The answer that refuses an upgrade: what a before-request hook returned or raised (an HTTP
+ * error as its page, anything else as a logged 500), or `undefined` when the hooks let it on.
+ */
+async function refusalOf(
+  host: SocketHost,
+  context: RequestContext,
+): Promise<ResponseRecord | undefined> {
+  const request = context.request;
+  try {
+    const value = await host.beforeHooks(context);
+    return value == null ? undefined : host.responseOf(request, value);
+  } catch (error) {
+    if (error instanceof HTTPException) {
+      const wantsJson = prefersJson(request.headers.get("accept"));
+      return exceptionResponse(error, wantsJson).toRecord("GET");
+    }
+    host.logError(`Exception on ${request.path} [WebSocket upgrade]`, error);
+    return exceptionResponse(new InternalServerError(), false).toRecord("GET");
   }
 }
 
