@@ -1,12 +1,28 @@
 // The server layer's public names. Loading it installs the development server as the runner
-// behind `app.run()`.
+// behind `app.run()`. The development server itself (node:http, the thread pool, `ws`) loads on
+// first use: every pool thread imports the app, and with it this file, but never serves.
 
 import { setRunner } from "../framework/index.ts";
-import { runDevServer } from "./dev-server.ts";
+import type * as DevServerModule from "./dev-server.ts";
+import type { DevServer, DevServerOptions, ServableApp } from "./dev-server.ts";
 
-setRunner((app, options) => runDevServer(app, options));
+const devServer = (): Promise<typeof DevServerModule> => import("./dev-server.ts");
 
-export { runDevServer, startDevServer } from "./dev-server.ts";
-export type { DevServer, ServableApp } from "./dev-server.ts";
+setRunner(async (app, options) => (await devServer()).runDevServer(app, options));
+
+/**
+ * Starts serving `app` and resolves once it listens.
+ *
+ * @example
+ * const server = await startDevServer(app, { port: 0 });
+ */
+export async function startDevServer(
+  app: ServableApp,
+  options?: DevServerOptions,
+): Promise<DevServer> {
+  return (await devServer()).startDevServer(app, options);
+}
+
+export type { DevServer, DevServerOptions, ServableApp } from "./dev-server.ts";
 export { createRequestListener, writeResponse } from "./http-loop.ts";
 export { AppLoadError, loadApp, parseAppSpec } from "./load-app.ts";
