@@ -10,7 +10,7 @@
 // Events stream (`sse(subscribe(room))`), bounded the same way.
 
 import { CarafeError } from "./errors.ts";
-import type { EncodedText, WebSocket, WebSocketMessage } from "./websocket.ts";
+import { DONE, type EncodedText, type WebSocket, type WebSocketMessage } from "./websocket.ts";
 
 /** A broadcast as it travels between processes: plain, JSON-safe data. @internal */
 export interface BroadcastEnvelope {
@@ -46,7 +46,6 @@ export interface RoomMember {
   offer(data: WebSocketMessage | EncodedText): void;
 }
 
-const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 const DEFAULT_MAX_QUEUED = 1000;
 
 /**
@@ -54,7 +53,7 @@ const DEFAULT_MAX_QUEUED = 1000;
  * iterable that leaves its rooms when the loop over it ends (or on `close()`).
  *
  * @example
- * app.get("/news", () => sse(subscribe("news")));
+ * app.get("/news", { thread: false }, () => sse(subscribe("news")));
  */
 export class Subscription implements AsyncIterable<WebSocketMessage>, RoomMember {
   readonly #rooms: Rooms;
@@ -200,7 +199,7 @@ export class Rooms {
 
   /** A broadcast made where no socket lives (a pool thread): sent on as if it were made here. */
   forward(envelope: BroadcastEnvelope): void {
-    this.#deliver(envelope.room, messageOf(envelope), undefined);
+    this.receive(envelope);
     this.relay?.publish(envelope);
   }
 

@@ -12,7 +12,7 @@ import { UrlMap } from "./routing/url-map.ts";
 import type { Awaitable } from "./scaffold.ts";
 
 import type { Rooms } from "./rooms.ts";
-import { DEFAULT_MAX_BUFFERED, WebSocket, type SocketTransport } from "./websocket.ts";
+import { WebSocket, type SocketTransport } from "./websocket.ts";
 
 /** A WebSocket handler: the connection, and the upgrade request with typed `params`. */
 export type SocketHandler<R extends string = string> = (
@@ -70,6 +70,8 @@ export interface SocketHost {
 }
 
 const DEFAULT_MAX_MESSAGE = 1 << 20;
+/** Bytes waiting for a client above which a broadcast closes its socket (1013). */
+const DEFAULT_MAX_BUFFERED = 4 << 20;
 
 /** The socket routes of one app. @internal */
 export class SocketRoutes {

@@ -48,10 +48,12 @@ const QUEUE_HIGH = 64;
 const QUEUE_LOW = 16;
 /** Bytes buffered for the client above which `send` waits until they are written. */
 const SEND_HIGH = 1 << 20;
-/** Bytes waiting for a client above which a broadcast closes its socket (1013), by default. */
-export const DEFAULT_MAX_BUFFERED = 4 << 20;
 const RESOLVED = Promise.resolve();
-const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+/** The end of a message iterator (a socket's, or a room subscription's). @internal */
+export const DONE: IteratorReturnResult<undefined> = Object.freeze({
+  done: true,
+  value: undefined,
+});
 
 /**
  * One WebSocket connection: read messages with `for await`, answer with `send`.
@@ -70,7 +72,7 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
   #ended: { code: number; reason: string } | null = null;
   #paused = false;
   #announceEnd: (state: { code: number; reason: string }) => void = () => {};
-  readonly #rooms: Rooms | null;
+  readonly #rooms: Rooms;
   readonly #joined = new Set<string>();
   readonly #maxBuffered: number;
 
@@ -78,11 +80,7 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
   readonly closed: Promise<{ code: number; reason: string }>;
 
   /** @internal A server creates it for each accepted connection. */
-  constructor(
-    transport: SocketTransport,
-    rooms: Rooms | null = null,
-    maxBuffered = DEFAULT_MAX_BUFFERED,
-  ) {
+  constructor(transport: SocketTransport, rooms: Rooms, maxBuffered: number) {
     this.#transport = transport;
     this.#rooms = rooms;
     this.#maxBuffered = maxBuffered;
@@ -187,31 +185,20 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
    * });
    */
   join(room: string): void {
-    const rooms = this.#requireRooms("join");
     if (this.#ended !== null || this.#joined.has(room)) return;
     this.#joined.add(room);
-    rooms.add(room, this);
+    this.#rooms.add(room, this);
   }
 
   /** Leaves `room`. */
   leave(room: string): void {
     if (!this.#joined.delete(room)) return;
-    this.#rooms?.remove(room, this);
+    this.#rooms.remove(room, this);
   }
 
   /** The rooms this socket is in. */
   get rooms(): ReadonlySet<string> {
     return this.#joined;
-  }
-
-  #requireRooms(call: string): Rooms {
-    if (this.#rooms === null) {
-      throw new CarafeError(
-        "ERR_WEBSOCKET_ROOMS",
-        `ws.${call}() needs a WebSocket that an app's websocket() route accepted`,
-      );
-    }
-    return this.#rooms;
   }
 
   /**
@@ -221,8 +208,7 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
    */
   offer(data: WebSocketMessage | EncodedText): void {
     if (this.#ended !== null) return;
-    const waiting = this.#transport.bufferedAmount;
-    if (waiting > this.#maxBuffered) {
+    if (this.#transport.bufferedAmount > this.#maxBuffered) {
       this.close(1013, "client too slow: too many broadcast messages unread");
       return;
     }
@@ -253,7 +239,7 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
   ended(code: number, reason: string): void {
     if (this.#ended !== null) return;
     this.#ended = { code, reason };
-    for (const room of this.#joined) this.#rooms?.remove(room, this);
+    for (const room of this.#joined) this.#rooms.remove(room, this);
     this.#joined.clear();
     const waiting = this.#waiting;
     if (waiting !== null) this.#settle(waiting, null);
