@@ -24,6 +24,8 @@ export interface RelayLogger {
 export interface Broadcasts {
   /** A broadcast from another process (the supervisor's message): for this process's sockets. */
   receive(envelope: BroadcastEnvelope): void;
+  /** A broadcast made on one of this process's pool threads (the pool's `onBroadcast`). */
+  forward(envelope: BroadcastEnvelope): void;
   close(): Promise<void>;
 }
 
@@ -49,9 +51,14 @@ export async function connectBroadcasts(
 ): Promise<Broadcasts> {
   const url = app.config["broadcastUrl"];
   const rooms = app.rooms;
+  const forward = (envelope: BroadcastEnvelope): void => rooms.forward(envelope);
   if (url === null || url === undefined) {
     rooms.relay = local;
-    return { receive: (envelope) => rooms.receive(envelope), close: () => Promise.resolve() };
+    return {
+      receive: (envelope) => rooms.receive(envelope),
+      forward,
+      close: () => Promise.resolve(),
+    };
   }
   if (typeof url !== "string" || !/^rediss?:\/\//.test(url)) {
     throw new BroadcastUrlError(
@@ -62,7 +69,7 @@ export async function connectBroadcasts(
   const redis = await connectRedis(url, channel, (envelope) => rooms.receive(envelope), logger);
   rooms.relay = redis;
   // Redis reaches every other worker already; a supervisor message would deliver twice.
-  return { receive: () => {}, close: () => redis.close() };
+  return { receive: () => {}, forward, close: () => redis.close() };
 }
 
 interface RedisClient {

@@ -84,7 +84,7 @@ export async function startDevServer(
         warn,
         info: (message) => console.error(`[carafe] ${message}`),
       },
-      ...(hasRooms(app) ? { onBroadcast: app.rooms.forward.bind(app.rooms) } : {}),
+      ...(broadcasts !== null ? { onBroadcast: broadcasts.forward } : {}),
     });
   }
   const watchdogMs = options.watchdogMs ?? 100;

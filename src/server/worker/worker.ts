@@ -83,6 +83,13 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
   let pool: ThreadPool | null = null;
   try {
     app = await loadApp(options.appSpec);
+    if (hasRooms(app)) {
+      // The supervisor passes each broadcast to the other workers.
+      const supervisor = {
+        publish: (envelope: BroadcastEnvelope) => send({ type: "broadcast", envelope }),
+      };
+      broadcasts = await connectBroadcasts(app, supervisor, logger);
+    }
     const wantsThreads =
       options.threads > 0 || (app as { needsThreads?: boolean }).needsThreads === true;
     if (wantsThreads) {
@@ -94,15 +101,8 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
         maxRequests: options.maxRequests,
         maxRequestsJitter: options.maxRequestsJitter,
         logger,
-        ...(hasRooms(app) ? { onBroadcast: app.rooms.forward.bind(app.rooms) } : {}),
+        ...(broadcasts !== null ? { onBroadcast: broadcasts.forward } : {}),
       });
-    }
-    if (hasRooms(app)) {
-      // The supervisor passes each broadcast to the other workers.
-      const supervisor = {
-        publish: (envelope: BroadcastEnvelope) => send({ type: "broadcast", envelope }),
-      };
-      broadcasts = await connectBroadcasts(app, supervisor, logger);
     }
   } catch (error) {
     send({ type: "boot-failed", message: error instanceof Error ? error.message : String(error) });
