@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -236,5 +237,33 @@ describe("renderTemplateString", () => {
   it("renders a string with the same context, globals and escaping", async () => {
     const res = await client.get("/string", { query: { name: "<b>Ada</b>" } });
     assert.equal(res.text, "Hello &lt;b&gt;Ada&lt;/b&gt; at /string, /user/9");
+  });
+});
+
+describe("the template engine", () => {
+  it("is loaded on first use and leaves string methods fast for optimised code", () => {
+    // V8 tells whether String.prototype is still a fast object only to --allow-natives-syntax.
+    const script = [
+      'import { Carafe, renderTemplateString } from "carafe";',
+      "const fast = () => %HasFastProperties(String.prototype);",
+      "const imported = fast();",
+      "const app = new Carafe();",
+      'const text = app.testRequestContext("/", () => renderTemplateString("{{ 1 + 1 }}"));',
+      "console.log(JSON.stringify({ imported, text, rendered: fast() }));",
+    ].join("\n");
+    const output = execFileSync(
+      process.execPath,
+      [
+        "--allow-natives-syntax",
+        "--conditions=carafe-source",
+        "--import",
+        "tsx",
+        "--input-type=module",
+        "--eval",
+        script,
+      ],
+      { encoding: "utf8" },
+    );
+    assert.deepEqual(JSON.parse(output), { imported: true, text: "2", rendered: true });
   });
 });
