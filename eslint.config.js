@@ -15,6 +15,14 @@ const nodeOnlyInServer = [
   message: "The framework knows records, not sockets, processes or threads.",
 }));
 
+// Node defines these globals as getters, which optimised code cannot inline: every use on a
+// request's path would call out to V8's generic global lookup. Imported, each is a constant.
+const importedGlobals = [
+  ["Buffer", 'import { Buffer } from "node:buffer"'],
+  ["performance", 'import { performance } from "node:perf_hooks"'],
+  ["process", 'import process from "node:process"'],
+].map(([name, fix]) => ({ name, message: `${fix}: the global is a getter, slow in hot code.` }));
+
 export default tseslint.config(
   { ignores: ["dist/", "node_modules/", "bench/results/", "bench/.build/", "test/fixtures/"] },
   js.configs.recommended,
@@ -30,6 +38,10 @@ export default tseslint.config(
       "@typescript-eslint/consistent-type-imports": "error",
       eqeqeq: ["error", "always", { null: "ignore" }],
     },
+  },
+  {
+    files: ["src/**"],
+    rules: { "no-restricted-globals": ["error", ...importedGlobals] },
   },
   {
     // Scripts the examples serve to the browser.

@@ -3,6 +3,7 @@
 // from a RequestRecord to a ResponseRecord.
 
 import { dirname, resolve } from "node:path";
+import process from "node:process";
 import type { Blueprint } from "./blueprint.ts";
 import { defaultConfig, type AppConfig } from "./config.ts";
 import { buildUrl } from "./current-app.ts";

@@ -1,6 +1,7 @@
 // The web-standard adapter: `app.fetch(Request) → Promise<Response>` over the record boundary,
 // so a Carafe app runs on any fetch-handler host.
 
+import { Buffer } from "node:buffer";
 import type {
   BodyStream,
   ClientConnection,

@@ -2,6 +2,7 @@
 // before the handler runs, so `request.form` and `request.files` stay plain properties that a
 // synchronous handler can read).
 
+import { Buffer } from "node:buffer";
 import { writeFileSync } from "node:fs";
 import busboy from "busboy";
 import { MultiDict } from "./datastructures.ts";

@@ -1,6 +1,7 @@
 // The request object a handler sees. Built cheaply from a RequestRecord: every derived view
 // (query args, headers, cookies, forms, JSON) is computed on first use and cached.
 
+import { Buffer } from "node:buffer";
 import { parseCookies } from "./cookies.ts";
 import { MultiDict, RequestHeaders } from "./datastructures.ts";
 import { BadRequest, CarafeError, UnsupportedMediaType } from "./errors.ts";

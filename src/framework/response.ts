@@ -1,6 +1,7 @@
 // The response object and the conversions from what a handler returns (text, JSON-able values,
 // bytes, streams, web Responses) into it, then into a ResponseRecord.
 
+import { Buffer } from "node:buffer";
 import { serializeCookie, type CookieOptions } from "./cookies.ts";
 import { HeaderMap, type HeadersInit } from "./datastructures.ts";
 import { CarafeError, HTTPException, HTTP_EXCEPTIONS, STATUS_PHRASES } from "./errors.ts";

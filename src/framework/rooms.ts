@@ -9,6 +9,7 @@
 // sockets, a room holds subscriptions: the messages as an async iterable, for a Server-Sent
 // Events stream (`sse(subscribe(room))`), bounded the same way.
 
+import { Buffer } from "node:buffer";
 import { CarafeError } from "./errors.ts";
 import { DONE, type EncodedText, type WebSocket, type WebSocketMessage } from "./websocket.ts";
 

@@ -2,6 +2,7 @@
 // timestamp and an HMAC-SHA256 signature, so any worker process on any host can read it.
 // Keys rotate: the first secret signs, every secret (and fallback) verifies.
 
+import { Buffer } from "node:buffer";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { AppConfig } from "./config.ts";
 import { CarafeError } from "./errors.ts";

@@ -1,6 +1,7 @@
 // The test client: sends requests straight into an app's `handle` (the same record boundary a
 // server uses), without a socket, and keeps cookies between requests like a browser.
 
+import { Buffer } from "node:buffer";
 import { randomBytes } from "node:crypto";
 import { HeaderMap } from "./datastructures.ts";
 import type { RecordHandler, RequestRecord, ResponseRecord } from "./records.ts";

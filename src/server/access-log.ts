@@ -8,7 +8,9 @@
 // (SIGUSR1, after log rotation) opens the path afresh; the old stream flushes and closes on its
 // own, and `close()` waits for both.
 
+import { Buffer } from "node:buffer";
 import { createWriteStream, openSync } from "node:fs";
+import process from "node:process";
 import type { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 

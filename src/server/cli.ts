@@ -4,6 +4,7 @@
 // becomes that worker.
 
 import { readFileSync } from "node:fs";
+import process from "node:process";
 import { parseArgs } from "node:util";
 import type { Carafe } from "../framework/index.ts";
 import { runDevServer } from "./dev-server.ts";

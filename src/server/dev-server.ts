@@ -5,6 +5,7 @@
 import { createServer, type Server } from "node:http";
 import { dirname, resolve } from "node:path";
 import type { AddressInfo } from "node:net";
+import process from "node:process";
 import type { RecordHandler, RunOptions } from "../framework/index.ts";
 import { createRequestListener } from "./http-loop.ts";
 import { connectBroadcasts, hasRooms } from "./broadcasts.ts";

@@ -2,6 +2,7 @@
 // Bun-style `{ fetch }` module) through the record boundary, the way gunicorn serves any WSGI
 // callable: a RequestRecord becomes a web `Request`, the `Response` becomes a ResponseRecord.
 
+import { Buffer } from "node:buffer";
 import type {
   BodyStream,
   RecordHandler,

@@ -2,8 +2,11 @@
 // request into a RequestRecord (reading the body within the app's size limit), hands it to the
 // app, and writes the ResponseRecord back with backpressure.
 
+import { Buffer } from "node:buffer";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { once } from "node:events";
+import { performance } from "node:perf_hooks";
+import process from "node:process";
 import {
   RequestHeaderFieldsTooLarge,
   bodyTooLarge,

@@ -19,6 +19,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { lstatSync, readdirSync, statSync, watch, type FSWatcher } from "node:fs";
 import { constants } from "node:os";
 import { extname, join, relative, resolve, sep } from "node:path";
+import process from "node:process";
 
 /** The variable set in the child's environment; {@link isReloaderChild} reads it. */
 export const RELOADER_CHILD_ENV = "CARAFE_RELOADER_CHILD";

@@ -4,6 +4,7 @@
 // resolved options to each worker in the environment, so every worker serves exactly them.
 
 import cluster from "node:cluster";
+import process from "node:process";
 import { AccessLogger, ErrorLogger, type AccessEntry, type LogLevel } from "./access-log.ts";
 import type { Exchange } from "./http-loop.ts";
 import { loadApp } from "./load-app.ts";

@@ -5,6 +5,7 @@
 // pings every open socket; a socket that has not answered the previous ping is a dead peer and
 // is cut. Draining closes every socket with 1001 (going away).
 
+import { Buffer } from "node:buffer";
 import { STATUS_CODES, ServerResponse, type IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";

@@ -9,6 +9,7 @@
 // or its place among the waiters. As with every condition variable, re-check the predicate
 // after waking (waitFor).
 
+import { performance } from "node:perf_hooks";
 import { LockNotOwnedError } from "./errors.ts";
 import { RLock, type ConditionLock, type Lock } from "./locks.ts";
 import { deadlineOf, sharedInts, waitAsync, waitBlocking, type Timeout } from "./wait.ts";

@@ -4,6 +4,7 @@
 // in parallel, and module state is their own: only what is passed in args (the primitives of
 // this module, shared typed arrays) is shared.
 
+import { performance } from "node:perf_hooks";
 import type { Worker } from "node:worker_threads";
 import { describeTarget, settleOutcome, type CallOutcome } from "./calls.ts";
 import { ThreadDiedError, ThreadStateError, ThreadingTimeoutError } from "./errors.ts";

@@ -4,6 +4,8 @@
 // pending Atomics.waitAsync as work, so while any is pending one ref'd timer
 // keeps the event loop alive: an awaited wait ends as a blocking one would, not by an exit.
 
+import { performance } from "node:perf_hooks";
+
 /** `undefined` or `Infinity`: wait forever; 0: do not wait; otherwise milliseconds. */
 export type Timeout = number | undefined;
 

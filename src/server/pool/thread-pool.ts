@@ -16,6 +16,7 @@
 // or when its thread is stopped.
 
 import { availableParallelism } from "node:os";
+import { performance } from "node:perf_hooks";
 import type { ResourceLimits, Worker } from "node:worker_threads";
 import {
   GatewayTimeout,

@@ -17,6 +17,7 @@
 import cluster, { type Worker } from "node:cluster";
 import { existsSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import process from "node:process";
 import { parseAppSpec } from "../load-app.ts";
 import { watchSources } from "../reloader.ts";
 import {

@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { Server as NetServer } from "node:net";
+import process from "node:process";
 import { ThreadPool, requestsBeforeRetiring } from "../pool/index.ts";
 import { createRequestListener, type Exchange, type LoopOptions } from "../http-loop.ts";
 import { loadApp } from "../load-app.ts";
