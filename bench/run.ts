@@ -1,12 +1,12 @@
 // `npm run bench`: every configuration of bench/lib/configs.ts under every scenario of
-// bench/lib/scenarios.ts of its kind (HTTP servers under S1…S7, WebSocket servers under W1, W2),
+// bench/lib/scenarios.ts of its kind (HTTP servers under S1…S7, WebSocket servers under W1…W3),
 // in interleaved rounds; writes bench/results/latest.{md,svg,json}.
 //
 //   npm run bench                      3 rounds of 5 s per scenario (≈ 25 minutes)
 //   npm run bench -- --quick           1 short round, a smoke check (writes quick.*)
 //   npm run bench -- --report          the tables and chart again from results/latest.json
 //   npm run bench -- --rounds 5 --seconds 8 --only carafe-loop,fastify,node-http --scenarios S1,S3
-//   npm run bench -- --quick --scenarios W1,W2   the WebSocket servers only
+//   npm run bench -- --quick --scenarios W1,W2,W3   the WebSocket servers only
 //
 // A whole run (no --only or --scenarios) ends with the micro-benchmarks: bench:micro and
 // bench:threading, quick when the run is.

@@ -26,7 +26,8 @@ const sockets = new WebSocketServer({ server, perMessageDeflate: false, clientTr
 
 sockets.on("connection", (ws, req) => {
   const path = req.url ?? "/";
-  if (path === "/echo") {
+  // W1 and W3 differ only in how Carafe's route is written.
+  if (path === "/echo" || path === "/echo-events") {
     ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
   } else if (path.startsWith("/room/")) {
     const room = roomOf(decodeURIComponent(path.slice("/room/".length)));

@@ -58,6 +58,13 @@ export const SOCKET_SCENARIOS: SocketScenario[] = [
     path: "/room/bench",
     clients: 1000,
   },
+  {
+    key: "W3",
+    title: "W1's echo, the route written as event handlers",
+    mode: "echo",
+    path: "/echo-events",
+    clients: 50,
+  },
 ];
 
 /** The ≈1 KB JSON document `POST /echo` sends. */

@@ -105,7 +105,7 @@ export type {
   SubscribeOptions,
 } from "./rooms.ts";
 export { Session } from "./sessions.ts";
-export type { SocketDecision, SocketHandler, WebSocketOptions } from "./sockets.ts";
+export type { SocketDecision, SocketEvents, SocketHandler, WebSocketOptions } from "./sockets.ts";
 export { sse } from "./sse.ts";
 export type { EventSource, ServerSentEvent, SseOptions } from "./sse.ts";
 export type { SessionData } from "./sessions.ts";

@@ -5,7 +5,12 @@ import { CarafeError, HTTPException, HTTP_EXCEPTIONS, MethodNotAllowed } from ".
 import type { Request } from "./request.ts";
 import type { Response, ResponseValue } from "./response.ts";
 import type { RouteParams } from "./routing/params.ts";
-import type { SocketHandler, WebSocketOptions } from "./sockets.ts";
+import {
+  isSocketEvents,
+  type SocketEvents,
+  type SocketHandler,
+  type WebSocketOptions,
+} from "./sockets.ts";
 
 /** A value or a promise of it. */
 export type Awaitable<T> = T | Promise<T>;
@@ -67,7 +72,7 @@ export interface SocketSpec {
   readonly rule: string;
   readonly endpoint: string;
   readonly options: WebSocketOptions;
-  readonly handler: SocketHandler;
+  readonly handler: SocketHandler | SocketEvents;
 }
 
 /** Error handlers keyed by status code (or `null`), then by error class. */
@@ -141,32 +146,44 @@ export abstract class Scaffold {
 
   /**
    * Registers a WebSocket handler for a URL rule. It runs on the event loop once the upgrade
-   * passed the `beforeRequest` hooks (a hook that answers, or raises 401/403, refuses it).
+   * passed the `beforeRequest` hooks (a hook that answers, or raises 401/403, refuses it). The
+   * handler is a function that reads the socket, or `SocketEvents` called for each message.
    *
    * @example
    * app.websocket("/echo", async (ws) => {
    *   for await (const message of ws) await ws.send(message);
    * });
+   * app.websocket("/shout", { message: (ws, text) => void ws.send(String(text).toUpperCase()) });
    */
-  websocket<R extends string>(rule: R, handler: SocketHandler<R>): this;
-  websocket<R extends string>(rule: R, options: WebSocketOptions, handler: SocketHandler<R>): this;
+  websocket<R extends string>(rule: R, handler: SocketHandler<R> | SocketEvents<R>): this;
   websocket<R extends string>(
     rule: R,
-    optionsOrHandler: WebSocketOptions | SocketHandler<R>,
-    maybeHandler?: SocketHandler<R>,
+    options: WebSocketOptions,
+    handler: SocketHandler<R> | SocketEvents<R>,
+  ): this;
+  websocket<R extends string>(
+    rule: R,
+    optionsOrHandler: WebSocketOptions | SocketHandler<R> | SocketEvents<R>,
+    maybeHandler?: SocketHandler<R> | SocketEvents<R>,
   ): this {
-    const [options, handler] = optionsAndHandler<WebSocketOptions, SocketHandler<R>>(
-      "websocket",
-      rule,
-      optionsOrHandler,
-      maybeHandler,
-    );
+    const [options, handler]: [WebSocketOptions, unknown] =
+      typeof optionsOrHandler === "function" || isSocketEvents(optionsOrHandler)
+        ? [{}, optionsOrHandler]
+        : [optionsOrHandler as WebSocketOptions, maybeHandler];
+    if (typeof handler !== "function" && !isSocketEvents(handler)) {
+      throw new CarafeError(
+        "ERR_BAD_ROUTE",
+        `websocket(${JSON.stringify(rule)}): the handler must be a function, or an object with a message function`,
+      );
+    }
     this.checkSetup(`websocket(${JSON.stringify(rule)})`);
     this.addSocket({
       rule,
-      endpoint: options.endpoint ?? defaultEndpoint(rule, ["ws"], handler),
+      endpoint:
+        options.endpoint ??
+        defaultEndpoint(rule, ["ws"], typeof handler === "function" ? handler : { name: "" }),
       options,
-      handler: handler as SocketHandler,
+      handler: handler as SocketHandler | SocketEvents,
     });
     return this;
   }

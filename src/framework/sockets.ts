@@ -2,7 +2,7 @@
 // and the decision a server asks for on each upgrade request: refuse it with an HTTP response
 // (no route, or a beforeRequest hook said no) or accept it and start the handler.
 
-import { RequestContext, runAsync, type ContextApp } from "./context.ts";
+import { RequestContext, runAsync, runSync, type ContextApp } from "./context.ts";
 import { CarafeError, HTTPException, InternalServerError, NotFound } from "./errors.ts";
 import type { RequestRecord, ResponseRecord } from "./records.ts";
 import { Request } from "./request.ts";
@@ -10,15 +10,48 @@ import { exceptionResponse, prefersJson } from "./response.ts";
 import type { RouteParams } from "./routing/params.ts";
 import { UrlMap } from "./routing/url-map.ts";
 import type { Awaitable } from "./scaffold.ts";
+import { isAsyncFunction } from "./views.ts";
 
 import type { Rooms } from "./rooms.ts";
-import { WebSocket, type SocketTransport } from "./websocket.ts";
+import { WebSocket, type SocketTransport, type WebSocketMessage } from "./websocket.ts";
 
 /** A WebSocket handler: the connection, and the upgrade request with typed `params`. */
 export type SocketHandler<R extends string = string> = (
   ws: WebSocket,
   request: Request<RouteParams<R>>,
 ) => Awaitable<void>;
+
+/**
+ * A WebSocket route as event handlers, Flask-SocketIO's way: `message` is called for each
+ * message as it arrives. Plain functions run with no promise per message (the fastest way to
+ * serve many small messages); an `async` one is awaited before the next message is handed over.
+ */
+export interface SocketEvents<R extends string = string> {
+  /** Called once the connection is accepted, before the first message. */
+  open?: (ws: WebSocket, request: Request<RouteParams<R>>) => Awaitable<void>;
+  /** Called for each message, in order. */
+  message: (
+    ws: WebSocket,
+    message: WebSocketMessage,
+    request: Request<RouteParams<R>>,
+  ) => Awaitable<void>;
+  /** Called once the connection has closed and every message was handled. */
+  close?: (
+    ws: WebSocket,
+    code: number,
+    reason: string,
+    request: Request<RouteParams<R>>,
+  ) => Awaitable<void>;
+}
+
+/** Whether a route's handler is given as events rather than as one function. @internal */
+export function isSocketEvents(value: unknown): value is SocketEvents {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as Partial<SocketEvents>).message === "function"
+  );
+}
 
 /** Options of `app.websocket`. */
 export interface WebSocketOptions {
@@ -36,7 +69,7 @@ export interface WebSocketOptions {
 }
 
 interface SocketRoute {
-  readonly handler: SocketHandler;
+  readonly handler: SocketHandler | SocketEvents;
   readonly blueprint: string | undefined;
   readonly subprotocols: readonly string[];
   readonly maxMessageSize: number;
@@ -81,7 +114,7 @@ export class SocketRoutes {
     rule: string,
     endpoint: string,
     options: WebSocketOptions,
-    handler: SocketHandler,
+    handler: SocketHandler | SocketEvents,
     blueprint: string | undefined,
   ): void {
     const maxMessageSize = byteCount(rule, "maxMessageSize", options.maxMessageSize);
@@ -124,19 +157,62 @@ export class SocketRoutes {
       maxMessageSize: route.maxMessageSize,
       start: (transport) => {
         const ws = new WebSocket(transport, host.rooms, route.maxBuffered);
+        const handler = route.handler;
+        if (isSocketEvents(handler)) {
+          listen(host, context, ws, handler);
+          return ws;
+        }
         void runAsync(context, async () => {
           try {
-            await route.handler(ws, request);
+            await handler(ws, request);
             ws.close(1000);
           } catch (error) {
-            host.logError(`The WebSocket handler failed on ${request.path}`, error);
-            ws.close(1011, "Internal Error");
+            failed(host, context, ws, error);
           }
         });
         return ws;
       },
     };
   }
+}
+
+function failed(host: SocketHost, context: RequestContext, ws: WebSocket, error: unknown): void {
+  host.logError(`The WebSocket handler failed on ${context.request.path}`, error);
+  ws.close(1011, "Internal Error");
+}
+
+/**
+ * Hands the socket's messages to `events`, each call in the upgrade request's context: a plain
+ * function's while it runs (no promise hook), an async one's across its awaits. A handler that
+ * fails closes the socket with 1011 and is not called again.
+ */
+function listen(host: SocketHost, context: RequestContext, ws: WebSocket, events: SocketEvents) {
+  const request = context.request;
+  let failing = false;
+  const call = <A extends unknown[]>(
+    fn: ((...args: A) => Awaitable<void>) | undefined,
+    ...args: A
+  ): Promise<void> | undefined => {
+    if (fn === undefined || failing) return undefined;
+    const fail = (error: unknown): void => {
+      failing = true;
+      failed(host, context, ws, error);
+    };
+    try {
+      const run = (): Awaitable<void> => fn.apply(events, args);
+      const result = isAsyncFunction(fn) ? runAsync(context, run) : runSync(context, run);
+      return result instanceof Promise ? result.catch(fail) : undefined;
+    } catch (error) {
+      fail(error);
+      return undefined;
+    }
+  };
+  const { open, message, close } = events;
+  ws.handleWith(
+    () => call(open, ws, request),
+    (data) => call(message, ws, data, request),
+    (code, reason) => void call(close, ws, code, reason, request),
+  );
 }
 
 /**

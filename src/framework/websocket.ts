@@ -7,6 +7,10 @@
 // handler that awaits its sends never grows memory because of a slow client. A broadcast
 // cannot wait for every socket in a room: it offers the message, and a socket with more than
 // `maxBuffered` bytes still waiting for its client is closed with 1013 instead.
+//
+// A route given as event handlers (`handleWith`) has each message handed to its handler as it
+// arrives, with no promise in between; a message waits in the same queue while the handler's
+// call for the one before (an async one, or one whose send waits for the client) still runs.
 
 import { CarafeError } from "./errors.ts";
 import type { Rooms } from "./rooms.ts";
@@ -19,6 +23,9 @@ export interface EncodedText {
   readonly text: string;
   readonly utf8: Uint8Array;
 }
+
+/** A route's message handler: a promise while its call still runs. */
+type MessageHandler = (message: WebSocketMessage) => Promise<void> | undefined;
 
 /** What a server gives Carafe for one accepted connection. @internal */
 export interface SocketTransport {
@@ -56,6 +63,16 @@ export const DONE: IteratorReturnResult<undefined> = Object.freeze({
 });
 
 /**
+ * `promise`, marked handled: a send nobody awaits (a handler that sends and goes on) must not
+ * end the process as an unhandled rejection when the socket has closed; a caller that awaits
+ * it still gets the error.
+ */
+function handled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
+}
+
+/**
  * One WebSocket connection: read messages with `for await`, answer with `send`.
  *
  * @example
@@ -75,6 +92,13 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
   readonly #rooms: Rooms;
   readonly #joined = new Set<string>();
   readonly #maxBuffered: number;
+  /** The route's message handler (`handleWith`); `null` when the handler reads the socket. */
+  #onMessage: MessageHandler | null = null;
+  #onEnd: ((code: number, reason: string) => void) | null = null;
+  /** A call of the message handler (or `open`) still runs: messages wait in the queue. */
+  #busy = false;
+  /** The last send that waits for the client to read what is buffered, until it settles. */
+  #slowSend: Promise<void> | null = null;
 
   /** Settles with the close code and reason once the connection has closed. */
   readonly closed: Promise<{ code: number; reason: string }>;
@@ -92,6 +116,11 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
   /** The subprotocol agreed on with the client, or `""`. */
   get protocol(): string {
     return this.#transport.protocol;
+  }
+
+  /** Bytes sent but not yet written to the client (the browser WebSocket's `bufferedAmount`). */
+  get bufferedAmount(): number {
+    return this.#transport.bufferedAmount;
   }
 
   /** Whether the connection is still open. */
@@ -122,14 +151,14 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
   #take(asResult: true): Promise<IteratorResult<WebSocketMessage>>;
   #take(asResult: false): Promise<WebSocketMessage | null>;
   #take(asResult: boolean): Promise<unknown> {
-    const next = this.#queue.shift();
-    if (next !== undefined) {
-      if (this.#paused && this.#queue.length <= QUEUE_LOW) {
-        this.#paused = false;
-        this.#transport.resume();
-      }
-      return Promise.resolve(asResult ? { done: false, value: next } : next);
+    if (this.#onMessage !== null) {
+      throw new CarafeError(
+        "ERR_WEBSOCKET_RECEIVE",
+        "this WebSocket's messages go to its route's message handler; receive() and for await read the sockets of routes given a handler function",
+      );
     }
+    const next = this.#shift();
+    if (next !== undefined) return Promise.resolve(asResult ? { done: false, value: next } : next);
     if (this.#ended !== null) return Promise.resolve(asResult ? DONE : null);
     if (this.#waiting !== null) {
       throw new CarafeError(
@@ -141,6 +170,16 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
     return new Promise((resolve) => {
       this.#waiting = resolve;
     });
+  }
+
+  /** The oldest queued message, reading the socket again once the queue is short. */
+  #shift(): WebSocketMessage | undefined {
+    const next = this.#queue.shift();
+    if (next !== undefined && this.#paused && this.#queue.length <= QUEUE_LOW) {
+      this.#paused = false;
+      this.#transport.resume();
+    }
+    return next;
   }
 
   /** Settles the waiting `receive` or `next` with `message` (`null`: the end). */
@@ -156,7 +195,7 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
    */
   send(data: WebSocketMessage): Promise<void> {
     if (this.#ended !== null) {
-      return Promise.reject(new WebSocketClosed(this.#ended.code, this.#ended.reason));
+      return handled(Promise.reject(new WebSocketClosed(this.#ended.code, this.#ended.reason)));
     }
     const transport = this.#transport;
     // Little buffered: the caller may go on at once; the write completes on its own.
@@ -164,7 +203,7 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
       transport.send(data);
       return RESOLVED;
     }
-    return new Promise((resolve, reject) => {
+    const sent = new Promise<void>((resolve, reject) => {
       transport.send(data, (error) => {
         if (error !== undefined) {
           const ended = this.#ended ?? { code: 1006, reason: "" };
@@ -172,6 +211,8 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
         } else resolve();
       });
     });
+    this.#slowSend = sent;
+    return handled(sent);
   }
 
   /**
@@ -221,11 +262,64 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
     this.#transport.close(code, reason);
   }
 
+  /**
+   * Hands each message to `onMessage` instead of a reader, and tells `onEnd` once the socket
+   * has closed and every message was handled; `onOpen` runs first. A call that returns a
+   * promise holds the messages after it until it settles. @internal
+   */
+  handleWith(
+    onOpen: () => Promise<void> | undefined,
+    onMessage: MessageHandler,
+    onEnd: (code: number, reason: string) => void,
+  ): void {
+    this.#onMessage = onMessage;
+    this.#onEnd = onEnd;
+    const opening = onOpen();
+    if (opening !== undefined) this.#holdUntil(opening);
+  }
+
+  #handle(message: WebSocketMessage): void {
+    this.#slowSend = null;
+    const running = (this.#onMessage as MessageHandler)(message);
+    // A handler that cannot await its sends still waits for a client that stopped reading.
+    const waiting = running ?? this.#slowSend;
+    if (waiting !== null) this.#holdUntil(waiting);
+  }
+
+  #holdUntil(running: Promise<void>): void {
+    this.#busy = true;
+    const next = (): void => {
+      this.#busy = false;
+      this.#pump();
+    };
+    running.then(next, next);
+  }
+
+  /** Hands queued messages to the handler while it is free; after the last, reports the end. */
+  #pump(): void {
+    while (!this.#busy) {
+      const next = this.#shift();
+      if (next === undefined) break;
+      this.#handle(next);
+    }
+    if (!this.#busy && this.#ended !== null) this.#finish(this.#ended);
+  }
+
+  #finish(state: { code: number; reason: string }): void {
+    const onEnd = this.#onEnd;
+    this.#onEnd = null;
+    onEnd?.(state.code, state.reason);
+  }
+
   /** @internal The server reports a message from the client. */
   deliver(message: WebSocketMessage): void {
     const waiting = this.#waiting;
     if (waiting !== null) {
       this.#settle(waiting, message);
+      return;
+    }
+    if (this.#onMessage !== null && !this.#busy) {
+      this.#handle(message);
       return;
     }
     this.#queue.push(message);
@@ -244,5 +338,7 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
     const waiting = this.#waiting;
     if (waiting !== null) this.#settle(waiting, null);
     this.#announceEnd(this.#ended);
+    // Messages still queued reach the handler first (see #pump).
+    if (this.#onMessage !== null && !this.#busy) this.#finish(this.#ended);
   }
 }

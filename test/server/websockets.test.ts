@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { WebSocket as Client } from "ws";
 import type { Socket } from "node:net";
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { Blueprint, abort, broadcast, type Carafe } from "carafe";
+import { Blueprint, abort, broadcast, g, request as current, type Carafe } from "carafe";
 import { createRequestListener } from "../../src/server/http-loop.ts";
 import { createUpgrades, type Upgrades } from "../../src/server/websockets.ts";
 import { captureLogs, deferred, newApp } from "../helpers.ts";
@@ -251,6 +251,180 @@ describe("WebSocket routes", () => {
     client.send("end");
     reads.resolve();
     assert.equal(await nextMessage(client), "500 end");
+  });
+});
+
+describe("WebSocket routes given as events", () => {
+  const app = newApp();
+  const errors = captureLogs(app);
+  const closed = deferred<string>();
+  const steps: string[] = [];
+  const full = deferred<number>();
+  const starts: number[] = [];
+  app.beforeRequest((req) => {
+    if (req.args.get("token") === "bad") abort(401);
+  });
+  app.websocket("/events/<name>", {
+    open(ws, req) {
+      g.opened = req.params.name;
+      void ws.send(`hello ${req.params.name}`);
+    },
+    // Plain functions: the request context is there while each runs.
+    message(ws, message) {
+      void ws.send(`${String(g.opened)} ${current.path}: ${String(message)}`);
+    },
+    close(_ws, code, reason, req) {
+      if (req.params.name === "bo") closed.resolve(`${code} ${reason}`);
+    },
+  });
+  app.websocket("/ordered", {
+    async message(ws, message) {
+      steps.push(`start ${String(message)}`);
+      await nextTurn();
+      steps.push(`end ${String(message)} ${current.path}`);
+      await ws.send(message);
+    },
+    close() {
+      steps.push("close");
+    },
+  });
+  app.websocket("/breaks", {
+    message(_ws, message) {
+      if (message === "break") throw new Error("the message handler broke");
+    },
+  });
+  app.websocket("/reads", {
+    open(ws) {
+      try {
+        void ws.receive();
+      } catch (error) {
+        void ws.send((error as { code: string }).code);
+      }
+    },
+    message() {},
+  });
+  const late = deferred();
+  app.websocket("/late", {
+    message() {},
+    close(ws) {
+      void ws.send("too late");
+      late.resolve();
+    },
+  });
+  const chunk = "x".repeat(512 << 10);
+  app.websocket("/big", {
+    message(ws) {
+      starts.push(ws.bufferedAmount);
+      void ws.send(chunk);
+      if (ws.bufferedAmount >= 1 << 20) full.resolve(starts.length);
+    },
+  });
+
+  let server: Server;
+  let url: string;
+  before(async () => ({ server, url } = await serve(app)));
+  after(() => server.close());
+
+  it("calls open, then message for each message, with params and the request context", async () => {
+    const client = await connect(`${url}/events/ada`);
+    assert.equal(await nextMessage(client), "hello ada");
+    client.send("one");
+    client.send("two");
+    assert.equal(await nextMessage(client), "ada /events/ada: one");
+    assert.equal(await nextMessage(client), "ada /events/ada: two");
+    client.close(4002, "done");
+    assert.equal(await closeOf(client), 4002);
+  });
+
+  it("calls close once the client has gone, with its code and reason", async () => {
+    const client = await connect(`${url}/events/bo`);
+    await nextMessage(client);
+    client.close(4003, "bye");
+    assert.equal(await closed.promise, "4003 bye");
+  });
+
+  it("hands an async handler one message at a time, in order, and close after the last", async () => {
+    const client = await connect(`${url}/ordered`);
+    client.send("a");
+    client.send("b");
+    client.send("c");
+    assert.equal(await nextMessage(client), "a");
+    assert.equal(await nextMessage(client), "b");
+    assert.equal(await nextMessage(client), "c");
+    client.close();
+    await closeOf(client);
+    assert.deepEqual(steps.slice(0, 6), [
+      "start a",
+      "end a /ordered",
+      "start b",
+      "end b /ordered",
+      "start c",
+      "end c /ordered",
+    ]);
+  });
+
+  it("closes with 1011 when a message handler throws, and calls it no more", async () => {
+    const client = await connect(`${url}/breaks`);
+    client.send("fine");
+    client.send("break");
+    client.send("after");
+    assert.equal(await closeOf(client), 1011);
+    const failures = errors.filter((each) => /failed on \/breaks/.test(each.message));
+    assert.equal(failures.length, 1);
+    assert.match(String(failures[0]?.error), /the message handler broke/);
+  });
+
+  it("lets a handler send to a closed socket without awaiting, with no unhandled rejection", async () => {
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown): void => void unhandled.push(reason);
+    process.on("unhandledRejection", record);
+    try {
+      const client = await connect(`${url}/late`);
+      client.close();
+      await late.promise;
+      // Node reports unhandled rejections once the microtasks of the turn have run.
+      await nextTurn();
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off("unhandledRejection", record);
+    }
+  });
+
+  it("refuses receive() on a socket whose messages go to a handler", async () => {
+    const client = await connect(`${url}/reads`);
+    assert.equal(await nextMessage(client), "ERR_WEBSOCKET_RECEIVE");
+    client.close();
+  });
+
+  it("lets a beforeRequest hook refuse the upgrade", async () => {
+    await assert.rejects(connect(`${url}/events/x?token=bad`), /refused with 401/);
+  });
+
+  it("holds the next message while a client leaves more than 1 MiB unread", async () => {
+    const client = await connect(`${url}/big`);
+    client.pause();
+    for (let i = 0; i < 40; i += 1) client.send("go");
+    const calls = await full.promise;
+    client.resume();
+    let bytes = 0;
+    for (let i = 0; i < 40; i += 1) bytes += (await nextMessage(client)).length;
+    assert.equal(bytes, 40 * chunk.length);
+    client.close();
+    assert.ok(calls < 40);
+    // A send that finds 1 MiB waiting holds the next call: none started with more than that
+    // and the one 512 KiB message (and its 10-byte frame header) sent after it.
+    const limit = (1 << 20) + chunk.length + 10;
+    assert.ok(
+      starts.every((each) => each <= limit),
+      starts.join(" "),
+    );
+  });
+
+  it("rejects a handler object without a message function", () => {
+    assert.throws(
+      () => newApp().websocket("/x", { open() {} } as never),
+      /the handler must be a function, or an object with a message function/,
+    );
   });
 });
 

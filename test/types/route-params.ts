@@ -114,3 +114,21 @@ app.websocket("/room/<int:id>/<any(read, write):mode>", async (ws, req) => {
   void req.params.name;
   await ws.send(`room ${req.params.id}`);
 });
+app.websocket("/live/<int:id>", {
+  open(ws, req) {
+    const _id: Expect<Equal<typeof req.params.id, number>> = true;
+    void ws.send(`open ${req.params.id}`);
+  },
+  message(ws, message, req) {
+    const _message: Expect<Equal<typeof message, string | Uint8Array>> = true;
+    // @ts-expect-error a param not in the rule does not exist
+    void req.params.name;
+    void ws.send(`live ${req.params.id}`);
+  },
+  close(_ws, code, reason) {
+    const _close: Expect<Equal<[typeof code, typeof reason], [number, string]>> = true;
+    console.log(code, reason);
+  },
+});
+// @ts-expect-error a handler object needs a message function
+app.websocket("/live", { open() {} });
