@@ -126,7 +126,8 @@ export class Request<P = Record<string, unknown>> {
   /**
    * Aborts when the client disconnects before the response is complete, so that async work
    * for it can stop: pass it to `fetch`, timers and database calls, or check `aborted`. Made
-   * on first use. On a pool thread it never aborts (the connection stays on the event loop).
+   * on first use. On a pool thread the loop tells the thread, so it aborts when the thread's
+   * event loop is free to hear it: during an async handler's awaits, not inside synchronous code.
    *
    * @example
    * app.get("/report", async (req) => {

@@ -200,7 +200,8 @@ function writeFailure(response: ServerResponse): void {
 
 /** Runs the requests whose route is placed on a thread (the process's thread pool). */
 export interface Dispatcher {
-  dispatch(record: RequestRecord): Promise<ResponseRecord>;
+  /** `client` closing before the response is complete aborts the request's `request.signal`. */
+  dispatch(record: RequestRecord, client?: ServerResponse): Promise<ResponseRecord>;
 }
 
 /** gunicorn's request limits; a request over one is answered without reaching the app. */
@@ -352,7 +353,7 @@ export function createRequestListener(
         placeable !== null &&
         placeable.placementOf(record.method, record.url, threaded) === "thread"
       ) {
-        result = (pool as Dispatcher).dispatch(record);
+        result = (pool as Dispatcher).dispatch(record, response);
       } else if (watchdog !== undefined) {
         const started = performance.now();
         result = app.handle(record, response, stream);

@@ -370,6 +370,24 @@ describe("carafe serve", () => {
     },
   );
 
+  it(
+    "aborts request.signal on a pool thread when the client leaves",
+    { timeout: 15_000 },
+    async () => {
+      const server = await serve([APP, ...ANY_PORT, "--threads", "1"]);
+      const req = httpRequest(`${server.url}/until-gone`, { agent: false });
+      req.on("error", () => {});
+      req.end();
+      const waiting = await server.waitFor(/waiting for its client to leave in thread (\d+)/);
+      req.destroy();
+      const left = await server.waitFor(/its client left \((\w+)\) in thread (\d+)/);
+      assert.match(left, /\(AbortError\)/);
+      // The handler ran on a pool thread, not on the loop (thread 0).
+      assert.doesNotMatch(waiting, /thread 0$/);
+      await server.stop();
+    },
+  );
+
   it("keeps serving when a HUP reload finds the app broken, and reloads once it is fixed", async () => {
     const dir = mkdtempSync(join(resolve(import.meta.dirname, "../fixtures/pool"), "broken-"));
     try {

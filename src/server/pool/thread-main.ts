@@ -2,10 +2,17 @@
 // gunicorn worker imports the app), so module state is per thread, then answers `request`
 // messages one at a time, in the order the loop sent them. A streamed body is pulled from the
 // app's iterator only while fewer than STREAM_WINDOW chunks wait for the loop's ack, so a slow
-// client slows the producer instead of filling memory. Pool threads never touch sockets.
+// client slows the producer instead of filling memory. Pool threads never touch sockets: the
+// loop says when a request's client left (`cancel`), and its `request.signal` aborts then.
 
 import { parentPort, workerData } from "node:worker_threads";
-import type { BodyChunk, BodyStream, RecordHandler, RequestRecord } from "../../framework/index.ts";
+import type {
+  BodyChunk,
+  BodyStream,
+  ClientConnection,
+  RecordHandler,
+  RequestRecord,
+} from "../../framework/index.ts";
 import { executeCall, sendOutcome, type ThreadCall } from "../../threading/calls.ts";
 import { hasRooms } from "../broadcasts.ts";
 import { loadApp } from "../load-app.ts";
@@ -33,6 +40,27 @@ interface Outgoing {
 }
 
 const outgoing = new Map<number, Outgoing>();
+
+/** A request's client as the thread knows it: gone once the loop says so. */
+class LoopClient implements ClientConnection {
+  readonly writableFinished = false;
+  destroyed = false;
+  #listeners: (() => void)[] = [];
+
+  once(_event: "close", listener: () => void): this {
+    this.#listeners.push(listener);
+    return this;
+  }
+
+  left(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const listener of this.#listeners.splice(0)) listener();
+  }
+}
+
+/** The clients of the requests this thread holds, from their arrival until they are answered. */
+const clients = new Map<number, LoopClient>();
 
 function failure(id: number, error: unknown): ThreadMessage & { type: "response" } {
   console.error("[carafe] ERROR a request failed on a pool thread:", error);
@@ -98,7 +126,7 @@ async function serve(
   if (call !== undefined) return runCall(id, call);
   let result;
   try {
-    result = await app.handle(record);
+    result = await app.handle(record, clients.get(id));
   } catch (error) {
     post(failure(id, error));
     return;
@@ -119,9 +147,14 @@ let running = false;
 /** Starts the next waiting request, skipping any the loop took back. */
 function startNext(app: RecordHandler): void {
   for (let next = waiting.shift(); next !== undefined; next = waiting.shift()) {
-    if (next.ahead && Atomics.compareExchange(claim, 0, next.id, -next.id) !== next.id) continue;
+    if (next.ahead && Atomics.compareExchange(claim, 0, next.id, -next.id) !== next.id) {
+      clients.delete(next.id);
+      continue;
+    }
     running = true;
-    void serve(app, next.id, next.record, next.call).finally(() => {
+    const id = next.id;
+    void serve(app, id, next.record, next.call).finally(() => {
+      clients.delete(id);
       running = false;
       startNext(app);
     });
@@ -131,10 +164,12 @@ function startNext(app: RecordHandler): void {
 
 function onMessage(app: RecordHandler, message: LoopMessage): void {
   if (message.type === "request") {
+    clients.set(message.id, new LoopClient());
     waiting.push(message);
     if (!running) startNext(app);
     return;
   }
+  if (message.type === "cancel") clients.get(message.id)?.left();
   const state = outgoing.get(message.id);
   if (state === undefined) return;
   if (message.type === "ack") state.inFlight -= 1;

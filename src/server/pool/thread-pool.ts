@@ -25,6 +25,7 @@ import {
   exceptionResponse,
   prefersJson,
   type BroadcastEnvelope,
+  type ClientConnection,
   type HTTPException,
   type RequestRecord,
   type ResponseRecord,
@@ -110,6 +111,8 @@ interface Task {
   deadline: number;
   overdue: (() => void) | null;
   stream: IncomingStream | null;
+  /** Its client left before the answer was complete: the thread is told (`cancel`). */
+  left: boolean;
 }
 
 interface Thread {
@@ -210,9 +213,20 @@ export class ThreadPool {
     return pool;
   }
 
-  /** Runs `record` on the next idle thread; never rejects (503, 504 and 500 are responses). */
-  dispatch(record: RequestRecord): Promise<ResponseRecord> {
-    return new Promise((resolve) => this.enqueue(record, null, resolve));
+  /**
+   * Runs `record` on the next idle thread; never rejects (503, 504 and 500 are responses). When
+   * `client` closes before the response is complete, the request's `request.signal` aborts on
+   * its thread.
+   */
+  dispatch(record: RequestRecord, client?: ClientConnection): Promise<ResponseRecord> {
+    return new Promise((resolve) => {
+      const task = this.enqueue(record, null, resolve);
+      if (task !== null && client !== undefined) {
+        client.once("close", () => {
+          if (!client.writableFinished) this.clientLeft(task);
+        });
+      }
+    });
   }
 
   /**
@@ -250,6 +264,7 @@ export class ThreadPool {
       deadline: Infinity,
       overdue: null,
       stream: null,
+      left: false,
     };
     const idle = this.idleThread();
     if (idle !== null) this.run(idle, task);
@@ -316,6 +331,7 @@ export class ThreadPool {
     thread.ahead = task;
     // Copied, not transferred: the body must stay here in case the request is taken back.
     this.post(thread, { type: "request", id: task.id, record: task.record, ahead: true });
+    this.tellIfLeft(thread, task);
     return true;
   }
 
@@ -485,8 +501,23 @@ export class ThreadPool {
         { type: "request", id: task.id, record: task.record },
         transferable(task.record.body),
       );
+      this.tellIfLeft(thread, task);
     }
     this.arm(thread, task);
+  }
+
+  /** A request's client left: the thread that holds it (running or sent ahead) is told. */
+  private clientLeft(task: Task): void {
+    task.left = true;
+    // A streamed body's own cancel tells the thread (see IncomingStream).
+    if (task.stream !== null) return;
+    for (const thread of this.threads) {
+      if (thread.task === task || thread.ahead === task) this.tellIfLeft(thread, task);
+    }
+  }
+
+  private tellIfLeft(thread: Thread, task: Task): void {
+    if (task.left) this.post(thread, { type: "cancel", id: task.id });
   }
 
   private pump(): void {

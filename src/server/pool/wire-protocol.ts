@@ -38,7 +38,7 @@ export type LoopMessage =
   | { type: "request"; id: number; record: RequestRecord; ahead?: boolean; call?: ThreadCall }
   /** A streamed chunk was written to the socket: the thread may send one more. */
   | { type: "ack"; id: number }
-  /** The client went away: stop producing the streamed body. */
+  /** The client went away: its `request.signal` aborts, and a streamed body stops. */
   | { type: "cancel"; id: number };
 
 /** Thread → loop. */

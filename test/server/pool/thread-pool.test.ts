@@ -1,5 +1,6 @@
 // The thread pool with real worker threads importing a real app module.
 import assert from "node:assert/strict";
+import { EventEmitter } from "node:events";
 import { fileURLToPath } from "node:url";
 import { after, describe, it } from "node:test";
 import type { RequestRecord, ResponseRecord } from "carafe";
@@ -57,6 +58,17 @@ async function drain(response: ResponseRecord): Promise<string> {
 function header(response: ResponseRecord, name: string): string | undefined {
   const at = response.headers.findIndex((value, i) => i % 2 === 0 && value.toLowerCase() === name);
   return at === -1 ? undefined : response.headers[at + 1];
+}
+
+/** What the loop hands the pool as a request's client (its ServerResponse): it closes. */
+class Client extends EventEmitter {
+  writableFinished = false;
+  destroyed = false;
+
+  leave(): void {
+    this.destroyed = true;
+    this.emit("close");
+  }
 }
 
 const pools: ThreadPool[] = [];
@@ -270,4 +282,22 @@ describe("ThreadPool", () => {
     assert.equal((await threads.dispatch(record("/thread"))).status, 200);
     assert.ok(logs.some((log) => log.message.includes("kept producing after its client left")));
   });
+
+  it(
+    "aborts the signal of a request whose client left while it waited for the thread",
+    { timeout: 10_000 },
+    async () => {
+      const { pool: threads } = await pool({ size: 1 });
+      const first = new Client();
+      const second = new Client();
+      // The first holds the thread until its client leaves; the second waits behind it.
+      const running = threads.dispatch(record("/until-gone"), first);
+      const waiting = threads.dispatch(record("/until-gone"), second);
+      second.leave();
+      first.leave();
+      // Each returns only once its signal has aborted.
+      assert.equal(text(await running), "nobody reads this");
+      assert.equal(text(await waiting), "nobody reads this");
+    },
+  );
 });
