@@ -184,34 +184,36 @@ function failed(host: SocketHost, context: RequestContext, ws: WebSocket, error:
 /**
  * Hands the socket's messages to `events`, each call in the upgrade request's context: a plain
  * function's while it runs (no promise hook), an async one's across its awaits. A handler that
- * fails closes the socket with 1011 and is not called again.
+ * fails closes the socket with 1011; no message is handed over after it, and `close` still runs.
  */
 function listen(host: SocketHost, context: RequestContext, ws: WebSocket, events: SocketEvents) {
   const request = context.request;
   let failing = false;
-  const call = <A extends unknown[]>(
-    fn: ((...args: A) => Awaitable<void>) | undefined,
-    ...args: A
-  ): Promise<void> | undefined => {
-    if (fn === undefined || failing) return undefined;
-    const fail = (error: unknown): void => {
-      failing = true;
-      failed(host, context, ws, error);
-    };
-    try {
-      const run = (): Awaitable<void> => fn.apply(events, args);
-      const result = isAsyncFunction(fn) ? runAsync(context, run) : runSync(context, run);
-      return result instanceof Promise ? result.catch(fail) : undefined;
-    } catch (error) {
-      fail(error);
-      return undefined;
-    }
+  const fail = (error: unknown): void => {
+    failing = true;
+    failed(host, context, ws, error);
   };
-  const { open, message, close } = events;
+  // Each handler's way of entering the context is chosen once, not per message.
+  const caller = <A extends unknown[]>(fn: ((...args: A) => Awaitable<void>) | undefined) => {
+    if (fn === undefined) return (): undefined => undefined;
+    const enter = isAsyncFunction(fn) ? runAsync : runSync;
+    return (...args: A): Promise<void> | undefined => {
+      try {
+        const result = enter(context, () => fn.apply(events, args));
+        return result instanceof Promise ? result.catch(fail) : undefined;
+      } catch (error) {
+        fail(error);
+        return undefined;
+      }
+    };
+  };
+  const open = caller(events.open);
+  const message = caller(events.message);
+  const close = caller(events.close);
   ws.handleWith(
-    () => call(open, ws, request),
-    (data) => call(message, ws, data, request),
-    (code, reason) => void call(close, ws, code, reason, request),
+    () => open(ws, request),
+    (data) => (failing ? undefined : message(ws, data, request)),
+    (code, reason) => void close(ws, code, reason, request),
   );
 }
 

@@ -288,9 +288,13 @@ describe("WebSocket routes given as events", () => {
       steps.push("close");
     },
   });
+  const brokenClose = deferred<number>();
   app.websocket("/breaks", {
     message(_ws, message) {
       if (message === "break") throw new Error("the message handler broke");
+    },
+    close(_ws, code) {
+      brokenClose.resolve(code);
     },
   });
   app.websocket("/reads", {
@@ -363,7 +367,7 @@ describe("WebSocket routes given as events", () => {
     ]);
   });
 
-  it("closes with 1011 when a message handler throws, and calls it no more", async () => {
+  it("closes with 1011 when a message handler throws, calls it no more, and still calls close", async () => {
     const client = await connect(`${url}/breaks`);
     client.send("fine");
     client.send("break");
@@ -372,6 +376,7 @@ describe("WebSocket routes given as events", () => {
     const failures = errors.filter((each) => /failed on \/breaks/.test(each.message));
     assert.equal(failures.length, 1);
     assert.match(String(failures[0]?.error), /the message handler broke/);
+    assert.equal(await brokenClose.promise, 1011);
   });
 
   it("lets a handler send to a closed socket without awaiting, with no unhandled rejection", async () => {
