@@ -88,6 +88,8 @@ export const CONFIGS: Config[] = [
   carafe("carafe-w2t2", "Carafe --workers 2 --threads 2", ["--workers", "2", "--threads", "2"]),
   peer("node-http", "node:http", "node-http.js"),
   peer("node-cluster", "node:cluster ×2", "node-cluster.js"),
+  // The floor under `--threads 2` on tiny routes: node:http handing each request to 2 threads.
+  peer("node-threads", "node:http + 2 threads", "node-threads.js"),
   peer("fastify", "Fastify 5", "fastify.js"),
   peer("express", "Express 5", "express.js"),
   peer("hono", "Hono 4", "hono.js"),
