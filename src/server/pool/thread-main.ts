@@ -147,8 +147,7 @@ let running = false;
 /** Starts the next waiting request, skipping any the loop took back. */
 function startNext(app: RecordHandler): void {
   for (let next = waiting.shift(); next !== undefined; next = waiting.shift()) {
-    const slot = next.slot;
-    if (slot !== undefined && Atomics.compareExchange(claim, slot, next.id, -next.id) !== next.id) {
+    if (next.ahead && Atomics.compareExchange(claim, 0, next.id, -next.id) !== next.id) {
       clients.delete(next.id);
       continue;
     }

@@ -10,10 +10,10 @@
 //
 // A thread that finished a request would sit idle for a whole round trip (its answer reaching
 // the loop, the next request reaching it) while requests queue. So when every thread is busy,
-// each may be sent up to AHEAD requests ahead, which it starts in turn as soon as it is free,
-// hearing of several in one wake-up. A request sent ahead is taken back, newest first (one
-// compare-and-swap on memory shared with the thread, so it never runs twice), when another
-// thread falls idle, when the one before it turns into a stream, or when its thread is stopped.
+// each may be sent one request ahead, which it starts as soon as it is free. A request sent
+// ahead is taken back (one compare-and-swap on memory shared with the thread, so it never runs
+// twice) when another thread falls idle first, when the one ahead of it turns into a stream,
+// or when its thread is stopped.
 
 import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
@@ -81,14 +81,6 @@ export interface PoolStats {
   threadIds: number[];
 }
 
-/**
- * Requests each busy thread may hold ahead of the one it runs. One keeps a thread from idling
- * between requests; more let it take the next ones without waiting for the loop to wake it,
- * which costs ≈30 µs across cores here: `GET /` under `--threads 2` went from 0.42× to 0.56× of
- * `--threads 0` with 16. They are spread evenly, and an idle thread takes them back.
- */
-export const AHEAD = 16;
-
 /** How long a streamed body's producer may take to stop after its client left. */
 const CANCEL_GRACE_MS = 1000;
 /** The slowest the deadline sweep runs; a short --timeout makes it run more often. */
@@ -121,8 +113,6 @@ interface Task {
   stream: IncomingStream | null;
   /** Its client left before the answer was complete: the thread is told (`cancel`). */
   left: boolean;
-  /** Its slot in the thread's `claim` while it is sent ahead. */
-  slot: number;
 }
 
 interface Thread {
@@ -130,8 +120,8 @@ interface Thread {
   ready: boolean;
   /** The task it runs (at most one), and whether it was told to stop (no replacement then). */
   task: Task | null;
-  /** The tasks sent ahead, oldest first, waiting on the thread for `task` to finish. */
-  ahead: Task[];
+  /** The task sent ahead, waiting on the thread for `task` to finish. */
+  ahead: Task | null;
   /** See `ThreadData.claim`. */
   claim: Int32Array;
   served: number;
@@ -178,14 +168,6 @@ function callFailure(response: ResponseRecord): CallOutcome {
     ok: false,
     error: { name, code, message: `the thread pool could not run the call: ${description}` },
   };
-}
-
-/** A slot of `thread.claim` that no task sent ahead holds, or -1. */
-function freeSlot(thread: Thread): number {
-  for (let slot = 0; slot < AHEAD; slot += 1) {
-    if (!thread.ahead.some((task) => task.slot === slot)) return slot;
-  }
-  return -1;
 }
 
 function errorRecord(record: RequestRecord, error: HTTPException): ResponseRecord {
@@ -283,7 +265,6 @@ export class ThreadPool {
       overdue: null,
       stream: null,
       left: false,
-      slot: -1,
     };
     const idle = this.idleThread();
     if (idle !== null) this.run(idle, task);
@@ -322,11 +303,8 @@ export class ThreadPool {
   }
 
   private sendAheadToAny(task: Task): boolean {
-    // Spread evenly: a thread takes its next one only once every thread holds as many.
-    for (let depth = 0; depth < AHEAD; depth += 1) {
-      for (const thread of this.threads) {
-        if (thread.ahead.length === depth && this.sendAhead(thread, task)) return true;
-      }
+    for (const thread of this.threads) {
+      if (this.sendAhead(thread, task)) return true;
     }
     return false;
   }
@@ -338,64 +316,49 @@ export class ThreadPool {
       thread.stopping ||
       running === null ||
       running.stream !== null ||
-      thread.ahead.length >= AHEAD ||
+      thread.ahead !== null ||
       // A call may be aborted, which only terminating its thread can do: it never waits on one.
       task.call !== null ||
-      thread.served + 1 + thread.ahead.length >= thread.retireAfter
+      thread.served + 1 >= thread.retireAfter
     ) {
       return false;
     }
-    const slot = freeSlot(thread);
-    // A slot still holding a request the thread has not started (it runs next) is not free.
-    if (slot < 0) return false;
-    const before = Atomics.load(thread.claim, slot);
-    if (before > 0 || Atomics.compareExchange(thread.claim, slot, before, task.id) !== before) {
+    // The request sent ahead before may not have started yet: its id is still there.
+    const before = Atomics.load(thread.claim, 0);
+    if (before > 0 || Atomics.compareExchange(thread.claim, 0, before, task.id) !== before) {
       return false;
     }
-    task.slot = slot;
-    thread.ahead.push(task);
+    thread.ahead = task;
     // Copied, not transferred: the body must stay here in case the request is taken back.
-    this.post(thread, { type: "request", id: task.id, record: task.record, slot });
+    this.post(thread, { type: "request", id: task.id, record: task.record, ahead: true });
     this.tellIfLeft(thread, task);
     return true;
   }
 
-  /** Takes back the newest task sent ahead to `thread` unless the thread has started it. */
+  /** Takes back the task sent ahead to `thread` unless the thread has started it. */
   private takeBack(thread: Thread): Task | null {
-    const task = thread.ahead[thread.ahead.length - 1];
-    if (
-      task === undefined ||
-      Atomics.compareExchange(thread.claim, task.slot, task.id, 0) !== task.id
-    ) {
+    const task = thread.ahead;
+    if (task === null || Atomics.compareExchange(thread.claim, 0, task.id, 0) !== task.id) {
       return null;
     }
-    thread.ahead.pop();
+    thread.ahead = null;
     return task;
   }
 
-  /** Takes back every task sent ahead to `thread` that it has not started, oldest first. */
-  private takeBackAll(thread: Thread): Task[] {
-    const taken: Task[] = [];
-    for (let task = this.takeBack(thread); task !== null; task = this.takeBack(thread)) {
-      taken.unshift(task);
-    }
-    return taken;
-  }
-
   /**
-   * The thread is stopping: its tasks sent ahead run elsewhere if it has not started them, or
-   * fail with `error` if it had (they may have had effects; none is ever run twice).
+   * The thread is stopping: its task sent ahead runs elsewhere if it has not started, or fails
+   * with `error` if it had (it may have had effects; it is never run twice).
    */
   private rescueAhead(thread: Thread, error: HTTPException): void {
-    const taken = this.takeBackAll(thread);
-    // What could not be taken back, the thread had started.
-    for (const task of thread.ahead.splice(0)) {
-      this.settle(task);
-      task.resolve(errorRecord(task.record, error));
+    const task = thread.ahead;
+    if (task === null) return;
+    if (this.takeBack(thread) !== null && !this.closing) {
+      this.queue.unshift(task);
+      return;
     }
-    if (this.closing) {
-      for (const task of taken) task.resolve(errorRecord(task.record, error));
-    } else this.queue.unshift(...taken);
+    thread.ahead = null;
+    this.settle(task);
+    task.resolve(errorRecord(task.record, error));
   }
 
   /** How many threads are ready, busy, and how many requests wait. */
@@ -413,8 +376,9 @@ export class ThreadPool {
   async close(graceMs = 0): Promise<void> {
     this.closing = true;
     useExecutor(this.executor, null);
-    const waiting = [...this.threads].flatMap((thread) => this.takeBackAll(thread));
+    const waiting = [...this.threads].map((thread) => this.takeBack(thread));
     for (const task of [...this.queue.splice(0), ...waiting]) {
+      if (task === null) continue;
       task.resolve(
         errorRecord(task.record, new ServiceUnavailable("The server is shutting down.")),
       );
@@ -454,17 +418,17 @@ export class ThreadPool {
   /** Requests waiting for a thread: in the queue, or sent ahead to a busy one. */
   private waiting(): number {
     let ahead = 0;
-    for (const thread of this.threads) ahead += thread.ahead.length;
+    for (const thread of this.threads) if (thread.ahead !== null) ahead += 1;
     return this.queue.length + ahead;
   }
 
   private isBusy(): boolean {
-    return [...this.threads].some((thread) => thread.task !== null || thread.ahead.length > 0);
+    return [...this.threads].some((thread) => thread.task !== null || thread.ahead !== null);
   }
 
   /** Starts one thread; resolves `null` once it is ready, or the module's error if it is not. */
   private spawnThread(): Promise<string | null> {
-    const claim = new Int32Array(new SharedArrayBuffer(4 * AHEAD));
+    const claim = new Int32Array(new SharedArrayBuffer(4));
     const data: ThreadData = {
       appSpec: this.options.appSpec,
       claim: claim.buffer as SharedArrayBuffer,
@@ -476,7 +440,7 @@ export class ThreadPool {
       worker,
       ready: false,
       task: null,
-      ahead: [],
+      ahead: null,
       claim,
       served: 0,
       retireAfter: requestsBeforeRetiring(this.options.maxRequests, this.options.maxRequestsJitter),
@@ -548,7 +512,7 @@ export class ThreadPool {
     // A streamed body's own cancel tells the thread (see IncomingStream).
     if (task.stream !== null) return;
     for (const thread of this.threads) {
-      if (thread.task === task || thread.ahead.includes(task)) this.tellIfLeft(thread, task);
+      if (thread.task === task || thread.ahead === task) this.tellIfLeft(thread, task);
     }
   }
 
@@ -597,9 +561,9 @@ export class ThreadPool {
         task.resolve({ status: message.status, headers: message.headers, body: task.stream });
         // A stream holds its thread for as long as the client reads: nothing waits behind it.
         {
-          const waiting = this.takeBackAll(thread);
-          if (waiting.length > 0) {
-            this.queue.unshift(...waiting);
+          const waiting = this.takeBack(thread);
+          if (waiting !== null) {
+            this.queue.unshift(waiting);
             this.pump();
           }
         }
@@ -680,9 +644,10 @@ export class ThreadPool {
   private finishTask(thread: Thread): void {
     thread.task = null;
     thread.served += 1;
-    // The thread has started (or is starting) the oldest task sent ahead: it runs now.
-    const next = thread.ahead.shift();
-    if (next !== undefined) {
+    // The thread has started (or is starting) the task sent ahead: it runs now.
+    const next = thread.ahead;
+    if (next !== null) {
+      thread.ahead = null;
       thread.task = next;
       this.arm(thread, next);
     }
