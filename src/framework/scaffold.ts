@@ -90,23 +90,28 @@ function defaultEndpoint(
 }
 
 /** The options and the handler of `route(rule, [options,] handler)` and its kin. */
-function optionsAndHandler<O extends object, H extends (...args: never[]) => unknown>(
+function optionsAndHandler<O extends object, H>(
   method: string,
   rule: string,
   optionsOrHandler: O | H,
   maybeHandler: H | undefined,
+  isHandler: (value: unknown) => boolean,
+  what = "a function",
 ): [O, H] {
-  const [options, handler]: [O, H | undefined] =
-    typeof optionsOrHandler === "function"
-      ? [{} as O, optionsOrHandler as H]
-      : [optionsOrHandler, maybeHandler];
-  if (typeof handler !== "function") {
+  const [options, handler]: [O, H | undefined] = isHandler(optionsOrHandler)
+    ? [{} as O, optionsOrHandler as H]
+    : [optionsOrHandler as O, maybeHandler];
+  if (handler === undefined || !isHandler(handler)) {
     throw new CarafeError(
       "ERR_BAD_ROUTE",
-      `${method}(${JSON.stringify(rule)}): the handler must be a function`,
+      `${method}(${JSON.stringify(rule)}): the handler must be ${what}`,
     );
   }
   return [options, handler];
+}
+
+function isFunction(value: unknown): boolean {
+  return typeof value === "function";
 }
 
 /** Maps `errorHandler`'s first argument to the key pair error handlers are stored under. */
@@ -166,16 +171,17 @@ export abstract class Scaffold {
     optionsOrHandler: WebSocketOptions | SocketHandler<R> | SocketEvents<R>,
     maybeHandler?: SocketHandler<R> | SocketEvents<R>,
   ): this {
-    const [options, handler]: [WebSocketOptions, unknown] =
-      typeof optionsOrHandler === "function" || isSocketEvents(optionsOrHandler)
-        ? [{}, optionsOrHandler]
-        : [optionsOrHandler as WebSocketOptions, maybeHandler];
-    if (typeof handler !== "function" && !isSocketEvents(handler)) {
-      throw new CarafeError(
-        "ERR_BAD_ROUTE",
-        `websocket(${JSON.stringify(rule)}): the handler must be a function, or an object with a message function`,
-      );
-    }
+    const [options, handler] = optionsAndHandler<
+      WebSocketOptions,
+      SocketHandler<R> | SocketEvents<R>
+    >(
+      "websocket",
+      rule,
+      optionsOrHandler,
+      maybeHandler,
+      (value) => isFunction(value) || isSocketEvents(value),
+      "a function, or an object with a message function",
+    );
     this.checkSetup(`websocket(${JSON.stringify(rule)})`);
     this.addSocket({
       rule,
@@ -206,6 +212,7 @@ export abstract class Scaffold {
       rule,
       optionsOrHandler,
       maybeHandler,
+      isFunction,
     );
     this.checkSetup(`route(${JSON.stringify(rule)})`);
     const methods = (options.methods ?? ["GET"]).map((method) => method.toUpperCase());
