@@ -164,7 +164,8 @@ function startNext(app: RecordHandler): void {
 
 function onMessage(app: RecordHandler, message: LoopMessage): void {
   if (message.type === "request") {
-    clients.set(message.id, new LoopClient());
+    // A toThread call has no client; a request's may leave while it waits or runs.
+    if (message.call === undefined) clients.set(message.id, new LoopClient());
     waiting.push(message);
     if (!running) startNext(app);
     return;
