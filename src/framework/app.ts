@@ -183,13 +183,12 @@ export class Carafe extends Scaffold implements RecordHandler {
   }
 
   /**
-   * Where the request's route runs (DESIGN.md, "What runs where"): `thread` for `{ thread: true }`
-   * routes, and for unmarked synchronous handlers when the server has threads (`threaded`);
-   * `loop` for everything else, including requests that match no route.
+   * The rule that `method` and `url` match, e.g. `/user/<int:id>`, or `undefined`. The match is
+   * handed over to a `handle()` of the same request that follows, so the route is matched once.
    */
-  /** The rule that `method` and `url` match, e.g. `/user/<int:id>`, or `undefined`. */
   ruleOf(method: string, url: string): string | undefined {
-    const match = this.urlMap.match(method, rawPathOf(url));
+    const match = this.#takeMatch(method, url);
+    this.#handOver(method, url, match);
     return match.kind === "found" ? match.rule.rule : undefined;
   }
 
@@ -205,6 +204,11 @@ export class Carafe extends Scaffold implements RecordHandler {
     return match.kind === "found" && match.rule.payload.streamBody;
   }
 
+  /**
+   * Where the request's route runs (DESIGN.md, "What runs where"): `thread` for `{ thread: true }`
+   * routes, and for unmarked synchronous handlers when the server has threads (`threaded`);
+   * `loop` for everything else, including requests that match no route.
+   */
   placementOf(method: string, url: string, threaded: boolean): "loop" | "thread" {
     // A request with a body was matched once already, by streamsBody.
     const match = this.#takeMatch(method, url);

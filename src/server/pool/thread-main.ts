@@ -4,7 +4,15 @@
 // app's iterator only while fewer than STREAM_WINDOW chunks wait for the loop's ack, so a slow
 // client slows the producer instead of filling memory. Pool threads never touch sockets: the
 // loop says when a request's client left (`cancel`), and its `request.signal` aborts then.
+//
+// The answer to a request is held back while the thread goes straight on to a next request
+// whose route has been quick, so that a run of quick answers reaches the loop as one message
+// (one wake-up, one callback). Anything else (the thread falling idle, a route that is slow or
+// not yet known, bytes the app may reuse, a stream, HOLD_MS passing) sends what is held first.
+// Starting a request that may be slow, the thread says so (`slow`): the loop then takes back
+// the requests waiting behind it, for another thread.
 
+import { performance } from "node:perf_hooks";
 import { parentPort, workerData } from "node:worker_threads";
 import type {
   BodyChunk,
@@ -26,8 +34,56 @@ import {
 const port = parentPort;
 if (port === null) throw new Error("thread-main runs only inside a pool thread");
 
+/** Longest (ms) an answer is held back for others to go with it. */
+const HOLD_MS = 0.5;
+/** A route whose recent runs all took less than this (ms) is quick. */
+const QUICK_MS = 0.5;
+/** How fast a slow run is forgotten: each later run lowers the route's recent longest by this. */
+const FORGET = 0.9;
+/** Most answers held back. */
+const MOST_HELD = 32;
+
+/** Answers held back, and since when (`performance.now()`). */
+let held: ThreadMessage[] = [];
+let heldSince = 0;
+
+/** Sends `message` now, after whatever is held (order is kept). */
 function post(message: ThreadMessage, transfer: ArrayBuffer[] = []): void {
+  sendHeld();
   (port as NonNullable<typeof parentPort>).postMessage(message, transfer);
+}
+
+/** Holds a complete answer back, to go with the next ones (see `startNext`). */
+function hold(message: ThreadMessage): void {
+  if (held.length === 0) heldSince = performance.now();
+  held.push(message);
+  if (held.length >= MOST_HELD) sendHeld();
+}
+
+function sendHeld(): void {
+  if (held.length === 0) return;
+  const batch = held;
+  held = [];
+  (port as NonNullable<typeof parentPort>).postMessage(batch.length === 1 ? batch[0] : batch);
+}
+
+/** Each route's longest recent run (ms), by rule, slowly forgotten; see `FORGET`. */
+const recentLongest = new Map<string, number>();
+
+/**
+ * Whether a request on `rule` is expected to be quick; `null` when the app does not name its
+ * routes (an app served through `fetch`), so nothing is known either way.
+ */
+function isQuick(rule: string | null, call: boolean): boolean | null {
+  if (call) return false;
+  if (rule === null) return null;
+  return (recentLongest.get(rule) ?? Infinity) < QUICK_MS;
+}
+
+function ran(rule: string | null, ms: number): void {
+  if (rule === null) return;
+  const before = recentLongest.get(rule);
+  recentLongest.set(rule, before === undefined ? ms : Math.max(ms, before * FORGET));
 }
 
 /** A streamed body being sent: its iterator, the unacknowledged chunks, and the waiting pull. */
@@ -128,11 +184,16 @@ async function serve(
   try {
     result = await app.handle(record, clients.get(id));
   } catch (error) {
-    post(failure(id, error));
+    hold(failure(id, error));
     return;
   }
   const body = result.body;
-  if (body === null || typeof body === "string" || body instanceof Uint8Array) {
+  // Text cannot change once returned; bytes can (a buffer the app reuses): they leave now.
+  if (body === null || typeof body === "string") {
+    hold({ type: "response", id, response: { ...result, body } });
+    return;
+  }
+  if (body instanceof Uint8Array) {
     post({ type: "response", id, response: { ...result, body } });
     return;
   }
@@ -145,24 +206,40 @@ const waiting: (LoopMessage & { type: "request" })[] = [];
 let running = false;
 
 /** Starts the next waiting request, skipping any the loop took back. */
-function startNext(app: RecordHandler): void {
+function startNext(app: Routed): void {
   for (let next = waiting.shift(); next !== undefined; next = waiting.shift()) {
-    if (next.ahead && Atomics.compareExchange(claim, 0, next.id, -next.id) !== next.id) {
+    const slot = next.slot;
+    if (slot !== undefined && Atomics.compareExchange(claim, slot, next.id, -next.id) !== next.id) {
       clients.delete(next.id);
       continue;
     }
     running = true;
-    const id = next.id;
-    void serve(app, id, next.record, next.call).finally(() => {
+    const { id, record, call } = next;
+    // A route that matched nothing is keyed as one: it is answered without running a handler.
+    const rule =
+      call === undefined && app.ruleOf !== undefined
+        ? (app.ruleOf(record.method, record.url) ?? "")
+        : null;
+    const quick = isQuick(rule, call !== undefined);
+    const started = performance.now();
+    if (quick === false) hold({ type: "slow", id });
+    if (quick !== true || started - heldSince >= HOLD_MS) sendHeld();
+    void serve(app, id, record, call).finally(() => {
+      ran(rule, performance.now() - started);
       clients.delete(id);
       running = false;
       startNext(app);
     });
     return;
   }
+  // Nothing more to run: what is held leaves now.
+  sendHeld();
 }
 
-function onMessage(app: RecordHandler, message: LoopMessage): void {
+/** A Carafe app names each request's route, which tells quick routes from slow ones. */
+type Routed = RecordHandler & { ruleOf?(method: string, url: string): string | undefined };
+
+function onMessage(app: Routed, message: LoopMessage): void {
   if (message.type === "request") {
     // A toThread call has no client; a request's may leave while it waits or runs.
     if (message.call === undefined) clients.set(message.id, new LoopClient());
@@ -191,7 +268,11 @@ try {
     app.rooms.relay = { publish: (envelope) => post({ type: "broadcast", envelope }) };
     app.rooms.holdsMembers = false;
   }
-  port.on("message", (message: LoopMessage) => onMessage(app, message));
+  // Messages the loop sent together come as one array.
+  port.on("message", (message: LoopMessage | LoopMessage[]) => {
+    if (!Array.isArray(message)) onMessage(app, message);
+    else for (const each of message) onMessage(app, each);
+  });
   post({ type: "ready" });
 } catch (error) {
   post({ type: "boot-failed", message: error instanceof Error ? error.message : String(error) });

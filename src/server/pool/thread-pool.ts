@@ -10,10 +10,15 @@
 //
 // A thread that finished a request would sit idle for a whole round trip (its answer reaching
 // the loop, the next request reaching it) while requests queue. So when every thread is busy,
-// each may be sent one request ahead, which it starts as soon as it is free. A request sent
-// ahead is taken back (one compare-and-swap on memory shared with the thread, so it never runs
-// twice) when another thread falls idle first, when the one ahead of it turns into a stream,
-// or when its thread is stopped.
+// each may be sent up to AHEAD requests ahead, which it starts in turn as soon as it is free.
+// A request sent ahead is taken back (one compare-and-swap on memory shared with the thread,
+// so it never runs twice) when another thread falls idle, when the one before it turns into a
+// stream or runs longer than SLOW_MS, or when its thread is stopped: a quick request never
+// waits long behind a slow one, as it would not in one shared queue.
+//
+// Messages to a thread leave together once the loop has handled what woke it (setImmediate),
+// and a thread sends the answers to quick requests back together: one message, one wake-up
+// and one callback per batch instead of per request is most of what a thread costs the loop.
 
 import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
@@ -81,6 +86,20 @@ export interface PoolStats {
   threadIds: number[];
 }
 
+/**
+ * Requests each busy thread may hold ahead of the one it runs. One keeps a thread from idling
+ * between requests; more let it take the next ones without waiting for the loop to wake it.
+ * They are spread evenly, and taken back when a thread falls idle or one runs long.
+ */
+export const AHEAD = 16;
+
+/**
+ * A request running this long (ms, as the loop sees it) is slow: nothing more is sent ahead to
+ * its thread, and what waits there is taken back for a thread that is free sooner. Well above
+ * the time a thread holds quick answers back (thread-main's HOLD_MS).
+ */
+const SLOW_MS = 2;
+
 /** How long a streamed body's producer may take to stop after its client left. */
 const CANCEL_GRACE_MS = 1000;
 /** The slowest the deadline sweep runs; a short --timeout makes it run more often. */
@@ -113,6 +132,8 @@ interface Task {
   stream: IncomingStream | null;
   /** Its client left before the answer was complete: the thread is told (`cancel`). */
   left: boolean;
+  /** Its slot in the thread's `claim` while it is sent ahead. */
+  slot: number;
 }
 
 interface Thread {
@@ -120,10 +141,17 @@ interface Thread {
   ready: boolean;
   /** The task it runs (at most one), and whether it was told to stop (no replacement then). */
   task: Task | null;
-  /** The task sent ahead, waiting on the thread for `task` to finish. */
-  ahead: Task | null;
+  /** The tasks sent ahead, oldest first, waiting on the thread for `task` to finish. */
+  ahead: Task[];
   /** See `ThreadData.claim`. */
   claim: Int32Array;
+  /** When `task` started, as far as the loop knows (`performance.now()`). */
+  since: number;
+  /** The thread said `task` may be slow: nothing waits behind it. */
+  slow: boolean;
+  /** Messages waiting to leave together (see `flush`), and the buffers they transfer. */
+  outbox: LoopMessage[];
+  transfer: ArrayBuffer[];
   served: number;
   retireAfter: number;
   stopping: boolean;
@@ -170,6 +198,14 @@ function callFailure(response: ResponseRecord): CallOutcome {
   };
 }
 
+/** A slot of `thread.claim` that no task sent ahead holds, or -1. */
+function freeSlot(thread: Thread): number {
+  for (let slot = 0; slot < AHEAD; slot += 1) {
+    if (!thread.ahead.some((task) => task.slot === slot)) return slot;
+  }
+  return -1;
+}
+
 function errorRecord(record: RequestRecord, error: HTTPException): ResponseRecord {
   return exceptionResponse(error, prefersJson(record.headers.accept)).toRecord(record.method);
 }
@@ -191,6 +227,9 @@ export class ThreadPool {
   private sweeper: NodeJS.Timeout | null = null;
   private sweepMs = MAX_SWEEP_MS;
   private idleWaiters: (() => void)[] = [];
+  /** Threads with queued messages, and whether a `flush` is scheduled. */
+  private readonly unsent: Thread[] = [];
+  private flushing = false;
   private readonly executor: CallExecutor = { run: (call, transfer) => this.call(call, transfer) };
 
   private constructor(private readonly options: ThreadPoolOptions) {}
@@ -265,6 +304,7 @@ export class ThreadPool {
       overdue: null,
       stream: null,
       left: false,
+      slot: -1,
     };
     const idle = this.idleThread();
     if (idle !== null) this.run(idle, task);
@@ -302,63 +342,91 @@ export class ThreadPool {
     return true;
   }
 
+  /** Sends `task` ahead to the thread that holds the fewest, unless none may take it. */
   private sendAheadToAny(task: Task): boolean {
+    // A call may be aborted, which only terminating its thread can do: it never waits on one.
+    if (task.call !== null) return false;
+    const now = performance.now();
+    let fewest: Thread | null = null;
     for (const thread of this.threads) {
-      if (this.sendAhead(thread, task)) return true;
+      if (
+        this.takesAhead(thread, now) &&
+        (fewest === null || thread.ahead.length < fewest.ahead.length)
+      ) {
+        fewest = thread;
+      }
     }
-    return false;
+    return fewest !== null && this.sendAhead(fewest, task);
+  }
+
+  /** Whether `thread` may be sent one more request to start after the one it runs. */
+  private takesAhead(thread: Thread, now: number): boolean {
+    const running = thread.task;
+    return (
+      thread.ready &&
+      !thread.stopping &&
+      running !== null &&
+      running.stream === null &&
+      !thread.slow &&
+      now - thread.since < SLOW_MS &&
+      thread.ahead.length < AHEAD &&
+      thread.served + 1 + thread.ahead.length < thread.retireAfter
+    );
   }
 
   private sendAhead(thread: Thread, task: Task): boolean {
-    const running = thread.task;
-    if (
-      !thread.ready ||
-      thread.stopping ||
-      running === null ||
-      running.stream !== null ||
-      thread.ahead !== null ||
-      // A call may be aborted, which only terminating its thread can do: it never waits on one.
-      task.call !== null ||
-      thread.served + 1 >= thread.retireAfter
-    ) {
+    const slot = freeSlot(thread);
+    // A slot still holding a request the thread has not started (it runs next) is not free.
+    if (slot < 0) return false;
+    const before = Atomics.load(thread.claim, slot);
+    if (before > 0 || Atomics.compareExchange(thread.claim, slot, before, task.id) !== before) {
       return false;
     }
-    // The request sent ahead before may not have started yet: its id is still there.
-    const before = Atomics.load(thread.claim, 0);
-    if (before > 0 || Atomics.compareExchange(thread.claim, 0, before, task.id) !== before) {
-      return false;
-    }
-    thread.ahead = task;
+    task.slot = slot;
+    thread.ahead.push(task);
     // Copied, not transferred: the body must stay here in case the request is taken back.
-    this.post(thread, { type: "request", id: task.id, record: task.record, ahead: true });
+    this.post(thread, { type: "request", id: task.id, record: task.record, slot });
     this.tellIfLeft(thread, task);
     return true;
   }
 
-  /** Takes back the task sent ahead to `thread` unless the thread has started it. */
+  /** Takes back the oldest task sent ahead to `thread` that the thread has not started. */
   private takeBack(thread: Thread): Task | null {
-    const task = thread.ahead;
-    if (task === null || Atomics.compareExchange(thread.claim, 0, task.id, 0) !== task.id) {
-      return null;
+    const ahead = thread.ahead;
+    for (let index = 0; index < ahead.length; index += 1) {
+      const task = ahead[index] as Task;
+      // The thread starts them in order: once one is its own, the next may still be free.
+      if (Atomics.compareExchange(thread.claim, task.slot, task.id, 0) === task.id) {
+        ahead.splice(index, 1);
+        return task;
+      }
     }
-    thread.ahead = null;
-    return task;
+    return null;
+  }
+
+  /** Takes back every task sent ahead to `thread` that it has not started, oldest first. */
+  private takeBackAll(thread: Thread): Task[] {
+    const taken: Task[] = [];
+    for (let task = this.takeBack(thread); task !== null; task = this.takeBack(thread)) {
+      taken.push(task);
+    }
+    return taken;
   }
 
   /**
-   * The thread is stopping: its task sent ahead runs elsewhere if it has not started, or fails
-   * with `error` if it had (it may have had effects; it is never run twice).
+   * The thread is stopping: its tasks sent ahead run elsewhere if it has not started them, or
+   * fail with `error` if it had (they may have had effects; none is ever run twice).
    */
   private rescueAhead(thread: Thread, error: HTTPException): void {
-    const task = thread.ahead;
-    if (task === null) return;
-    if (this.takeBack(thread) !== null && !this.closing) {
-      this.queue.unshift(task);
-      return;
+    const taken = this.takeBackAll(thread);
+    // What could not be taken back, the thread had started.
+    for (const task of thread.ahead.splice(0)) {
+      this.settle(task);
+      task.resolve(errorRecord(task.record, error));
     }
-    thread.ahead = null;
-    this.settle(task);
-    task.resolve(errorRecord(task.record, error));
+    if (this.closing) {
+      for (const task of taken) task.resolve(errorRecord(task.record, error));
+    } else this.queue.unshift(...taken);
   }
 
   /** How many threads are ready, busy, and how many requests wait. */
@@ -376,9 +444,8 @@ export class ThreadPool {
   async close(graceMs = 0): Promise<void> {
     this.closing = true;
     useExecutor(this.executor, null);
-    const waiting = [...this.threads].map((thread) => this.takeBack(thread));
+    const waiting = [...this.threads].flatMap((thread) => this.takeBackAll(thread));
     for (const task of [...this.queue.splice(0), ...waiting]) {
-      if (task === null) continue;
       task.resolve(
         errorRecord(task.record, new ServiceUnavailable("The server is shutting down.")),
       );
@@ -418,17 +485,17 @@ export class ThreadPool {
   /** Requests waiting for a thread: in the queue, or sent ahead to a busy one. */
   private waiting(): number {
     let ahead = 0;
-    for (const thread of this.threads) if (thread.ahead !== null) ahead += 1;
+    for (const thread of this.threads) ahead += thread.ahead.length;
     return this.queue.length + ahead;
   }
 
   private isBusy(): boolean {
-    return [...this.threads].some((thread) => thread.task !== null || thread.ahead !== null);
+    return [...this.threads].some((thread) => thread.task !== null || thread.ahead.length > 0);
   }
 
   /** Starts one thread; resolves `null` once it is ready, or the module's error if it is not. */
   private spawnThread(): Promise<string | null> {
-    const claim = new Int32Array(new SharedArrayBuffer(4));
+    const claim = new Int32Array(new SharedArrayBuffer(4 * AHEAD));
     const data: ThreadData = {
       appSpec: this.options.appSpec,
       claim: claim.buffer as SharedArrayBuffer,
@@ -440,8 +507,12 @@ export class ThreadPool {
       worker,
       ready: false,
       task: null,
-      ahead: null,
+      ahead: [],
       claim,
+      since: 0,
+      slow: false,
+      outbox: [],
+      transfer: [],
       served: 0,
       retireAfter: requestsBeforeRetiring(this.options.maxRequests, this.options.maxRequestsJitter),
       stopping: false,
@@ -449,7 +520,7 @@ export class ThreadPool {
     this.threads.add(thread);
     return new Promise((settle) => {
       let booted = false;
-      worker.on("message", (message: ThreadMessage) => {
+      const receive = (message: ThreadMessage): void => {
         if (message.type === "ready") {
           booted = true;
           thread.ready = true;
@@ -462,6 +533,11 @@ export class ThreadPool {
           void this.stopThread(thread);
         } else if (message.type === "broadcast") this.options.onBroadcast?.(message.envelope);
         else this.onThreadMessage(thread, message);
+      };
+      // Answers that were ready together come as one array.
+      worker.on("message", (message: ThreadMessage | ThreadMessage[]) => {
+        if (!Array.isArray(message)) receive(message);
+        else for (const each of message) receive(each);
       });
       worker.on("error", (error) => {
         if (!booted) {
@@ -477,16 +553,65 @@ export class ThreadPool {
     });
   }
 
-  private post(thread: Thread, message: LoopMessage, transfer: ArrayBuffer[] = []): void {
-    thread.worker.postMessage(message, transfer);
+  /** Queues `message` for `thread`; the queue leaves once the loop is done with this turn. */
+  private post(thread: Thread, message: LoopMessage, transfer: readonly ArrayBuffer[] = []): void {
+    if (thread.outbox.length === 0) this.unsent.push(thread);
+    thread.outbox.push(message);
+    for (const buffer of transfer) thread.transfer.push(buffer);
+    if (!this.flushing) {
+      this.flushing = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  /** Sends every thread its queued messages, as one message each (an array when several). */
+  private readonly flush = (): void => {
+    this.flushing = false;
+    for (const thread of this.unsent.splice(0)) this.send(thread);
+  };
+
+  private send(thread: Thread): void {
+    const { outbox, transfer } = thread;
+    if (outbox.length === 0) return;
+    thread.outbox = [];
+    thread.transfer = [];
+    // A stopped thread's tasks were rescued or failed when it stopped.
+    if (thread.stopping) return;
+    try {
+      thread.worker.postMessage(outbox.length === 1 ? outbox[0] : outbox, transfer);
+    } catch (error) {
+      // Records are plain data, so this is not expected. Should it happen, what the thread holds
+      // fails and the thread is replaced, rather than anything waiting for an answer.
+      this.options.logger.error(
+        `pool thread ${thread.worker.threadId} could not be sent its requests; replacing it`,
+        error,
+      );
+      for (const task of [thread.task, ...thread.ahead.splice(0)]) {
+        if (task === null) continue;
+        this.settle(task);
+        task.resolve(
+          errorRecord(
+            task.record,
+            new InternalServerError("The request could not reach a thread."),
+          ),
+        );
+      }
+      thread.task = null;
+      void this.stopThread(thread);
+      void this.replace();
+    }
   }
 
   private run(thread: Thread, task: Task): void {
     thread.task = task;
+    thread.since = performance.now();
     if (task.call !== null) {
       const { call, transfer } = task.call;
+      // Whatever was queued for the thread goes first, then the call, at once: only posting
+      // tells whether its arguments can be cloned.
+      this.send(thread);
       try {
-        this.post(thread, { type: "request", id: task.id, record: task.record, call }, [
+        thread.worker.postMessage({ type: "request", id: task.id, record: task.record, call }, [
           ...transfer,
         ]);
       } catch (error) {
@@ -512,7 +637,7 @@ export class ThreadPool {
     // A streamed body's own cancel tells the thread (see IncomingStream).
     if (task.stream !== null) return;
     for (const thread of this.threads) {
-      if (thread.task === task || thread.ahead === task) this.tellIfLeft(thread, task);
+      if (thread.task === task || thread.ahead.includes(task)) this.tellIfLeft(thread, task);
     }
   }
 
@@ -523,6 +648,7 @@ export class ThreadPool {
   private pump(): void {
     // Once closing, the queue has been answered; what runs or waits on a thread finishes there.
     if (this.closing) return;
+    this.rescueFromSlow();
     while (this.queue.length > 0) {
       if (!this.place(this.queue[0] as Task)) return;
       this.queue.shift();
@@ -538,10 +664,39 @@ export class ThreadPool {
     }
   }
 
+  /** What waits behind `thread`'s task goes back to the front of the queue, for another thread. */
+  private requeueAhead(thread: Thread): void {
+    const waiting = this.takeBackAll(thread);
+    if (waiting.length === 0) return;
+    this.queue.unshift(...waiting);
+    this.pump();
+  }
+
+  /**
+   * Requests waiting behind one that has run SLOW_MS or more go back to the front of the queue,
+   * for whichever thread is free first: a quick request does not wait out a slow one.
+   */
+  private rescueFromSlow(): void {
+    let now = 0;
+    let rescued: Task[] | null = null;
+    for (const thread of this.threads) {
+      if (thread.ahead.length === 0) continue;
+      if (now === 0) now = performance.now();
+      if (now - thread.since < SLOW_MS) continue;
+      const taken = this.takeBackAll(thread);
+      if (taken.length > 0) rescued = rescued === null ? taken : [...rescued, ...taken];
+    }
+    if (rescued !== null) this.queue.unshift(...rescued);
+  }
+
   private onThreadMessage(thread: Thread, message: ThreadMessage): void {
     const task = thread.task;
     if (task === null || !("id" in message) || message.id !== task.id) return;
     switch (message.type) {
+      case "slow":
+        thread.slow = true;
+        this.requeueAhead(thread);
+        return;
       case "response":
         this.settle(task);
         task.resolve(message.response, message.outcome);
@@ -560,13 +715,7 @@ export class ThreadPool {
         );
         task.resolve({ status: message.status, headers: message.headers, body: task.stream });
         // A stream holds its thread for as long as the client reads: nothing waits behind it.
-        {
-          const waiting = this.takeBack(thread);
-          if (waiting !== null) {
-            this.queue.unshift(waiting);
-            this.pump();
-          }
-        }
+        this.requeueAhead(thread);
         return;
       case "chunk":
         this.arm(thread, task);
@@ -643,12 +792,13 @@ export class ThreadPool {
 
   private finishTask(thread: Thread): void {
     thread.task = null;
+    thread.slow = false;
     thread.served += 1;
-    // The thread has started (or is starting) the task sent ahead: it runs now.
-    const next = thread.ahead;
-    if (next !== null) {
-      thread.ahead = null;
+    // The thread has started (or is starting) the oldest task sent ahead: it runs now.
+    const next = thread.ahead.shift();
+    if (next !== undefined) {
       thread.task = next;
+      thread.since = performance.now();
       this.arm(thread, next);
     }
     // (Nothing is sent ahead to a thread about to retire; were it, it would retire after it.)

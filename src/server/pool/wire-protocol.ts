@@ -1,5 +1,6 @@
 // The messages between a process's event loop and its pool threads. One discriminated union
-// per direction; every message is plain data. Request bodies, which the server allocated,
+// per direction; every message is plain data, and messages that leave together travel as one
+// array, in order. Request bodies, which the server allocated,
 // travel in the transfer list; response bytes are copied, since the app may hold on to them.
 
 import type {
@@ -15,9 +16,10 @@ export interface ThreadData {
   /** `path/to/app.ts[:export]`: the module the thread imports, as the worker process did. */
   appSpec: string;
   /**
-   * One Int32 shared with the loop that settles who owns a request sent ahead: the loop writes
-   * its id, the thread swaps it for `-id` as it starts it, the loop swaps it for 0 to take the
-   * request back while it waits. Exactly one of the two swaps succeeds.
+   * One Int32 per request a thread may hold ahead (`AHEAD`), shared with the loop, that settles
+   * who owns it: the loop writes its id in a free slot, the thread swaps it for `-id` as it
+   * starts it, the loop swaps it for 0 to take the request back while it waits. Exactly one of
+   * the two swaps succeeds.
    */
   claim: SharedArrayBuffer;
   /** The app's named shared values (`app.shared`), declared when the process imported it. */
@@ -31,11 +33,11 @@ export type CompleteResponse = Omit<ResponseRecord, "body"> & { body: BodyChunk 
 export type LoopMessage =
   /**
    * Run the app on this request; answer with `response`, or `head` then `chunk`s and `end`.
-   * `ahead` when it was sent while another request runs: it waits its turn and is started only
-   * if the loop has not taken it back (see `ThreadData.claim`). With `call`, a `toThread` call
-   * runs instead of the app, and its `outcome` comes back on the `response`.
+   * `slot` when it was sent ahead, while another request runs: it waits its turn and is started
+   * only if the loop has not taken it back (its slot of `ThreadData.claim`). With `call`, a
+   * `toThread` call runs instead of the app, and its `outcome` comes back on the `response`.
    */
-  | { type: "request"; id: number; record: RequestRecord; ahead?: boolean; call?: ThreadCall }
+  | { type: "request"; id: number; record: RequestRecord; slot?: number; call?: ThreadCall }
   /** A streamed chunk was written to the socket: the thread may send one more. */
   | { type: "ack"; id: number }
   /** The client went away: its `request.signal` aborts, and a streamed body stops. */
@@ -48,6 +50,11 @@ export type ThreadMessage =
   /** The app module failed to import; `message` is the module's own error. */
   | { type: "boot-failed"; message: string }
   | { type: "response"; id: number; response: CompleteResponse; outcome?: CallOutcome }
+  /**
+   * The thread starts this request, and its route is not known to be quick: what waits behind
+   * it on the thread is better run by another.
+   */
+  | { type: "slow"; id: number }
   /** A streamed response begins: status and headers now, the body in `chunk`s. */
   | { type: "head"; id: number; status: number; headers: string[] }
   | { type: "chunk"; id: number; chunk: BodyChunk }

@@ -171,6 +171,47 @@ describe("ThreadPool", () => {
     assert.deepEqual(finished, ["short", "waiting", "slow"]);
   });
 
+  it("keeps quick requests from waiting out a slow one on the same thread", async () => {
+    const { pool: threads } = await pool({ size: 2 });
+    // Eight clients send quick requests one after another while a slow one runs; the loop
+    // sends them several deep to both threads.
+    let answered = 0;
+    let slowDone = false;
+    let mostOvertaken = 0;
+    const client = async (): Promise<void> => {
+      while (!slowDone) {
+        const before = answered;
+        await threads.dispatch(record("/thread"));
+        answered += 1;
+        mostOvertaken = Math.max(mostOvertaken, answered - before - 1);
+      }
+    };
+    const clients = Array.from({ length: 8 }, () => client());
+    // Both threads are busy with quick requests (and have learnt that they are quick) first.
+    while (answered < 2000) await threads.dispatch(record("/thread"));
+    const beforeSlow = answered;
+    await threads.dispatch(record("/block/500"));
+    slowDone = true;
+    await Promise.all(clients);
+    assert.ok(answered - beforeSlow > 100, "the other thread went on answering quick requests");
+    // Stuck behind it, one would be overtaken by over 10,000 here; sent back in time, by ≈100.
+    assert.ok(mostOvertaken < 1000, `a quick request was overtaken by ${mostOvertaken} others`);
+  });
+
+  it("answers each request with its own bytes when the app rewrites one buffer", async () => {
+    const { pool: threads } = await pool({ size: 1 });
+    for (let round = 0; round < 5; round++) {
+      const numbers = Array.from({ length: 20 }, (_, i) => round * 100 + i);
+      const responses = await Promise.all(
+        numbers.map((n) => threads.dispatch(record(`/scratch/${n}`))),
+      );
+      assert.deepEqual(
+        responses.map((response) => Number(text(response).trim())),
+        numbers,
+      );
+    }
+  });
+
   it("runs a request waiting behind a timed-out one on the replacement thread", async () => {
     const { pool: threads } = await pool({ size: 1, timeoutMs: 300 });
     const stuck = threads.dispatch(record("/spin"));
