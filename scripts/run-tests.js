@@ -18,7 +18,16 @@ if (files.length === 0) {
 
 const result = spawnSync(
   process.execPath,
-  ["--conditions=carafe-source", "--import", "tsx", "--test", "--test-reporter=spec", ...files],
+  [
+    "--conditions=carafe-source",
+    "--import",
+    "tsx",
+    "--test",
+    "--test-reporter=spec",
+    // A test that hangs fails instead of holding the run (and CI) until it is killed.
+    "--test-timeout=120000",
+    ...files,
+  ],
   { stdio: "inherit" },
 );
 process.exit(result.status ?? 1);

@@ -17,6 +17,7 @@ import {
 
 const APP = "test/fixtures/pool/app.ts";
 const BROKEN = "test/fixtures/pool/broken.ts";
+const SLOW_BOOT = "test/fixtures/pool/slow-boot.ts";
 const ANY_PORT = ["--bind", "127.0.0.1:0"];
 
 const running: ServeProcess[] = [];
@@ -248,6 +249,22 @@ describe("carafe serve", () => {
     assert.equal((await fetchReply(`${server.url}/whoami`)).status, 200);
     await server.stop();
   });
+
+  it(
+    "lets a worker whose app takes longer than --timeout to import boot",
+    { timeout: 20_000 },
+    async () => {
+      const server = await serve([SLOW_BOOT, ...ANY_PORT, "--timeout", "1"]);
+      const reply = await fetchReply(`${server.url}/`);
+      assert.equal(reply.text, "booted");
+      assert.equal(
+        bootedPids(server.lines).length,
+        1,
+        "the booting worker was killed and replaced",
+      );
+      await server.stop();
+    },
+  );
 
   it("reloads the workers with --reload when a source file changes", async () => {
     const dir = mkdtempSync(join(resolve(import.meta.dirname, "../fixtures/pool"), "reload-"));

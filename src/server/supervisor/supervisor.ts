@@ -10,8 +10,9 @@
 //   TTIN/TTOU   one worker more / less
 //   USR1        reopen log files
 //
-// A worker that stops sending heartbeats for --timeout is killed and replaced; a crashed one is
-// replaced with backoff; a worker whose app fails to import stops the server with the app's error
+// A worker that stops sending heartbeats for --timeout is killed and replaced (one still importing
+// the app gets at least BOOT_GRACE_MS, since its import blocks the loop that would send them); a
+// crashed one is replaced with backoff; a worker whose app fails to import stops the server with the app's error
 // instead of forking forever.
 
 import cluster, { type Worker } from "node:cluster";
@@ -57,6 +58,12 @@ interface WorkerState {
   lastHeartbeat: number;
   readonly startedAt: number;
 }
+
+/**
+ * How long a worker may take to boot (import the app, start its pool, listen) before it counts as
+ * hung, when --timeout is shorter: a short --timeout is for requests, not for a slow import.
+ */
+const BOOT_GRACE_MS = 30_000;
 
 const SIGNALS: NodeJS.Signals[] = [
   "SIGTERM",
@@ -383,9 +390,13 @@ export class Supervisor {
     const current: WorkerState[] = [];
     for (const state of this.#workers.values()) {
       if (state.leaving) continue;
-      if (timeoutMs > 0 && now - state.lastHeartbeat > timeoutMs) {
+      const allowedMs = state.booted ? timeoutMs : Math.max(timeoutMs, BOOT_GRACE_MS);
+      if (timeoutMs > 0 && now - state.lastHeartbeat > allowedMs) {
+        const silentS = Math.round((now - state.lastHeartbeat) / 1000);
         this.#log.error(
-          `Worker ${state.worker.process.pid ?? "?"} timed out (no heartbeat for ${Math.round((now - state.lastHeartbeat) / 1000)} s; --timeout ${this.#options.timeout}); killing it`,
+          state.booted
+            ? `Worker ${state.worker.process.pid ?? "?"} timed out (no heartbeat for ${silentS} s; --timeout ${this.#options.timeout}); killing it`
+            : `Worker ${state.worker.process.pid ?? "?"} timed out (not booted after ${silentS} s; the app's import may hang); killing it`,
         );
         this.#kill(state, "SIGKILL");
         continue;
