@@ -1,7 +1,8 @@
-// The floor under Carafe's `--threads N` on tiny routes: raw node:http that hands every request
-// to one of two worker threads (in turn) and writes back what the thread answers, postMessage
-// both ways. It is as little as a server can do to run each handler off the event loop, so its
-// S1 against node-http.ts bounds what `--threads 2` can keep of `--threads 0` on this machine.
+// The yardstick for Carafe's `--threads N` on tiny routes: raw node:http that hands every
+// request to one of two worker threads (in turn) and writes back what the thread answers, one
+// postMessage per request each way. It is as little as a server can do per request to run each
+// handler off the event loop; sending several requests or answers in one message, as Carafe's
+// pool does, is the way below it.
 import { createServer, type ServerResponse } from "node:http";
 import { Worker, isMainThread, parentPort } from "node:worker_threads";
 import { HELLO, JSON_BODY, block, cpu, io, portFromEnv, user } from "./work.ts";

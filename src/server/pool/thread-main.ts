@@ -222,7 +222,8 @@ function startNext(app: Routed): void {
         : null;
     const quick = isQuick(rule, call !== undefined);
     const started = performance.now();
-    if (quick === false) hold({ type: "slow", id });
+    // A call is never sent ahead: unless something waits behind it already, nothing need move.
+    if (quick === false && (call === undefined || waiting.length > 0)) hold({ type: "slow", id });
     if (quick !== true || started - heldSince >= HOLD_MS) sendHeld();
     void serve(app, id, record, call).finally(() => {
       ran(rule, performance.now() - started);

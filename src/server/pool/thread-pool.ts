@@ -198,12 +198,12 @@ function callFailure(response: ResponseRecord): CallOutcome {
   };
 }
 
-/** A slot of `thread.claim` that no task sent ahead holds, or -1. */
+/** The lowest slot of `thread.claim` that no task sent ahead holds, or -1. */
 function freeSlot(thread: Thread): number {
-  for (let slot = 0; slot < AHEAD; slot += 1) {
-    if (!thread.ahead.some((task) => task.slot === slot)) return slot;
-  }
-  return -1;
+  let used = 0;
+  for (const task of thread.ahead) used |= 1 << task.slot;
+  const slot = 31 - Math.clz32(~used & (used + 1));
+  return slot < AHEAD ? slot : -1;
 }
 
 function errorRecord(record: RequestRecord, error: HTTPException): ResponseRecord {
@@ -586,15 +586,12 @@ export class ThreadPool {
         `pool thread ${thread.worker.threadId} could not be sent its requests; replacing it`,
         error,
       );
+      const lost = new InternalServerError("The request could not reach a thread.");
       for (const task of [thread.task, ...thread.ahead.splice(0)]) {
         if (task === null) continue;
         this.settle(task);
-        task.resolve(
-          errorRecord(
-            task.record,
-            new InternalServerError("The request could not reach a thread."),
-          ),
-        );
+        if (task.stream !== null) task.stream.finish(new Error(lost.description));
+        else task.resolve(errorRecord(task.record, lost));
       }
       thread.task = null;
       void this.stopThread(thread);
