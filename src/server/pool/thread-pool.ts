@@ -121,6 +121,10 @@ export function requestsBeforeRetiring(maxRequests: number, jitter: number): num
 }
 
 interface Task {
+  /**
+   * Names it in the messages to and from the thread it was last posted to: a fresh id for each
+   * post, so a copy left on a thread by a take-back can never claim the slot of a later copy.
+   */
   id: number;
   record: RequestRecord;
   /** A toThread call that runs instead of the app; its outcome comes with the response. */
@@ -296,7 +300,7 @@ export class ThreadPool {
       return null;
     }
     const task: Task = {
-      id: this.nextId++,
+      id: 0,
       record,
       call,
       resolve,
@@ -379,9 +383,12 @@ export class ThreadPool {
     // A slot still holding a request the thread has not started (it runs next) is not free.
     if (slot < 0) return false;
     const before = Atomics.load(thread.claim, slot);
-    if (before > 0 || Atomics.compareExchange(thread.claim, slot, before, task.id) !== before) {
+    const id = this.nextId;
+    if (before > 0 || Atomics.compareExchange(thread.claim, slot, before, id) !== before) {
       return false;
     }
+    this.nextId += 1;
+    task.id = id;
     task.slot = slot;
     thread.ahead.push(task);
     // Copied, not transferred: the body must stay here in case the request is taken back.
@@ -600,6 +607,7 @@ export class ThreadPool {
   }
 
   private run(thread: Thread, task: Task): void {
+    task.id = this.nextId++;
     thread.task = task;
     thread.since = performance.now();
     if (task.call !== null) {

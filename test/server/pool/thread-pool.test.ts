@@ -198,6 +198,42 @@ describe("ThreadPool", () => {
     assert.ok(mostOvertaken < 1000, `a quick request was overtaken by ${mostOvertaken} others`);
   });
 
+  it(
+    "answers every request when ones taken back are sent ahead again to the same thread",
+    { timeout: 30_000 },
+    async () => {
+      const { pool: threads } = await pool({ size: 2 });
+      // Quick requests (0.2 ms), sent several deep, while the loop now and then stalls for 3 ms
+      // (as a busy one does): the threads then look slow to it, so what waits on them is taken
+      // back and sent ahead again, often to the same thread and slot while the first copy still
+      // waits on that thread. Every request must still be answered, exactly once.
+      const TOTAL = 4000;
+      const pause = new Int32Array(new SharedArrayBuffer(4));
+      let sent = 0;
+      let answered = 0;
+      // Each thread counts the requests it ran: their sum shows that none ran twice.
+      const ran = new Map<number, number>();
+      const client = async (): Promise<void> => {
+        while (sent < TOTAL) {
+          sent += 1;
+          const response = await threads.dispatch(record("/busy/200"));
+          assert.equal(response.status, 200);
+          const { threadId, served } = JSON.parse(text(response)) as Record<string, number>;
+          ran.set(threadId as number, Math.max(ran.get(threadId as number) ?? 0, served as number));
+          answered += 1;
+          if (answered % 20 === 0) Atomics.wait(pause, 0, 0, 3);
+        }
+      };
+      // A lost request leaves its client waiting: the test's timeout ends it.
+      await Promise.all(Array.from({ length: 16 }, () => client()));
+      assert.equal(answered, TOTAL);
+      assert.equal(
+        [...ran.values()].reduce((sum, count) => sum + count, 0),
+        TOTAL,
+      );
+    },
+  );
+
   it("answers each request with its own bytes when the app rewrites one buffer", async () => {
     const { pool: threads } = await pool({ size: 1 });
     for (let round = 0; round < 5; round++) {
