@@ -626,10 +626,12 @@ export class ThreadPool {
         return;
       }
     } else {
+      // A task that was sent ahead and taken back may still have a copy of its record waiting in
+      // another thread's outbox: transferring the body would detach what that copy is to clone.
       this.post(
         thread,
         { type: "request", id: task.id, record: task.record },
-        transferable(task.record.body),
+        task.slot === -1 ? transferable(task.record.body) : [],
       );
       this.tellIfLeft(thread, task);
     }
