@@ -12,8 +12,8 @@
 //
 // A worker that stops sending heartbeats for --timeout is killed and replaced (one still importing
 // the app gets at least BOOT_GRACE_MS, since its import blocks the loop that would send them); a
-// crashed one is replaced with backoff; a worker whose app fails to import stops the server with the app's error
-// instead of forking forever.
+// crashed one is replaced with backoff; a worker whose app fails to import stops the server with
+// the app's error instead of forking forever.
 
 import cluster, { type Worker } from "node:cluster";
 import { existsSync, rmSync, statSync, writeFileSync } from "node:fs";
