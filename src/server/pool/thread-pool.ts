@@ -383,11 +383,10 @@ export class ThreadPool {
     // A slot still holding a request the thread has not started (it runs next) is not free.
     if (slot < 0) return false;
     const before = Atomics.load(thread.claim, slot);
-    const id = this.nextId;
+    const id = this.nextId++;
     if (before > 0 || Atomics.compareExchange(thread.claim, slot, before, id) !== before) {
       return false;
     }
-    this.nextId += 1;
     task.id = id;
     task.slot = slot;
     thread.ahead.push(task);

@@ -229,8 +229,11 @@ describe("ThreadPool", () => {
           }
           const response = await threads.dispatch(record("/busy/200"));
           assert.equal(response.status, 200);
-          const { threadId, served } = JSON.parse(text(response)) as Record<string, number>;
-          ran.set(threadId as number, Math.max(ran.get(threadId as number) ?? 0, served as number));
+          const { threadId, served } = JSON.parse(text(response)) as {
+            threadId: number;
+            served: number;
+          };
+          ran.set(threadId, Math.max(ran.get(threadId) ?? 0, served));
           answered += 1;
           if (answered % 20 === 0) Atomics.wait(pause, 0, 0, 3);
         }
