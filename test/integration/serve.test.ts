@@ -1,7 +1,16 @@
 // `carafe serve` as users run it: a real supervisor, worker processes, pool threads, sockets
 // and signals.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
@@ -31,6 +40,27 @@ async function serve(args: string[]): Promise<ServeProcess> {
 
 function json<T>(text: string): T {
   return JSON.parse(text) as T;
+}
+
+/** The inode of the socket listening on 127.0.0.1:`port`, from the kernel's table. */
+function listeningInode(port: number): string {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  for (const line of readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
+    const [, address, , state, , , , , , inode] = line.trim().split(/\s+/);
+    if (address === local && state === "0A" && inode !== undefined) return inode;
+  }
+  throw new Error(`nothing listens on 127.0.0.1:${port}`);
+}
+
+/** Whether process `pid` has the socket `inode` open (a listening socket it accepts on). */
+function holdsSocket(pid: number, inode: string): boolean {
+  return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`) === `socket:[${inode}]`;
+    } catch {
+      return false; // closed between listing and reading
+    }
+  });
 }
 
 describe("carafe serve", () => {
@@ -71,6 +101,25 @@ describe("carafe serve", () => {
     assert.equal(refused.headers["retry-after"], "1");
     assert.equal((await block).status, 200);
     await server.stop();
+  });
+
+  it("lets a single worker accept its connections itself; hands them out in turn to several", async () => {
+    for (const workers of [1, 2]) {
+      const server = await serve([
+        APP,
+        ...ANY_PORT,
+        "--workers",
+        String(workers),
+        "--log-level",
+        "debug",
+      ]);
+      await allListening(server, workers);
+      const inode = listeningInode(Number(new URL(server.url).port));
+      const accepting = bootedPids(server.lines).filter((pid) => holdsSocket(pid, inode));
+      assert.equal(accepting.length, workers === 1 ? 1 : 0, `with --workers ${workers}`);
+      assert.equal((await fetchReply(`${server.url}/whoami`)).status, 200);
+      await server.stop();
+    }
   });
 
   it("replaces a worker process that was killed", async () => {

@@ -79,6 +79,20 @@ function describeExit(code: number | null, signal: string | null): string {
   return signal !== null ? `signal ${signal}` : `exit code ${code ?? "?"}`;
 }
 
+/**
+ * How connections reach the workers, set before the first fork. With one worker it accepts them
+ * itself from the shared listening socket, as a gunicorn worker does: node:cluster's default
+ * has the supervisor accept each connection and pass it on over IPC, one at a time, which held
+ * the first request of a burst of 50 new connections for up to 100 ms. With more workers the
+ * supervisor keeps handing connections out in turn, which spreads them evenly; workers taking
+ * them from one socket can leave most connections in one busy process. An explicit
+ * `NODE_CLUSTER_SCHED_POLICY` (`rr` or `none`) is left as it is.
+ */
+function chooseScheduling(workers: number): void {
+  if (process.env.NODE_CLUSTER_SCHED_POLICY !== undefined) return;
+  if (workers === 1) cluster.schedulingPolicy = cluster.SCHED_NONE;
+}
+
 /** Runs the primary process until it stops; resolves with the exit code. */
 export class Supervisor {
   readonly #options: ServeOptions;
@@ -145,6 +159,7 @@ export class Supervisor {
     if (options.reload) this.#watch();
 
     this.#generation = 1;
+    chooseScheduling(this.#target);
     for (let i = 0; i < this.#target; i += 1) this.#spawn();
     try {
       while (!(this.#stopping !== null && this.#workers.size === 0)) {
