@@ -18,6 +18,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { chart } from "./lib/chart.ts";
 import { CONFIGS, buildApps, type Config } from "./lib/configs.ts";
 import {
+  LOAD_CPU,
   loadTool,
   runLoad,
   runSocketLoad,
@@ -30,6 +31,7 @@ import {
   settle,
   startServer,
   stopServer,
+  treeCpuMs,
   treeRssMiB,
   type Server,
 } from "./lib/processes.ts";
@@ -121,6 +123,7 @@ const results: Results = {
     os: `Linux ${release()}`,
   },
   tool: tool === "wrk" ? "wrk -t1" : "autocannon",
+  loadCpu: LOAD_CPU,
   rounds,
   seconds,
   configs: chosen.map((c) => ({
@@ -150,10 +153,20 @@ const results: Results = {
 /** Seconds of load each WebSocket scenario runs before it measures (its warm-up). */
 const SOCKET_WARMUP_SECONDS = 1;
 
+/**
+ * How many slices a scenario's seconds are cut into: for a sliced one (S1–S4), a second each, so
+ * that a slice of every server runs within a few seconds of the others'. The rest run whole:
+ * their latencies take seconds to show (S6's queue), or each run has its own warm-up.
+ */
+function slicesOf(scenario: Scenario | SocketScenario): number {
+  return "sliced" in scenario && scenario.sliced === true ? seconds : 1;
+}
+
 async function measure(
   tool: LoadTool,
   server: Server,
   scenario: Scenario | SocketScenario,
+  seconds: number,
 ): Promise<LoadResult | SocketLoadResult> {
   if ("mode" in scenario) {
     return runSocketLoad({
@@ -220,40 +233,102 @@ function summary(config: Config, result: LoadResult | SocketLoadResult): string 
   return line;
 }
 
-async function runConfig(config: Config, round: number, port: number): Promise<void> {
+/** A server up for a round: its highest tree RSS is sampled while it is under load. */
+interface Running {
+  config: Config;
+  server: Server;
+  pid: number;
+  idleMiB: number;
+  loadMiB: number;
+}
+
+/** Starts `config` on `port`, reads its idle memory and warms it up. */
+async function bringUp(config: Config, port: number): Promise<Running> {
   const server = await startServer(config, port);
   const pid = server.child.pid as number;
+  const running = { config, server, pid, idleMiB: 0, loadMiB: 0 };
   try {
     await delay(1000); // let start-up garbage settle before reading idle memory
-    const idleMiB = treeRssMiB(pid);
+    running.idleMiB = running.loadMiB = treeRssMiB(pid);
     if (config.kind === "http") await warmUp(port);
-    let loadMiB = idleMiB;
-    const sampler = setInterval(() => (loadMiB = Math.max(loadMiB, treeRssMiB(pid))), 500);
-    try {
-      for (const scenario of config.kind === "http" ? scenarios : socketScenarios) {
-        const result = await measure(tool, server, scenario);
-        // Requests wrk left behind (a queue of /block calls) must not spill into the next one.
-        await settle(port);
-        results.measurements.push({ round, config: config.key, scenario: scenario.key, result });
-        console.log(`  ${scenario.key} ${summary(config, result)}`);
-      }
-    } finally {
-      clearInterval(sampler);
-    }
-    results.processes.push({
-      round,
-      config: config.key,
-      readyMs: server.readyMs,
-      idleMiB,
-      loadMiB,
-    });
-  } finally {
+  } catch (error) {
     await stopServer(server);
+    throw error;
+  }
+  return running;
+}
+
+/** One slice of a scenario on one running server: its load, memory and CPU. */
+async function measureOne(
+  running: Running,
+  scenario: Scenario | SocketScenario,
+  round: number,
+  slice: number,
+): Promise<void> {
+  const length = seconds / slicesOf(scenario);
+  const { config, server, pid } = running;
+  const sample = (): void => void (running.loadMiB = Math.max(running.loadMiB, treeRssMiB(pid)));
+  const sampler = setInterval(sample, 500);
+  const cpuBefore = treeCpuMs(pid);
+  let result: LoadResult | SocketLoadResult;
+  try {
+    result = await measure(tool, server, scenario, length);
+  } finally {
+    clearInterval(sampler);
+  }
+  const cpuMs = treeCpuMs(pid) - cpuBefore;
+  // Requests wrk left behind (a queue of /block calls) must not spill into the next one.
+  await settle(server.port);
+  results.measurements.push({
+    round,
+    slice,
+    seconds: length,
+    config: config.key,
+    scenario: scenario.key,
+    result,
+    cpuMs,
+  });
+  const part = slicesOf(scenario) > 1 ? `.${slice + 1}` : "";
+  console.log(`  ${scenario.key}${part} ${summary(config, result)}`);
+}
+
+/**
+ * One round of the servers of one kind: all of them up at once, then each slice of each
+ * scenario on each server in turn (S1's first second on A B C …, its second on A B C …, then
+ * S2), so that the seconds in which the machine runs slow touch every server's figures alike.
+ * The order of the servers turns by one each round, so none is always measured first.
+ */
+async function runRound(round: number, configs: Config[], list: (Scenario | SocketScenario)[]) {
+  const up: Running[] = [];
+  try {
+    for (const config of configs) {
+      up.push(await bringUp(config, 19100 + runnable.indexOf(config)));
+    }
+    const order = up.map((_, i) => up[(i + round) % up.length] as Running);
+    for (const scenario of list) {
+      for (let slice = 0; slice < slicesOf(scenario); slice++) {
+        for (const running of order) {
+          await measureOne(running, scenario, round, slice);
+          writeJson();
+        }
+      }
+    }
+    for (const { config, server, idleMiB, loadMiB } of up) {
+      results.processes.push({
+        round,
+        config: config.key,
+        readyMs: server.readyMs,
+        idleMiB,
+        loadMiB,
+      });
+    }
+  } finally {
+    for (const { server } of up) await stopServer(server);
   }
 }
 
 const name = quick ? "quick" : "latest";
-/** Saved after every configuration, so a run cut short keeps what it measured. */
+/** Saved after every measurement, so a run cut short keeps what it measured. */
 function writeJson(): void {
   mkdirSync("bench/results", { recursive: true });
   writeFileSync(`bench/results/${name}.json`, JSON.stringify(results, null, 1) + "\n");
@@ -265,10 +340,10 @@ for (const c of chosen) {
 }
 for (let round = 0; round < rounds; round++) {
   console.log(`Round ${round + 1} of ${rounds}`);
-  for (const [index, config] of runnable.entries()) {
-    await runConfig(config, round, 19100 + index);
-    writeJson();
-  }
+  const http = runnable.filter((c) => c.kind === "http");
+  const sockets = runnable.filter((c) => c.kind === "websocket");
+  if (http.length > 0) await runRound(round, http, scenarios);
+  if (sockets.length > 0) await runRound(round, sockets, socketScenarios);
 }
 
 writeJson();

@@ -3,7 +3,7 @@
 // the measured server's event loop.
 import { execFile, execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { ECHO_BODY } from "./scenarios.ts";
@@ -50,6 +50,31 @@ export interface SocketLoadSpec {
 
 export type LoadTool = "wrk" | "autocannon";
 
+/**
+ * The CPU every load generator is pinned to (the machine's last), or `null` when `taskset` is
+ * missing or there is one CPU. Left to the scheduler, the generator and a one-process server
+ * swap cores and now and then share one: on a 2-core machine that alone moved req/s by up to 2×
+ * from one second to the next. Servers are never pinned; a server with more than one busy
+ * process or thread still spreads over every core, as it would in production.
+ */
+export const LOAD_CPU: number | null = ((): number | null => {
+  const cpus = availableParallelism();
+  if (cpus < 2) return null;
+  try {
+    execFileSync("taskset", ["-c", String(cpus - 1), "true"], { stdio: "ignore" });
+    return cpus - 1;
+  } catch {
+    return null;
+  }
+})();
+
+/** `command args…`, run on `LOAD_CPU` when there is one. */
+function onLoadCpu(command: string, args: string[]): [string, string[]] {
+  return LOAD_CPU === null
+    ? [command, args]
+    : ["taskset", ["-c", String(LOAD_CPU), command, ...args]];
+}
+
 export function loadTool(): LoadTool {
   try {
     execFileSync("wrk", ["--version"], { stdio: "ignore" });
@@ -95,7 +120,8 @@ async function wrk(spec: LoadSpec): Promise<LoadResult> {
     "10s",
   ];
   if (spec.method === "POST") args.push("-s", wrkPostScript());
-  const { stdout } = await run("wrk", [...args, spec.url], { maxBuffer: 1 << 20 });
+  const [command, pinned] = onLoadCpu("wrk", [...args, spec.url]);
+  const { stdout } = await run(command, pinned, { maxBuffer: 1 << 20 });
   const rate = /^Requests\/sec:\s+([\d.]+)/m.exec(stdout);
   if (rate === null) throw new Error(`wrk printed no rate for ${spec.url}:\n${stdout}`);
   return {
@@ -122,7 +148,8 @@ async function autocannon(spec: LoadSpec): Promise<LoadResult> {
     args.push("-m", "POST", "-H", "Content-Type=application/json", "-b", ECHO_BODY);
   }
   const bin = join("node_modules", ".bin", "autocannon");
-  const { stdout } = await run(bin, [...args, spec.url], { maxBuffer: 1 << 22 });
+  const [command, pinned] = onLoadCpu(bin, [...args, spec.url]);
+  const { stdout } = await run(command, pinned, { maxBuffer: 1 << 22 });
   const result = JSON.parse(stdout) as AutocannonJson;
   return {
     requestsPerSecond: result.requests.average,
@@ -145,11 +172,16 @@ export async function runSocketLoad(spec: SocketLoadSpec): Promise<SocketLoadRes
     seconds: spec.seconds,
     warmup: spec.warmupSeconds,
   }).flatMap(([name, value]) => [`--${name}`, String(value)]);
-  const { stdout } = await run(
-    process.execPath,
-    ["--import", "tsx", "bench/lib/ws-load.ts", ...flags],
-    { maxBuffer: 1 << 20, timeout: (spec.seconds + spec.warmupSeconds + 120) * 1000 },
-  );
+  const [command, args] = onLoadCpu(process.execPath, [
+    "--import",
+    "tsx",
+    "bench/lib/ws-load.ts",
+    ...flags,
+  ]);
+  const { stdout } = await run(command, args, {
+    maxBuffer: 1 << 20,
+    timeout: (spec.seconds + spec.warmupSeconds + 120) * 1000,
+  });
   // JSON has no NaN: a percentile of no latencies at all comes back as null.
   return JSON.parse(stdout, (_key, value: unknown) =>
     value === null ? Number.NaN : value,

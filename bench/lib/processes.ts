@@ -92,15 +92,20 @@ export async function stopServer(server: Server): Promise<void> {
   for (let i = 0; i < 200 && treePids(child.pid).length > 0; i++) await delay(25);
 }
 
-function parentOf(pid: number): number | null {
+/** The fields of `/proc/<pid>/stat` after the command name (the state first), or `null`. */
+function statFields(pid: number): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // The command name is in parentheses and may contain spaces: read after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(fields[1]);
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   } catch {
     return null;
   }
+}
+
+function parentOf(pid: number): number | null {
+  const fields = statFields(pid);
+  return fields === null ? null : Number(fields[1]);
 }
 
 /** `root` and every process below it that is still alive. */
@@ -116,6 +121,24 @@ export function treePids(root: number): number[] {
   const alive = parentOf(root) === null ? [] : [root];
   for (let i = 0; i < alive.length; i++) alive.push(...(children.get(alive[i] as number) ?? []));
   return alive;
+}
+
+/** Clock ticks per second of `/proc/<pid>/stat`'s times: USER_HZ, 100 on every Linux Node runs on. */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * Milliseconds of CPU (user + system, every thread) the whole process tree has used so far. The
+ * difference over a measurement, per request, is the server's own cost of a request: unlike
+ * req/s it hardly moves when the machine's speed drifts, and the load generator is not in it.
+ */
+export function treeCpuMs(root: number): number {
+  let ticks = 0;
+  for (const pid of treePids(root)) {
+    const fields = statFields(pid);
+    // utime and stime: the 14th and 15th fields, the 12th and 13th after the command name.
+    if (fields !== null) ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return (ticks * 1000) / TICKS_PER_SECOND;
 }
 
 /** Resident memory of the whole process tree in MiB (threads share their process's figure). */

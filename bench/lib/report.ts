@@ -28,6 +28,10 @@ function millis(value: number): string {
   return value >= 100 ? `${value.toFixed(0)} ms` : `${value.toFixed(value >= 10 ? 1 : 2)} ms`;
 }
 
+function micros(value: number): string {
+  return Number.isFinite(value) ? `${value.toFixed(value >= 100 ? 0 : 1)} µs` : "—";
+}
+
 export interface Target {
   what: string;
   figure: number;
@@ -46,9 +50,13 @@ export function targets(results: Results): Target[] {
   const has = (...keys: string[]): boolean => keys.every((key) => ran.has(key));
   if (has("carafe-loop", BASE)) {
     for (const s of ["S1", "S2", "S3", "S4"]) {
-      list.push(
-        atLeast(`${s} --threads 0 ≥ 1.0× Fastify`, ratio(results, "carafe-loop", BASE, s), 1),
-      );
+      const figure = ratio(results, "carafe-loop", BASE, s);
+      // What the server itself spent per request, which the machine's drift hardly moves.
+      const cpu = ratio(results, "carafe-loop", BASE, s, "cpuUs");
+      const shown = Number.isFinite(cpu)
+        ? `${times(figure)} (CPU per request: ${times(cpu)} Fastify's)`
+        : times(figure);
+      list.push(atLeast(`${s} --threads 0 ≥ 1.0× Fastify`, figure, 1, shown));
     }
   }
   if (has("carafe-t2", "carafe-loop")) {
@@ -247,8 +255,9 @@ export function markdown(results: Results): string {
     "# Carafe benchmark results",
     "",
     `Measured ${results.date} by \`npm run bench\` on ${m.cpus} × ${m.model}, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}.`,
-    `Load: \`${results.tool}\` (one thread) from a second process on 127.0.0.1; ${results.rounds} interleaved round(s) of ${results.seconds} s per scenario.`,
+    `Load: \`${results.tool}\` (one thread) from a second process on 127.0.0.1${typeof results.loadCpu === "number" ? `, pinned to CPU ${results.loadCpu} (the servers are not pinned)` : ""}; ${results.rounds} interleaved round(s) of ${results.seconds} s per scenario, each scenario run on every server in turn before the next.`,
     "Figures are medians over the rounds; each ratio is taken within one round, then its median reported.",
+    "CPU/req is the CPU time (user + system, all processes and threads) the server used during the measurement, per request: lower is better, and unlike req/s it hardly moves when the machine's speed drifts.",
     "",
   );
   const absent = results.configs.filter((c) => c.missing !== null);
@@ -262,17 +271,22 @@ export function markdown(results: Results): string {
 
   for (const s of results.scenarios) {
     const extra = s.background === undefined ? "" : ` (measured while ${s.background} is loaded)`;
+    // Under a background load the server's CPU is mostly the background route's: not shown.
+    const cpu = s.background === undefined;
     lines.push(
       `## ${s.key}: ${s.title}, ${s.connections} connections${extra}`,
       "",
-      "| server | req/s | × Fastify | × node:http | p50 | p99 | errors |",
-      "|---|---:|---:|---:|---:|---:|---:|",
+      `| server | req/s | × Fastify | × node:http | p50 | p99 | errors |${cpu ? " CPU/req | CPU × Fastify's |" : ""}`,
+      `|---|---:|---:|---:|---:|---:|---:|${cpu ? "---:|---:|" : ""}`,
     );
     for (const c of configs) {
       const rate = medianOf(results, c.key, s.key, "requestsPerSecond");
       if (!Number.isFinite(rate)) continue;
+      const cpuCells = cpu
+        ? ` ${micros(medianOf(results, c.key, s.key, "cpuUs"))} | ${times(ratio(results, c.key, BASE, s.key, "cpuUs"))} |`
+        : "";
       lines.push(
-        `| ${name(c)} | ${fixed(rate)} | ${times(ratio(results, c.key, BASE, s.key))} | ${times(ratio(results, c.key, RAW, s.key))} | ${latencyCells(results, c.key, s.key)} |`,
+        `| ${name(c)} | ${fixed(rate)} | ${times(ratio(results, c.key, BASE, s.key))} | ${times(ratio(results, c.key, RAW, s.key))} | ${latencyCells(results, c.key, s.key)} |${cpuCells}`,
       );
     }
     lines.push("");

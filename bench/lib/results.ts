@@ -7,6 +7,15 @@ export interface Measurement {
   scenario: string;
   /** A `LoadResult` in the HTTP scenarios (S*), a `SocketLoadResult` in the WebSocket ones (W*). */
   result: LoadResult | SocketLoadResult;
+  /**
+   * Which of the round's slices of the scenario this is (absent: 0). A scenario's seconds are
+   * cut into slices, and each slice runs on every server in turn before the next one.
+   */
+  slice?: number;
+  /** How long the load ran, in seconds (absent: the run's `seconds`, one slice). */
+  seconds?: number;
+  /** Milliseconds of CPU the server's process tree used during the measurement (absent before). */
+  cpuMs?: number;
 }
 
 export interface ProcessFigures {
@@ -21,6 +30,8 @@ export interface Results {
   date: string;
   machine: { cpus: number; model: string; memoryGiB: number; node: string; os: string };
   tool: string;
+  /** The CPU the load generators were pinned to; `null` or absent when they were not. */
+  loadCpu?: number | null;
   rounds: number;
   seconds: number;
   configs: { key: string; label: string; carafe: boolean; missing: string | null }[];
@@ -40,27 +51,60 @@ export function median(values: number[]): number {
     : ((finite[middle - 1] as number) + (finite[middle] as number)) / 2;
 }
 
-/** A figure of a measurement; the rate is `requestsPerSecond` (HTTP) or `messagesPerSecond`. */
-type Field = "requestsPerSecond" | "messagesPerSecond" | "p50" | "p99" | "errors";
+/**
+ * A figure of a measurement; the rate is `requestsPerSecond` (HTTP) or `messagesPerSecond`, and
+ * `cpuUs` the server's microseconds of CPU per request (or message).
+ */
+type Field = "requestsPerSecond" | "messagesPerSecond" | "p50" | "p99" | "errors" | "cpuUs";
 
-function figure(result: LoadResult | SocketLoadResult, field: Field): number {
+function figure(results: Results, m: Measurement, field: Field): number {
+  const { result } = m;
+  if (field === "cpuUs") {
+    const rate =
+      "requestsPerSecond" in result ? result.requestsPerSecond : result.messagesPerSecond;
+    const seconds = m.seconds ?? results.seconds;
+    return m.cpuMs === undefined ? Number.NaN : (m.cpuMs * 1000) / (rate * seconds);
+  }
   return field in result ? (result as Record<Field, number>)[field] : Number.NaN;
 }
 
-/** Every round's figure of `config` in `scenario`, indexed by round. */
-function perRound(results: Results, config: string, scenario: string, field: Field): number[] {
-  const values = new Array<number>(results.rounds).fill(Number.NaN);
+/** `config`'s measurements in `scenario`: each round's slices, keyed `round:slice`. */
+function slicesOf(results: Results, config: string, scenario: string): Map<string, Measurement> {
+  const slices = new Map<string, Measurement>();
   for (const m of results.measurements) {
-    if (m.config === config && m.scenario === scenario) values[m.round] = figure(m.result, field);
+    if (m.config === config && m.scenario === scenario) slices.set(`${m.round}:${m.slice ?? 0}`, m);
   }
-  return values;
+  return slices;
+}
+
+/**
+ * Each round's figure of `config` in `scenario`, indexed by round: over the round's slices, the
+ * mean rate (the slices last alike), every error, and the median of the rest.
+ */
+function perRound(results: Results, config: string, scenario: string, field: Field): number[] {
+  const byRound = Array.from({ length: results.rounds }, () => [] as number[]);
+  for (const m of slicesOf(results, config, scenario).values()) {
+    byRound[m.round]?.push(figure(results, m, field));
+  }
+  const sum = (values: number[]): number => values.reduce((total, value) => total + value, 0);
+  return byRound.map((values) => {
+    if (values.length === 0) return Number.NaN;
+    if (field === "errors") return sum(values);
+    if (field === "requestsPerSecond" || field === "messagesPerSecond") {
+      return sum(values) / values.length;
+    }
+    return median(values);
+  });
 }
 
 export function medianOf(results: Results, config: string, scenario: string, field: Field): number {
   return median(perRound(results, config, scenario, field));
 }
 
-/** Median over rounds of `a / b`, each ratio taken within one round. */
+/**
+ * Median of `a / b` over every slice both were measured in, each ratio taken between the two
+ * servers' runs of the same slice of the same round (seconds apart).
+ */
 export function ratio(
   results: Results,
   a: string,
@@ -68,9 +112,13 @@ export function ratio(
   scenario: string,
   field: Field = "requestsPerSecond",
 ): number {
-  const top = perRound(results, a, scenario, field);
-  const bottom = perRound(results, b, scenario, field);
-  return median(top.map((value, round) => value / (bottom[round] as number)));
+  const bottom = slicesOf(results, b, scenario);
+  const ratios: number[] = [];
+  for (const [key, m] of slicesOf(results, a, scenario)) {
+    const other = bottom.get(key);
+    if (other !== undefined) ratios.push(figure(results, m, field) / figure(results, other, field));
+  }
+  return median(ratios);
 }
 
 export function processMedian(

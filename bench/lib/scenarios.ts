@@ -9,19 +9,32 @@ export interface Scenario {
   connections: number;
   /** Load on another route running at the same time; only the main route is measured. */
   background?: { path: string; connections: number };
+  /**
+   * Whether the load runs in one-second slices, each slice on every server in turn (bench/run.ts):
+   * the scenarios where the server's CPU is the limit, so its rate follows the machine's speed.
+   */
+  sliced?: boolean;
 }
 
 export const SCENARIOS: Scenario[] = [
-  { key: "S1", title: "GET / (text)", method: "GET", path: "/", connections: 50 },
-  { key: "S2", title: "GET /json", method: "GET", path: "/json", connections: 50 },
+  { key: "S1", title: "GET / (text)", method: "GET", path: "/", connections: 50, sliced: true },
+  { key: "S2", title: "GET /json", method: "GET", path: "/json", connections: 50, sliced: true },
   {
     key: "S3",
     title: "GET /user/123?x=abc",
     method: "GET",
     path: "/user/123?x=abc",
     connections: 50,
+    sliced: true,
   },
-  { key: "S4", title: "POST /echo (1 KB JSON)", method: "POST", path: "/echo", connections: 50 },
+  {
+    key: "S4",
+    title: "POST /echo (1 KB JSON)",
+    method: "POST",
+    path: "/echo",
+    connections: 50,
+    sliced: true,
+  },
   {
     key: "S5",
     title: "GET / while /cpu is loaded",
