@@ -2,7 +2,7 @@
 // bench/lib/scenarios.ts of its kind (HTTP servers under S1…S7, WebSocket servers under W1…W3),
 // in interleaved rounds; writes bench/results/latest.{md,svg,json}.
 //
-//   npm run bench                      3 rounds of 5 s per scenario (≈ 25 minutes)
+//   npm run bench                      3 rounds of 5 s per scenario (≈ 37 minutes)
 //   npm run bench -- --quick           1 short round, a smoke check (writes quick.*)
 //   npm run bench -- --report          the tables and chart again from results/latest.json
 //   npm run bench -- --rounds 5 --seconds 8 --only carafe-loop,fastify,node-http --scenarios S1,S3

@@ -256,7 +256,7 @@ export function markdown(results: Results): string {
     "",
     `Measured ${results.date} by \`npm run bench\` on ${m.cpus} × ${m.model}, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}.`,
     `Load: \`${results.tool}\` (one thread) from a second process on 127.0.0.1${typeof results.loadCpu === "number" ? `, pinned to CPU ${results.loadCpu} (the servers are not pinned)` : ""}; ${results.rounds} interleaved round(s) of ${results.seconds} s per scenario, each scenario run on every server in turn before the next.`,
-    "Figures are medians over the rounds; each ratio is taken within one round, then its median reported.",
+    "Figures are medians over the rounds; each ratio is taken between runs seconds apart (per one-second slice in S1–S4, per round elsewhere), then its median reported.",
     "CPU/req is the CPU time (user + system, all processes and threads) the server used during the measurement, per request: lower is better, and unlike req/s it hardly moves when the machine's speed drifts.",
     "",
   );
