@@ -128,8 +128,9 @@ const TICKS_PER_SECOND = 100;
 
 /**
  * Milliseconds of CPU (user + system, every thread) the whole process tree has used so far. The
- * difference over a measurement, per request, is the server's own cost of a request: unlike
- * req/s it hardly moves when the machine's speed drifts, and the load generator is not in it.
+ * difference over a measurement, per request, is the server's own cost of a request, with the
+ * load generator left out. It still rises when the machine runs slow, so it is compared, like
+ * req/s, between runs seconds apart.
  */
 export function treeCpuMs(root: number): number {
   let ticks = 0;

@@ -51,7 +51,7 @@ export function targets(results: Results): Target[] {
   if (has("carafe-loop", BASE)) {
     for (const s of ["S1", "S2", "S3", "S4"]) {
       const figure = ratio(results, "carafe-loop", BASE, s);
-      // What the server itself spent per request, which the machine's drift hardly moves.
+      // What the server itself spent per request, the load generator left out.
       const cpu = ratio(results, "carafe-loop", BASE, s, "cpuUs");
       const shown = Number.isFinite(cpu)
         ? `${times(figure)} (CPU per request: ${times(cpu)} Fastify's)`
@@ -257,7 +257,7 @@ export function markdown(results: Results): string {
     `Measured ${results.date} by \`npm run bench\` on ${m.cpus} × ${m.model}, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}.`,
     `Load: \`${results.tool}\` (one thread) from a second process on 127.0.0.1${typeof results.loadCpu === "number" ? `, pinned to CPU ${results.loadCpu} (the servers are not pinned)` : ""}; ${results.rounds} interleaved round(s) of ${results.seconds} s per scenario, each scenario run on every server in turn before the next.`,
     "Figures are medians over the rounds; each ratio is taken between runs seconds apart (per one-second slice in S1–S4, per round elsewhere), then its median reported.",
-    "CPU/req is the CPU time (user + system, all processes and threads) the server used during the measurement, per request: lower is better, and unlike req/s it hardly moves when the machine's speed drifts.",
+    "CPU/req is the CPU time (user + system, all processes and threads) the server used during the measurement, per request: lower is better, and the load generator is not in it.",
     "",
   );
   const absent = results.configs.filter((c) => c.missing !== null);

@@ -69,7 +69,11 @@ function figure(results: Results, m: Measurement, field: Field): number {
 }
 
 /** `config`'s measurements in `scenario`: each round's slices, keyed `round:slice`. */
-function slicesOf(results: Results, config: string, scenario: string): Map<string, Measurement> {
+function measurementsBySlice(
+  results: Results,
+  config: string,
+  scenario: string,
+): Map<string, Measurement> {
   const slices = new Map<string, Measurement>();
   for (const m of results.measurements) {
     if (m.config === config && m.scenario === scenario) slices.set(`${m.round}:${m.slice ?? 0}`, m);
@@ -83,7 +87,7 @@ function slicesOf(results: Results, config: string, scenario: string): Map<strin
  */
 function perRound(results: Results, config: string, scenario: string, field: Field): number[] {
   const byRound = Array.from({ length: results.rounds }, () => [] as number[]);
-  for (const m of slicesOf(results, config, scenario).values()) {
+  for (const m of measurementsBySlice(results, config, scenario).values()) {
     byRound[m.round]?.push(figure(results, m, field));
   }
   const sum = (values: number[]): number => values.reduce((total, value) => total + value, 0);
@@ -112,9 +116,9 @@ export function ratio(
   scenario: string,
   field: Field = "requestsPerSecond",
 ): number {
-  const bottom = slicesOf(results, b, scenario);
+  const bottom = measurementsBySlice(results, b, scenario);
   const ratios: number[] = [];
-  for (const [key, m] of slicesOf(results, a, scenario)) {
+  for (const [key, m] of measurementsBySlice(results, a, scenario)) {
     const other = bottom.get(key);
     if (other !== undefined) ratios.push(figure(results, m, field) / figure(results, other, field));
   }
