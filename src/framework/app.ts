@@ -7,7 +7,7 @@ import process from "node:process";
 import type { Blueprint } from "./blueprint.ts";
 import { defaultConfig, type AppConfig } from "./config.ts";
 import { buildUrl } from "./current-app.ts";
-import { RequestContext, bindStream, runAsync, runSync } from "./context.ts";
+import { RequestContext, bindStream, runAsync, runHeld, runSync } from "./context.ts";
 import { drive, type Pipeline } from "./drive.ts";
 import {
   BadRequest,
@@ -457,12 +457,9 @@ export class Carafe extends Scaffold implements RecordHandler {
     }
     const pipeline = this.#pipeline(context, match, outcome);
     // Plain functions all the way: the context only has to be there while they run.
-    const result = this.#needsAsyncContext(match)
-      ? runAsync(context, () => drive(pipeline))
+    return this.#needsAsyncContext(match)
+      ? runHeld(context, (release) => drive(pipeline, undefined, release))
       : runSync(context, () => drive(pipeline, (step) => runSync(context, step)));
-    return result instanceof Promise
-      ? result.then((response) => this.#toRecord(context, response))
-      : this.#toRecord(context, result);
   }
 
   /** The web-standard entry point: runs the app on any fetch-handler host. */
@@ -526,7 +523,7 @@ export class Carafe extends Scaffold implements RecordHandler {
     context: RequestContext,
     match: MatchResult<RoutePayload>,
     outcome: ViewOutcome | undefined,
-  ): Pipeline<Response> {
+  ): Pipeline<ResponseRecord> {
     let error: unknown;
     let response: Response;
     try {
@@ -536,7 +533,8 @@ export class Carafe extends Scaffold implements RecordHandler {
       response = yield* this.#handleException(context, caught);
     }
     if (this.#chainOf(context.request.blueprint).teardown) yield* this.#teardown(context, error);
-    return response;
+    // Made in the same drive: an async request needs no promise more to turn it into a record.
+    return this.#toRecord(context, response);
   }
 
   /** `outcome` is the view's, when `handle` has already called it (a plain route). */

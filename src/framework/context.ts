@@ -82,18 +82,26 @@ export function runSync<T>(context: RequestContext, fn: () => T): T {
  * and callbacks included, until the promise it returns settles. @internal
  */
 export function runAsync<T>(context: RequestContext, fn: () => T): T {
+  return runHeld(context, (release) => {
+    const result = fn();
+    if (result instanceof Promise) result.then(release, release);
+    else release();
+    return result;
+  });
+}
+
+/**
+ * `runAsync` for code that knows itself when its async work has settled: `fn` calls `release`
+ * then (at least once), which spares the promise `runAsync` chains to find out. @internal
+ */
+export function runHeld<T>(context: RequestContext, fn: (release: () => void) => T): T {
   const release = holdStorage();
-  let result: T;
   try {
-    result = enterStorage(context, fn);
+    return enterStorage(context, () => fn(release));
   } catch (error) {
     release();
     throw error;
   }
-  if (result instanceof Promise) {
-    result.then(release, release);
-  } else release();
-  return result;
 }
 
 function enterStorage<T>(context: RequestContext, fn: () => T): T {

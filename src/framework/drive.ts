@@ -22,50 +22,59 @@ const direct: Resume = (step) => step();
 
 /**
  * Runs a pipeline to completion: synchronously if nothing it yields is a promise. After an
- * await, each synchronous stretch of the pipeline runs through `resume`.
+ * await, each synchronous stretch of the pipeline runs through `resume`. `settled` is called
+ * once when the drive ends, however it ends; an async drive calls it before its promise settles.
  */
-export function drive<T>(pipeline: Pipeline<T>, resume: Resume = direct): T | Promise<T> {
-  let step = pipeline.next();
-  while (!step.done) {
-    if (isPromiseLike(step.value)) return driveAsync(pipeline, rejectionOf(step.value), resume);
-    step = pipeline.next(step.value);
+export function drive<T>(
+  pipeline: Pipeline<T>,
+  resume: Resume = direct,
+  settled?: () => void,
+): T | Promise<T> {
+  let step: IteratorResult<unknown, T>;
+  try {
+    step = pipeline.next();
+    while (!step.done) {
+      if (isPromiseLike(step.value)) return driveAsync(pipeline, step.value, resume, settled);
+      step = pipeline.next(step.value);
+    }
+  } catch (error) {
+    settled?.();
+    throw error;
   }
+  settled?.();
   return step.value;
 }
 
+// Each promise counts on Node 20, where AsyncLocalStorage runs a hook for every one: the drive
+// awaits the yielded values themselves, and only the await's own exception is a rejection.
 async function driveAsync<T>(
   pipeline: Pipeline<T>,
   pending: PromiseLike<unknown>,
   resume: Resume,
+  settled: (() => void) | undefined,
 ): Promise<T> {
   let awaiting = pending;
-  for (;;) {
-    let value: unknown;
-    let rejected: Rejection | undefined;
-    // A rejection is thrown back into the pipeline, where its own try/catch handles it; an
-    // exception escaping the pipeline itself ends the drive.
-    try {
-      value = await awaiting;
-    } catch (error) {
-      if (!(error instanceof Rejection)) throw error;
-      rejected = error;
+  try {
+    for (;;) {
+      let value: unknown;
+      let rejected = false;
+      // A rejection is thrown back into the pipeline, where its own try/catch handles it; an
+      // exception escaping the pipeline itself ends the drive.
+      try {
+        value = await awaiting;
+      } catch (reason) {
+        rejected = true;
+        value = reason;
+      }
+      const step = resume(() => {
+        let next = rejected ? pipeline.throw(value) : pipeline.next(value);
+        while (!next.done && !isPromiseLike(next.value)) next = pipeline.next(next.value);
+        return next;
+      });
+      if (step.done) return step.value;
+      awaiting = step.value as PromiseLike<unknown>;
     }
-    const step = resume(() => {
-      let next = rejected === undefined ? pipeline.next(value) : pipeline.throw(rejected.reason);
-      while (!next.done && !isPromiseLike(next.value)) next = pipeline.next(next.value);
-      return next;
-    });
-    if (step.done) return step.value;
-    awaiting = rejectionOf(step.value as PromiseLike<unknown>);
+  } finally {
+    settled?.();
   }
-}
-
-class Rejection {
-  constructor(readonly reason: unknown) {}
-}
-
-function rejectionOf(value: PromiseLike<unknown>): Promise<unknown> {
-  return Promise.resolve(value).catch((reason: unknown) => {
-    throw new Rejection(reason);
-  });
 }

@@ -391,6 +391,36 @@ describe("synchronous handling", () => {
     await asyncResult;
   });
 
+  it("adds two promises of its own to an async handler's", async () => {
+    const app = newApp();
+    const view = async (): Promise<string> => {
+      await Promise.resolve();
+      return "waited";
+    };
+    app.get("/async", view);
+    await app.handle(getRecord("/async")); // warm up lazy module state
+    const promisesOf = async (run: () => unknown): Promise<number> => {
+      let promises = 0;
+      const hook = createHook({
+        init(_id, type) {
+          if (type === "PROMISE") promises += 1;
+        },
+      });
+      hook.enable();
+      try {
+        await run();
+      } finally {
+        hook.disable();
+      }
+      return promises;
+    };
+    const alone = await promisesOf(view);
+    const handled = await promisesOf(() => app.handle(getRecord("/async")));
+    // The driver's async function and its await; each more costs a hook call per request
+    // while AsyncLocalStorage is on (Node 20).
+    assert.equal(handled - alone, 2);
+  });
+
   it("returns synchronous records for errors of a synchronous app", () => {
     const app = newApp();
     app.logger = { error: () => {}, warn: () => {}, info: () => {} };
