@@ -3,9 +3,11 @@
 // trip from the event loop to a pool thread and back. Medians, in microseconds.
 //
 // A round trip to a thread is measured twice: as the scheduler places the two threads, and
-// with the whole process on one core (`taskset -c 0`, where it exists). On a virtual machine,
-// waking a thread on another, idle core costs tens of microseconds each way; on one core that
-// wake is gone and what is left is the cost of the dispatch itself.
+// with the whole process on one core (`taskset -c 0`, where it exists). Beside Carafe's
+// dispatch run two floors: a bare postMessage echo, and a futex ping-pong that is only the
+// kernel waking one thread and then the other. On a virtual machine, waking a thread on
+// another, idle core costs tens of microseconds each way; on one core that wake is a context
+// switch, and what is left is the cost of the dispatch itself.
 import { spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -89,9 +91,35 @@ bench.add("floor: postMessage to a bare thread and back", async () => {
   await reply;
 });
 
+// The kernel's own floor under both: one thread wakes another with a futex (Atomics.notify) and
+// sleeps (Atomics.wait) until woken back, with no event loop or message in between. Any
+// dispatch that sleeps while it waits pays this pair of wake-ups.
+const futex = new Int32Array(new SharedArrayBuffer(8));
+const [ASLEEP, WAKE, STOP] = [0, 1, 2];
+const futexThread = new Worker(
+  `const futex = new Int32Array(require("node:worker_threads").workerData);
+  for (;;) {
+    Atomics.wait(futex, 0, ${ASLEEP});
+    if (Atomics.load(futex, 0) === ${STOP}) break;
+    Atomics.store(futex, 0, ${ASLEEP});
+    Atomics.store(futex, 1, ${WAKE});
+    Atomics.notify(futex, 1);
+  }`,
+  { eval: true, workerData: futex.buffer },
+);
+bench.add("floor: futex wake of a bare thread and back (Atomics.wait/notify)", () => {
+  Atomics.store(futex, 1, ASLEEP);
+  Atomics.store(futex, 0, WAKE);
+  Atomics.notify(futex, 0);
+  Atomics.wait(futex, 1, ASLEEP);
+});
+
 await bench.run();
 await pool.close();
 await echoThread.terminate();
+Atomics.store(futex, 0, STOP);
+Atomics.notify(futex, 0);
+await once(futexThread, "exit");
 
 interface Row {
   task: string;
