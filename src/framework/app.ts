@@ -105,6 +105,14 @@ function isLoopback(address: string): boolean {
 }
 
 /**
+ * Drives `pipeline` with `context` kept across its awaits; the drive itself releases the
+ * storage when it ends, so no promise is chained to find out.
+ */
+function driveInContext<T>(context: RequestContext, pipeline: Pipeline<T>): T | Promise<T> {
+  return runHeld(context, (release) => drive(pipeline, undefined, release));
+}
+
+/**
  * A Carafe application.
  *
  * @example
@@ -358,7 +366,7 @@ export class Carafe extends Scaffold implements RecordHandler {
     logError: (message, error) => this.logger.error(message, error),
     beforeHooks: async (context) =>
       this.#chainOf(context.request.blueprint).before
-        ? runAsync(context, () => drive(this.#preprocessRequest(context)))
+        ? driveInContext(context, this.#preprocessRequest(context))
         : undefined,
     responseOf: (request, value) => this.#makeResponse(request, value).toRecord("GET"),
   };
@@ -458,7 +466,7 @@ export class Carafe extends Scaffold implements RecordHandler {
     const pipeline = this.#pipeline(context, match, outcome);
     // Plain functions all the way: the context only has to be there while they run.
     return this.#needsAsyncContext(match)
-      ? runHeld(context, (release) => drive(pipeline, undefined, release))
+      ? driveInContext(context, pipeline)
       : runSync(context, () => drive(pipeline, (step) => runSync(context, step)));
   }
 

@@ -22,6 +22,23 @@ async function asyncChain(steps: number): Promise<void> {
   }
 }
 
+/** Counts the promises created from now until `stop()`. */
+function promiseCounter(): { readonly count: number; stop(): void } {
+  let count = 0;
+  const hook = createHook({
+    init(_id, type) {
+      if (type === "PROMISE") count += 1;
+    },
+  });
+  hook.enable();
+  return {
+    get count() {
+      return count;
+    },
+    stop: () => void hook.disable(),
+  };
+}
+
 function noRequestContext(name: string): (error: unknown) => boolean {
   return (error) =>
     error instanceof CarafeError &&
@@ -369,17 +386,12 @@ describe("synchronous handling", () => {
     app.handle(getRecord("/?n=0")); // warm up lazy module state
     let promises = 0;
     const countPromises = (url: string): ResponseRecord | Promise<ResponseRecord> => {
-      promises = 0;
-      const hook = createHook({
-        init(_id, type) {
-          if (type === "PROMISE") promises += 1;
-        },
-      });
-      hook.enable();
+      const counter = promiseCounter();
       try {
         return app.handle(getRecord(url));
       } finally {
-        hook.disable();
+        counter.stop();
+        promises = counter.count;
       }
     };
     const result = countPromises("/?n=1");
@@ -400,19 +412,13 @@ describe("synchronous handling", () => {
     app.get("/async", view);
     await app.handle(getRecord("/async")); // warm up lazy module state
     const promisesOf = async (run: () => unknown): Promise<number> => {
-      let promises = 0;
-      const hook = createHook({
-        init(_id, type) {
-          if (type === "PROMISE") promises += 1;
-        },
-      });
-      hook.enable();
+      const counter = promiseCounter();
       try {
         await run();
       } finally {
-        hook.disable();
+        counter.stop();
       }
-      return promises;
+      return counter.count;
     };
     const alone = await promisesOf(view);
     const handled = await promisesOf(() => app.handle(getRecord("/async")));
