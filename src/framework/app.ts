@@ -151,7 +151,7 @@ export class Carafe extends Scaffold implements RecordHandler {
   /** The rooms of this app's WebSockets in this process. @internal */
   readonly rooms = new Rooms();
   #serving = false;
-  // The match `placementOf` or `streamsBody` just made, for the `handle` call that follows it:
+  // The match `threadRuleOf` or `streamsBody` just made, for the `handle` call that follows it:
   // three fields rather than an object, so nothing is allocated per request.
   #placedMethod = "";
   #placedUrl = "";
@@ -213,18 +213,19 @@ export class Carafe extends Scaffold implements RecordHandler {
   }
 
   /**
-   * Where the request's route runs (DESIGN.md, "What runs where"): `thread` for `{ thread: true }`
-   * routes, and for unmarked synchronous handlers when the server has threads (`threaded`);
-   * `loop` for everything else, including requests that match no route.
+   * Where the request's route runs (DESIGN.md, "What runs where"): on a thread for
+   * `{ thread: true }` routes, and for unmarked synchronous handlers when the server has threads
+   * (`threaded`); then the route's rule, which the pool learns each route's pace by. `null`, on
+   * the loop, for everything else, including requests that match no route.
    */
-  placementOf(method: string, url: string, threaded: boolean): "loop" | "thread" {
+  threadRuleOf(method: string, url: string, threaded: boolean): string | null {
     // A request with a body was matched once already, by streamsBody.
     const match = this.#takeMatch(method, url);
-    const placement = placementOfMatch(match, threaded);
+    const onThread = match.kind === "found" && placementOfMatch(match, threaded) === "thread";
     // A request that stays on the loop is handled next: hand its match over, so the route is
     // matched once.
-    this.#handOver(method, url, placement === "loop" ? match : undefined);
-    return placement;
+    this.#handOver(method, url, onThread ? undefined : match);
+    return onThread ? match.rule.rule : null;
   }
 
   /** The match handed over for `method` and `url`, taken (it belongs to one request), or a new one. */

@@ -200,8 +200,11 @@ function writeFailure(response: ServerResponse): void {
 
 /** Runs the requests whose route is placed on a thread (the process's thread pool). */
 export interface Dispatcher {
-  /** `client` closing before the response is complete aborts the request's `request.signal`. */
-  dispatch(record: RequestRecord, client?: ServerResponse): Promise<ResponseRecord>;
+  /**
+   * `client` closing before the response is complete aborts the request's `request.signal`;
+   * `rule` names the request's route.
+   */
+  dispatch(record: RequestRecord, client?: ServerResponse, rule?: string): Promise<ResponseRecord>;
 }
 
 /** gunicorn's request limits; a request over one is answered without reaching the app. */
@@ -252,11 +255,12 @@ export interface LoopOptions {
 }
 
 interface Placeable {
-  placementOf(method: string, url: string, threaded: boolean): "loop" | "thread";
+  /** The rule of the request's route when it runs on a thread; `null` when on the loop. */
+  threadRuleOf(method: string, url: string, threaded: boolean): string | null;
 }
 
 function hasPlacement(app: RecordHandler): app is RecordHandler & Placeable {
-  return typeof (app as Partial<Placeable>).placementOf === "function";
+  return typeof (app as Partial<Placeable>).threadRuleOf === "function";
 }
 
 interface BodyStreaming {
@@ -349,11 +353,9 @@ export function createRequestListener(
     applyProxy?.(record);
     let result: ResponseRecord | Promise<ResponseRecord>;
     try {
-      if (
-        placeable !== null &&
-        placeable.placementOf(record.method, record.url, threaded) === "thread"
-      ) {
-        result = (pool as Dispatcher).dispatch(record, response);
+      const rule = placeable?.threadRuleOf(record.method, record.url, threaded) ?? null;
+      if (rule !== null) {
+        result = (pool as Dispatcher).dispatch(record, response, rule);
       } else if (watchdog !== undefined) {
         const started = performance.now();
         result = app.handle(record, response, stream);

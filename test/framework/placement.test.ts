@@ -19,7 +19,7 @@ async function text(result: ResponseRecord | Promise<ResponseRecord>): Promise<s
   return typeof body === "string" ? body : Buffer.from(body as Uint8Array).toString("utf8");
 }
 
-describe("placementOf (DESIGN.md, what runs where)", () => {
+describe("threadRuleOf (DESIGN.md, what runs where)", () => {
   const app = new Carafe();
   app.get("/sync", () => "sync");
   app.get("/async", async () => "async");
@@ -27,28 +27,28 @@ describe("placementOf (DESIGN.md, what runs where)", () => {
   app.get("/pinned", { thread: false }, () => "pinned");
 
   it("keeps every unmarked handler on the loop without threads", () => {
-    assert.equal(app.placementOf("GET", "/sync", false), "loop");
-    assert.equal(app.placementOf("GET", "/async", false), "loop");
+    assert.equal(app.threadRuleOf("GET", "/sync", false), null);
+    assert.equal(app.threadRuleOf("GET", "/async", false), null);
   });
 
   it("sends unmarked sync handlers to a thread when the server has threads, async ones never", () => {
-    assert.equal(app.placementOf("GET", "/sync?x=1", true), "thread");
-    assert.equal(app.placementOf("GET", "/async", true), "loop");
+    assert.equal(app.threadRuleOf("GET", "/sync?x=1", true), "/sync");
+    assert.equal(app.threadRuleOf("GET", "/async", true), null);
   });
 
   it("follows { thread } marks either way", () => {
-    assert.equal(app.placementOf("GET", "/marked", false), "thread");
-    assert.equal(app.placementOf("GET", "/pinned", true), "loop");
+    assert.equal(app.threadRuleOf("GET", "/marked", false), "/marked");
+    assert.equal(app.threadRuleOf("GET", "/pinned", true), null);
   });
 
   it("places unmatched requests, absolute-form targets included, by their route", () => {
-    assert.equal(app.placementOf("GET", "/nowhere", true), "loop");
-    assert.equal(app.placementOf("POST", "/sync", true), "loop");
-    assert.equal(app.placementOf("GET", "http://localhost/sync", true), "thread");
+    assert.equal(app.threadRuleOf("GET", "/nowhere", true), null);
+    assert.equal(app.threadRuleOf("POST", "/sync", true), null);
+    assert.equal(app.threadRuleOf("GET", "http://localhost/sync", true), "/sync");
   });
 });
 
-describe("the match placementOf hands to handle", () => {
+describe("the match threadRuleOf hands to handle", () => {
   const app = new Carafe();
   app.get("/user/<int:id>", (req) => {
     const params = req.params as { id: number; touched?: boolean };
@@ -59,15 +59,15 @@ describe("the match placementOf hands to handle", () => {
 
   it("gives each request its own params, even for the same URL twice", async () => {
     for (let i = 0; i < 2; i++) {
-      assert.equal(app.placementOf("GET", "/user/7", false), "loop");
+      assert.equal(app.threadRuleOf("GET", "/user/7", false), null);
       assert.equal(await text(app.handle(record("/user/7"))), "7 fresh");
     }
   });
 
   it("is not used for another request than the one placed", async () => {
-    app.placementOf("GET", "/user/1", false);
+    app.threadRuleOf("GET", "/user/1", false);
     assert.equal(await text(app.handle(record("/user/2"))), "2 fresh");
-    app.placementOf("GET", "/user/3", false);
+    app.threadRuleOf("GET", "/user/3", false);
     assert.equal(await text(app.handle(record("/user/3", "HEAD"))), "");
     assert.equal(await text(app.handle(record("/user/3"))), "3 fresh");
     // Handled without being placed again (the test client, fetch): matched afresh.

@@ -530,7 +530,7 @@ describe("request.stream()", () => {
   it("places a streamBody route on the loop, and refuses it on a thread at registration", () => {
     const app = newApp();
     app.post("/upload", { streamBody: true }, () => "ok");
-    assert.equal(app.placementOf("POST", "/upload", true), "loop");
+    assert.equal(app.threadRuleOf("POST", "/upload", true), null);
     assert.throws(
       () => app.post("/bad", { streamBody: true, thread: true }, () => "no"),
       /streamBody: true cannot run on a thread/,

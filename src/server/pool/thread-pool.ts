@@ -19,6 +19,9 @@
 // Messages to a thread leave together once the loop has handled what woke it (setImmediate),
 // and a thread sends the answers to quick requests back together: one message, one wake-up
 // and one callback per batch instead of per request is most of what a thread costs the loop.
+// A request whose route the threads last said was slow is known slow from its start: nothing
+// is sent ahead to its thread (to be taken back a moment later), and it leaves at once, since
+// it gains nothing from company and its thread idles until it comes.
 
 import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
@@ -84,6 +87,8 @@ export interface PoolStats {
   /** Requests waiting for a thread. */
   queued: number;
   threadIds: number[];
+  /** Requests taken back from a thread they were sent ahead to: its copy there was sent for nothing. */
+  takenBack: number;
 }
 
 /**
@@ -138,6 +143,10 @@ interface Task {
   left: boolean;
   /** Its slot in the thread's `claim` while it is sent ahead. */
   slot: number;
+  /** Its route's rule, when the loop knows it: how fast the route runs is learnt by it. */
+  rule: string | null;
+  /** Its thread said it may be slow. */
+  saidSlow: boolean;
 }
 
 interface Thread {
@@ -151,7 +160,7 @@ interface Thread {
   claim: Int32Array;
   /** When `task` started, as far as the loop knows (`performance.now()`). */
   since: number;
-  /** The thread said `task` may be slow: nothing waits behind it. */
+  /** `task` may be slow (its route was, or its thread said so): nothing waits behind it. */
   slow: boolean;
   /** Messages waiting to leave together (see `flush`), and the buffers they transfer. */
   outbox: LoopMessage[];
@@ -231,6 +240,9 @@ export class ThreadPool {
   private sweeper: NodeJS.Timeout | null = null;
   private sweepMs = MAX_SWEEP_MS;
   private idleWaiters: (() => void)[] = [];
+  /** The rules of the routes whose last request its thread said may be slow. */
+  private readonly slowRules = new Set<string>();
+  private takenBack = 0;
   /** Threads with queued messages, and whether a `flush` is scheduled. */
   private readonly unsent: Thread[] = [];
   private flushing = false;
@@ -261,9 +273,13 @@ export class ThreadPool {
    * `client` closes before the response is complete, the request's `request.signal` aborts on
    * its thread.
    */
-  dispatch(record: RequestRecord, client?: ClientConnection): Promise<ResponseRecord> {
+  dispatch(
+    record: RequestRecord,
+    client?: ClientConnection,
+    rule?: string,
+  ): Promise<ResponseRecord> {
     return new Promise((resolve) => {
-      const task = this.enqueue(record, null, resolve);
+      const task = this.enqueue(record, null, resolve, rule ?? null);
       if (task !== null && client !== undefined) {
         client.once("close", () => {
           if (!client.writableFinished) this.clientLeft(task);
@@ -294,6 +310,7 @@ export class ThreadPool {
     record: RequestRecord,
     call: Task["call"],
     resolve: Task["resolve"],
+    rule: string | null = null,
   ): Task | null {
     if (this.closing) {
       resolve(errorRecord(record, new ServiceUnavailable("The server is shutting down.")));
@@ -309,6 +326,8 @@ export class ThreadPool {
       stream: null,
       left: false,
       slot: -1,
+      rule,
+      saidSlow: false,
     };
     const idle = this.idleThread();
     if (idle !== null) this.run(idle, task);
@@ -404,6 +423,7 @@ export class ThreadPool {
       // The thread starts them in order: once one is its own, the next may still be free.
       if (Atomics.compareExchange(thread.claim, task.slot, task.id, 0) === task.id) {
         ahead.splice(index, 1);
+        this.takenBack += 1;
         return task;
       }
     }
@@ -443,6 +463,7 @@ export class ThreadPool {
       busy: live.filter((thread) => thread.task !== null).length,
       queued: this.waiting(),
       threadIds: live.map((thread) => thread.worker.threadId),
+      takenBack: this.takenBack,
     };
   }
 
@@ -607,8 +628,7 @@ export class ThreadPool {
 
   private run(thread: Thread, task: Task): void {
     task.id = this.nextId++;
-    thread.task = task;
-    thread.since = performance.now();
+    this.start(thread, task);
     if (task.call !== null) {
       const { call, transfer } = task.call;
       // Whatever was queued for the thread goes first, then the call, at once: only posting
@@ -633,8 +653,23 @@ export class ThreadPool {
         task.slot === -1 ? transferable(task.record.body) : [],
       );
       this.tellIfLeft(thread, task);
+      if (thread.slow) this.send(thread);
     }
     this.arm(thread, task);
+  }
+
+  /** `task` is `thread`'s from now; slow from the start if its route was slow last time. */
+  private start(thread: Thread, task: Task): void {
+    thread.task = task;
+    thread.since = performance.now();
+    thread.slow = task.rule !== null && this.slowRules.has(task.rule);
+  }
+
+  /** What `task`'s thread said of its pace is what the next request on its route expects. */
+  private learnPace(task: Task): void {
+    if (task.rule === null) return;
+    if (task.saidSlow) this.slowRules.add(task.rule);
+    else this.slowRules.delete(task.rule);
   }
 
   /** A request's client left: the thread that holds it (running or sent ahead) is told. */
@@ -701,9 +736,11 @@ export class ThreadPool {
     switch (message.type) {
       case "slow":
         thread.slow = true;
+        task.saidSlow = true;
         this.requeueAhead(thread);
         return;
       case "response":
+        this.learnPace(task);
         this.settle(task);
         task.resolve(message.response, message.outcome);
         this.finishTask(thread);
@@ -728,6 +765,7 @@ export class ThreadPool {
         task.stream?.push(message.chunk);
         return;
       case "end":
+        this.learnPace(task);
         this.settle(task);
         task.stream?.finish(message.error === undefined ? undefined : new Error(message.error));
         this.finishTask(thread);
@@ -803,8 +841,7 @@ export class ThreadPool {
     // The thread has started (or is starting) the oldest task sent ahead: it runs now.
     const next = thread.ahead.shift();
     if (next !== undefined) {
-      thread.task = next;
-      thread.since = performance.now();
+      this.start(thread, next);
       this.arm(thread, next);
     }
     // (Nothing is sent ahead to a thread about to retire; were it, it would retire after it.)

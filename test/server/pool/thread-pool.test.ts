@@ -171,6 +171,26 @@ describe("ThreadPool", () => {
     assert.deepEqual(finished, ["short", "waiting", "slow"]);
   });
 
+  it("sends nothing ahead to a thread whose route was slow last time", async () => {
+    const { pool: threads } = await pool({ size: 2 });
+    const run = (url: string, rule: string, times = 1): Promise<ResponseRecord[]> =>
+      Promise.all(
+        Array.from({ length: times }, () => threads.dispatch(record(url), undefined, rule)),
+      );
+    // Both threads run each route first: they learn that one is slow and the other quick.
+    await run("/block/50", "/block/<int:ms>", 2);
+    for (let round = 0; round < 4; round += 1) await run("/thread", "/thread", 20);
+    const before = threads.stats().takenBack;
+    // The slow request has one thread; the quick ones would be spread over both, and taken
+    // back from the slow one once it says it is slow, were it not known slow from its start.
+    const slow = run("/block/300", "/block/<int:ms>");
+    const quick = await run("/thread", "/thread", 20);
+    const [blocked] = await slow;
+    assert.equal((blocked as ResponseRecord).status, 200);
+    assert.ok(quick.every((response) => response.status === 200));
+    assert.equal(threads.stats().takenBack - before, 0, "requests were taken back");
+  });
+
   it("keeps quick requests from waiting out a slow one on the same thread", async () => {
     const { pool: threads } = await pool({ size: 2 });
     // Eight clients send quick requests one after another while a slow one runs; the loop
