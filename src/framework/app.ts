@@ -22,7 +22,14 @@ import {
 import { fetchWith } from "./fetch-adapter.ts";
 import { parseMultipart } from "./forms.ts";
 import { consoleLogger, type Logger } from "./logging.ts";
-import type { ClientConnection, RecordHandler, RequestRecord, ResponseRecord } from "./records.ts";
+import {
+  SKIP_BODY,
+  type BodyPlan,
+  type ClientConnection,
+  type RecordHandler,
+  type RequestRecord,
+  type ResponseRecord,
+} from "./records.ts";
 import { Request, rawPathOf } from "./request.ts";
 import {
   Response,
@@ -104,6 +111,17 @@ function isLoopback(address: string): boolean {
   return address === "::1" || address.startsWith("127.") || address.startsWith("::ffff:127.");
 }
 
+/** Refuses a body limit that is not a whole number of bytes (a route's `null` is checked apart). */
+function checkBodyLimit(limit: unknown, where: string): void {
+  if (typeof limit === "number" && Number.isSafeInteger(limit) && limit >= 0) return;
+  throw new CarafeError(
+    "ERR_BODY_LIMIT",
+    limit === null
+      ? `${where}: null (no limit) is refused for a whole app; set { maxContentLength: null } on the route that needs it, so every other route keeps a bound`
+      : `${where} must be a whole number of bytes, 0 or more (got ${String(limit)})`,
+  );
+}
+
 /**
  * Drives `pipeline` with `context` kept across its awaits; the drive itself releases the
  * storage when it ends, so no promise is chained to find out.
@@ -151,7 +169,7 @@ export class Carafe extends Scaffold implements RecordHandler {
   /** The rooms of this app's WebSockets in this process. @internal */
   readonly rooms = new Rooms();
   #serving = false;
-  // The match `threadRuleOf` or `streamsBody` just made, for the `handle` call that follows it:
+  // The match `threadRuleOf` or `bodyPlanOf` just made, for the `handle` call that follows it:
   // three fields rather than an object, so nothing is allocated per request.
   #placedMethod = "";
   #placedUrl = "";
@@ -167,6 +185,7 @@ export class Carafe extends Scaffold implements RecordHandler {
     );
     registerApp(this, this.sourceFile);
     this.config = { ...defaultConfig(), ...config } as AppConfig;
+    checkBodyLimit(this.config.maxContentLength, "new Carafe({ maxContentLength })");
     this.staticUrlPath = (staticUrlPath ?? "/static").replace(/\/+$/, "");
     this.staticFolder =
       staticFolder === null ? null : resolve(this.rootPath, staticFolder ?? "static");
@@ -175,8 +194,8 @@ export class Carafe extends Scaffold implements RecordHandler {
     if (this.staticFolder !== null) this.#addStaticRoute(this.staticFolder);
   }
 
-  /** Largest accepted request body (from `config.maxContentLength`), read by servers. */
-  get maxContentLength(): number | null {
+  /** The app's body limit (`config.maxContentLength`); a route may set its own. */
+  get maxContentLength(): number {
     return this.config.maxContentLength;
   }
 
@@ -201,15 +220,25 @@ export class Carafe extends Scaffold implements RecordHandler {
   }
 
   /**
-   * Whether the request's route reads its body as it arrives (`streamBody: true`): the server
-   * then hands it the body stream instead of reading the body first.
+   * How the server reads the request's body: not at all when routing answers without a view
+   * (404, 405, a redirect, OPTIONS); as it arrives for a `streamBody` route; else into memory.
+   * Either within the route's `maxContentLength`, or the app's.
    */
-  streamsBody(method: string, url: string): boolean {
+  bodyPlanOf(method: string, url: string): BodyPlan {
     const match = this.urlMap.match(method, rawPathOf(url));
     // Handed over either way: the handle() call for this request takes it (unless another
     // request's handle() comes first while this body is read; then it matches again).
     this.#handOver(method, url, match);
-    return match.kind === "found" && match.rule.payload.streamBody;
+    if (match.kind !== "found") return SKIP_BODY;
+    const payload = match.rule.payload;
+    return { read: payload.streamBody ? "stream" : "buffer", limit: this.#limitOf(payload) };
+  }
+
+  /** The body limit of a route: its own, or the app's. */
+  #limitOf(payload: RoutePayload): number | null {
+    return payload.maxContentLength === undefined
+      ? this.config.maxContentLength
+      : payload.maxContentLength;
   }
 
   /**
@@ -219,7 +248,7 @@ export class Carafe extends Scaffold implements RecordHandler {
    * the loop, for everything else, including requests that match no route.
    */
   threadRuleOf(method: string, url: string, threaded: boolean): string | null {
-    // A request with a body was matched once already, by streamsBody.
+    // A request with a body was matched once already, by bodyPlanOf.
     const match = this.#takeMatch(method, url);
     const onThread = match.kind === "found" && placementOfMatch(match, threaded) === "thread";
     // A request that stays on the loop is handled next: hand its match over, so the route is
@@ -290,6 +319,10 @@ export class Carafe extends Scaffold implements RecordHandler {
         `route ${JSON.stringify(rule)}: a streamed body arrives on the event loop, so streamBody: true cannot run on a thread (thread: true); read the body on the loop and hand the heavy work to toThread()`,
       );
     }
+    const limit = spec.options.maxContentLength;
+    if (limit !== undefined && limit !== null) {
+      checkBodyLimit(limit, `route ${JSON.stringify(rule)}: maxContentLength`);
+    }
     this.urlMap.add(rule, {
       endpoint,
       methods: spec.methods,
@@ -300,6 +333,7 @@ export class Carafe extends Scaffold implements RecordHandler {
         thread: spec.options.thread,
         isAsync: isAsyncFunction(spec.handler),
         streamBody: spec.options.streamBody === true,
+        maxContentLength: limit,
       },
     });
   }
@@ -572,12 +606,15 @@ export class Carafe extends Scaffold implements RecordHandler {
       request.endpoint = match.rule.endpoint;
       request.rule = match.rule.rule;
       request.blueprint = match.rule.payload.blueprint;
+      request.maxContentLength = this.#limitOf(match.rule.payload);
+    } else {
+      request.maxContentLength = this.config.maxContentLength;
     }
     return match;
   }
 
-  #bodyTooLarge(record: RequestRecord): boolean {
-    const limit = this.config.maxContentLength;
+  #bodyTooLarge(request: Request): boolean {
+    const { record, maxContentLength: limit } = request;
     return (
       record.bodyTooLarge === true ||
       (limit !== null && record.body !== null && record.body.byteLength > limit)
@@ -588,7 +625,7 @@ export class Carafe extends Scaffold implements RecordHandler {
   #needsBodyStep(request: Request): boolean {
     const { record } = request;
     return (
-      this.#bodyTooLarge(record) ||
+      this.#bodyTooLarge(request) ||
       (record.headers["content-type"] !== undefined &&
         !request.bodyIsStreamed &&
         request.mimetype === "multipart/form-data")
@@ -597,7 +634,7 @@ export class Carafe extends Scaffold implements RecordHandler {
 
   *#loadBody(request: Request): Pipeline<void> {
     const record = request.record;
-    if (this.#bodyTooLarge(record)) throw bodyTooLarge(this.config.maxContentLength);
+    if (this.#bodyTooLarge(request)) throw bodyTooLarge(request.maxContentLength);
     const parsed = yield parseMultipart(record.body, request.contentType, {
       maxFormParts: this.config.maxFormParts,
     });

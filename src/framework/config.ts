@@ -11,8 +11,12 @@ export interface AppConfig {
   secretKey: string | null;
   /** Older secrets still accepted when reading sessions (key rotation). */
   secretKeyFallbacks: string[];
-  /** Largest accepted request body in bytes (413 above it); `null` for no limit. */
-  maxContentLength: number | null;
+  /**
+   * Largest accepted request body in bytes (413 above it), for every route that does not set
+   * its own `maxContentLength`. Default 1 MiB (`DEFAULT_MAX_CONTENT_LENGTH`). There is no
+   * app-wide "unlimited": a route that needs it says `maxContentLength: null` itself.
+   */
+  maxContentLength: number;
   /** Most parts accepted in a multipart form (413 above it). */
   maxFormParts: number;
   /** Name of the session cookie. */
@@ -46,14 +50,21 @@ export interface AppConfig {
   broadcastChannel: string;
 }
 
-/** Flask's defaults. */
+/**
+ * The default body limit, 1 MiB: Fastify's default, ten times Express's JSON limit. A body is
+ * held whole in memory (and handed to a pool thread) before its view runs, so the limit is what
+ * one request can cost a worker; an upload route raises it for itself, or streams its body.
+ */
+export const DEFAULT_MAX_CONTENT_LENGTH = 1024 * 1024;
+
+/** Flask's defaults, and bounds where Flask has none. */
 export function defaultConfig(): AppConfig {
   return {
     debug: false,
     testing: false,
     secretKey: null,
     secretKeyFallbacks: [],
-    maxContentLength: null,
+    maxContentLength: DEFAULT_MAX_CONTENT_LENGTH,
     maxFormParts: 1000,
     sessionCookieName: "session",
     sessionCookieDomain: null,

@@ -134,7 +134,7 @@ export function bodyTooLarge(limit: number | null): InstanceType<typeof RequestE
   return new RequestEntityTooLarge(
     limit === null
       ? undefined
-      : `The request body is larger than the limit of ${limit} bytes (config maxContentLength).`,
+      : `The request body is larger than the limit of ${limit} bytes (maxContentLength).`,
   );
 }
 

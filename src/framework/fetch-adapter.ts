@@ -2,20 +2,25 @@
 // so a Carafe app runs on any fetch-handler host.
 
 import { Buffer } from "node:buffer";
-import type {
-  BodyStream,
-  ClientConnection,
-  RecordHandler,
-  RequestRecord,
-  ResponseRecord,
+import {
+  bodyPlanOf,
+  type BodyStream,
+  type ClientConnection,
+  type RecordHandler,
+  type RequestRecord,
+  type ResponseRecord,
 } from "./records.ts";
 
 const encoder = new TextEncoder();
 
-/** Builds a RequestRecord from a web `Request`, reading its body (within the size limit). */
+/**
+ * Builds a RequestRecord from a web `Request`, reading its body within the size limit, or not
+ * at all when `readBody` is false (routing answers it without a view).
+ */
 export async function recordFromRequest(
   request: globalThis.Request,
   maxContentLength: number | null,
+  readBody = true,
 ): Promise<RequestRecord> {
   const url = new URL(request.url);
   const headers: Record<string, string> = {};
@@ -31,6 +36,7 @@ export async function recordFromRequest(
     remoteAddress: "",
     scheme: url.protocol === "https:" ? "https" : "http",
   };
+  if (!readBody) return record;
   const declared = Number(headers["content-length"] ?? "0");
   if (maxContentLength !== null && declared > maxContentLength) {
     record.bodyTooLarge = true;
@@ -99,7 +105,9 @@ export async function fetchWith(
   app: RecordHandler,
   request: globalThis.Request,
 ): Promise<globalThis.Response> {
-  const record = await recordFromRequest(request, app.maxContentLength);
+  const url = new URL(request.url);
+  const plan = bodyPlanOf(app, request.method.toUpperCase(), url.pathname + url.search);
+  const record = await recordFromRequest(request, plan.limit, plan.read !== "skip");
   return responseFromRecord(await app.handle(record, connectionOf(request.signal)));
 }
 

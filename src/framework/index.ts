@@ -11,6 +11,7 @@ export type {
 export { Blueprint } from "./blueprint.ts";
 export type { BlueprintOptions } from "./blueprint.ts";
 export type { AppConfig } from "./config.ts";
+export { DEFAULT_MAX_CONTENT_LENGTH } from "./config.ts";
 export { findContext, g, request, session } from "./context.ts";
 export type { AppGlobals, RequestContext } from "./context.ts";
 export type { CookieOptions } from "./cookies.ts";
@@ -57,8 +58,10 @@ export type { HTTPExceptionOptions } from "./errors.ts";
 export { recordFromRequest, responseFromRecord } from "./fetch-adapter.ts";
 export { FileStorage } from "./forms.ts";
 export type { Logger } from "./logging.ts";
+export { bodyPlanOf } from "./records.ts";
 export type {
   BodyChunk,
+  BodyPlan,
   BodyStream,
   ClientConnection,
   RecordHandler,

@@ -25,7 +25,7 @@ export interface RequestRecord {
   remoteAddress: string;
   /** `https` when the connection (or a trusted proxy) says so. */
   scheme: "http" | "https";
-  /** Set by the server when the body exceeded `maxContentLength` and was not read. */
+  /** Set by the server when the body exceeded its limit (`maxContentLength`) and was not read. */
   bodyTooLarge?: boolean;
 }
 
@@ -52,6 +52,24 @@ export interface ClientConnection {
   once(event: "close", listener: () => void): unknown;
 }
 
+/**
+ * How a server reads one request's body, as the request's route decides it (Flask reads a body
+ * only when the view asks; a server has to decide before the view runs).
+ */
+export interface BodyPlan {
+  /**
+   * `"skip"`: routing answers without a view (404, 405, a slash redirect, OPTIONS), so no byte
+   * of the body is read and the connection closes after the answer. `"stream"`: the route reads
+   * the body as it arrives (`streamBody: true`). `"buffer"`: the body is read into memory first.
+   */
+  readonly read: "skip" | "stream" | "buffer";
+  /** Most body bytes accepted (413 above them); `null` only where a route says so. */
+  readonly limit: number | null;
+}
+
+/** The plan of a request that routing answers without a view: its body is never read. */
+export const SKIP_BODY: BodyPlan = Object.freeze({ read: "skip", limit: 0 });
+
 /** What a server needs of an app: the record-to-record function and a few limits. */
 export interface RecordHandler {
   /**
@@ -65,4 +83,17 @@ export interface RecordHandler {
   ): ResponseRecord | Promise<ResponseRecord>;
   /** Largest accepted request body in bytes, or `null` for no limit. */
   readonly maxContentLength: number | null;
+  /**
+   * How to read the body of a request to `url` (matched once: the `handle` call for the same
+   * request that follows reuses the match). Without it, every body is read into memory within
+   * `maxContentLength`.
+   */
+  bodyPlanOf?(method: string, url: string): BodyPlan;
+}
+
+/** `app`'s plan for the body of a request, or reading it whole within `maxContentLength`. @internal */
+export function bodyPlanOf(app: RecordHandler, method: string, url: string): BodyPlan {
+  return app.bodyPlanOf !== undefined
+    ? app.bodyPlanOf(method, url)
+    : { read: "buffer", limit: app.maxContentLength };
 }

@@ -62,6 +62,11 @@ export class Request<P = Record<string, unknown>> {
   rule: string | undefined = undefined;
   /** The name of the blueprint that owns the matched route, if any. */
   blueprint: string | undefined = undefined;
+  /**
+   * The largest body accepted for this request, in bytes: its route's `maxContentLength`, or
+   * the app's; `null` when the route accepts any size.
+   */
+  maxContentLength: number | null = null;
 
   #rawPath: string | undefined;
   #query: string | undefined;

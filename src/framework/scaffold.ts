@@ -40,6 +40,18 @@ export interface RouteOptions {
    * into memory first; the route then runs on the event loop. `maxContentLength` still applies.
    */
   streamBody?: boolean;
+  /**
+   * Largest body this route accepts, in bytes (413 above it), instead of the app's
+   * `config.maxContentLength` (1 MiB by default); `null` accepts any size, so give it only to a
+   * route that streams its body or truly needs it whole.
+   *
+   * @example
+   * app.post("/upload", { maxContentLength: 64 * 1024 * 1024 }, (req) => {
+   *   req.files.get("file")?.save("/srv/uploads/latest.pdf");
+   *   return "saved";
+   * });
+   */
+  maxContentLength?: number | null;
   /** Redirect `/dir` to a `/dir/` rule with 308 (default `true`). */
   strictSlashes?: boolean;
 }

@@ -16,6 +16,8 @@ export interface RoutePayload {
   readonly isAsync: boolean;
   /** Whether the handler reads the body as it arrives (`streamBody: true`). */
   readonly streamBody: boolean;
+  /** The route's own body limit (`null`: none), or `undefined` to use the app's. */
+  readonly maxContentLength: number | null | undefined;
 }
 
 /** Whether `fn` was declared `async` (its calls return a promise and may await). */

@@ -99,6 +99,8 @@ export async function startDevServer(
     ? createUpgrades(app, logger, { httpListener: listener })
     : null;
   if (upgrades !== null) server.on("upgrade", upgrades.listener);
+  // "Expect: 100-continue" is answered by the loop, only for a body it will read.
+  server.on("checkContinue", (request, response) => listener(request, response, true));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {

@@ -3,11 +3,12 @@
 // callable: a RequestRecord becomes a web `Request`, the `Response` becomes a ResponseRecord.
 
 import { Buffer } from "node:buffer";
-import type {
-  BodyStream,
-  RecordHandler,
-  RequestRecord,
-  ResponseRecord,
+import {
+  DEFAULT_MAX_CONTENT_LENGTH,
+  type BodyStream,
+  type RecordHandler,
+  type RequestRecord,
+  type ResponseRecord,
 } from "../framework/index.ts";
 
 /** What the server needs of a fetch app: a `fetch(Request)` method, sync or async. */
@@ -22,7 +23,10 @@ export interface FetchAppLogger {
 
 /** Options of {@link fromFetchApp}. */
 export interface FetchAppOptions {
-  /** Largest accepted request body in bytes (413 beyond it), or `null` (default) for no limit. */
+  /**
+   * Largest accepted request body in bytes (413 beyond it); default 1 MiB, as a Carafe app's.
+   * `null` accepts any size on every route of the app: give it only with a bound of the app's own.
+   */
   maxContentLength?: number | null;
   /** Receives the errors the app throws; defaults to `console.error`. */
   logger?: FetchAppLogger;
@@ -144,7 +148,8 @@ export function fromFetchApp(target: FetchApp, options: FetchAppOptions = {}): F
     );
   }
   const logger = options.logger ?? consoleLogger;
-  const maxContentLength = options.maxContentLength ?? null;
+  const maxContentLength =
+    options.maxContentLength === undefined ? DEFAULT_MAX_CONTENT_LENGTH : options.maxContentLength;
   const className = target.constructor?.name;
   const name = options.name ?? (className && className !== "Object" ? className : "app");
 

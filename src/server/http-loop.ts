@@ -2,13 +2,14 @@
 // request into a RequestRecord (reading the body within the app's size limit), hands it to the
 // app, and writes the ResponseRecord back with backpressure.
 
-import { Buffer } from "node:buffer";
+import { Buffer, constants as bufferConstants } from "node:buffer";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { once } from "node:events";
 import { performance } from "node:perf_hooks";
 import process from "node:process";
 import {
   RequestHeaderFieldsTooLarge,
+  bodyPlanOf,
   bodyTooLarge,
   RequestURITooLarge,
   exceptionResponse,
@@ -67,24 +68,27 @@ function declaresTooMuch(request: IncomingMessage, limit: number | null): boolea
   return limit !== null && declared !== undefined && Number(declared) > limit;
 }
 
-/** Reads the body unless it is over `limit`; `null` body and `true` when it was too large. */
+/**
+ * Reads the body unless it grows over `limit`: `null` body and `true` when it did, with no more
+ * than `limit` bytes and one chunk ever held. A route without a limit still stops at the largest
+ * Buffer there can be, rather than failing in `Buffer.concat`.
+ */
 function readBody(
   request: IncomingMessage,
   limit: number | null,
   done: (body: Uint8Array | null, tooLarge: boolean) => void,
 ): void {
-  if (declaresTooMuch(request, limit)) {
-    done(null, true);
-    return;
-  }
-  const chunks: Buffer[] = [];
+  const most = limit ?? bufferConstants.MAX_LENGTH;
+  let chunks: Buffer[] = [];
   let size = 0;
   let finished = false;
   request.on("data", (chunk: Buffer) => {
     if (finished) return;
     size += chunk.byteLength;
-    if (limit !== null && size > limit) {
+    if (size > most) {
       finished = true;
+      // Released at once: the rest of the body is dropped as it arrives, until the answer closes the connection.
+      chunks = [];
       done(null, true);
       return;
     }
@@ -263,14 +267,6 @@ function hasPlacement(app: RecordHandler): app is RecordHandler & Placeable {
   return typeof (app as Partial<Placeable>).threadRuleOf === "function";
 }
 
-interface BodyStreaming {
-  streamsBody(method: string, url: string): boolean;
-}
-
-function hasBodyStreaming(app: RecordHandler): app is RecordHandler & BodyStreaming {
-  return typeof (app as Partial<BodyStreaming>).streamsBody === "function";
-}
-
 function limitError(request: IncomingMessage, limits: RequestLimits): ResponseRecord | null {
   const method = request.method ?? "GET";
   const url = request.url ?? "/";
@@ -311,7 +307,6 @@ export function createRequestListener(
   const pool = options.pool ?? null;
   const threaded = options.threaded ?? false;
   const placeable = pool !== null && hasPlacement(app) ? app : null;
-  const streaming = hasBodyStreaming(app) ? app : null;
   const { limits, applyProxy, onExchange, onResponse, isDraining, watchdog } = options;
 
   const respond = (
@@ -385,7 +380,9 @@ export function createRequestListener(
     }
   };
 
-  return (request: IncomingMessage, response: ServerResponse): void => {
+  // `expectsContinue`: the server's `checkContinue` event passed the request, so the client waits
+  // for "100 Continue" before it sends the body; it gets one only when the body will be read.
+  return (request: IncomingMessage, response: ServerResponse, expectsContinue = false): void => {
     // Only the access log needs the time; a BigInt per request is not free.
     const startedAt = onExchange === undefined ? 0n : process.hrtime.bigint();
     if (limits !== undefined) {
@@ -397,15 +394,27 @@ export function createRequestListener(
       }
     }
     // Most requests have no body: they go straight on, with no closure to wait for one.
-    if (hasNoBody(request)) handleRecord(request, response, null, false, startedAt);
-    else if (streaming?.streamsBody(request.method ?? "GET", request.url ?? "/") === true) {
-      const limit = app.maxContentLength;
-      if (declaresTooMuch(request, limit)) handleRecord(request, response, null, true, startedAt);
-      else handleRecord(request, response, null, false, startedAt, bodyStream(request, limit));
+    if (hasNoBody(request)) {
+      handleRecord(request, response, null, false, startedAt);
+      return;
+    }
+    const plan = bodyPlanOf(app, request.method ?? "GET", request.url ?? "/");
+    if (plan.read === "skip") {
+      // Routing answers without a view (404, 405, …): not a byte of the body is read, and the
+      // connection closes after the answer, since the unread rest cannot be skipped.
+      response.shouldKeepAlive = false;
+      handleRecord(request, response, null, false, startedAt);
+    } else if (declaresTooMuch(request, plan.limit)) {
+      handleRecord(request, response, null, true, startedAt);
     } else {
-      readBody(request, app.maxContentLength, (body, tooLarge) =>
-        handleRecord(request, response, body, tooLarge, startedAt),
-      );
+      if (expectsContinue) response.writeContinue();
+      if (plan.read === "stream") {
+        handleRecord(request, response, null, false, startedAt, bodyStream(request, plan.limit));
+      } else {
+        readBody(request, plan.limit, (body, tooLarge) =>
+          handleRecord(request, response, body, tooLarge, startedAt),
+        );
+      }
     }
   };
 }

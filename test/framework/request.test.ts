@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { Carafe } from "carafe";
-import { type FileStorage, type RequestRecord, type ResponseRecord } from "carafe";
+import { json, request, type FileStorage, type RequestRecord, type ResponseRecord } from "carafe";
 import { newApp } from "../helpers.ts";
 
 /** Sends a record straight to `app.handle`, bypassing the test client's own checks. */
@@ -538,7 +538,7 @@ describe("request.stream()", () => {
   });
 });
 
-describe("config maxContentLength", () => {
+describe("maxContentLength of the app and of a route", () => {
   it("answers 413 for a body over the limit without running the view", async () => {
     const app = newApp({ maxContentLength: 10 });
     let reached = false;
@@ -576,6 +576,46 @@ describe("config maxContentLength", () => {
     app.post("/up", () => "ok");
     const res = await handleRecord(app, { method: "POST", url: "/up", bodyTooLarge: true });
     assert.equal(res.status, 413);
+  });
+
+  it("takes a route's own limit over the app's, in the view's request too", async () => {
+    const app = newApp({ maxContentLength: 4 });
+    app.post("/big", { maxContentLength: 8 }, (req) => String(req.maxContentLength));
+    app.post("/any", { maxContentLength: null }, (req) => String(req.maxContentLength));
+    app.post("/small", (req) => String(req.maxContentLength));
+    const client = app.testClient();
+    assert.equal((await client.post("/big", { data: "x".repeat(8) })).text, "8");
+    assert.equal((await client.post("/big", { data: "x".repeat(9) })).status, 413);
+    assert.equal((await client.post("/any", { data: "x".repeat(1000) })).text, "null");
+    assert.equal((await client.post("/small", { data: "xy" })).text, "4");
+    assert.equal((await client.post("/small", { data: "x".repeat(5) })).status, 413);
+  });
+
+  it("hands no body to a request that routing answers without a view", async () => {
+    const app = newApp();
+    let seen: number | undefined;
+    app.get("/", () => "home");
+    app.errorHandler(405, () => {
+      seen = request.data.byteLength;
+      return json({ seen }, 405);
+    });
+    const res = await app.testClient().post("/", { data: "x".repeat(100) });
+    assert.equal(res.status, 405);
+    assert.equal(seen, 0);
+  });
+
+  it("refuses null (no limit) for a whole app, and a limit that is not a byte count", () => {
+    assert.throws(
+      () => newApp({ maxContentLength: null as unknown as number }),
+      (error: Error & { code?: string }) =>
+        error.code === "ERR_BODY_LIMIT" && /on the route that needs it/.test(error.message),
+    );
+    assert.throws(() => newApp({ maxContentLength: -1 }), /whole number of bytes/);
+    const app = newApp();
+    assert.throws(
+      () => app.post("/up", { maxContentLength: 1.5 }, () => "ok"),
+      /route "\/up": maxContentLength must be a whole number of bytes/,
+    );
   });
 
   it("applies to multipart uploads too", async () => {

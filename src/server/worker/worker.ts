@@ -163,6 +163,8 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
     // keeping fewer would drop later fields (Host among them) before the loop could count them.
     server.maxHeadersCount = Math.max(2000, options.limitRequestFields + 1);
     if (upgrades !== null) server.on("upgrade", upgrades.listener);
+    // "Expect: 100-continue" is answered by the loop, only for a body it will read.
+    server.on("checkContinue", (request, response) => listener(request, response, true));
     return { bind, server: server as Server };
   });
   await Promise.all(servers.map(({ bind, server }) => listen(server, bind, options.backlog)));
