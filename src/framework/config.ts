@@ -13,7 +13,7 @@ export interface AppConfig {
   secretKeyFallbacks: string[];
   /** Largest accepted request body in bytes (413 above it); `null` for no limit. */
   maxContentLength: number | null;
-  /** Most parts accepted in a multipart form (413 above it). */
+  /** Most parts of a multipart form, or fields of an urlencoded one, accepted (413 above it). */
   maxFormParts: number;
   /** Name of the session cookie. */
   sessionCookieName: string;
@@ -46,6 +46,9 @@ export interface AppConfig {
   broadcastChannel: string;
 }
 
+/** Flask's default `maxFormParts`. @internal */
+export const DEFAULT_MAX_FORM_PARTS = 1000;
+
 /** Flask's defaults. */
 export function defaultConfig(): AppConfig {
   return {
@@ -54,7 +57,7 @@ export function defaultConfig(): AppConfig {
     secretKey: null,
     secretKeyFallbacks: [],
     maxContentLength: null,
-    maxFormParts: 1000,
+    maxFormParts: DEFAULT_MAX_FORM_PARTS,
     sessionCookieName: "session",
     sessionCookieDomain: null,
     sessionCookiePath: "/",

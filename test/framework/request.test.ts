@@ -298,6 +298,18 @@ describe("urlencoded forms", () => {
     });
     assert.deepEqual(res.json(), { size: 0, text: "a=1&b=2" });
   });
+
+  it("answers 413 when the form has more fields than config maxFormParts", async () => {
+    const app = newApp({ maxFormParts: 2 });
+    app.post("/f", (req) => [...req.form.keys()]);
+    const client = app.testClient();
+    const res = await client.post("/f", { form: { a: "1", b: "2", c: "3" } });
+    assert.equal(res.status, 413);
+    assert.match(res.text, /more than 2 fields \(config maxFormParts\)/);
+    const atLimit = await client.post("/f?q=1&r=2&s=3", { form: { a: "1", b: "2" } });
+    assert.equal(atLimit.status, 200);
+    assert.deepEqual(atLimit.json(), ["a", "b"]);
+  });
 });
 
 describe("multipart forms", () => {
