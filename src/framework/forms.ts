@@ -13,7 +13,11 @@ export class FileStorage {
   constructor(
     /** The form field's name. */
     readonly name: string,
-    /** The file name the client sent (never trust it as a path). */
+    /**
+     * The file name the client sent, `filename*` (RFC 5987) decoded, with control characters
+     * (NUL, CR, LF, tab, DEL, U+0080–U+009F) removed: no valid name holds one, and a NUL or a
+     * line break would cut or split the name in a path or a log. Never trust it as a path.
+     */
     readonly filename: string,
     /** The media type the client declared. */
     readonly contentType: string,
@@ -50,6 +54,8 @@ export interface FormLimits {
   /** Most parts (fields + files) or urlencoded fields accepted; more → 413. */
   maxFormParts: number;
 }
+
+const CONTROL_CHARACTERS = /\p{Cc}/gu;
 
 function decodeComponent(text: string): string {
   const spaced = text.includes("+") ? text.replaceAll("+", " ") : text;
@@ -151,7 +157,9 @@ export function parseMultipart(
           name,
           new FileStorage(
             name,
-            info.filename ?? "",
+            // Removed rather than refused with 400: the upload itself is fine, and browsers
+            // never send such a name, so only a hostile or broken client loses anything.
+            (info.filename ?? "").replace(CONTROL_CHARACTERS, ""),
             info.mimeType || "application/octet-stream",
             Buffer.concat(chunks),
           ),

@@ -440,6 +440,24 @@ describe("multipart forms", () => {
     assert.equal(res.status, 400);
     assert.match(res.text, /multipart body is malformed/);
   });
+
+  it("removes control characters from a file name, an encoded filename* included", async () => {
+    const app = newApp();
+    app.post("/upload", (req) => req.files.getAll("f").map((file) => file.filename));
+    const part = (disposition: string): string =>
+      `--XyZ\r\nContent-Disposition: form-data; name="f"; ${disposition}\r\n\r\nx\r\n`;
+    const body =
+      part("filename*=UTF-8''a%00b%0D%0A%1Bc%7F%C2%85.txt") +
+      part('filename="tab\there.txt"') +
+      part("filename*=UTF-8''caf%C3%A9%20menu.txt") +
+      "--XyZ--\r\n";
+    const res = await app.testClient().post("/upload", {
+      data: body,
+      headers: { "content-type": "multipart/form-data; boundary=XyZ" },
+    });
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.json(), ["abc.txt", "tabhere.txt", "café menu.txt"]);
+  });
 });
 
 describe("raw body", () => {
