@@ -141,13 +141,30 @@ describe("request.headers", () => {
 });
 
 describe("request.cookies", () => {
-  it("parses the Cookie header, decoding values and keeping the first of a repeated name", async () => {
+  it("parses the Cookie header as Werkzeug does: quotes undone, no percent-decoding, first value kept", async () => {
     const app = newApp();
     app.get("/c", (req) => Object.fromEntries(req.cookies));
     const res = await app.testClient().get("/c", {
-      headers: { cookie: 'theme=dark; name=Ada%20Lovelace; quoted="q v"; theme=light' },
+      headers: {
+        cookie:
+          'theme=dark; name=Ada%20Lovelace; quoted="q v"; escaped="caf\\303\\251 \\"\\073\\\\"; theme=light',
+      },
     });
-    assert.deepEqual(res.json(), { theme: "dark", name: "Ada Lovelace", quoted: "q v" });
+    assert.deepEqual(res.json(), {
+      theme: "dark",
+      name: "Ada%20Lovelace",
+      quoted: "q v",
+      escaped: 'café ";\\',
+    });
+  });
+
+  it("never hands the app a control character, percent-encoded, escaped or raw", async () => {
+    const app = newApp();
+    app.get("/c", (req) => Object.fromEntries(req.cookies));
+    const res = await app.testClient().get("/c", {
+      headers: { cookie: 'pct=a%0D%0Ab%00; octal="a\\015\\012b\\000"; raw=a\x01b' },
+    });
+    assert.deepEqual(res.json(), { pct: "a%0D%0Ab%00", octal: "ab", raw: "ab" });
   });
 
   it("sees cookies stored in the test client's jar", async () => {
