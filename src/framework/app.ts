@@ -485,6 +485,7 @@ export class Carafe extends Scaffold implements RecordHandler {
   ): ResponseRecord | Promise<ResponseRecord> {
     this.#serving = true;
     const request = new Request(record, NO_PARAMS, connection, bodyStream);
+    request.maxFormParts = this.config.maxFormParts;
     const context = new RequestContext(this, request);
     const match = this.#matchRequest(request);
     let outcome: ViewOutcome | undefined;
@@ -636,7 +637,7 @@ export class Carafe extends Scaffold implements RecordHandler {
     const record = request.record;
     if (this.#bodyTooLarge(request)) throw bodyTooLarge(request.maxContentLength);
     const parsed = yield parseMultipart(record.body, request.contentType, {
-      maxFormParts: this.config.maxFormParts,
+      maxFormParts: request.maxFormParts,
     });
     request.setForm(parsed as Awaited<ReturnType<typeof parseMultipart>>);
   }

@@ -17,7 +17,7 @@ export interface AppConfig {
    * app-wide "unlimited": a route that needs it says `maxContentLength: null` itself.
    */
   maxContentLength: number;
-  /** Most parts accepted in a multipart form (413 above it). */
+  /** Most parts of a multipart form, or fields of an urlencoded one, accepted (413 above it). */
   maxFormParts: number;
   /** Name of the session cookie. */
   sessionCookieName: string;
@@ -57,6 +57,9 @@ export interface AppConfig {
  */
 export const DEFAULT_MAX_CONTENT_LENGTH = 1024 * 1024;
 
+/** Flask's default `maxFormParts`. @internal */
+export const DEFAULT_MAX_FORM_PARTS = 1000;
+
 /** Flask's defaults, and bounds where Flask has none. */
 export function defaultConfig(): AppConfig {
   return {
@@ -65,7 +68,7 @@ export function defaultConfig(): AppConfig {
     secretKey: null,
     secretKeyFallbacks: [],
     maxContentLength: DEFAULT_MAX_CONTENT_LENGTH,
-    maxFormParts: 1000,
+    maxFormParts: DEFAULT_MAX_FORM_PARTS,
     sessionCookieName: "session",
     sessionCookieDomain: null,
     sessionCookiePath: "/",

@@ -1,4 +1,7 @@
-// Cookie parsing (request `Cookie` header) and `Set-Cookie` serialisation (RFC 6265).
+// Cookie parsing (request `Cookie` header) and `Set-Cookie` serialisation (RFC 6265), in
+// Werkzeug's format: values outside the cookie-octets travel in quotes with backslash escapes.
+
+import { Buffer } from "node:buffer";
 
 /** Attributes of a `Set-Cookie` header. */
 export interface CookieOptions {
@@ -26,8 +29,22 @@ const COOKIE_VALUE = /^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]*$/;
 // Attribute values must not contain control characters or ";" (they would split the header).
 // eslint-disable-next-line no-control-regex
 const ATTRIBUTE_VALUE = /^[^\x00-\x1F\x7F;]*$/;
+const CONTROL_CHARACTER = /\p{Cc}/u;
+const CONTROL_CHARACTERS = /\p{Cc}/gu;
+// A backslash and the byte it escapes, or three octal digits for any byte.
+const ESCAPE = /\\([0-3][0-7]{2}|[\s\S])/g;
+// What a quoted value escapes: the quote and backslash, the comma and semicolon that split a
+// header for some clients, and the bytes past ASCII (UTF-8), none of which a header carries.
+const NEEDS_ESCAPE = /["\\,;\x7F-\xFF]/g;
 
-/** Parses a `Cookie` header into a map; the first value of a repeated name wins. */
+/**
+ * Parses a `Cookie` header into a map; the first value of a repeated name wins. Values are read
+ * as Werkzeug reads them: never percent-decoded, and a value in double quotes has its `\"`,
+ * `\\` and octal `\ooo` escapes undone (what `serializeCookie` writes). Control characters
+ * (CR, LF, NUL…) are removed after that, so none reaches the app. The header is split at every
+ * semicolon, even one inside quotes (Werkzeug keeps that one in the value), so that one
+ * cookie's value cannot swallow the cookies after it.
+ */
 export function parseCookies(header: string | undefined): Map<string, string> {
   const cookies = new Map<string, string>();
   if (!header) return cookies;
@@ -38,26 +55,55 @@ export function parseCookies(header: string | undefined): Map<string, string> {
     if (name === "" || cookies.has(name)) continue;
     let value = part.slice(eq + 1).trim();
     if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) {
-      value = value.slice(1, -1);
+      value = unquoteCookieValue(value.slice(1, -1));
     }
-    cookies.set(name, decodeCookieValue(value));
+    cookies.set(name, value.replace(CONTROL_CHARACTERS, ""));
   }
   return cookies;
 }
 
-function decodeCookieValue(value: string): string {
-  if (!value.includes("%")) return value;
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return value;
-  }
+/** Undoes the escapes of a quoted value. */
+function unquoteCookieValue(quoted: string): string {
+  if (!quoted.includes("\\")) return quoted;
+  // An escape stands for a byte, so the work is done on the UTF-8 bytes (one latin1 character
+  // each) and the result decoded as UTF-8 after.
+  const bytes = Buffer.from(quoted, "utf8")
+    .toString("latin1")
+    .replace(ESCAPE, (_, escaped: string) =>
+      escaped.length === 3 ? String.fromCharCode(parseInt(escaped, 8)) : escaped,
+    );
+  return Buffer.from(bytes, "latin1").toString("utf8");
 }
 
-/** Builds one `Set-Cookie` header value; throws on a name or attribute that would break it. */
+/** A value that is not all cookie-octets, quoted with the escapes `parseCookies` undoes. */
+function quoteCookieValue(value: string): string {
+  const bytes = Buffer.from(value, "utf8")
+    .toString("latin1")
+    .replace(NEEDS_ESCAPE, (byte) =>
+      byte === '"' || byte === "\\"
+        ? `\\${byte}`
+        : `\\${byte.charCodeAt(0).toString(8).padStart(3, "0")}`,
+    );
+  return `"${bytes}"`;
+}
+
+/**
+ * Builds one `Set-Cookie` header value; throws on a name or attribute that would break it. A
+ * value that is not all RFC 6265 cookie-octets is sent in double quotes with backslash escapes,
+ * as Werkzeug sends it (`"Ada Lovelace"`, `"caf\303\251"`). A value with a control character
+ * throws, since `parseCookies` would not give it back: encode such data first (base64url).
+ */
 export function serializeCookie(name: string, value: string, options: CookieOptions = {}): string {
   if (!COOKIE_NAME.test(name)) throw new TypeError(`invalid cookie name ${JSON.stringify(name)}`);
-  const encoded = COOKIE_VALUE.test(value) ? value : encodeURIComponent(value);
+  let encoded = value;
+  if (!COOKIE_VALUE.test(value)) {
+    if (CONTROL_CHARACTER.test(value)) {
+      throw new TypeError(
+        `cookie ${name} has a control character in its value ${JSON.stringify(value)}; encode the value first (e.g. base64url)`,
+      );
+    }
+    encoded = quoteCookieValue(value);
+  }
   let header = `${name}=${encoded}`;
   if (options.domain !== undefined)
     header += `; Domain=${checkAttribute("Domain", options.domain)}`;

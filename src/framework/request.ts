@@ -2,6 +2,7 @@
 // (query args, headers, cookies, forms, JSON) is computed on first use and cached.
 
 import { Buffer } from "node:buffer";
+import { DEFAULT_MAX_FORM_PARTS } from "./config.ts";
 import { parseCookies } from "./cookies.ts";
 import { MultiDict, RequestHeaders } from "./datastructures.ts";
 import { BadRequest, CarafeError, UnsupportedMediaType } from "./errors.ts";
@@ -67,6 +68,8 @@ export class Request<P = Record<string, unknown>> {
    * the app's; `null` when the route accepts any size.
    */
   maxContentLength: number | null = null;
+  /** Most form parts or fields accepted (config `maxFormParts`, set by the app). @internal */
+  maxFormParts = DEFAULT_MAX_FORM_PARTS;
 
   #rawPath: string | undefined;
   #query: string | undefined;
@@ -225,6 +228,8 @@ export class Request<P = Record<string, unknown>> {
 
   /** Query-string arguments; a key may repeat (`getAll`). */
   get args(): MultiDict<string> {
+    // Not bounded by maxFormParts (Werkzeug bounds only forms): the query string is part of the
+    // request line, which the server already caps (limitRequestLine, 4094 bytes by default).
     this.#args ??= parseQueryString(this.queryString);
     return this.#args;
   }
@@ -341,7 +346,7 @@ export class Request<P = Record<string, unknown>> {
       // Multipart bodies were parsed (asynchronously) before the handler ran; see `setForm`.
       const form =
         this.mimetype === "application/x-www-form-urlencoded"
-          ? parseUrlencoded(this.data)
+          ? parseUrlencoded(this.data, { maxFormParts: this.maxFormParts })
           : new MultiDict<string>();
       this.#form = { form, files: new MultiDict() };
     }

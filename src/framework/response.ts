@@ -106,7 +106,8 @@ export class Response {
   }
 
   /**
-   * Adds a `Set-Cookie` header.
+   * Adds a `Set-Cookie` header. A value beyond RFC 6265's characters is quoted with
+   * Werkzeug's backslash escapes and read back as it was; one with a control character throws.
    *
    * @example
    * res.setCookie("theme", "dark", { maxAge: 3600, httpOnly: true, sameSite: "Lax" });

@@ -176,7 +176,13 @@ export class SocketRoutes {
   }
 }
 
+/**
+ * Reports a handler that threw and closes its socket with 1011; a handler ended by its own
+ * socket's `WebSocketClosed` (the client left while it sent) ended normally, as a `for await`
+ * loop does, and is not reported: a client leaving is no failure of the server.
+ */
 function failed(host: SocketHost, context: RequestContext, ws: WebSocket, error: unknown): void {
+  if (ws.closedWith(error)) return;
   host.logError(`The WebSocket handler failed on ${context.request.path}`, error);
   ws.close(1011, "Internal Error");
 }

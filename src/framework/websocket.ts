@@ -41,7 +41,7 @@ export interface SocketTransport {
   resume(): void;
 }
 
-/** Thrown by `send` and `receive` once the connection is closed. */
+/** What `send` rejects with once the connection is closed (`receive` gives `null` instead). */
 export class WebSocketClosed extends CarafeError {
   constructor(
     readonly closeCode: number,
@@ -50,6 +50,9 @@ export class WebSocketClosed extends CarafeError {
     super("ERR_WEBSOCKET_CLOSED", `the WebSocket is closed (code ${closeCode})`);
   }
 }
+
+/** Each `WebSocketClosed` a socket's `send` rejected with, and that socket. */
+const raisedBy = new WeakMap<WebSocketClosed, WebSocket>();
 
 const QUEUE_HIGH = 64;
 const QUEUE_LOW = 16;
@@ -191,11 +194,14 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
 
   /**
    * Sends a message (a string as text, bytes as binary). Resolves once it is handed to the
-   * socket and little is waiting there; rejects with `WebSocketClosed` when closed.
+   * socket and little is waiting there. Rejects with `WebSocketClosed` when the connection is
+   * closed first, a send still waiting for the client included: the client left (code 1006
+   * when it went without a close frame) or the socket was closed. A handler may let that
+   * rejection end it: the app takes it as the connection's normal end and logs nothing.
    */
   send(data: WebSocketMessage): Promise<void> {
     if (this.#ended !== null) {
-      return handled(Promise.reject(new WebSocketClosed(this.#ended.code, this.#ended.reason)));
+      return handled(Promise.reject(this.#closedError(this.#ended)));
     }
     const transport = this.#transport;
     // Little buffered: the caller may go on at once; the write completes on its own.
@@ -205,14 +211,27 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
     }
     const sent = new Promise<void>((resolve, reject) => {
       transport.send(data, (error) => {
-        if (error !== undefined) {
-          const ended = this.#ended ?? { code: 1006, reason: "" };
-          reject(new WebSocketClosed(ended.code, ended.reason));
-        } else resolve();
+        if (error === undefined) resolve();
+        // A failed write may come before the server reports the end and its code.
+        else reject(this.#closedError(this.#ended ?? { code: 1006, reason: "" }));
       });
     });
     this.#slowSend = sent;
     return handled(sent);
+  }
+
+  #closedError(state: { code: number; reason: string }): WebSocketClosed {
+    const error = new WebSocketClosed(state.code, state.reason);
+    raisedBy.set(error, this);
+    return error;
+  }
+
+  /**
+   * Whether `error` is the `WebSocketClosed` one of this socket's sends rejected with: a handler
+   * that lets it through ended because its connection did, not because it failed. @internal
+   */
+  closedWith(error: unknown): boolean {
+    return error instanceof WebSocketClosed && raisedBy.get(error) === this;
   }
 
   /**

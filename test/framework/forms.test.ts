@@ -1,6 +1,7 @@
-import { describe, it } from "node:test";
+import { describe, it, mock } from "node:test";
 import assert from "node:assert/strict";
 import { MultiDict } from "../../src/framework/datastructures.ts";
+import { RequestEntityTooLarge } from "../../src/framework/errors.ts";
 import { parseQueryString } from "../../src/framework/forms.ts";
 
 describe("parseQueryString", () => {
@@ -36,5 +37,27 @@ describe("parseQueryString", () => {
 
   it("keeps every value of a repeated key in order", () => {
     assert.deepEqual(parseQueryString("t=1&x=0&t=2&t=3").getAll("t"), ["1", "2", "3"]);
+  });
+
+  it("stops at the first field past maxFields, before decoding the rest", () => {
+    const append = mock.method(MultiDict.prototype, "append");
+    try {
+      const text = Array.from({ length: 10_000 }, (_, i) => `f${i}=v`).join("&");
+      assert.throws(() => parseQueryString(text, 3), RequestEntityTooLarge);
+      assert.equal(append.mock.callCount(), 3);
+    } finally {
+      append.mock.restore();
+    }
+  });
+
+  it("counts fields even when an escape is malformed", () => {
+    assert.throws(() => parseQueryString("a=%zz&b=1&c=2", 2), RequestEntityTooLarge);
+    assert.deepEqual(
+      [...parseQueryString("a=%zz&&b=1&", 2)],
+      [
+        ["a", "%zz"],
+        ["b", "1"],
+      ],
+    );
   });
 });

@@ -141,13 +141,30 @@ describe("request.headers", () => {
 });
 
 describe("request.cookies", () => {
-  it("parses the Cookie header, decoding values and keeping the first of a repeated name", async () => {
+  it("parses the Cookie header as Werkzeug does: quotes undone, no percent-decoding, first value kept", async () => {
     const app = newApp();
     app.get("/c", (req) => Object.fromEntries(req.cookies));
     const res = await app.testClient().get("/c", {
-      headers: { cookie: 'theme=dark; name=Ada%20Lovelace; quoted="q v"; theme=light' },
+      headers: {
+        cookie:
+          'theme=dark; name=Ada%20Lovelace; quoted="q v"; escaped="caf\\303\\251 \\"\\073\\\\"; theme=light',
+      },
     });
-    assert.deepEqual(res.json(), { theme: "dark", name: "Ada Lovelace", quoted: "q v" });
+    assert.deepEqual(res.json(), {
+      theme: "dark",
+      name: "Ada%20Lovelace",
+      quoted: "q v",
+      escaped: 'café ";\\',
+    });
+  });
+
+  it("never hands the app a control character, percent-encoded, escaped or raw", async () => {
+    const app = newApp();
+    app.get("/c", (req) => Object.fromEntries(req.cookies));
+    const res = await app.testClient().get("/c", {
+      headers: { cookie: 'pct=a%0D%0Ab%00; octal="a\\015\\012b\\000"; raw=a\x01b' },
+    });
+    assert.deepEqual(res.json(), { pct: "a%0D%0Ab%00", octal: "ab", raw: "ab" });
   });
 
   it("sees cookies stored in the test client's jar", async () => {
@@ -298,6 +315,18 @@ describe("urlencoded forms", () => {
     });
     assert.deepEqual(res.json(), { size: 0, text: "a=1&b=2" });
   });
+
+  it("answers 413 when the form has more fields than config maxFormParts", async () => {
+    const app = newApp({ maxFormParts: 2 });
+    app.post("/f", (req) => [...req.form.keys()]);
+    const client = app.testClient();
+    const res = await client.post("/f", { form: { a: "1", b: "2", c: "3" } });
+    assert.equal(res.status, 413);
+    assert.match(res.text, /more than 2 fields \(config maxFormParts\)/);
+    const atLimit = await client.post("/f?q=1&r=2&s=3", { form: { a: "1", b: "2" } });
+    assert.equal(atLimit.status, 200);
+    assert.deepEqual(atLimit.json(), ["a", "b"]);
+  });
 });
 
 describe("multipart forms", () => {
@@ -427,6 +456,24 @@ describe("multipart forms", () => {
     });
     assert.equal(res.status, 400);
     assert.match(res.text, /multipart body is malformed/);
+  });
+
+  it("removes control characters from a file name, an encoded filename* included", async () => {
+    const app = newApp();
+    app.post("/upload", (req) => req.files.getAll("f").map((file) => file.filename));
+    const part = (disposition: string): string =>
+      `--XyZ\r\nContent-Disposition: form-data; name="f"; ${disposition}\r\n\r\nx\r\n`;
+    const body =
+      part("filename*=UTF-8''a%00b%0D%0A%1Bc%7F%C2%85.txt") +
+      part('filename="tab\there.txt"') +
+      part("filename*=UTF-8''caf%C3%A9%20menu.txt") +
+      "--XyZ--\r\n";
+    const res = await app.testClient().post("/upload", {
+      data: body,
+      headers: { "content-type": "multipart/form-data; boundary=XyZ" },
+    });
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.json(), ["abc.txt", "tabhere.txt", "café menu.txt"]);
   });
 });
 

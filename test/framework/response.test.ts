@@ -358,11 +358,28 @@ describe("cookies", () => {
     ]);
   });
 
-  it("percent-encodes a value with characters a cookie cannot hold", () => {
-    const response = new Response("ok").setCookie("name", "Ada Lovelace; admin=1");
+  it("quotes a value with characters a cookie cannot hold, with Werkzeug's escapes", () => {
+    const response = new Response("ok")
+      .setCookie("name", "Ada Lovelace; admin=1")
+      .setCookie("word", 'café "x"\\');
     assert.deepEqual(response.headers.getAll("Set-Cookie"), [
-      "name=Ada%20Lovelace%3B%20admin%3D1; Path=/",
+      'name="Ada Lovelace\\073 admin=1"; Path=/',
+      'word="caf\\303\\251 \\"x\\"\\\\"; Path=/',
     ]);
+  });
+
+  it("gives back through the Cookie header the value it set", async () => {
+    const values = ["Ada Lovelace; admin=1", 'café "x"\\', "a,b", "100%25", "日本"];
+    const app = newApp();
+    app.get("/set", () => {
+      const response = new Response("ok");
+      values.forEach((value, i) => response.setCookie(`c${i}`, value));
+      return response;
+    });
+    app.get("/get", (req) => values.map((_, i) => req.cookies.get(`c${i}`)));
+    const client = app.testClient();
+    await client.get("/set");
+    assert.deepEqual((await client.get("/get")).json(), values);
   });
 
   it("deletes a cookie with an empty value, Expires in 1970 and Max-Age=0", async () => {
@@ -393,6 +410,7 @@ describe("cookies", () => {
     assert.throws(() => response.setCookie("a", "x", { path: "/x;Secure" }), TypeError);
     assert.throws(() => response.setCookie("a", "x", { domain: "a.com\r\nX: y" }), TypeError);
     assert.throws(() => response.setCookie("a", "x", { maxAge: Infinity }), TypeError);
+    assert.throws(() => response.setCookie("a", "x\r\nSet-Cookie: evil=1"), /control character/);
     assert.deepEqual(response.headers.getAll("Set-Cookie"), []);
   });
 });

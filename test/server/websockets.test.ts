@@ -7,7 +7,16 @@ import { after, before, describe, it } from "node:test";
 import { WebSocket as Client } from "ws";
 import type { Socket } from "node:net";
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { Blueprint, abort, broadcast, g, request as current, type Carafe } from "carafe";
+import {
+  Blueprint,
+  WebSocketClosed,
+  abort,
+  broadcast,
+  g,
+  request as current,
+  type Carafe,
+  type WebSocket,
+} from "carafe";
 import { createRequestListener } from "../../src/server/http-loop.ts";
 import { createUpgrades, type Upgrades } from "../../src/server/websockets.ts";
 import { captureLogs, deferred, newApp } from "../helpers.ts";
@@ -446,6 +455,51 @@ describe("WebSocket keepalive", () => {
       await once(client, "open");
       assert.equal(await closeOf(client), 1006);
       assert.equal(await closed.promise, 1006);
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe("A WebSocket client that leaves", () => {
+  it("ends a handler awaiting a send with WebSocketClosed, and logs nothing", async () => {
+    const app = newApp();
+    const logged: string[] = [];
+    app.logger = {
+      error: (message, error) => logged.push(`error ${message} ${String(error)}`),
+      warn: (message) => logged.push(`warn ${message}`),
+      info: (message) => logged.push(`info ${message}`),
+    };
+    const stuck = deferred();
+    const run = deferred<{ handler: Promise<void> }>();
+    const chunk = "x".repeat(512 << 10);
+    async function flood(ws: WebSocket): Promise<void> {
+      for (;;) {
+        // Over 1 MiB unread, the send waits for the client, which does not read.
+        if (ws.bufferedAmount >= 1 << 20) stuck.resolve();
+        await ws.send(chunk);
+      }
+    }
+    app.websocket("/flood", (ws) => {
+      const handler = flood(ws);
+      run.resolve({ handler });
+      return handler;
+    });
+    const { server, url } = await serve(app);
+    try {
+      const client = await connect(`${url}/flood`);
+      client.pause();
+      const { handler } = await run.promise;
+      await stuck.promise;
+      client.terminate();
+      await assert.rejects(
+        handler,
+        (error) => error instanceof WebSocketClosed && error.closeCode === 1006,
+      );
+      // The server handles the rejection in the microtasks after it; they have all run once
+      // the next turn of the event loop comes.
+      await nextTurn();
+      assert.deepEqual(logged, []);
     } finally {
       server.close();
     }
