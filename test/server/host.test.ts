@@ -9,6 +9,7 @@ import { Carafe, urlFor, type RecordHandler, type RequestRecord } from "carafe";
 import { startDevServer, type DevServer } from "../../src/server/index.ts";
 import { createRequestListener } from "../../src/server/http-loop.ts";
 import { isHost } from "../../src/server/host.ts";
+import { applyProxyHeaders, createProxyTrust } from "../../src/server/proxy.ts";
 
 /** Sends `head` (a request without body) on a new connection and reads until it closes. */
 async function exchange(port: number, head: string): Promise<string> {
@@ -194,6 +195,46 @@ describe("the host an app builds URLs from, on a server", () => {
     );
     assert.equal(status, 200);
     assert.equal(body, "http://a.example/page");
+  });
+});
+
+describe("trustedHosts on a server behind a proxy", () => {
+  const app = new Carafe({ staticFolder: null, trustedHosts: ["app.example"] });
+  app.get("/", function index() {
+    return urlFor("index", {}, { external: true });
+  });
+  const trusted = createProxyTrust(["127.0.0.1"]);
+  const server = createServer(
+    { requireHostHeader: false },
+    createRequestListener(
+      app,
+      { error: (message) => assert.fail(message) },
+      {
+        applyProxy: (record) => applyProxyHeaders(record, trusted),
+      },
+    ),
+  );
+  let port = 0;
+  before(async () => {
+    port = await listen(server);
+  });
+  after(() => server.close());
+
+  it("checks the X-Forwarded-Host of a trusted proxy against the list", async () => {
+    const head = (forwarded: string): string =>
+      `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-Host: ${forwarded}\r\nConnection: close\r\n\r\n`;
+    assert.deepEqual(await send(port, head("app.example")), [200, "http://app.example/"]);
+    const [status, body] = await send(port, head("evil.example"));
+    assert.equal(status, 400);
+    assert.match(body, /The host &#39;evil.example&#39; is not served here/);
+  });
+
+  it("answers 400 to a Host that is not on the list", async () => {
+    const [status] = await send(
+      port,
+      "GET / HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n",
+    );
+    assert.equal(status, 400);
   });
 });
 
