@@ -54,6 +54,7 @@ import {
 import { sendFromDirectory } from "./send-file.ts";
 import { openSession, saveSession, type Session } from "./sessions.ts";
 import { TestClient } from "./testing.ts";
+import { untrustedHostResponse } from "./trusted-hosts.ts";
 import {
   callView,
   isAsyncFunction,
@@ -364,6 +365,8 @@ export class Carafe extends Scaffold implements RecordHandler {
   /** Refuses or accepts an upgrade request, for a server. @internal */
   acceptSocket(record: RequestRecord): Promise<SocketDecision> {
     this.#serving = true;
+    const untrusted = untrustedHostResponse(this.config, new Request(record, NO_PARAMS));
+    if (untrusted !== null) return Promise.resolve({ kind: "refuse", response: untrusted });
     return this.#sockets.decide(this.#socketHost, record);
   }
 
@@ -485,6 +488,8 @@ export class Carafe extends Scaffold implements RecordHandler {
   ): ResponseRecord | Promise<ResponseRecord> {
     this.#serving = true;
     const request = new Request(record, NO_PARAMS, connection, bodyStream);
+    const untrusted = untrustedHostResponse(this.config, request);
+    if (untrusted !== null) return untrusted;
     request.maxFormParts = this.config.maxFormParts;
     const context = new RequestContext(this, request);
     const match = this.#matchRequest(request);

@@ -37,6 +37,13 @@ export interface AppConfig {
   sessionRefreshEachRequest: boolean;
   /** Host (and port) for external URLs built outside a request. */
   serverName: string | null;
+  /**
+   * The host names the app answers for; a request for any other host gets 400 before hooks and
+   * views run. An entry starting with `.` matches the domain and its subdomains
+   * (`.example.com`); ports are ignored. `null` believes any Host, so external URLs and
+   * redirects may name a host of the client's choosing: set it in production.
+   */
+  trustedHosts: string[] | null;
   /** Scheme of external URLs built outside a request. */
   preferredUrlScheme: "http" | "https";
   /** `Cache-Control` max-age of static files in seconds; `null` sends `no-cache`. */
@@ -78,6 +85,7 @@ export function defaultConfig(): AppConfig {
     permanentSessionLifetime: 31 * 24 * 3600,
     sessionRefreshEachRequest: true,
     serverName: null,
+    trustedHosts: null,
     preferredUrlScheme: "http",
     sendFileMaxAge: null,
     broadcastUrl: null,

@@ -94,7 +94,8 @@ export async function startDevServer(
     threaded: options.threaded === true,
     ...(watchdogMs > 0 ? { watchdog: createWatchdog(app, watchdogMs, warn) } : {}),
   });
-  const server = createServer(listener);
+  // The loop answers a missing Host itself, with a message saying what to send.
+  const server = createServer({ requireHostHeader: false }, listener);
   const upgrades = servesSockets(app)
     ? createUpgrades(app, logger, { httpListener: listener })
     : null;

@@ -18,6 +18,7 @@ import {
   type RequestRecord,
   type ResponseRecord,
 } from "../framework/index.ts";
+import { hostError, useTargetAuthority } from "./host.ts";
 
 /** Where the loop reports failures it cannot answer with a response. */
 export interface LoopLogger {
@@ -45,6 +46,7 @@ export function recordOf(
     scheme: (request.socket as { encrypted?: boolean }).encrypted ? "https" : "http",
   };
   if (tooLarge) record.bodyTooLarge = true;
+  if (record.url.charCodeAt(0) !== 47 /* "/" */) useTargetAuthority(record);
   return record;
 }
 
@@ -385,13 +387,12 @@ export function createRequestListener(
   return (request: IncomingMessage, response: ServerResponse, expectsContinue = false): void => {
     // Only the access log needs the time; a BigInt per request is not free.
     const startedAt = onExchange === undefined ? 0n : process.hrtime.bigint();
-    if (limits !== undefined) {
-      const refused = limitError(request, limits);
-      if (refused !== null) {
-        response.shouldKeepAlive = false;
-        respond(request, response, recordOf(request, null, false), refused, startedAt);
-        return;
-      }
+    const refused =
+      (limits !== undefined ? limitError(request, limits) : null) ?? hostError(request);
+    if (refused !== null) {
+      response.shouldKeepAlive = false;
+      respond(request, response, recordOf(request, null, false), refused, startedAt);
+      return;
     }
     // Most requests have no body: they go straight on, with no closure to wait for one.
     if (hasNoBody(request)) {

@@ -14,6 +14,7 @@
 
 import { BlockList, isIP } from "node:net";
 import type { RequestRecord } from "../framework/index.ts";
+import { isHost } from "./host.ts";
 
 /** Thrown by `createProxyTrust` for an allow-list entry that is not an address, network or `*`. */
 export class ProxyTrustError extends Error {
@@ -130,9 +131,6 @@ function hopAddress(text: string): string | null {
   return isIP(address) === 0 ? null : address;
 }
 
-// host[:port] as in a Host header: a registered name, an IPv4 address or a bracketed IPv6 one.
-const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
-
 function schemeOf(text: string | undefined): "http" | "https" | null {
   const value = text?.trim().toLowerCase();
   return value === "http" || value === "https" ? value : null;
@@ -140,7 +138,7 @@ function schemeOf(text: string | undefined): "http" | "https" | null {
 
 function hostOf(text: string | undefined): string | null {
   const value = text?.trim();
-  return value !== undefined && HOST.test(value) ? value : null;
+  return value !== undefined && isHost(value) ? value : null;
 }
 
 /** The rightmost non-empty entry of a comma-separated header: the one our peer wrote. */

@@ -18,6 +18,7 @@ import type {
   SocketTransport,
   WebSocketMessage,
 } from "../framework/index.ts";
+import { hostError } from "./host.ts";
 import { hasNoBody, recordOf, type LoopLogger } from "./http-loop.ts";
 
 /** What a server needs of an app to accept WebSockets. */
@@ -217,6 +218,12 @@ export function createUpgrades(
       socket.on("error", () => {});
       if (options.httpListener && request.headers.upgrade?.toLowerCase() !== "websocket") {
         serveAsHttp(request, socket, options.httpListener);
+        return;
+      }
+      // node:http does not require a Host on an upgrade request: the same check as the loop's.
+      const badHost = hostError(request);
+      if (badHost !== null) {
+        refuse(socket, badHost);
         return;
       }
       const record = recordOf(request, null, false);

@@ -185,6 +185,16 @@ describe("applyProxyHeaders", () => {
     assert.deepEqual(seen(applied("127.0.0.1", headers)), ["127.0.0.1", "http", "internal:8000"]);
   });
 
+  it("takes a forwarded host only when a Host header could name it", () => {
+    for (const host of ["[1:2]", "[::1", "a b"]) {
+      const record = applied("127.0.0.1", { "x-forwarded-host": host });
+      assert.equal(record.headers.host, "internal:8000", host);
+    }
+    for (const host of ["[::1]:8443", "a.example:8000", "%61.example"]) {
+      assert.equal(applied("127.0.0.1", { "x-forwarded-host": host }).headers.host, host);
+    }
+  });
+
   it("uses the proto and host the nearest proxy wrote", () => {
     const headers = { "x-forwarded-proto": "http, https", "x-forwarded-host": "a.test, b.test" };
     assert.deepEqual(seen(applied("127.0.0.1", headers)), ["127.0.0.1", "https", "b.test"]);

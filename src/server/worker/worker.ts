@@ -140,6 +140,8 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
   });
   const serverOptions = {
     keepAliveTimeout: options.keepAlive * 1000,
+    // The loop answers a missing Host itself, with a message saying what to send.
+    requireHostHeader: false,
     // Room for gunicorn's per-field limits; llhttp refuses anything above with 431.
     maxHeaderSize: Math.min(
       1 << 20,
