@@ -1,7 +1,9 @@
 // `carafe serve` when signals pile up or the supervisor itself is lost: real processes, real
 // signals, and waits on what the server prints, never on a fixed time.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { once } from "node:events";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, it } from "node:test";
 import {
@@ -12,9 +14,22 @@ import {
   waitForLines,
 } from "./serve-process.ts";
 
+const APP = "test/fixtures/pool/app.ts";
 const ANY_PORT = ["--bind", "127.0.0.1:0"];
 
 const serve = serveInThisFile();
+
+/** Whether process `pid` still runs (an exited one waiting to be reaped does not). */
+function isRunning(pid: number): boolean {
+  const stat = `/proc/${pid}/stat`;
+  if (!existsSync(stat)) return false;
+  try {
+    // The state follows the command name in parentheses: "1234 (node) S ...".
+    return readFileSync(stat, "utf8").split(") ")[1]?.[0] !== "Z";
+  } catch {
+    return false; // reaped between the two reads
+  }
+}
 
 // Reads the version a deploy wrote next to it, then boots only while the file `gate` exists:
 // a test holds a generation in its boot by removing it.
@@ -80,6 +95,60 @@ describe("carafe serve signals", () => {
         assert.equal(server.lines.filter((line) => /^imported version 2 /.test(line)).length, 3);
       } finally {
         rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
+  it(
+    "answers the requests in flight and exits when the supervisor is killed",
+    { timeout: 90_000 },
+    async () => {
+      for (const workers of [1, 2]) {
+        const dir = mkdtempSync(join(tmpdir(), "carafe-held-"));
+        try {
+          const release = join(dir, "release");
+          const server = await serve([
+            APP,
+            ...ANY_PORT,
+            "--workers",
+            String(workers),
+            "--threads",
+            "2",
+            "--log-level",
+            "debug",
+          ]);
+          // The output pipe is shared by every worker: it closes once the last one has exited.
+          const outputClosed = once(server.child.stdout as NodeJS.ReadableStream, "close");
+          await allListening(server, workers);
+          const workerPids = bootedPids(server.lines);
+          const from = server.lines.length;
+          const until = `?until=${encodeURIComponent(release)}`;
+          const replies = ["/held", "/held", "/held-async", "/held-async"].map((path) =>
+            fetchReply(`${server.url}${path}${until}`).then(
+              (reply) => `${reply.status} ${reply.text}`,
+              (error: Error) => error.message,
+            ),
+          );
+          await waitForLines(server, /^held in /, 4, from);
+          server.child.kill("SIGKILL");
+          await server.exited;
+          writeFileSync(release, "");
+
+          const answers = await Promise.all(replies);
+          assert.ok(
+            answers.every((answer) => /^200 \{"pid":\d+\}$/.test(answer)),
+            `with --workers ${workers}: ${answers.join("; ")}`,
+          );
+          await outputClosed;
+          assert.deepEqual(workerPids.filter(isRunning), [], `with --workers ${workers}`);
+          await assert.rejects(fetchReply(`${server.url}/whoami`), { code: "ECONNREFUSED" });
+          assert.equal(
+            server.lines.filter((line) => /the supervisor is gone; draining/.test(line)).length,
+            workers,
+          );
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
       }
     },
   );
