@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { request, type Agent, type IncomingMessage } from "node:http";
 import { resolve } from "node:path";
+import { after } from "node:test";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
@@ -35,6 +36,20 @@ export function startServe(
       listening: /Listening at: (\S+)/,
     },
   );
+}
+
+/**
+ * A `startServe` for one test file: every server it started and that still runs when the file's
+ * tests end, passed or failed, is killed then. Call it once, at the top of the file.
+ */
+export function serveInThisFile(): typeof startServe {
+  const running: ServeProcess[] = [];
+  after(() => Promise.all(running.map((server) => server.stop("SIGKILL"))));
+  return async (args, options) => {
+    const server = await startServe(args, options);
+    running.push(server);
+    return server;
+  };
 }
 
 /**
@@ -145,11 +160,21 @@ export function fetchReply(
   });
 }
 
-/** Waits until `count` workers listen, as `--log-level debug` tells (the banner comes first). */
-export async function allListening(server: ServeProcess, count: number): Promise<void> {
-  while (server.lines.filter((line) => / is listening$/.test(line)).length < count) {
-    await server.waitFor(/ is listening$/, server.lines.length);
+/** Resolves once `count` lines printed from line `from` on match `pattern`. */
+export async function waitForLines(
+  server: ServeProcess,
+  pattern: RegExp,
+  count: number,
+  from = 0,
+): Promise<void> {
+  while (server.lines.slice(from).filter((line) => pattern.test(line)).length < count) {
+    await server.waitFor(pattern, server.lines.length);
   }
+}
+
+/** Waits until `count` workers listen, as `--log-level debug` tells (the banner comes first). */
+export function allListening(server: ServeProcess, count: number): Promise<void> {
+  return waitForLines(server, / is listening$/, count);
 }
 
 /** The pids of the worker processes a `carafe serve` printed as booted, in order. */

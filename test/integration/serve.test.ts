@@ -15,28 +15,15 @@ import { Agent, request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { after, describe, it } from "node:test";
-import {
-  allListening,
-  bootedPids,
-  fetchReply,
-  startServe,
-  type ServeProcess,
-} from "./serve-process.ts";
+import { describe, it } from "node:test";
+import { allListening, bootedPids, fetchReply, serveInThisFile } from "./serve-process.ts";
 
 const APP = "test/fixtures/pool/app.ts";
 const BROKEN = "test/fixtures/pool/broken.ts";
 const SLOW_BOOT = "test/fixtures/pool/slow-boot.ts";
 const ANY_PORT = ["--bind", "127.0.0.1:0"];
 
-const running: ServeProcess[] = [];
-after(() => Promise.all(running.map((server) => server.stop("SIGKILL"))));
-
-async function serve(args: string[]): Promise<ServeProcess> {
-  const server = await startServe(args);
-  running.push(server);
-  return server;
-}
+const serve = serveInThisFile();
 
 function json<T>(text: string): T {
   return JSON.parse(text) as T;
@@ -222,10 +209,9 @@ describe("carafe serve", () => {
   });
 
   it("stops with the app's own error and exit code 3 when the app fails to import", async () => {
-    const server = await startServe([BROKEN, ...ANY_PORT, "--workers", "3"], {
+    const server = await serve([BROKEN, ...ANY_PORT, "--workers", "3"], {
       waitForListening: false,
     });
-    running.push(server);
     assert.equal(await server.exited, 3);
     const output = server.lines.join("\n");
     assert.match(output, /DATABASE_URL is not set/);
@@ -241,10 +227,9 @@ describe("carafe serve", () => {
         join(dir, "app.ts"),
         'import { Carafe } from "carafe";\nexport const app = new Carafe();\n',
       );
-      const server = await startServe([join(dir, "app.ts"), ...ANY_PORT], {
+      const server = await serve([join(dir, "app.ts"), ...ANY_PORT], {
         waitForListening: false,
       });
-      running.push(server);
       assert.equal(await server.exited, 3);
       assert.match(
         server.lines.join("\n"),

@@ -6,8 +6,9 @@
 //   TERM        graceful stop: workers drain within --graceful-timeout, exit 0
 //   INT, QUIT   fast stop
 //   HUP         zero-downtime reload: a new generation boots (fresh code) and reports ready,
-//               then the old one stops accepting and drains
-//   TTIN/TTOU   one worker more / less
+//               then the old one stops accepting and drains. A HUP during a reload queues one
+//               more, started once the current one is ready (several coalesce into one)
+//   TTIN/TTOU   one worker more / less (during a reload, applied once it is ready)
 //   USR1        reopen log files
 //
 // A worker that stops sending heartbeats for --timeout is killed and replaced (one still importing
@@ -105,6 +106,8 @@ export class Supervisor {
   #generation = 0;
   /** The generation being booted by a reload, until all of it reports ready. */
   #reloading: number | null = null;
+  /** A HUP (or a change) came during that reload: one more follows it. */
+  #reloadQueued = false;
   #stopping: "graceful" | "fast" | null = null;
   #exitCode = 0;
   #crashes = 0;
@@ -230,8 +233,9 @@ export class Supervisor {
       case "tick":
         return this.#manageWorkers();
       case "change":
+        if (this.#stopping !== null) return;
         this.#log.info(`Detected a change in ${event.file}; reloading`);
-        return this.#handleSignal("SIGHUP");
+        return this.#reload("Change detected");
     }
   }
 
@@ -254,18 +258,14 @@ export class Supervisor {
         return;
       case "SIGHUP":
         this.#log.info("Handling signal: hup");
-        if (this.#reloading !== null) return;
-        this.#generation += 1;
-        this.#reloading = this.#generation;
-        for (let i = 0; i < this.#target; i += 1) this.#spawn();
-        return;
+        return this.#reload("HUP received");
       case "SIGTTIN":
         this.#target += 1;
-        this.#log.info(`Handling signal: ttin (workers: ${this.#target})`);
+        this.#log.info(`Handling signal: ttin (workers: ${this.#target})${this.#afterReload()}`);
         return this.#manageWorkers();
       case "SIGTTOU":
         if (this.#target > 1) this.#target -= 1;
-        this.#log.info(`Handling signal: ttou (workers: ${this.#target})`);
+        this.#log.info(`Handling signal: ttou (workers: ${this.#target})${this.#afterReload()}`);
         return this.#manageWorkers();
       case "SIGUSR1":
         this.#log.info("Handling signal: usr1 (reopening log files)");
@@ -275,6 +275,44 @@ export class Supervisor {
       default:
         return;
     }
+  }
+
+  /** Boots a new generation, or queues one behind the reload under way. */
+  #reload(cause: string): void {
+    if (this.#reloading !== null) {
+      // The generation booting may have imported the code before the change this one announces
+      // (a deploy that sends HUP after each file it copies): one more must follow, never none.
+      this.#log.info(
+        `${cause} during a reload; ${this.#reloadQueued ? "a reload is queued already" : "another reload is queued"}`,
+      );
+      this.#reloadQueued = true;
+      return;
+    }
+    this.#bootGeneration();
+  }
+
+  /** Forks a new generation; the old one drains once all of it reports ready. */
+  #bootGeneration(): void {
+    this.#generation += 1;
+    this.#reloading = this.#generation;
+    for (let i = 0; i < this.#target; i += 1) this.#spawn();
+  }
+
+  /** The reload is over (ready or abandoned): what came meanwhile takes effect now. */
+  #endReload(): void {
+    this.#reloading = null;
+    if (this.#stopping !== null) return;
+    if (this.#reloadQueued) {
+      this.#reloadQueued = false;
+      this.#log.info("Starting the queued reload");
+      return this.#bootGeneration();
+    }
+    // A TTIN or TTOU that came during the reload; the next tick would be up to 500 ms away.
+    this.#manageWorkers();
+  }
+
+  #afterReload(): string {
+    return this.#reloading === null ? "" : "; applied once the reload completes";
   }
 
   #handleMessage(worker: Worker, message: WorkerMessage): void {
@@ -299,7 +337,7 @@ export class Supervisor {
           for (const each of this.#workers.values())
             if (each.generation < this.#reloading) this.#drain(each);
           this.#log.info(`Reload complete (generation ${this.#reloading})`);
-          this.#reloading = null;
+          this.#endReload();
         }
         return;
       }
@@ -328,7 +366,8 @@ export class Supervisor {
   #generationBooted(generation: number): boolean {
     let count = 0;
     for (const state of this.#workers.values()) {
-      if (state.generation !== generation) continue;
+      // Workers of an abandoned attempt at this generation are on their way out.
+      if (state.generation !== generation || state.leaving) continue;
       if (!state.booted) return false;
       count += 1;
     }
@@ -366,7 +405,8 @@ export class Supervisor {
       // leave the primary's round-robin handle holding later connections without a taker.
       if (each.generation === this.#reloading) this.#kill(each, "SIGTERM");
     this.#generation -= 1;
-    this.#reloading = null;
+    // A queued reload runs still: the HUP behind it may be for the fix.
+    this.#endReload();
   }
 
   #handleExit(worker: Worker, code: number | null, signal: string | null): void {

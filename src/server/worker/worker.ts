@@ -1,9 +1,10 @@
 // Design: one worker process of `carafe serve`. It imports the app, starts its thread pool,
 // listens on every bind through node:cluster (the supervisor holds the sockets), and answers
-// with the http loop. Its event loop proves it is alive with heartbeats. On `drain` it stops
-// accepting, answers the requests it already has with `Connection: close`, and exits when its
-// connections are done or the graceful timeout passes. Only this main thread touches sockets;
-// pool threads see messages only.
+// with the http loop. Its event loop proves it is alive with heartbeats. On `drain`, or when its
+// channel to the supervisor closes (a supervisor killed outright), it stops accepting, answers
+// the requests it already has with `Connection: close`, and exits when its connections are done
+// or the graceful timeout passes. Only this main thread touches sockets; pool threads see
+// messages only.
 
 import cluster from "node:cluster";
 import { readFileSync } from "node:fs";
@@ -43,7 +44,9 @@ export interface WorkerHooks {
 }
 
 function send(message: WorkerMessage): void {
-  process.send?.(message);
+  // Once the supervisor is gone, process.send emits ERR_IPC_CHANNEL_CLOSED as an 'error' on
+  // process that nothing handles: the worker would crash in the drain that answers its requests.
+  if (process.connected) process.send?.(message);
 }
 
 function listen(server: Server, bind: Bind, backlog: number): Promise<void> {
@@ -77,7 +80,19 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
     else if (message.type === "reopen-logs") reopenLogs();
     else if (message.type === "broadcast") broadcasts?.receive(message.envelope);
   });
-  process.on("disconnect", () => drain(options.gracefulTimeout * 1000));
+  // A supervisor that vanished (kill -9, the OOM killer) closes this channel. node:cluster then
+  // exits the worker at once unless `worker.exitedAfterDisconnect` is true (Node's cluster docs,
+  // worker.process), which would cut every request in flight. Running before cluster's own
+  // listener, this one marks the disconnect as expected and drains as on TERM: the worker stops
+  // accepting, answers what it has within --graceful-timeout, then exits.
+  process.prependListener("disconnect", () => {
+    const worker = cluster.worker;
+    // Set already when the worker disconnects itself, at the end of a drain.
+    if (worker === undefined || worker.exitedAfterDisconnect) return;
+    worker.exitedAfterDisconnect = true;
+    logger.warn(`worker ${process.pid}: the supervisor is gone; draining`);
+    drain(options.gracefulTimeout * 1000);
+  });
   process.on("SIGUSR1", () => reopenLogs());
 
   let app;
