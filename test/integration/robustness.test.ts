@@ -1,10 +1,14 @@
 // The robustness probe: hostile HTTP/1.1 requests kept as data files (test/fixtures/http/, see
-// its README), each sent on its own raw connection to a real `carafe serve`.
+// its README), each sent on its own raw connection to a real `carafe serve`; then clients that
+// trickle their headers and thousands of idle connections, which must not stop others being
+// served.
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import process from "node:process";
 import { after, before, describe, it } from "node:test";
-import { readCases, runCase, type HttpCase } from "./http-cases.ts";
+import { RawClient, readCases, runCase, type HttpCase } from "./http-cases.ts";
 import { bootedPids, fetchReply, startServe, type ServeProcess } from "./serve-process.ts";
 
 const CASES = resolve(import.meta.dirname, "../fixtures/http");
@@ -18,13 +22,14 @@ const LIMITS = [
   "--limit-request-field-size",
   "256",
 ];
-// A case the server fails by never answering (or never closing) fails with its name instead of
+// A test the server fails by never answering (or never closing) fails with its name instead of
 // holding the run.
 const TEST_TIMEOUT = 30_000;
 
 let server: ServeProcess;
 let port: number;
 let workerPid: number;
+const clients: RawClient[] = [];
 
 before(async () => {
   server = await startServe([APP, "--bind", "127.0.0.1:0", ...LIMITS]);
@@ -33,6 +38,7 @@ before(async () => {
 });
 
 after(async () => {
+  for (const client of clients) client.socket.destroy();
   await server?.stop("SIGKILL");
 });
 
@@ -41,6 +47,19 @@ function expectation(httpCase: HttpCase): string {
   const answered =
     httpCase.statuses.length === 0 ? "not answered" : `answered ${httpCase.statuses.join(", ")}`;
   return `${answered}, ${httpCase.connection === "close" ? "then closed" : "then kept alive"}`;
+}
+
+/** The open-file limit of this process, when the platform tells it. */
+function openFileLimit(): number | null {
+  try {
+    const line = readFileSync("/proc/self/limits", "utf8")
+      .split("\n")
+      .find((each) => each.startsWith("Max open files"));
+    const soft = Number(line?.split(/\s+/)[3]);
+    return Number.isFinite(soft) ? soft : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Whether the first worker is still the one serving: alive and answering. */
@@ -85,4 +104,55 @@ describe("carafe serve against hostile HTTP/1.1 requests", () => {
     await assertWorkerServes();
     assert.ok(!server.lines.some((line) => /Worker \d+ died/.test(line)), server.lines.join("\n"));
   });
+});
+
+describe("carafe serve against slow and idle clients", () => {
+  it(
+    "serves other clients while slow ones send their headers a byte at a time",
+    { timeout: TEST_TIMEOUT },
+    async () => {
+      const request = Buffer.from("GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: yes\r\n\r\n");
+      const slow = await Promise.all(Array.from({ length: 20 }, () => RawClient.connect(port)));
+      clients.push(...slow);
+      // Each byte the slow clients send is followed by a whole request from another client: the
+      // trickle advances only as fast as the others are served.
+      for (let at = 0; at < request.length - 1; at++) {
+        for (const client of slow) client.write(request.subarray(at, at + 1));
+        const reply = await fetchReply(`${server.url}/`);
+        assert.equal(reply.status, 200, `the request after byte ${at} of the slow ones`);
+      }
+      assert.ok(
+        slow.every((client) => client.text === "" && !client.socket.destroyed),
+        "a slow client was answered or dropped before its headers were complete",
+      );
+      // Their last byte completes their requests: they are served too.
+      for (const client of slow) client.write(request.subarray(request.length - 1));
+      const answers = await Promise.all(slow.map((client) => client.responses(1)));
+      assert.deepEqual(
+        answers.map((responses) => responses[0]?.status),
+        slow.map(() => 200),
+      );
+      for (const client of slow) client.socket.destroy();
+    },
+  );
+
+  it(
+    "serves a request while 2,000 idle connections are open, from the same worker",
+    { timeout: TEST_TIMEOUT },
+    async () => {
+      // Each connection costs this process a descriptor (and the worker one): stay under the limit.
+      const count = Math.min(2000, (openFileLimit() ?? 1024) - 256);
+      for (let opened = 0; opened < count; opened += 200) {
+        const batch = Math.min(200, count - opened);
+        clients.push(
+          ...(await Promise.all(Array.from({ length: batch }, () => RawClient.connect(port)))),
+        );
+      }
+      // The worker accepts in order: this request is answered after every idle connection was.
+      await assertWorkerServes();
+      for (const client of clients) client.socket.destroy();
+      await Promise.all(clients.map((client) => client.closed));
+      await assertWorkerServes();
+    },
+  );
 });
