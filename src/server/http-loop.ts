@@ -8,6 +8,7 @@ import { once } from "node:events";
 import { performance } from "node:perf_hooks";
 import process from "node:process";
 import {
+  BadRequest,
   RequestHeaderFieldsTooLarge,
   bodyPlanOf,
   bodyTooLarge,
@@ -269,6 +270,26 @@ function hasPlacement(app: RecordHandler): app is RecordHandler & Placeable {
   return typeof (app as Partial<Placeable>).threadRuleOf === "function";
 }
 
+/**
+ * A request whose framing cannot be trusted, answered 400 and closed: a version other than
+ * HTTP/1.0 or 1.1 (llhttp takes `GET /` as HTTP/0.9, and `HTTP/2.0` as an HTTP/1 request), and
+ * an HTTP/1.0 request with Transfer-Encoding, which an HTTP/1.0 front end would not have decoded
+ * as this server does (RFC 9112 section 6.1: such framing is faulty).
+ */
+function framingError(request: IncomingMessage): ResponseRecord | null {
+  const { httpVersionMajor: major, httpVersionMinor: minor } = request;
+  let description: string | undefined;
+  if (major !== 1 || minor > 1) {
+    description = `HTTP/${major}.${minor} is not served here; send HTTP/1.1 (or HTTP/1.0) requests.`;
+  } else if (minor === 0 && request.headers["transfer-encoding"] !== undefined) {
+    description =
+      "An HTTP/1.0 request cannot have a Transfer-Encoding; send its body with Content-Length.";
+  }
+  return description === undefined
+    ? null
+    : exceptionResponse(new BadRequest(description), false).toRecord(request.method ?? "GET");
+}
+
 function limitError(request: IncomingMessage, limits: RequestLimits): ResponseRecord | null {
   const method = request.method ?? "GET";
   const url = request.url ?? "/";
@@ -388,7 +409,9 @@ export function createRequestListener(
     // Only the access log needs the time; a BigInt per request is not free.
     const startedAt = onExchange === undefined ? 0n : process.hrtime.bigint();
     const refused =
-      (limits !== undefined ? limitError(request, limits) : null) ?? hostError(request);
+      (limits !== undefined ? limitError(request, limits) : null) ??
+      framingError(request) ??
+      hostError(request);
     if (refused !== null) {
       response.shouldKeepAlive = false;
       respond(request, response, recordOf(request, null, false), refused, startedAt);

@@ -18,8 +18,6 @@ export interface HttpCase {
   connection: "close" | "keep-alive";
   /** Text the responses must contain. */
   bodyIncludes: string[];
-  /** Why Carafe does not meet the case yet, when it does not. */
-  knownBug: string | null;
 }
 
 /** The request sent after a case's responses: answered only on a connection still kept. */
@@ -48,7 +46,7 @@ export function parseCase(file: string, source: string): HttpCase {
   const header = lines.slice(0, first < 0 ? lines.length : first);
   const fields = new Map<string, string[]>();
   for (const line of header) {
-    const match = /^#\s*(status|connection|body-includes|known-bug):\s*(.*)$/.exec(line);
+    const match = /^#\s*(status|connection|body-includes):\s*(.*)$/.exec(line);
     if (match)
       fields.set(match[1] as string, [
         ...(fields.get(match[1] as string) ?? []),
@@ -69,7 +67,6 @@ export function parseCase(file: string, source: string): HttpCase {
     statuses: status === "none" ? [] : status.split(" ").map(Number),
     connection,
     bodyIncludes: fields.get("body-includes") ?? [],
-    knownBug: fields.get("known-bug")?.[0] ?? null,
   };
 }
 

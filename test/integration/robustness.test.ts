@@ -72,32 +72,27 @@ async function assertWorkerServes(): Promise<void> {
 
 describe("carafe serve against hostile HTTP/1.1 requests", () => {
   for (const httpCase of readCases(CASES)) {
-    const todo = httpCase.knownBug === null ? {} : { todo: `known bug: ${httpCase.knownBug}` };
-    it(
-      `${httpCase.file} is ${expectation(httpCase)}`,
-      { timeout: TEST_TIMEOUT, ...todo },
-      async () => {
-        const outcome = await runCase(port, httpCase);
-        // Kept alive, the connection also answers the follow-up request with 200.
-        const expected = [
-          ...httpCase.statuses,
-          ...(httpCase.connection === "keep-alive" ? [200] : []),
-        ];
-        assert.deepEqual(
-          outcome.statuses,
-          expected,
-          `${httpCase.file}: expected responses ${JSON.stringify(expected)} (a last 200 answers the ` +
-            `follow-up on a kept connection), got ${JSON.stringify(outcome.statuses)}:\n` +
-            outcome.text.slice(0, 2000),
+    it(`${httpCase.file} is ${expectation(httpCase)}`, { timeout: TEST_TIMEOUT }, async () => {
+      const outcome = await runCase(port, httpCase);
+      // Kept alive, the connection also answers the follow-up request with 200.
+      const expected = [
+        ...httpCase.statuses,
+        ...(httpCase.connection === "keep-alive" ? [200] : []),
+      ];
+      assert.deepEqual(
+        outcome.statuses,
+        expected,
+        `${httpCase.file}: expected responses ${JSON.stringify(expected)} (a last 200 answers the ` +
+          `follow-up on a kept connection), got ${JSON.stringify(outcome.statuses)}:\n` +
+          outcome.text.slice(0, 2000),
+      );
+      for (const text of httpCase.bodyIncludes) {
+        assert.ok(
+          outcome.text.includes(text),
+          `${httpCase.file}: the responses do not include ${text}:\n${outcome.text.slice(0, 2000)}`,
         );
-        for (const text of httpCase.bodyIncludes) {
-          assert.ok(
-            outcome.text.includes(text),
-            `${httpCase.file}: the responses do not include ${text}:\n${outcome.text.slice(0, 2000)}`,
-          );
-        }
-      },
-    );
+      }
+    });
   }
 
   it("still serves from the same worker after every case", async () => {
