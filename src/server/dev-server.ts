@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import process from "node:process";
 import type { RecordHandler, RunOptions } from "../framework/index.ts";
 import { createRequestListener } from "./http-loop.ts";
+import { DEFAULT_REQUEST_LIMITS } from "./settings.ts";
 import { connectBroadcasts, hasRooms } from "./broadcasts.ts";
 import { createUpgrades, servesSockets } from "./websockets.ts";
 import { parseAppSpec } from "./load-app.ts";
@@ -92,6 +93,8 @@ export async function startDevServer(
   const listener = createRequestListener(app, logger, {
     pool,
     threaded: options.threaded === true,
+    // The same 414/431 limits as `carafe serve`'s defaults, so what works here works there.
+    limits: DEFAULT_REQUEST_LIMITS,
     ...(watchdogMs > 0 ? { watchdog: createWatchdog(app, watchdogMs, warn) } : {}),
   });
   // The loop answers a missing Host itself, with a message saying what to send.

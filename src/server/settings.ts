@@ -10,6 +10,7 @@ import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { isIP } from "node:net";
 import { DEFAULT_ACCESS_LOG_FORMAT, LOG_LEVELS } from "./access-log.ts";
+import type { RequestLimits } from "./http-loop.ts";
 import { isTrustEntry } from "./proxy.ts";
 import { importFile } from "../threading/typescript.ts";
 import type { Bind, ServeOptions } from "./supervisor/protocol.ts";
@@ -45,6 +46,13 @@ interface Setting {
   help: string;
 }
 
+/** gunicorn's default limits: what `carafe serve` starts with, and what `app.run()` keeps. */
+export const DEFAULT_REQUEST_LIMITS: Readonly<RequestLimits> = Object.freeze({
+  requestLine: 4094,
+  fields: 100,
+  fieldSize: 8190,
+});
+
 const int = (min: number, max?: number): Kind => ({ type: "int", min, max });
 const seconds: Kind = { type: "number", min: 0 };
 const path: Kind = { type: "string", nullable: true };
@@ -74,11 +82,11 @@ const SETTINGS = [
     help: "Connections the kernel queues before accept" },
   { name: "maxQueue", flag: "--max-queue", env: "CARAFE_MAX_QUEUE", kind: int(0), default: 1000,
     help: "Requests that may wait for a pool thread; beyond it they get 503" },
-  { name: "limitRequestLine", flag: "--limit-request-line", env: "CARAFE_LIMIT_REQUEST_LINE", kind: int(0, 8190), default: 4094, metavar: "BYTES",
+  { name: "limitRequestLine", flag: "--limit-request-line", env: "CARAFE_LIMIT_REQUEST_LINE", kind: int(0, 8190), default: DEFAULT_REQUEST_LIMITS.requestLine, metavar: "BYTES",
     help: "Longest request line (method, target, version); 0 means unlimited" },
-  { name: "limitRequestFields", flag: "--limit-request-fields", env: "CARAFE_LIMIT_REQUEST_FIELDS", kind: int(0, 32768), default: 100,
+  { name: "limitRequestFields", flag: "--limit-request-fields", env: "CARAFE_LIMIT_REQUEST_FIELDS", kind: int(0, 32768), default: DEFAULT_REQUEST_LIMITS.fields,
     help: "Most header fields in a request" },
-  { name: "limitRequestFieldSize", flag: "--limit-request-field-size", env: "CARAFE_LIMIT_REQUEST_FIELD_SIZE", kind: int(0), default: 8190, metavar: "BYTES",
+  { name: "limitRequestFieldSize", flag: "--limit-request-field-size", env: "CARAFE_LIMIT_REQUEST_FIELD_SIZE", kind: int(0), default: DEFAULT_REQUEST_LIMITS.fieldSize, metavar: "BYTES",
     help: "Largest header field; 0 means unlimited" },
   { name: "forwardedAllowIps", flag: "--forwarded-allow-ips", env: "CARAFE_FORWARDED_ALLOW_IPS", fallbackEnv: "FORWARDED_ALLOW_IPS",
     kind: { type: "list", check: isTrustEntry, expected: "a comma list of addresses, CIDR networks or *" }, default: ["127.0.0.1", "::1"], metavar: "IPS",
