@@ -14,9 +14,11 @@
 // another `path` variable follows is every end tried; then a `path` edge whose rest failed from
 // every end after some position is not walked from a later start again, which keeps several
 // `path` variables linear too. (Unless a converter rejects `path` values: each rejected try
-// costs a conversion.)
+// costs a conversion.) A long segment that mixes text and variables is matched in linear time
+// too (linear-regex.ts), where V8's backtracking engine could take the square of its length.
 
 import { ValidationError, type Converter } from "./converters.ts";
+import { LinearRegex } from "./linear-regex.ts";
 import type { RuleSegment } from "./rule.ts";
 
 interface DynamicEdge<T> {
@@ -27,6 +29,8 @@ interface DynamicEdge<T> {
   readonly rank: number;
   /** For a `path` edge: how many segments its rule has after it; `null` when one is a `path`. */
   readonly rest: number | null;
+  /** For a mixed segment: its pattern run in linear time, when the VM can run it. */
+  readonly linear: LinearRegex | null;
 }
 
 class TrieNode<T> {
@@ -74,6 +78,7 @@ export class SegmentMatcher<T> {
         node: new TrieNode<T>(),
         rank: rankOf(segment),
         rest: restAfter(segments, position),
+        linear: segment.kind === "mixed" ? LinearRegex.compile(segment.pattern) : null,
       };
       const list = segment.kind === "path" ? node.paths : node.dynamic;
       // Stable insert by rank keeps registration order among equals.
@@ -141,6 +146,9 @@ function convert(converter: Converter, shape: RegExp, raw: string): unknown {
     throw error;
   }
 }
+
+/** Mixed segments up to this long are matched by V8's regex engine, longer ones in linear time. */
+const SHORT = 32;
 
 /** Up to this many static children are compared one by one rather than looked up. */
 const FEW = 8;
@@ -285,7 +293,12 @@ function walkSegment<T, K>(state: Walk<T, K>, node: TrieNode<T>, at: number): T 
       if (found !== undefined) return found;
       values.pop();
     } else if (segment.kind === "mixed") {
-      const groups = segment.pattern.exec(text);
+      // Backtracking on a long segment can take time polynomial in its length; on a short one
+      // V8's engine is the faster.
+      const groups =
+        edge.linear !== null && text.length > SHORT
+          ? edge.linear.exec(text)
+          : segment.pattern.exec(text);
       if (groups === null) continue;
       const converted: unknown[] = [];
       let ok = true;

@@ -83,3 +83,37 @@ describe("matching a long path", () => {
     assert.ok(probes() <= 2 * count, `${probes()} conversions for ${count} segments`);
   });
 });
+
+describe("matching a long segment that mixes text and variables", () => {
+  it("gives the values a short one would get", async () => {
+    const app = new Carafe({ staticFolder: null });
+    app.get("/pkg/<name>-<version>.tar.gz", (req) => json(req.params));
+    app.get("/v/<a>-<int:b>", (req) => json(req.params));
+    const client = app.testClient();
+    const name = `${"a-".repeat(100)}b`;
+    assert.deepEqual((await client.get(`/pkg/${name}-1.0.tar.gz`)).json(), {
+      name,
+      version: "1.0",
+    });
+    assert.deepEqual((await client.get(`/pkg/${name}.tar.gz`)).json(), {
+      name: "a-".repeat(99) + "a",
+      version: "b",
+    });
+    assert.equal((await client.get(`/pkg/${name}.zip`)).status, 404);
+    assert.equal((await client.get(`/pkg/${"a-".repeat(100)}a%2F.tar.gz`)).status, 404);
+    assert.deepEqual((await client.get(`/v/${"x-".repeat(100)}7`)).json(), {
+      a: "x-".repeat(99) + "x",
+      b: 7,
+    });
+  });
+
+  it("matches one whose converter's regex the linear engine does not run", async () => {
+    const app = new Carafe({ staticFolder: null });
+    app.addConverter("word", { regex: "(?!-)[a-z-]+", toValue: String, toUrl: String });
+    app.get("/w/<word:a>.<word:b>", (req) => json(req.params));
+    const client = app.testClient();
+    const long = "ab-".repeat(50);
+    assert.deepEqual((await client.get(`/w/${long}x.y`)).json(), { a: `${long}x`, b: "y" });
+    assert.equal((await client.get(`/w/${long}x.-y`)).status, 404);
+  });
+});
