@@ -41,6 +41,12 @@ const echo = new TextEncoder().encode(
   JSON.stringify({ id: 1, tags: ["a", "b"], note: "x".repeat(900) }),
 );
 
+// Two 4 KB paths for the app's `/static/<path:filename>` rule: one of 2,044 one-letter
+// segments, one of a single segment. Routing is linear in the length of the path, so the first
+// costs about what the second does, not once more per segment.
+const segmentedPath = `/static/${Array.from({ length: 2044 }, () => "a").join("/")}`;
+const flatPath = `/static/${"a".repeat(segmentedPath.length - "/static/".length)}`;
+
 const quick = process.argv.includes("--quick");
 /** Only the round trips, printed as JSON: the run under `taskset` (see `oneCoreRows`). */
 const roundTripsOnly = process.argv.includes("--round-trips");
@@ -50,6 +56,12 @@ if (!roundTripsOnly) {
   bench
     .add("router: match /user/<id>", () => {
       app.urlMap.match("GET", "/user/123");
+    })
+    .add("router: match /static/<path:filename>, 4 KB in 2,044 segments", () => {
+      app.urlMap.match("GET", segmentedPath);
+    })
+    .add("router: match /static/<path:filename>, 4 KB in one segment", () => {
+      app.urlMap.match("GET", flatPath);
     })
     .add("pipeline: GET / → record", () => {
       app.handle(record("GET", "/"));

@@ -192,7 +192,7 @@ export function sendFile(path: string, options: SendFileOptions = {}): Response 
 
 /**
  * Sends `path` from inside `directory`; any way out of it (`..`, absolute paths, encoded
- * separators, symlinks pointing outside) is a 404, never a file.
+ * separators, symlinks pointing outside) is a 404, never a file, and so is a name ending in `/`.
  *
  * @example
  * app.get("/uploads/<path:name>", (req) => sendFromDirectory("uploads", req.params.name));
@@ -202,6 +202,9 @@ export function sendFromDirectory(
   path: string,
   options: SendFileOptions = {},
 ): Response {
+  // `hello.txt/` names no file (the OS answers ENOTDIR, Flask a 404), but safeJoin's
+  // realpathSync drops the slash and would find `hello.txt`.
+  if (path.endsWith("/")) throw new NotFound();
   return sendFile(safeJoin(directory, path), options);
 }
 

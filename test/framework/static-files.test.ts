@@ -239,6 +239,12 @@ describe("static files", () => {
     }
   });
 
+  it("answers 404 for a file name with a trailing slash", async () => {
+    for (const path of ["/static/hello.txt/", "/static/css/site.css/", "/files/report.txt/"]) {
+      assert.equal((await client.get(path)).status, 404, path);
+    }
+  });
+
   it("never serves a file outside the static folder", async () => {
     // The target exists and is readable: only the path checks keep it out.
     assert.equal(readFileSync(join(tmp, "secret.txt"), "utf8"), "top secret");

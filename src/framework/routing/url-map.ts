@@ -58,21 +58,14 @@ function allowedList(methods: Set<string>): string[] {
   return [...methods].sort();
 }
 
-/** Splits a percent-encoded path into decoded segments; `null` when the encoding is broken. */
-export function splitPath(path: string): string[] | null {
-  // An indexOf loop: String#split is several times slower on the fresh strings requests bring.
-  const raw: string[] = [];
-  let start = 1;
-  for (let slash = path.indexOf("/", start); slash >= 0; slash = path.indexOf("/", start)) {
-    raw.push(path.slice(start, slash));
-    start = slash + 1;
-  }
-  raw.push(path.slice(start));
-  if (!path.includes("%")) return raw;
+/** Whether every percent-encoded character of `path` decodes (else the request is a 400). */
+function decodes(path: string): boolean {
+  if (!path.includes("%")) return true;
   try {
-    return raw.map((segment) => (segment.includes("%") ? decodeURIComponent(segment) : segment));
+    decodeURIComponent(path);
+    return true;
   } catch {
-    return null;
+    return false;
   }
 }
 
@@ -169,25 +162,24 @@ export class UrlMap<P> {
         }
       }
     }
-    const segments = splitPath(path);
-    if (segments === null) return { kind: "bad-path" };
-    const result = this.#matchSegments(method, segments);
+    if (!decodes(path)) return { kind: "bad-path" };
+    const result = this.#matchPath(method, path);
     if (result.kind !== "not-found" || path.endsWith("/")) return result;
     // Werkzeug's strict slashes: `/dir` reaches a `/dir/` rule through a 308 redirect.
-    const strict = this.#matcher.find([...segments, ""], isStrict, undefined, []);
+    const strict = this.#matcher.find(`${path}/`, isStrict, undefined, []);
     return strict !== undefined ? { kind: "redirect", path: `${path}/` } : result;
   }
 
-  #matchSegments(method: string, segments: readonly string[]): MatchResult<P> {
+  #matchPath(method: string, path: string): MatchResult<P> {
     const values: unknown[] = [];
-    const rule = this.#matcher.find(segments, answers, method, values);
+    const rule = this.#matcher.find(path, answers, method, values);
     if (rule !== undefined) {
       const params: Record<string, unknown> = {};
       const names = rule.parsed.variables;
       for (let i = 0; i < names.length; i += 1) params[names[i] as string] = values[i];
       return { kind: "found", rule, params };
     }
-    const rules = this.#matcher.all(segments);
+    const rules = this.#matcher.all(path);
     if (rules.length === 0) return { kind: "not-found" };
     const allowed = new Set<string>();
     for (const each of rules) for (const name of each.methods) allowed.add(name);

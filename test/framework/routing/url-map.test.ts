@@ -248,6 +248,65 @@ describe("the path converter", () => {
     assert.equal(await status(app, "/wiki/a/b"), 404);
     assert.equal(await status(app, "/wiki//edit"), 404);
   });
+
+  it("gives the first of two path variables the shortest value that lets the rest match", async () => {
+    const app = echoApp("/<path:a>/<path:b>/edit");
+    assert.deepEqual(await params(app, "/x/y/z/edit"), { a: "x", b: "y/z" });
+    assert.deepEqual(await params(app, "/x/edit/edit"), { a: "x", b: "edit" });
+    assert.equal(await status(app, "/x/edit"), 404);
+  });
+
+  it("keeps empty segments and a trailing slash inside the value", async () => {
+    assert.deepEqual(await params(echoApp("/files/<path:p>"), "/files/a//b/"), { p: "a//b/" });
+  });
+
+  it("decodes a value that spans encoded segments", async () => {
+    assert.deepEqual(await params(echoApp("/files/<path:p>/raw"), "/files/a%20b/c%2Fd/raw"), {
+      p: "a b/c/d",
+    });
+  });
+
+  it("answers 400 for a malformed encoding anywhere in the value", async () => {
+    assert.equal(await status(echoApp("/files/<path:p>"), "/files/a/%E9/b"), 400);
+  });
+});
+
+describe("user converters that span segments", () => {
+  /** An app with `file`: a path whose last segment has an extension and does not start with `_`. */
+  function fileApp(rule: string): Carafe {
+    const app = newApp();
+    app.addConverter("file", {
+      regex: "[^/].*\\.[a-z]+",
+      partIsolating: false,
+      toValue(raw) {
+        if (raw.slice(raw.lastIndexOf("/") + 1).startsWith("_")) throw new ValidationError();
+        return raw;
+      },
+      toUrl: String,
+    });
+    app.get(rule, (req) => json(req.params));
+    return app;
+  }
+
+  it("matches the whole value against the converter's regex", async () => {
+    const app = fileApp("/dl/<file:name>");
+    assert.deepEqual(await params(app, "/dl/a/b.txt"), { name: "a/b.txt" });
+    assert.equal(await status(app, "/dl/a/b"), 404);
+    assert.equal(await status(app, "/dl/a.txt/b"), 404);
+  });
+
+  it("lets the regex and ValidationError decide where the value ends", async () => {
+    const app = fileApp("/dl/<file:name>/<path:rest>");
+    assert.deepEqual(await params(app, "/dl/a/b.txt/c/d.txt"), {
+      name: "a/b.txt",
+      rest: "c/d.txt",
+    });
+    assert.deepEqual(await params(app, "/dl/a/_b.txt/c.txt/d"), {
+      name: "a/_b.txt/c.txt",
+      rest: "d",
+    });
+    assert.equal(await status(app, "/dl/a/_b.txt/c"), 404);
+  });
 });
 
 describe("the uuid converter", () => {
