@@ -3,10 +3,11 @@
 // it runs, so N threads run N handlers in parallel. Requests wait in one bounded FIFO queue
 // for the next idle thread (which is then, by construction, the least busy); a full queue
 // answers 503 at once. A request past its deadline cannot be interrupted inside JavaScript, so
-// its thread is terminated and replaced, which Node can do and CPython cannot. A thread that
-// dies (an uncaught error, its memory limit) fails its own request with a 500 and is replaced;
-// nothing waits for an answer that will never come. All state lives on the loop's thread and
-// changes only in message and timer callbacks.
+// its thread is terminated and replaced, which Node can do and CPython cannot. Each thread's
+// heap is bounded (`maxHeapMb`); one that outgrows it, or otherwise dies (an uncaught error,
+// process.exit in the app), fails its own request with a 500 and is replaced; nothing waits
+// for an answer that will never come. All state lives on the loop's thread and changes only
+// in message and timer callbacks.
 //
 // A thread that finished a request would sit idle for a whole round trip (its answer reaching
 // the loop, the next request reaching it) while requests queue. So when every thread is busy,
@@ -25,7 +26,7 @@
 
 import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
-import type { ResourceLimits, Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import {
   GatewayTimeout,
   InternalServerError,
@@ -40,6 +41,7 @@ import {
 } from "../../framework/index.ts";
 import { AppLoadError } from "../load-app.ts";
 import { unsendable, type CallOutcome, type ThreadCall } from "../../threading/calls.ts";
+import { defaultThreadHeapMb, heapLimits } from "../../threading/heap-bound.ts";
 import { namedSharedValues } from "../../threading/shared.ts";
 import { entryUrl, spawnWorker } from "../../threading/spawn.ts";
 import { useExecutor, type CallExecutor } from "../../threading/to-thread.ts";
@@ -72,8 +74,11 @@ export interface ThreadPoolOptions {
   maxRequests: number;
   maxRequestsJitter: number;
   logger: PoolLogger;
-  /** Memory limits of each thread; one that runs out is replaced. */
-  resourceLimits?: ResourceLimits;
+  /**
+   * Largest JS heap (MB) of each thread: a request that outgrows it gets a 500 and its thread is
+   * replaced. Default: sized from the machine (`defaultThreadHeapMb`); 0 leaves V8's own limit.
+   */
+  maxHeapMb?: number;
   /** A handler on a thread broadcast to a room (the loop holds the sockets). */
   onBroadcast?: (envelope: BroadcastEnvelope) => void;
 }
@@ -89,6 +94,8 @@ export interface PoolStats {
   threadIds: number[];
   /** Requests taken back from a thread they were sent ahead to: its copy there was sent for nothing. */
   takenBack: number;
+  /** Each thread's heap bound in MB (0: V8's own limit). */
+  maxHeapMb: number;
 }
 
 /**
@@ -151,6 +158,8 @@ interface Task {
 
 interface Thread {
   worker: Worker;
+  /** `worker.threadId`, which reads -1 once the thread has exited. */
+  id: number;
   ready: boolean;
   /** The task it runs (at most one), and whether it was told to stop (no replacement then). */
   task: Task | null;
@@ -158,6 +167,8 @@ interface Thread {
   ahead: Task[];
   /** See `ThreadData.claim`. */
   claim: Int32Array;
+  /** What the thread died of, when Node said (its `error` event comes before `exit`). */
+  fault: Error | null;
   /** When `task` started, as far as the loop knows (`performance.now()`). */
   since: number;
   /** `task` may be slow (its route was, or its thread said so): nothing waits behind it. */
@@ -247,8 +258,11 @@ export class ThreadPool {
   private readonly unsent: Thread[] = [];
   private flushing = false;
   private readonly executor: CallExecutor = { run: (call, transfer) => this.call(call, transfer) };
+  private readonly maxHeapMb: number;
 
-  private constructor(private readonly options: ThreadPoolOptions) {}
+  private constructor(private readonly options: ThreadPoolOptions) {
+    this.maxHeapMb = options.maxHeapMb ?? defaultThreadHeapMb();
+  }
 
   /** Starts the threads and resolves when every one has imported the app. */
   static async start(options: ThreadPoolOptions): Promise<ThreadPool> {
@@ -347,7 +361,7 @@ export class ThreadPool {
     for (const thread of this.threads) {
       if (thread.task !== task) continue;
       this.options.logger.warn(
-        `${task.record.url} was aborted; its thread ${thread.worker.threadId} is being replaced`,
+        `${task.record.url} was aborted; its thread ${thread.id} is being replaced`,
       );
       this.settle(task);
       thread.task = null;
@@ -462,8 +476,9 @@ export class ThreadPool {
       threads: live.length,
       busy: live.filter((thread) => thread.task !== null).length,
       queued: this.waiting(),
-      threadIds: live.map((thread) => thread.worker.threadId),
+      threadIds: live.map((thread) => thread.id),
       takenBack: this.takenBack,
+      maxHeapMb: this.maxHeapMb,
     };
   }
 
@@ -528,14 +543,16 @@ export class ThreadPool {
       claim: claim.buffer as SharedArrayBuffer,
       "carafe.shared": namedSharedValues(),
     };
-    const { resourceLimits } = this.options;
+    const resourceLimits = heapLimits(this.maxHeapMb);
     const worker = spawnWorker(THREAD_MAIN, { ...data }, resourceLimits ? { resourceLimits } : {});
     const thread: Thread = {
       worker,
+      id: worker.threadId,
       ready: false,
       task: null,
       ahead: [],
       claim,
+      fault: null,
       since: 0,
       slow: false,
       outbox: [],
@@ -566,16 +583,17 @@ export class ThreadPool {
         if (!Array.isArray(message)) receive(message);
         else for (const each of message) receive(each);
       });
+      // The thread is gone only at `exit`: its cause comes first, in `error`.
       worker.on("error", (error) => {
         if (!booted) {
           booted = true;
           settle(error.stack ?? error.message);
         }
-        this.onThreadDeath(thread, error);
+        thread.fault = error;
       });
       worker.on("exit", (code) => {
         if (!booted) settle(`the thread exited with code ${code} while loading the app`);
-        this.onThreadDeath(thread, null);
+        this.onThreadDeath(thread, code);
       });
     });
   }
@@ -610,7 +628,7 @@ export class ThreadPool {
       // Records are plain data, so this is not expected. Should it happen, what the thread holds
       // fails and the thread is replaced, rather than anything waiting for an answer.
       this.options.logger.error(
-        `pool thread ${thread.worker.threadId} could not be sent its requests; replacing it`,
+        `pool thread ${thread.id} could not be sent its requests; replacing it`,
         error,
       );
       const lost = new InternalServerError("The request could not reach a thread.");
@@ -821,7 +839,7 @@ export class ThreadPool {
     this.watch(task, CANCEL_GRACE_MS, () => {
       if (thread.task !== task) return;
       this.options.logger.warn(
-        `${task.record.method} ${task.record.url} kept producing after its client left; its thread ${thread.worker.threadId} is being replaced`,
+        `${task.record.method} ${task.record.url} kept producing after its client left; its thread ${thread.id} is being replaced`,
       );
       thread.task = null;
       void this.stopThread(thread);
@@ -847,7 +865,7 @@ export class ThreadPool {
     // (Nothing is sent ahead to a thread about to retire; were it, it would retire after it.)
     if (thread.task === null && thread.served >= thread.retireAfter && !this.closing) {
       this.options.logger.info(
-        `thread ${thread.worker.threadId} served ${thread.served} requests (--max-requests); replacing it`,
+        `thread ${thread.id} served ${thread.served} requests (--max-requests); replacing it`,
       );
       void this.stopThread(thread);
       void this.replace();
@@ -863,7 +881,7 @@ export class ThreadPool {
     const seconds = this.options.timeoutMs / 1000;
     const limit = `${seconds} second${seconds === 1 ? "" : "s"}`;
     this.options.logger.error(
-      `${task.record.method} ${task.record.url} ran past the ${limit} timeout (--timeout); its thread ${thread.worker.threadId} was stopped and is being replaced`,
+      `${task.record.method} ${task.record.url} ran past the ${limit} timeout (--timeout); its thread ${thread.id} was stopped and is being replaced`,
     );
     thread.task = null;
     if (task.stream !== null) {
@@ -895,35 +913,53 @@ export class ThreadPool {
     return thread.worker.terminate().then(() => undefined);
   }
 
-  /** A thread died without being asked: fail its request and start another. */
-  private onThreadDeath(thread: Thread, error: Error | null): void {
+  /**
+   * A thread ended without being asked (it outgrew its heap, the app called process.exit): its
+   * request gets a 500, and a new thread takes its place.
+   */
+  private onThreadDeath(thread: Thread, code: number): void {
     if (thread.stopping) return;
     thread.stopping = true;
     this.threads.delete(thread);
     const task = thread.task;
     thread.task = null;
-    const why = error ? (error.stack ?? error.message) : "it exited";
-    if (thread.ready) {
-      this.options.logger.error(`pool thread ${thread.worker.threadId} died: ${why}`);
-    }
-    this.rescueAhead(
-      thread,
-      new InternalServerError("The thread running this request stopped unexpectedly."),
+    const outOfHeap =
+      (thread.fault as { code?: string } | null)?.code === "ERR_WORKER_OUT_OF_MEMORY";
+    if (thread.ready) this.options.logger.error(this.deathNotice(thread, code, task, outOfHeap));
+    const died = new InternalServerError(
+      outOfHeap
+        ? "The request needed more memory than a thread of this server may use."
+        : "The thread running this request stopped unexpectedly.",
     );
+    this.rescueAhead(thread, died);
     this.pump();
     if (task !== null) {
       this.settle(task);
       if (task.stream) task.stream.finish(new Error("the pool thread died while streaming"));
-      else {
-        task.resolve(
-          errorRecord(
-            task.record,
-            new InternalServerError("The thread running this request stopped unexpectedly."),
-          ),
-        );
-      }
+      else task.resolve(errorRecord(task.record, died));
     }
     if (thread.ready && !this.closing) void this.replace();
+  }
+
+  /** What the log says of a thread that died: its id, its exit code or cause, its request. */
+  private deathNotice(
+    thread: Thread,
+    code: number,
+    running: Task | null,
+    outOfHeap: boolean,
+  ): string {
+    const where =
+      running === null
+        ? "between requests"
+        : `while running ${running.record.method} ${running.record.url}`;
+    if (outOfHeap) {
+      const bound =
+        this.maxHeapMb > 0 ? `its heap bound of ${this.maxHeapMb} MB` : "V8's heap limit";
+      return `pool thread ${thread.id} outgrew ${bound} (--thread-max-heap) ${where}; replacing it`;
+    }
+    const fault = thread.fault;
+    const cause = fault === null ? "" : `: ${fault.stack ?? fault.message}`;
+    return `pool thread ${thread.id} died (exit code ${code}) ${where}; replacing it${cause}`;
   }
 
   /** Starts a thread in place of one that ended; retries with backoff if the app breaks. */
