@@ -24,6 +24,7 @@ import type {
 import { executeCall, sendOutcome, type ThreadCall } from "../../threading/calls.ts";
 import { hasRooms } from "../broadcasts.ts";
 import { loadApp } from "../load-app.ts";
+import { catchStrayErrors, setRunning } from "./stray-errors.ts";
 import {
   STREAM_WINDOW,
   type LoopMessage,
@@ -215,18 +216,20 @@ function startNext(app: Routed): void {
     }
     running = true;
     const { id, record, call } = next;
+    setRunning(record);
     // A route that matched nothing is keyed as one: it is answered without running a handler.
     const rule =
       call === undefined && app.ruleOf !== undefined
         ? (app.ruleOf(record.method, record.url) ?? "")
         : null;
     const quick = isQuick(rule, call !== undefined);
-    const started = performance.now();
+    const began = performance.now();
     // A call is never sent ahead: unless something waits behind it already, nothing need move.
     if (quick === false && (call === undefined || waiting.length > 0)) hold({ type: "slow", id });
-    if (quick !== true || started - heldSince >= HOLD_MS) sendHeld();
+    if (quick !== true || began - heldSince >= HOLD_MS) sendHeld();
     void serve(app, id, record, call).finally(() => {
-      ran(rule, performance.now() - started);
+      ran(rule, performance.now() - began);
+      setRunning(null);
       clients.delete(id);
       running = false;
       startNext(app);
@@ -261,6 +264,13 @@ function onMessage(app: Routed, message: LoopMessage): void {
   state.resume = null;
   resume?.();
 }
+
+catchStrayErrors((origin, error, by) => {
+  const stack =
+    error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
+  const route = by === null ? null : `${by.method} ${by.url}`;
+  post({ type: "stray-error", origin, stack, route });
+});
 
 try {
   const app = await loadApp((workerData as ThreadData).appSpec);

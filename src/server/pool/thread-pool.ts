@@ -4,10 +4,10 @@
 // for the next idle thread (which is then, by construction, the least busy); a full queue
 // answers 503 at once. A request past its deadline cannot be interrupted inside JavaScript, so
 // its thread is terminated and replaced, which Node can do and CPython cannot. Each thread's
-// heap is bounded (`maxHeapMb`); one that outgrows it, or otherwise dies (an uncaught error,
-// process.exit in the app), fails its own request with a 500 and is replaced; nothing waits
-// for an answer that will never come. All state lives on the loop's thread and changes only
-// in message and timer callbacks.
+// heap is bounded (`maxHeapMb`); one that outgrows it, or otherwise dies (process.exit in the
+// app), fails its own request with a 500 and is replaced; nothing waits for an answer that
+// will never come. An error thrown outside a request does not end a thread (stray-errors.ts).
+// All state lives on the loop's thread and changes only in message and timer callbacks.
 //
 // A thread that finished a request would sit idle for a whole round trip (its answer reaching
 // the loop, the next request reaching it) while requests queue. So when every thread is busy,
@@ -576,6 +576,7 @@ export class ThreadPool {
           settle(message.message);
           void this.stopThread(thread);
         } else if (message.type === "broadcast") this.options.onBroadcast?.(message.envelope);
+        else if (message.type === "stray-error") this.logStrayError(thread, message);
         else this.onThreadMessage(thread, message);
       };
       // Answers that were ready together come as one array.
@@ -960,6 +961,16 @@ export class ThreadPool {
     const fault = thread.fault;
     const cause = fault === null ? "" : `: ${fault.stack ?? fault.message}`;
     return `pool thread ${thread.id} died (exit code ${code}) ${where}; replacing it${cause}`;
+  }
+
+  /** An error thrown on a thread outside any request: logged; the thread goes on. */
+  private logStrayError(thread: Thread, message: ThreadMessage & { type: "stray-error" }): void {
+    const what =
+      message.origin === "exception" ? "An uncaught error" : "An unhandled promise rejection";
+    const by = message.route === null ? "" : ` in a callback scheduled by ${message.route}`;
+    this.options.logger.error(
+      `${what} on pool thread ${thread.id}${by}, outside any request; the thread keeps serving:\n${message.stack}`,
+    );
   }
 
   /** Starts a thread in place of one that ended; retries with backoff if the app breaks. */

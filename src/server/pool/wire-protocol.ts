@@ -61,7 +61,12 @@ export type ThreadMessage =
   /** The streamed body is complete (`error` set when its producer failed part-way). */
   | { type: "end"; id: number; error?: string }
   /** A handler on the thread broadcast to a room: the sockets live on the loop. */
-  | { type: "broadcast"; envelope: BroadcastEnvelope };
+  | { type: "broadcast"; envelope: BroadcastEnvelope }
+  /**
+   * An error was thrown outside any request (by a timer, or a promise nobody handled); the
+   * thread goes on serving. `route` is the request that scheduled the callback, when known.
+   */
+  | { type: "stray-error"; origin: "exception" | "rejection"; stack: string; route: string | null };
 
 /** Chunks a thread may send ahead of the loop's acks: bounds memory for a slow client. */
 export const STREAM_WINDOW = 8;

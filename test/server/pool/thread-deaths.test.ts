@@ -1,4 +1,5 @@
-// Each pool thread's heap bound, and what a thread that outgrows it touches.
+// What a pool thread's errors and deaths touch: an error thrown outside a request leaves the
+// thread serving; a thread that outgrows its heap bound fails the request it was running.
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
@@ -37,5 +38,28 @@ describe("ThreadPool, when a thread throws or dies", () => {
         `pool thread ${hogThread} outgrew its heap bound of 32 MB .*while running GET /hog`,
       ),
     );
+  });
+
+  it("logs an error a timer throws after the answer, with its stack and route, and keeps the thread", async () => {
+    const { pool: threads, logged } = await pool({ appSpec: DEATHS, size: 1 });
+    const first = threadOf(await threads.dispatch(record("/late-throw")));
+    // Requests go on arriving while the timer throws: none of them may fail.
+    const during = await Promise.all(
+      Array.from({ length: 20 }, () => threads.dispatch(record("/thread"))),
+    );
+    const log = await logged(/thrown by a timer after the answer/);
+    assert.match(log.message, /callback scheduled by GET \/late-throw/);
+    assert.match(log.message, /keeps serving/);
+    assert.match(log.message, /deaths\.ts:\d+/, "the log has the error's stack");
+    for (const response of during) assert.equal(threadOf(response), first);
+    assert.equal(threadOf(await threads.dispatch(record("/thread"))), first, "the same thread");
+  });
+
+  it("logs a promise rejected after the answer with its route, and keeps the thread", async () => {
+    const { pool: threads, logged } = await pool({ appSpec: DEATHS, size: 1 });
+    const first = threadOf(await threads.dispatch(record("/late-reject")));
+    const log = await logged(/rejected after the answer/);
+    assert.match(log.message, /unhandled promise rejection .*scheduled by GET \/late-reject/);
+    assert.equal(threadOf(await threads.dispatch(record("/thread"))), first, "the same thread");
   });
 });

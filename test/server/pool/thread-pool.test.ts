@@ -244,14 +244,6 @@ describe("ThreadPool", () => {
     assert.equal((JSON.parse(text(response)) as { served: number }).served, 1, "it ran once");
   });
 
-  it("answers 500 when a thread crashes outside a request, and replaces it", async () => {
-    const { pool: threads, logs } = await pool({ size: 1 });
-    const response = await threads.dispatch(record("/crash"));
-    assert.equal(response.status, 500);
-    assert.ok(logs.some((log) => log.message.includes("crash outside a request")));
-    assert.equal((await threads.dispatch(record("/thread"))).status, 200);
-  });
-
   it("answers 503 with Retry-After at once when the queue is full", async () => {
     const { pool: threads } = await pool({ size: 1, maxQueue: 1 });
     const running = threads.dispatch(record("/block/300"));
