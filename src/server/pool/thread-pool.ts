@@ -5,7 +5,9 @@
 // answers 503 at once. A request past its deadline cannot be interrupted inside JavaScript, so
 // its thread is terminated and replaced, which Node can do and CPython cannot. Each thread's
 // heap is bounded (`maxHeapMb`); one that outgrows it, or otherwise dies (process.exit in the
-// app), fails its own request with a 500 and is replaced; nothing waits for an answer that
+// app), fails the request it was running with a 500 and is replaced. What was sent to it and
+// had not started runs on another thread (the thread says which request it started last in
+// shared memory), so a death touches one request only, and nothing waits for an answer that
 // will never come. An error thrown outside a request does not end a thread (stray-errors.ts).
 // All state lives on the loop's thread and changes only in message and timer callbacks.
 //
@@ -154,6 +156,8 @@ interface Task {
   rule: string | null;
   /** Its thread said it may be slow. */
   saidSlow: boolean;
+  /** Its body or arguments were transferred to a thread: it cannot be sent to another. */
+  moved: boolean;
 }
 
 interface Thread {
@@ -167,6 +171,8 @@ interface Thread {
   ahead: Task[];
   /** See `ThreadData.claim`. */
   claim: Int32Array;
+  /** See `ThreadData.started`. */
+  started: Int32Array;
   /** What the thread died of, when Node said (its `error` event comes before `exit`). */
   fault: Error | null;
   /** When `task` started, as far as the loop knows (`performance.now()`). */
@@ -342,6 +348,7 @@ export class ThreadPool {
       slot: -1,
       rule,
       saidSlow: false,
+      moved: false,
     };
     const idle = this.idleThread();
     if (idle !== null) this.run(idle, task);
@@ -538,9 +545,11 @@ export class ThreadPool {
   /** Starts one thread; resolves `null` once it is ready, or the module's error if it is not. */
   private spawnThread(): Promise<string | null> {
     const claim = new Int32Array(new SharedArrayBuffer(4 * AHEAD));
+    const started = new Int32Array(new SharedArrayBuffer(4));
     const data: ThreadData = {
       appSpec: this.options.appSpec,
       claim: claim.buffer as SharedArrayBuffer,
+      started: started.buffer as SharedArrayBuffer,
       "carafe.shared": namedSharedValues(),
     };
     const resourceLimits = heapLimits(this.maxHeapMb);
@@ -552,6 +561,7 @@ export class ThreadPool {
       task: null,
       ahead: [],
       claim,
+      started,
       fault: null,
       since: 0,
       slow: false,
@@ -584,7 +594,7 @@ export class ThreadPool {
         if (!Array.isArray(message)) receive(message);
         else for (const each of message) receive(each);
       });
-      // The thread is gone only at `exit`: its cause comes first, in `error`.
+      // The thread is gone only at `exit`: until then it may still start what it was sent.
       worker.on("error", (error) => {
         if (!booted) {
           booted = true;
@@ -653,6 +663,7 @@ export class ThreadPool {
       // Whatever was queued for the thread goes first, then the call, at once: only posting
       // tells whether its arguments can be cloned.
       this.send(thread);
+      task.moved = transfer.length > 0;
       try {
         thread.worker.postMessage({ type: "request", id: task.id, record: task.record, call }, [
           ...transfer,
@@ -666,11 +677,9 @@ export class ThreadPool {
     } else {
       // A task that was sent ahead and taken back may still have a copy of its record waiting in
       // another thread's outbox: transferring the body would detach what that copy is to clone.
-      this.post(
-        thread,
-        { type: "request", id: task.id, record: task.record },
-        task.slot === -1 ? transferable(task.record.body) : [],
-      );
+      const transfer = task.slot === -1 ? transferable(task.record.body) : [];
+      task.moved = transfer.length > 0;
+      this.post(thread, { type: "request", id: task.id, record: task.record }, transfer);
       this.tellIfLeft(thread, task);
       if (thread.slow) this.send(thread);
     }
@@ -915,30 +924,36 @@ export class ThreadPool {
   }
 
   /**
-   * A thread ended without being asked (it outgrew its heap, the app called process.exit): its
-   * request gets a 500, and a new thread takes its place.
+   * A thread ended without being asked (it outgrew its heap, the app called process.exit): the
+   * request it was running gets a 500, what it had not started runs on another thread, and a
+   * new thread takes its place.
    */
   private onThreadDeath(thread: Thread, code: number): void {
     if (thread.stopping) return;
     thread.stopping = true;
     this.threads.delete(thread);
+    // The thread is gone: what it wrote last is final.
+    const last = Atomics.load(thread.started, 0);
     const task = thread.task;
     thread.task = null;
+    const running = [task, ...thread.ahead].find((each) => each?.id === last) ?? null;
     const outOfHeap =
       (thread.fault as { code?: string } | null)?.code === "ERR_WORKER_OUT_OF_MEMORY";
-    if (thread.ready) this.options.logger.error(this.deathNotice(thread, code, task, outOfHeap));
+    if (thread.ready) this.options.logger.error(this.deathNotice(thread, code, running, outOfHeap));
     const died = new InternalServerError(
       outOfHeap
         ? "The request needed more memory than a thread of this server may use."
         : "The thread running this request stopped unexpectedly.",
     );
+    // Sent ahead: what the thread had started fails, the rest goes back to the queue.
     this.rescueAhead(thread, died);
-    this.pump();
     if (task !== null) {
       this.settle(task);
-      if (task.stream) task.stream.finish(new Error("the pool thread died while streaming"));
+      if (task.id > last) this.resend(task);
+      else if (task.stream) task.stream.finish(new Error("the pool thread died while streaming"));
       else task.resolve(errorRecord(task.record, died));
     }
+    this.pump();
     if (thread.ready && !this.closing) void this.replace();
   }
 
@@ -961,6 +976,26 @@ export class ThreadPool {
     const fault = thread.fault;
     const cause = fault === null ? "" : `: ${fault.stack ?? fault.message}`;
     return `pool thread ${thread.id} died (exit code ${code}) ${where}; replacing it${cause}`;
+  }
+
+  /** A task its thread died before starting goes first in the queue, for another thread. */
+  private resend(task: Task): void {
+    if (this.closing) {
+      task.resolve(
+        errorRecord(task.record, new ServiceUnavailable("The server is shutting down.")),
+      );
+    } else if (task.moved) {
+      // Its body went with the thread; it never ran, so the client may safely send it again.
+      task.resolve(
+        errorRecord(
+          task.record,
+          new ServiceUnavailable(
+            "The thread this request was sent to stopped before starting it; try again.",
+            { headers: { "Retry-After": "1" } },
+          ),
+        ),
+      );
+    } else this.queue.unshift(task);
   }
 
   /** An error thrown on a thread outside any request: logged; the thread goes on. */

@@ -22,6 +22,12 @@ export interface ThreadData {
    * the two swaps succeeds.
    */
   claim: SharedArrayBuffer;
+  /**
+   * One Int32, shared with the loop: the id of the request the thread started last. Ids reach a
+   * thread in increasing order and it starts them in that order, so once the thread is gone, a
+   * request with a greater id never ran and may run on another thread.
+   */
+  started: SharedArrayBuffer;
   /** The app's named shared values (`app.shared`), declared when the process imported it. */
   "carafe.shared": Record<string, unknown>;
 }

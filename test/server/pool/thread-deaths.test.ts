@@ -1,9 +1,12 @@
 // What a pool thread's errors and deaths touch: an error thrown outside a request leaves the
-// thread serving; a thread that outgrows its heap bound fails the request it was running.
+// thread serving; a thread that dies (its heap bound, process.exit) fails only the request it
+// was running, and what it had not started runs on another thread.
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 import { defaultThreadHeapMb } from "../../../src/threading/heap-bound.ts";
+// Imported before any pool starts, so that the pools' threads share the gate with this test.
+import { exitGate } from "../../fixtures/pool/deaths.ts";
 import { pool, record, text, threadOf } from "./pool-helpers.ts";
 
 const DEATHS = fileURLToPath(new URL("../../fixtures/pool/deaths.ts", import.meta.url));
@@ -61,5 +64,26 @@ describe("ThreadPool, when a thread throws or dies", () => {
     const log = await logged(/rejected after the answer/);
     assert.match(log.message, /unhandled promise rejection .*scheduled by GET \/late-reject/);
     assert.equal(threadOf(await threads.dispatch(record("/thread"))), first, "the same thread");
+  });
+
+  it("runs what a dying thread had not started on another thread", async () => {
+    const { pool: threads, logged } = await pool({ appSpec: DEATHS, size: 1 });
+    Atomics.store(exitGate, 0, 0);
+    const dying = threadOf(await threads.dispatch(record("/exit-later")));
+    // The thread is idle, as far as the loop knows: the first goes straight to it, the others
+    // are sent ahead to it. All of them reach it (the pool posts them on the next turn of the
+    // loop) before the gate opens and it exits.
+    const stranded = Array.from({ length: 4 }, () => threads.dispatch(record("/thread")));
+    await new Promise(setImmediate);
+    Atomics.store(exitGate, 0, 1);
+    Atomics.notify(exitGate, 0);
+    for (const response of await Promise.all(stranded)) {
+      assert.notEqual(threadOf(response), dying, "another thread answered");
+    }
+    const log = await logged(/died/);
+    assert.match(
+      log.message,
+      new RegExp(`pool thread ${dying} died \\(exit code 3\\) between requests`),
+    );
   });
 });
