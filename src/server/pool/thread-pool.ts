@@ -1016,7 +1016,8 @@ export class ThreadPool {
     }
     if (this.closing) return;
     const failure = await this.spawnThread();
-    if (failure === null) return;
+    // A replacement that close() ended while it booted did not fail.
+    if (failure === null || this.closing) return;
     this.respawnDelayMs = Math.min(30_000, Math.max(1000, this.respawnDelayMs * 2));
     this.options.logger.error(
       `a replacement pool thread could not load the app (retrying in ${this.respawnDelayMs / 1000} s): ${failure}`,
