@@ -68,8 +68,11 @@ describe("ThreadPool, when a thread throws or dies", () => {
 
   it("runs what a dying thread had not started on another thread", async () => {
     const { pool: threads, logged } = await pool({ appSpec: DEATHS, size: 1 });
-    Atomics.store(exitGate, 0, 0);
+    exitGate.fill(0);
     const dying = threadOf(await threads.dispatch(record("/exit-later")));
+    // Once the thread holds itself in a callback, it reads no message until it exits.
+    const holding = Atomics.waitAsync(exitGate, 1, 0);
+    if (holding.async) await holding.value;
     // The thread is idle, as far as the loop knows: the first goes straight to it, the others
     // are sent ahead to it. All of them reach it (the pool posts them on the next turn of the
     // loop) before the gate opens and it exits.
