@@ -18,6 +18,11 @@ export interface RunOptions {
   threaded?: boolean;
   /** Size of the pool when `threaded` (default: the number of cores). */
   threads?: number;
+  /**
+   * Largest JS heap (MB) of each pool thread, as `carafe serve --thread-max-heap` (default: sized
+   * from the machine, 128 to 512; 0 = V8's own limit).
+   */
+  threadMaxHeap?: number;
   /** Warn when a handler holds the event loop longer than this, in ms (default 100; 0 = off). */
   watchdogMs?: number;
 }

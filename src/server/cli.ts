@@ -28,6 +28,7 @@ Options of run:
   -p, --port PORT          Port to listen on (default 5000)
       --threaded           Run synchronous handlers on a pool of worker threads
       --threads N          Size of that pool (default: the number of cores)
+      --thread-max-heap MB Largest JS heap of each pool thread (default: as carafe serve's)
       --reload             Restart when a source file changes
       --debug              Debug mode: stack traces for loopback clients, and --reload
   -h, --help               Show this help
@@ -109,6 +110,7 @@ async function devCommand(command: string, argv: readonly string[]): Promise<num
       port: { type: "string", short: "p" },
       threaded: { type: "boolean" },
       threads: { type: "string" },
+      "thread-max-heap": { type: "string" },
       reload: { type: "boolean" },
       debug: { type: "boolean" },
     },
@@ -119,6 +121,8 @@ async function devCommand(command: string, argv: readonly string[]): Promise<num
   if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0] as string}'`);
   const port = parseCount(values.port, "--port", 0, 5000);
   const threads = parseCount(values.threads, "--threads", 1, 0);
+  const heap = values["thread-max-heap"];
+  const threadMaxHeap = heap === undefined ? null : parseCount(heap, "--thread-max-heap", 0, 0);
   const app = await loadApp(spec);
   if (command === "routes") {
     printRoutes(app);
@@ -131,6 +135,7 @@ async function devCommand(command: string, argv: readonly string[]): Promise<num
     appSpec: spec,
     threaded: values.threaded === true || threads > 0,
     ...(threads > 0 ? { threads } : {}),
+    ...(threadMaxHeap !== null ? { threadMaxHeap } : {}),
     reload: values.reload === true || values.debug === true,
     debug: values.debug === true,
   });

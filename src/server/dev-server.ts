@@ -77,6 +77,7 @@ export async function startDevServer(
     pool = await ThreadPool.start({
       appSpec,
       ...(options.threads !== undefined ? { size: options.threads } : {}),
+      ...(options.threadMaxHeap !== undefined ? { maxHeapMb: options.threadMaxHeap } : {}),
       timeoutMs: 0,
       maxQueue: 1000,
       maxRequests: 0,
@@ -166,8 +167,11 @@ export async function runDevServer(
     return;
   }
   console.log(` * Serving Carafe app '${app.name ?? "app"}'`);
-  const threads = server.pool?.stats().threads ?? 0;
-  const pool = `${threads} thread${threads === 1 ? "" : "s"}`;
+  const stats = server.pool?.stats();
+  const threads = stats?.threads ?? 0;
+  const heap = stats?.maxHeapMb ?? 0;
+  const bound = heap > 0 ? `heap bound ${heap} MB each` : "V8's own heap limit";
+  const pool = `${threads} thread${threads === 1 ? "" : "s"} (${bound})`;
   console.log(
     threads === 0
       ? " * Handlers: on the event loop (use threaded: true or --threaded to run synchronous ones on threads)"

@@ -12,6 +12,7 @@ import { isIP } from "node:net";
 import { DEFAULT_ACCESS_LOG_FORMAT, LOG_LEVELS } from "./access-log.ts";
 import type { RequestLimits } from "./http-loop.ts";
 import { isTrustEntry } from "./proxy.ts";
+import { defaultThreadHeapMb } from "../threading/heap-bound.ts";
 import { importFile } from "../threading/typescript.ts";
 import type { Bind, ServeOptions } from "./supervisor/protocol.ts";
 
@@ -82,6 +83,8 @@ const SETTINGS = [
     help: "Connections the kernel queues before accept" },
   { name: "maxQueue", flag: "--max-queue", env: "CARAFE_MAX_QUEUE", kind: int(0), default: 1000,
     help: "Requests that may wait for a pool thread; beyond it they get 503" },
+  { name: "threadMaxHeap", flag: "--thread-max-heap", env: "CARAFE_THREAD_MAX_HEAP", kind: int(0), default: defaultThreadHeapMb(), metavar: "MB",
+    help: "Largest JS heap of each pool thread: a request that outgrows it gets a 500 and its thread is replaced; 0 leaves V8's own limit. Default: an eighth of this machine's memory per core, from 128 to 512" },
   { name: "limitRequestLine", flag: "--limit-request-line", env: "CARAFE_LIMIT_REQUEST_LINE", kind: int(0, 8190), default: DEFAULT_REQUEST_LIMITS.requestLine, metavar: "BYTES",
     help: "Longest request line (method, target, version); 0 means unlimited" },
   { name: "limitRequestFields", flag: "--limit-request-fields", env: "CARAFE_LIMIT_REQUEST_FIELDS", kind: int(0, 32768), default: DEFAULT_REQUEST_LIMITS.fields,

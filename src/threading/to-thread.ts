@@ -3,6 +3,7 @@
 // thread pool (so toThread shares the threads and limits of --threads); anywhere else a pool of
 // this module's own starts lazily, one thread per core at most, and its idle threads do not keep
 // the process alive. Aborting terminates the thread running the call; the pool starts another.
+// Its threads' heaps are bounded by the same default as a served app's pool threads.
 
 import { availableParallelism } from "node:os";
 import type { Worker } from "node:worker_threads";
@@ -13,6 +14,7 @@ import {
   type CallOutcome,
   type ThreadCall,
 } from "./calls.ts";
+import { defaultThreadHeapMb, heapLimits } from "./heap-bound.ts";
 import { NAMED_KEY, namedSharedValues } from "./shared.ts";
 import { entryUrl, spawnWorker } from "./spawn.ts";
 import type { PoolReply, PoolRequest, ThreadStart } from "./thread-main.ts";
@@ -96,10 +98,12 @@ class DefaultPool implements CallExecutor {
 
   private spawn(): PoolThread {
     const start: ThreadStart = { mode: "pool" };
-    const worker = spawnWorker(entryUrl("thread-main"), {
-      ...start,
-      [NAMED_KEY]: namedSharedValues(),
-    });
+    const resourceLimits = heapLimits(defaultThreadHeapMb());
+    const worker = spawnWorker(
+      entryUrl("thread-main"),
+      { ...start, [NAMED_KEY]: namedSharedValues() },
+      resourceLimits ? { resourceLimits } : {},
+    );
     const thread: PoolThread = { worker, busy: null };
     this.threads.add(thread);
     worker.on("message", (reply: PoolReply) => {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { DEFAULT_ACCESS_LOG_FORMAT } from "../../src/server/access-log.ts";
+import { defaultThreadHeapMb } from "../../src/threading/heap-bound.ts";
 import {
   SettingsError,
   isHelpRequest,
@@ -55,6 +56,7 @@ describe("resolveSettings", () => {
       maxRequestsJitter: 0,
       backlog: 2048,
       maxQueue: 1000,
+      threadMaxHeap: defaultThreadHeapMb(),
       limitRequestLine: 4094,
       limitRequestFields: 100,
       limitRequestFieldSize: 8190,
@@ -316,6 +318,7 @@ describe("serveHelp", () => {
       ["--max-requests-jitter", "CARAFE_MAX_REQUESTS_JITTER"],
       ["--backlog", "CARAFE_BACKLOG"],
       ["--max-queue", "CARAFE_MAX_QUEUE"],
+      ["--thread-max-heap", "CARAFE_THREAD_MAX_HEAP"],
       ["--limit-request-line", "CARAFE_LIMIT_REQUEST_LINE"],
       ["--limit-request-fields", "CARAFE_LIMIT_REQUEST_FIELDS"],
       ["--limit-request-field-size", "CARAFE_LIMIT_REQUEST_FIELD_SIZE"],

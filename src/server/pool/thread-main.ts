@@ -11,8 +11,14 @@
 // not yet known, bytes the app may reuse, a stream, HOLD_MS passing) sends what is held first.
 // Starting a request that may be slow, the thread says so (`slow`): the loop then takes back
 // the requests waiting behind it, for another thread.
+//
+// The thread writes the id of each request it starts to memory it shares with the loop, so
+// that if it dies, the loop knows which request was running (it gets a 500) and which never
+// started (they run on another thread). A thread that exits on purpose (process.exit in the
+// app) sends what it holds first; only running out of heap loses held answers.
 
 import { performance } from "node:perf_hooks";
+import process from "node:process";
 import { parentPort, workerData } from "node:worker_threads";
 import type {
   BodyChunk,
@@ -24,6 +30,7 @@ import type {
 import { executeCall, sendOutcome, type ThreadCall } from "../../threading/calls.ts";
 import { hasRooms } from "../broadcasts.ts";
 import { loadApp } from "../load-app.ts";
+import { catchStrayErrors, setRunning } from "./stray-errors.ts";
 import {
   STREAM_WINDOW,
   type LoopMessage,
@@ -202,6 +209,7 @@ async function serve(
 }
 
 const claim = new Int32Array((workerData as ThreadData).claim);
+const started = new Int32Array((workerData as ThreadData).started);
 const waiting: (LoopMessage & { type: "request" })[] = [];
 let running = false;
 
@@ -215,18 +223,21 @@ function startNext(app: Routed): void {
     }
     running = true;
     const { id, record, call } = next;
+    Atomics.store(started, 0, id);
+    setRunning(record);
     // A route that matched nothing is keyed as one: it is answered without running a handler.
     const rule =
       call === undefined && app.ruleOf !== undefined
         ? (app.ruleOf(record.method, record.url) ?? "")
         : null;
     const quick = isQuick(rule, call !== undefined);
-    const started = performance.now();
+    const began = performance.now();
     // A call is never sent ahead: unless something waits behind it already, nothing need move.
     if (quick === false && (call === undefined || waiting.length > 0)) hold({ type: "slow", id });
-    if (quick !== true || started - heldSince >= HOLD_MS) sendHeld();
+    if (quick !== true || began - heldSince >= HOLD_MS) sendHeld();
     void serve(app, id, record, call).finally(() => {
-      ran(rule, performance.now() - started);
+      ran(rule, performance.now() - began);
+      setRunning(null);
       clients.delete(id);
       running = false;
       startNext(app);
@@ -261,6 +272,15 @@ function onMessage(app: Routed, message: LoopMessage): void {
   state.resume = null;
   resume?.();
 }
+
+catchStrayErrors((origin, error, by) => {
+  const stack =
+    error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
+  const route = by === null ? null : `${by.method} ${by.url}`;
+  post({ type: "stray-error", origin, stack, route });
+});
+// process.exit() in a handler ends the thread after this: the answers held leave first.
+process.on("exit", sendHeld);
 
 try {
   const app = await loadApp((workerData as ThreadData).appSpec);

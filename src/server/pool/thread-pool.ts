@@ -3,10 +3,13 @@
 // it runs, so N threads run N handlers in parallel. Requests wait in one bounded FIFO queue
 // for the next idle thread (which is then, by construction, the least busy); a full queue
 // answers 503 at once. A request past its deadline cannot be interrupted inside JavaScript, so
-// its thread is terminated and replaced, which Node can do and CPython cannot. A thread that
-// dies (an uncaught error, its memory limit) fails its own request with a 500 and is replaced;
-// nothing waits for an answer that will never come. All state lives on the loop's thread and
-// changes only in message and timer callbacks.
+// its thread is terminated and replaced, which Node can do and CPython cannot. Each thread's
+// heap is bounded (`maxHeapMb`); one that outgrows it, or otherwise dies (process.exit in the
+// app), fails the request it was running with a 500 and is replaced. What was sent to it and
+// had not started runs on another thread (the thread says which request it started last in
+// shared memory), so a death touches one request only, and nothing waits for an answer that
+// will never come. An error thrown outside a request does not end a thread (stray-errors.ts).
+// All state lives on the loop's thread and changes only in message and timer callbacks.
 //
 // A thread that finished a request would sit idle for a whole round trip (its answer reaching
 // the loop, the next request reaching it) while requests queue. So when every thread is busy,
@@ -25,7 +28,7 @@
 
 import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
-import type { ResourceLimits, Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import {
   GatewayTimeout,
   InternalServerError,
@@ -40,6 +43,7 @@ import {
 } from "../../framework/index.ts";
 import { AppLoadError } from "../load-app.ts";
 import { unsendable, type CallOutcome, type ThreadCall } from "../../threading/calls.ts";
+import { defaultThreadHeapMb, heapLimits } from "../../threading/heap-bound.ts";
 import { namedSharedValues } from "../../threading/shared.ts";
 import { entryUrl, spawnWorker } from "../../threading/spawn.ts";
 import { useExecutor, type CallExecutor } from "../../threading/to-thread.ts";
@@ -72,8 +76,11 @@ export interface ThreadPoolOptions {
   maxRequests: number;
   maxRequestsJitter: number;
   logger: PoolLogger;
-  /** Memory limits of each thread; one that runs out is replaced. */
-  resourceLimits?: ResourceLimits;
+  /**
+   * Largest JS heap (MB) of each thread: a request that outgrows it gets a 500 and its thread is
+   * replaced. Default: sized from the machine (`defaultThreadHeapMb`); 0 leaves V8's own limit.
+   */
+  maxHeapMb?: number;
   /** A handler on a thread broadcast to a room (the loop holds the sockets). */
   onBroadcast?: (envelope: BroadcastEnvelope) => void;
 }
@@ -89,6 +96,8 @@ export interface PoolStats {
   threadIds: number[];
   /** Requests taken back from a thread they were sent ahead to: its copy there was sent for nothing. */
   takenBack: number;
+  /** Each thread's heap bound in MB (0: V8's own limit). */
+  maxHeapMb: number;
 }
 
 /**
@@ -147,10 +156,14 @@ interface Task {
   rule: string | null;
   /** Its thread said it may be slow. */
   saidSlow: boolean;
+  /** Its body or arguments were transferred to a thread: it cannot be sent to another. */
+  moved: boolean;
 }
 
 interface Thread {
   worker: Worker;
+  /** `worker.threadId`, which reads -1 once the thread has exited. */
+  id: number;
   ready: boolean;
   /** The task it runs (at most one), and whether it was told to stop (no replacement then). */
   task: Task | null;
@@ -158,6 +171,10 @@ interface Thread {
   ahead: Task[];
   /** See `ThreadData.claim`. */
   claim: Int32Array;
+  /** See `ThreadData.started`. */
+  started: Int32Array;
+  /** What the thread died of, when Node said (its `error` event comes before `exit`). */
+  fault: Error | null;
   /** When `task` started, as far as the loop knows (`performance.now()`). */
   since: number;
   /** `task` may be slow (its route was, or its thread said so): nothing waits behind it. */
@@ -247,8 +264,11 @@ export class ThreadPool {
   private readonly unsent: Thread[] = [];
   private flushing = false;
   private readonly executor: CallExecutor = { run: (call, transfer) => this.call(call, transfer) };
+  private readonly maxHeapMb: number;
 
-  private constructor(private readonly options: ThreadPoolOptions) {}
+  private constructor(private readonly options: ThreadPoolOptions) {
+    this.maxHeapMb = options.maxHeapMb ?? defaultThreadHeapMb();
+  }
 
   /** Starts the threads and resolves when every one has imported the app. */
   static async start(options: ThreadPoolOptions): Promise<ThreadPool> {
@@ -328,6 +348,7 @@ export class ThreadPool {
       slot: -1,
       rule,
       saidSlow: false,
+      moved: false,
     };
     const idle = this.idleThread();
     if (idle !== null) this.run(idle, task);
@@ -347,7 +368,7 @@ export class ThreadPool {
     for (const thread of this.threads) {
       if (thread.task !== task) continue;
       this.options.logger.warn(
-        `${task.record.url} was aborted; its thread ${thread.worker.threadId} is being replaced`,
+        `${task.record.url} was aborted; its thread ${thread.id} is being replaced`,
       );
       this.settle(task);
       thread.task = null;
@@ -462,8 +483,9 @@ export class ThreadPool {
       threads: live.length,
       busy: live.filter((thread) => thread.task !== null).length,
       queued: this.waiting(),
-      threadIds: live.map((thread) => thread.worker.threadId),
+      threadIds: live.map((thread) => thread.id),
       takenBack: this.takenBack,
+      maxHeapMb: this.maxHeapMb,
     };
   }
 
@@ -523,19 +545,24 @@ export class ThreadPool {
   /** Starts one thread; resolves `null` once it is ready, or the module's error if it is not. */
   private spawnThread(): Promise<string | null> {
     const claim = new Int32Array(new SharedArrayBuffer(4 * AHEAD));
+    const started = new Int32Array(new SharedArrayBuffer(4));
     const data: ThreadData = {
       appSpec: this.options.appSpec,
       claim: claim.buffer as SharedArrayBuffer,
+      started: started.buffer as SharedArrayBuffer,
       "carafe.shared": namedSharedValues(),
     };
-    const { resourceLimits } = this.options;
+    const resourceLimits = heapLimits(this.maxHeapMb);
     const worker = spawnWorker(THREAD_MAIN, { ...data }, resourceLimits ? { resourceLimits } : {});
     const thread: Thread = {
       worker,
+      id: worker.threadId,
       ready: false,
       task: null,
       ahead: [],
       claim,
+      started,
+      fault: null,
       since: 0,
       slow: false,
       outbox: [],
@@ -559,6 +586,7 @@ export class ThreadPool {
           settle(message.message);
           void this.stopThread(thread);
         } else if (message.type === "broadcast") this.options.onBroadcast?.(message.envelope);
+        else if (message.type === "stray-error") this.logStrayError(thread, message);
         else this.onThreadMessage(thread, message);
       };
       // Answers that were ready together come as one array.
@@ -566,16 +594,17 @@ export class ThreadPool {
         if (!Array.isArray(message)) receive(message);
         else for (const each of message) receive(each);
       });
+      // The thread is gone only at `exit`: until then it may still start what it was sent.
       worker.on("error", (error) => {
         if (!booted) {
           booted = true;
           settle(error.stack ?? error.message);
         }
-        this.onThreadDeath(thread, error);
+        thread.fault = error;
       });
       worker.on("exit", (code) => {
         if (!booted) settle(`the thread exited with code ${code} while loading the app`);
-        this.onThreadDeath(thread, null);
+        this.onThreadDeath(thread, code);
       });
     });
   }
@@ -610,7 +639,7 @@ export class ThreadPool {
       // Records are plain data, so this is not expected. Should it happen, what the thread holds
       // fails and the thread is replaced, rather than anything waiting for an answer.
       this.options.logger.error(
-        `pool thread ${thread.worker.threadId} could not be sent its requests; replacing it`,
+        `pool thread ${thread.id} could not be sent its requests; replacing it`,
         error,
       );
       const lost = new InternalServerError("The request could not reach a thread.");
@@ -634,6 +663,7 @@ export class ThreadPool {
       // Whatever was queued for the thread goes first, then the call, at once: only posting
       // tells whether its arguments can be cloned.
       this.send(thread);
+      task.moved = transfer.length > 0;
       try {
         thread.worker.postMessage({ type: "request", id: task.id, record: task.record, call }, [
           ...transfer,
@@ -647,11 +677,9 @@ export class ThreadPool {
     } else {
       // A task that was sent ahead and taken back may still have a copy of its record waiting in
       // another thread's outbox: transferring the body would detach what that copy is to clone.
-      this.post(
-        thread,
-        { type: "request", id: task.id, record: task.record },
-        task.slot === -1 ? transferable(task.record.body) : [],
-      );
+      const transfer = task.slot === -1 ? transferable(task.record.body) : [];
+      task.moved = transfer.length > 0;
+      this.post(thread, { type: "request", id: task.id, record: task.record }, transfer);
       this.tellIfLeft(thread, task);
       if (thread.slow) this.send(thread);
     }
@@ -821,7 +849,7 @@ export class ThreadPool {
     this.watch(task, CANCEL_GRACE_MS, () => {
       if (thread.task !== task) return;
       this.options.logger.warn(
-        `${task.record.method} ${task.record.url} kept producing after its client left; its thread ${thread.worker.threadId} is being replaced`,
+        `${task.record.method} ${task.record.url} kept producing after its client left; its thread ${thread.id} is being replaced`,
       );
       thread.task = null;
       void this.stopThread(thread);
@@ -847,7 +875,7 @@ export class ThreadPool {
     // (Nothing is sent ahead to a thread about to retire; were it, it would retire after it.)
     if (thread.task === null && thread.served >= thread.retireAfter && !this.closing) {
       this.options.logger.info(
-        `thread ${thread.worker.threadId} served ${thread.served} requests (--max-requests); replacing it`,
+        `thread ${thread.id} served ${thread.served} requests (--max-requests); replacing it`,
       );
       void this.stopThread(thread);
       void this.replace();
@@ -863,7 +891,7 @@ export class ThreadPool {
     const seconds = this.options.timeoutMs / 1000;
     const limit = `${seconds} second${seconds === 1 ? "" : "s"}`;
     this.options.logger.error(
-      `${task.record.method} ${task.record.url} ran past the ${limit} timeout (--timeout); its thread ${thread.worker.threadId} was stopped and is being replaced`,
+      `${task.record.method} ${task.record.url} ran past the ${limit} timeout (--timeout); its thread ${thread.id} was stopped and is being replaced`,
     );
     thread.task = null;
     if (task.stream !== null) {
@@ -895,35 +923,89 @@ export class ThreadPool {
     return thread.worker.terminate().then(() => undefined);
   }
 
-  /** A thread died without being asked: fail its request and start another. */
-  private onThreadDeath(thread: Thread, error: Error | null): void {
+  /**
+   * A thread ended without being asked (it outgrew its heap, the app called process.exit): the
+   * request it was running gets a 500, what it had not started runs on another thread, and a
+   * new thread takes its place.
+   */
+  private onThreadDeath(thread: Thread, code: number): void {
     if (thread.stopping) return;
     thread.stopping = true;
     this.threads.delete(thread);
+    // The thread is gone: what it wrote last is final.
+    const last = Atomics.load(thread.started, 0);
     const task = thread.task;
     thread.task = null;
-    const why = error ? (error.stack ?? error.message) : "it exited";
-    if (thread.ready) {
-      this.options.logger.error(`pool thread ${thread.worker.threadId} died: ${why}`);
-    }
-    this.rescueAhead(
-      thread,
-      new InternalServerError("The thread running this request stopped unexpectedly."),
+    const running = [task, ...thread.ahead].find((each) => each?.id === last) ?? null;
+    const outOfHeap =
+      (thread.fault as { code?: string } | null)?.code === "ERR_WORKER_OUT_OF_MEMORY";
+    if (thread.ready) this.options.logger.error(this.deathNotice(thread, code, running, outOfHeap));
+    const died = new InternalServerError(
+      outOfHeap
+        ? "The request needed more memory than a thread of this server may use."
+        : "The thread running this request stopped unexpectedly.",
     );
-    this.pump();
+    // Sent ahead: what the thread had started fails, the rest goes back to the queue.
+    this.rescueAhead(thread, died);
     if (task !== null) {
       this.settle(task);
-      if (task.stream) task.stream.finish(new Error("the pool thread died while streaming"));
-      else {
-        task.resolve(
-          errorRecord(
-            task.record,
-            new InternalServerError("The thread running this request stopped unexpectedly."),
-          ),
-        );
-      }
+      if (task.id > last) this.resend(task);
+      else if (task.stream) task.stream.finish(new Error("the pool thread died while streaming"));
+      else task.resolve(errorRecord(task.record, died));
     }
+    this.pump();
     if (thread.ready && !this.closing) void this.replace();
+  }
+
+  /** What the log says of a thread that died: its id, its exit code or cause, its request. */
+  private deathNotice(
+    thread: Thread,
+    code: number,
+    running: Task | null,
+    outOfHeap: boolean,
+  ): string {
+    const where =
+      running === null
+        ? "between requests"
+        : `while running ${running.record.method} ${running.record.url}`;
+    if (outOfHeap) {
+      const bound =
+        this.maxHeapMb > 0 ? `its heap bound of ${this.maxHeapMb} MB` : "V8's heap limit";
+      return `pool thread ${thread.id} outgrew ${bound} (--thread-max-heap) ${where}; replacing it`;
+    }
+    const fault = thread.fault;
+    const cause = fault === null ? "" : `: ${fault.stack ?? fault.message}`;
+    return `pool thread ${thread.id} died (exit code ${code}) ${where}; replacing it${cause}`;
+  }
+
+  /** A task its thread died before starting goes first in the queue, for another thread. */
+  private resend(task: Task): void {
+    if (this.closing) {
+      task.resolve(
+        errorRecord(task.record, new ServiceUnavailable("The server is shutting down.")),
+      );
+    } else if (task.moved) {
+      // Its body went with the thread; it never ran, so the client may safely send it again.
+      task.resolve(
+        errorRecord(
+          task.record,
+          new ServiceUnavailable(
+            "The thread this request was sent to stopped before starting it; try again.",
+            { headers: { "Retry-After": "1" } },
+          ),
+        ),
+      );
+    } else this.queue.unshift(task);
+  }
+
+  /** An error thrown on a thread outside any request: logged; the thread goes on. */
+  private logStrayError(thread: Thread, message: ThreadMessage & { type: "stray-error" }): void {
+    const what =
+      message.origin === "exception" ? "An uncaught error" : "An unhandled promise rejection";
+    const by = message.route === null ? "" : ` in a callback scheduled by ${message.route}`;
+    this.options.logger.error(
+      `${what} on pool thread ${thread.id}${by}, outside any request; the thread keeps serving:\n${message.stack}`,
+    );
   }
 
   /** Starts a thread in place of one that ended; retries with backoff if the app breaks. */
@@ -934,7 +1016,8 @@ export class ThreadPool {
     }
     if (this.closing) return;
     const failure = await this.spawnThread();
-    if (failure === null) return;
+    // A replacement that close() ended while it booted did not fail.
+    if (failure === null || this.closing) return;
     this.respawnDelayMs = Math.min(30_000, Math.max(1000, this.respawnDelayMs * 2));
     this.options.logger.error(
       `a replacement pool thread could not load the app (retrying in ${this.respawnDelayMs / 1000} s): ${failure}`,

@@ -22,6 +22,12 @@ export interface ThreadData {
    * the two swaps succeeds.
    */
   claim: SharedArrayBuffer;
+  /**
+   * One Int32, shared with the loop: the id of the request the thread started last. Ids reach a
+   * thread in increasing order and it starts them in that order, so once the thread is gone, a
+   * request with a greater id never ran and may run on another thread.
+   */
+  started: SharedArrayBuffer;
   /** The app's named shared values (`app.shared`), declared when the process imported it. */
   "carafe.shared": Record<string, unknown>;
 }
@@ -61,7 +67,12 @@ export type ThreadMessage =
   /** The streamed body is complete (`error` set when its producer failed part-way). */
   | { type: "end"; id: number; error?: string }
   /** A handler on the thread broadcast to a room: the sockets live on the loop. */
-  | { type: "broadcast"; envelope: BroadcastEnvelope };
+  | { type: "broadcast"; envelope: BroadcastEnvelope }
+  /**
+   * An error was thrown outside any request (by a timer, or a promise nobody handled); the
+   * thread goes on serving. `route` is the request that scheduled the callback, when known.
+   */
+  | { type: "stray-error"; origin: "exception" | "rejection"; stack: string; route: string | null };
 
 /** Chunks a thread may send ahead of the loop's acks: bounds memory for a slow client. */
 export const STREAM_WINDOW = 8;

@@ -18,6 +18,8 @@ export interface ServeOptions {
   maxRequestsJitter: number;
   backlog: number;
   maxQueue: number;
+  /** MB of JS heap each pool thread may use (0: V8's own limit). */
+  threadMaxHeap: number;
   limitRequestLine: number;
   limitRequestFields: number;
   limitRequestFieldSize: number;

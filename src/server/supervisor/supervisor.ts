@@ -378,8 +378,10 @@ export class Supervisor {
     if (this.#announced) return;
     this.#announced = true;
     for (const address of addresses) this.#log.info(`Listening at: ${address} (${process.pid})`);
+    const heap = this.#options.threadMaxHeap;
+    const bound = heap > 0 ? `heap bound ${heap} MB each` : "V8's own heap limit";
     const threadText =
-      threads > 0 ? `${threads} thread${threads === 1 ? "" : "s"}` : "the event loop";
+      threads > 0 ? `${threads} thread${threads === 1 ? "" : "s"} (${bound})` : "the event loop";
     this.#log.info(
       `Serving ${this.#options.appSpec}: ${this.#target} worker process${this.#target === 1 ? "" : "es"} × ${threadText}`,
     );

@@ -114,6 +114,7 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
         ...(options.threads > 0 ? { size: options.threads } : {}),
         timeoutMs: options.timeout * 1000,
         maxQueue: options.maxQueue,
+        maxHeapMb: options.threadMaxHeap,
         maxRequests: options.maxRequests,
         maxRequestsJitter: options.maxRequestsJitter,
         logger,

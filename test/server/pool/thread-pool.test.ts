@@ -2,50 +2,11 @@
 import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
 import { fileURLToPath } from "node:url";
-import { after, describe, it } from "node:test";
-import type { RequestRecord, ResponseRecord } from "carafe";
-import { ThreadPool, type ThreadPoolOptions } from "../../../src/server/pool/index.ts";
+import { describe, it } from "node:test";
+import type { ResponseRecord } from "carafe";
+import { pool, record, startPool, text } from "./pool-helpers.ts";
 
-const APP = fileURLToPath(new URL("../../fixtures/pool/app.ts", import.meta.url));
 const BROKEN = fileURLToPath(new URL("../../fixtures/pool/broken.ts", import.meta.url));
-
-interface Logged {
-  level: "info" | "warn" | "error";
-  message: string;
-}
-
-function startPool(
-  options: Partial<ThreadPoolOptions> = {},
-): Promise<ThreadPool> & { logs: Logged[] } {
-  const logs: Logged[] = [];
-  const started = ThreadPool.start({
-    appSpec: APP,
-    size: 2,
-    timeoutMs: 0,
-    maxQueue: 100,
-    maxRequests: 0,
-    maxRequestsJitter: 0,
-    logger: {
-      info: (message) => logs.push({ level: "info", message }),
-      warn: (message) => logs.push({ level: "warn", message }),
-      error: (message) => logs.push({ level: "error", message }),
-    },
-    ...options,
-  });
-  return Object.assign(started, { logs });
-}
-
-function record(url: string, method = "GET", body: Uint8Array | null = null): RequestRecord {
-  return { method, url, headers: {}, body, remoteAddress: "127.0.0.1", scheme: "http" };
-}
-
-function text(response: ResponseRecord): string {
-  const body = response.body;
-  if (body === null) return "";
-  if (typeof body === "string") return body;
-  if (body instanceof Uint8Array) return Buffer.from(body).toString("utf8");
-  throw new Error("a streamed body; use drain()");
-}
 
 async function drain(response: ResponseRecord): Promise<string> {
   let out = "";
@@ -69,16 +30,6 @@ class Client extends EventEmitter {
     this.destroyed = true;
     this.emit("close");
   }
-}
-
-const pools: ThreadPool[] = [];
-after(() => Promise.all(pools.map((pool) => pool.close(0))));
-
-async function pool(options: Partial<ThreadPoolOptions> = {}) {
-  const started = startPool(options);
-  const ready = await started;
-  pools.push(ready);
-  return { pool: ready, logs: started.logs };
 }
 
 describe("ThreadPool", () => {
@@ -291,24 +242,6 @@ describe("ThreadPool", () => {
     const response = await waiting;
     assert.equal(response.status, 200);
     assert.equal((JSON.parse(text(response)) as { served: number }).served, 1, "it ran once");
-  });
-
-  it("answers 500 when a thread crashes outside a request, and replaces it", async () => {
-    const { pool: threads, logs } = await pool({ size: 1 });
-    const response = await threads.dispatch(record("/crash"));
-    assert.equal(response.status, 500);
-    assert.ok(logs.some((log) => log.message.includes("crash outside a request")));
-    assert.equal((await threads.dispatch(record("/thread"))).status, 200);
-  });
-
-  it("answers 500 when a thread runs out of its memory limit, and replaces it", async () => {
-    const { pool: threads } = await pool({
-      size: 1,
-      resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 },
-    });
-    const response = await threads.dispatch(record("/hog"));
-    assert.equal(response.status, 500);
-    assert.equal((await threads.dispatch(record("/thread"))).status, 200);
   });
 
   it("answers 503 with Retry-After at once when the queue is full", async () => {
