@@ -1,0 +1,336 @@
+// What `npm run soak` records and reports: the samples, the figures drawn from them (start, end,
+// peak and two least-squares slopes per series), the markdown report and the CSV of samples.
+import type { SoakLoadReport } from "./soak-load.ts";
+
+const MiB = 1024 * 1024;
+
+/** A pool thread's V8 heap, as the soak app's memory route reports it (bytes). */
+export interface ThreadHeap {
+  threadId: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  malloced: number;
+}
+
+/** A worker's main thread, as the soak app's memory route reports it (bytes). */
+export interface WorkerHeap {
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+  malloced: number;
+  nativeContexts: number;
+  detachedContexts: number;
+  threads: ThreadHeap[];
+}
+
+export interface ProcessSample {
+  /** `supervisor`, `worker 1`, … (a worker started later, as a replacement, gets a new number). */
+  role: string;
+  pid: number;
+  /** From /proc/<pid>/status, bytes: VmRSS, and its anonymous and file-backed parts. */
+  rss: number;
+  rssAnon: number;
+  rssFile: number;
+  /** A worker's heap; absent for the supervisor, and when no answer from the worker came back. */
+  heap?: WorkerHeap;
+}
+
+export interface Sample {
+  /** Seconds since the load started. */
+  elapsedS: number;
+  /** Whether it was taken after the warm-up (only those enter the figures). */
+  measured: boolean;
+  processes: ProcessSample[];
+  /** Totals of the load so far. */
+  requests: number;
+  errors: number;
+}
+
+/** How the run went, for the report's head. */
+export interface SoakRun {
+  date: string;
+  command: string;
+  serveArgs: string[];
+  machine: string;
+  node: string;
+  /** Environment variables that change memory behaviour, as they were set. */
+  env: Record<string, string>;
+  load: Record<string, number>;
+  warmupS: number;
+  intervalS: number;
+  /** Seconds of measurement planned and run (short when the run was stopped early). */
+  plannedS: number;
+  measuredS: number;
+  stoppedEarly: boolean;
+  loadReport: SoakLoadReport;
+  /** Things worth knowing that are not load errors: a worker replaced, a worker not reached. */
+  notes: string[];
+}
+
+/** One series of one process: what a row of the memory table is drawn from. */
+interface Series {
+  role: string;
+  pid: number;
+  name: string;
+  points: [minutes: number, mib: number][];
+}
+
+function seriesOf(samples: Sample[]): Series[] {
+  const series = new Map<string, Series>();
+  const add = (p: ProcessSample, name: string, minutes: number, bytes: number): void => {
+    const key = `${p.role}\0${name}`;
+    let s = series.get(key);
+    if (s === undefined) {
+      s = { role: p.role, pid: p.pid, name, points: [] };
+      series.set(key, s);
+    }
+    s.points.push([minutes, bytes / MiB]);
+  };
+  for (const sample of samples) {
+    if (!sample.measured) continue;
+    const minutes = sample.elapsedS / 60;
+    for (const p of sample.processes) {
+      add(p, "RSS", minutes, p.rss);
+      add(p, "RSS anonymous", minutes, p.rssAnon);
+      if (p.heap === undefined) continue;
+      const h = p.heap;
+      add(p, "main heap used", minutes, h.heapUsed);
+      add(p, "main heap total", minutes, h.heapTotal);
+      add(p, "main external", minutes, h.external);
+      add(p, "main array buffers", minutes, h.arrayBuffers);
+      add(p, "main malloced (V8)", minutes, h.malloced);
+      const sum = (pick: (t: ThreadHeap) => number): number =>
+        h.threads.reduce((total, t) => total + pick(t), 0);
+      add(
+        p,
+        `threads' heap used (${h.threads.length})`,
+        minutes,
+        sum((t) => t.heapUsed),
+      );
+      add(
+        p,
+        `threads' heap total (${h.threads.length})`,
+        minutes,
+        sum((t) => t.heapTotal),
+      );
+      add(
+        p,
+        `threads' external (${h.threads.length})`,
+        minutes,
+        sum((t) => t.external),
+      );
+    }
+  }
+  return [...series.values()];
+}
+
+/** Least-squares slope of `points` in MiB per 10 minutes; NaN with fewer than 3 points. */
+export function slopePer10Min(points: [number, number][]): number {
+  if (points.length < 3) return Number.NaN;
+  const n = points.length;
+  const mx = points.reduce((s, [x]) => s + x, 0) / n;
+  const my = points.reduce((s, [, y]) => s + y, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (const [x, y] of points) {
+    sxy += (x - mx) * (y - my);
+    sxx += (x - mx) ** 2;
+  }
+  return sxx === 0 ? Number.NaN : (sxy / sxx) * 10;
+}
+
+/** Slope of the second half (MiB per 10 min) that still counts as flat. */
+export const FLAT_SLOPE = 1;
+
+export interface SeriesFigures {
+  role: string;
+  pid: number;
+  name: string;
+  start: number;
+  end: number;
+  peak: number;
+  slope: number;
+  slopeSecondHalf: number;
+}
+
+export function figures(samples: Sample[]): SeriesFigures[] {
+  return seriesOf(samples).map((s) => {
+    const first = s.points[0] as [number, number];
+    const last = s.points[s.points.length - 1] as [number, number];
+    const middle = (first[0] + last[0]) / 2;
+    return {
+      role: s.role,
+      pid: s.pid,
+      name: s.name,
+      start: first[1],
+      end: last[1],
+      peak: Math.max(...s.points.map(([, y]) => y)),
+      slope: slopePer10Min(s.points),
+      slopeSecondHalf: slopePer10Min(s.points.filter(([x]) => x >= middle)),
+    };
+  });
+}
+
+function trend(slope: number): string {
+  if (Number.isNaN(slope)) return "–";
+  if (slope > FLAT_SLOPE) return "rising";
+  if (slope < -FLAT_SLOPE) return "falling";
+  return "flat";
+}
+
+const mib = (value: number): string => (Number.isNaN(value) ? "–" : value.toFixed(1));
+const signed = (value: number): string =>
+  Number.isNaN(value) ? "–" : `${value >= 0 ? "+" : "−"}${Math.abs(value).toFixed(2)}`;
+
+function table(head: string[], rows: string[][]): string {
+  const line = (cells: string[]): string => `| ${cells.join(" | ")} |`;
+  return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+/** The memory table: every series of every process. */
+export function memoryTable(rows: SeriesFigures[]): string {
+  return table(
+    ["process", "pid", "series", "start", "end", "peak", "slope", "slope, 2nd half", "2nd half"],
+    rows.map((r) => [
+      r.role,
+      String(r.pid),
+      r.name,
+      mib(r.start),
+      mib(r.end),
+      mib(r.peak),
+      signed(r.slope),
+      signed(r.slopeSecondHalf),
+      trend(r.slopeSecondHalf),
+    ]),
+  );
+}
+
+function minutes(seconds: number): string {
+  return `${Math.floor(seconds / 60)} min ${String(Math.round(seconds % 60)).padStart(2, "0")} s`;
+}
+
+export function markdown(run: SoakRun, samples: Sample[]): string {
+  const rows = figures(samples);
+  const report = run.loadReport;
+  const seconds = report.elapsedMs / 1000;
+  const requestRows = Object.entries(report.requests)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([label, n]) => [label, String(n), (n / seconds).toFixed(1)]);
+  const total = Object.values(report.requests).reduce((a, b) => a + b, 0);
+  const errorRows = Object.entries(report.errors).sort(([, a], [, b]) => b - a);
+  const measured = samples.filter((s) => s.measured).length;
+  const env = Object.entries(run.env).map(([k, v]) => `${k}=${v}`);
+  return [
+    `# Soak: ${run.date}`,
+    "",
+    `\`${run.command}\`${run.stoppedEarly ? " (**stopped early**)" : ""}`,
+    "",
+    `- server: \`carafe serve bench/apps/soak.ts:app ${run.serveArgs.join(" ")}\``,
+    `- measured ${minutes(run.measuredS)} of ${minutes(run.plannedS)} after ${minutes(run.warmupS)} of warm-up under the same load; a sample every ${run.intervalS} s (${measured} measured)`,
+    `- load: ${Object.entries(run.load)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")} (bench/lib/soak-load.ts)`,
+    `- ${run.machine}, Node ${run.node}${env.length > 0 ? `, ${env.join(" ")}` : ""}`,
+    "",
+    "## Memory",
+    "",
+    `MiB. Start is the first sample after the warm-up, end the last; slopes are least squares in MiB per 10 minutes, over the whole measurement and over its second half (\`flat\` within ±${FLAT_SLOPE}). RSS is each process's VmRSS (its pool threads included); the heaps come from the soak app's \`/_soak/memory\` route (the main thread's \`process.memoryUsage()\`, and V8's figures of each pool thread summed).`,
+    "",
+    memoryTable(rows),
+    "",
+    "## Load",
+    "",
+    `${total.toLocaleString("en-US")} answers (${(total / seconds).toFixed(0)}/s over ${minutes(seconds)}, warm-up included), ${report.wsSessions.toLocaleString("en-US")} WebSocket sessions; a \`ws\` row counts messages echoed.`,
+    "",
+    table(["route", "right answers", "per second"], requestRows),
+    "",
+    "## Errors",
+    "",
+    errorRows.length === 0
+      ? "None: every answer was right, every WebSocket session ended as the client meant it to."
+      : table(
+          ["kind", "count"],
+          errorRows.map(([kind, n]) => [kind, String(n)]),
+        ),
+    ...(run.notes.length > 0 ? ["", "## Notes", "", ...run.notes.map((n) => `- ${n}`)] : []),
+    "",
+  ].join("\n");
+}
+
+const CSV_HEAD = [
+  "elapsed_s",
+  "measured",
+  "role",
+  "pid",
+  "thread_id",
+  "rss_mib",
+  "rss_anon_mib",
+  "rss_file_mib",
+  "heap_used_mib",
+  "heap_total_mib",
+  "external_mib",
+  "array_buffers_mib",
+  "malloced_mib",
+  "native_contexts",
+  "detached_contexts",
+  "requests",
+  "errors",
+];
+
+/** Every sample: a row per process, and a row per pool thread (its heap only). */
+export function csv(samples: Sample[]): string {
+  const lines = [CSV_HEAD.join(",")];
+  const m = (bytes: number | undefined): string =>
+    bytes === undefined ? "" : (bytes / MiB).toFixed(3);
+  for (const s of samples) {
+    const common = [s.elapsedS.toFixed(1), s.measured ? "1" : "0"];
+    for (const p of s.processes) {
+      const h = p.heap;
+      lines.push(
+        [
+          ...common,
+          p.role,
+          p.pid,
+          "",
+          m(p.rss),
+          m(p.rssAnon),
+          m(p.rssFile),
+          m(h?.heapUsed),
+          m(h?.heapTotal),
+          m(h?.external),
+          m(h?.arrayBuffers),
+          m(h?.malloced),
+          h?.nativeContexts ?? "",
+          h?.detachedContexts ?? "",
+          s.requests,
+          s.errors,
+        ].join(","),
+      );
+      for (const t of h?.threads ?? []) {
+        lines.push(
+          [
+            ...common,
+            p.role,
+            p.pid,
+            t.threadId,
+            "",
+            "",
+            "",
+            m(t.heapUsed),
+            m(t.heapTotal),
+            m(t.external),
+            "",
+            m(t.malloced),
+            "",
+            "",
+            s.requests,
+            s.errors,
+          ].join(","),
+        );
+      }
+    }
+  }
+  return lines.join("\n") + "\n";
+}
