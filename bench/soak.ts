@@ -9,7 +9,7 @@
 // server runs in its own process group and the load in its own process, both stopped on the way
 // out, whatever the way out is.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { get, request } from "node:http";
 import { createServer } from "node:net";
 import { cpus, totalmem } from "node:os";
@@ -35,12 +35,14 @@ Serves bench/apps/soak.ts with \`carafe serve\`, loads it with a steady mix (eve
 thread routes, multipart/urlencoded/streamed uploads, WebSocket sessions that connect, echo and
 disconnect), samples every process's RSS and every worker's heaps (main thread and pool threads),
 and reports start, end and slope (MiB per 10 minutes, whole run and second half) per process.
-Writes bench/results/<out>.md and <out>.csv and prints the table. Ctrl-C stops early and still
+Writes bench/results/<out>.md and <out>.csv and prints the table; the server's own output goes
+to bench/results/<out>.server.log. Ctrl-C stops early and still
 writes the report (a second Ctrl-C stops at once).
 
 Options:
   --minutes N        minutes measured after the warm-up (default 30)
-  --warmup S         seconds of load before the first measured sample (default 120)
+  --warmup S         seconds of load before the first measured sample (default 300: here
+                     a worker's RSS rose for about 6 minutes before it levelled off)
   --interval S       seconds between samples (default 10)
   --workers N        carafe serve --workers (default 2)
   --threads N        carafe serve --threads (default 2)
@@ -68,7 +70,7 @@ function fail(message: string): never {
 
 const OPTIONS = {
   minutes: { type: "string", default: "30" },
-  warmup: { type: "string", default: "120" },
+  warmup: { type: "string", default: "300" },
   interval: { type: "string", default: "10" },
   workers: { type: "string", default: "2" },
   threads: { type: "string", default: "2" },
@@ -124,6 +126,8 @@ if (!/^[\w.-]+$/.test(values.out))
 if (minutes * 60 < 3 * intervalS) fail("--minutes must cover at least 3 samples (--interval)");
 
 const RESULTS = "bench/results";
+/** How many of the server's last lines the report shows. */
+const SERVER_LINES_SHOWN = 12;
 const SNAPSHOTS = `${RESULTS}/soak-snapshots`;
 const serveArgs = [
   "--workers",
@@ -341,7 +345,7 @@ async function sample(
         detachedContexts: main.detachedContexts ?? 0,
         threads: answer.threads as WorkerHeap["threads"],
       };
-    } else if (pid !== root) {
+    } else if (pid !== root && measured) {
       unreached.set(role, (unreached.get(role) ?? 0) + 1);
     }
     processes.push(p);
@@ -388,7 +392,7 @@ async function snapshots(pids: number[], label: string): Promise<void> {
 async function main(): Promise<number> {
   if (!(await portIsFree(port)))
     fail(`port ${port} on 127.0.0.1 is in use (another soak or server?): pass --port`);
-  if (values.snapshots) mkdirSync(SNAPSHOTS, { recursive: true });
+  mkdirSync(values.snapshots ? SNAPSHOTS : RESULTS, { recursive: true });
   if (!values.source) {
     console.log("soak: compiling dist/ and bench/.build/ (--source serves the TypeScript instead)");
     try {
@@ -399,6 +403,20 @@ async function main(): Promise<number> {
   }
   server = await startServer(config, port);
   const root = server.child.pid as number;
+  const logPath = `${RESULTS}/${values.out}.server.log`;
+  const log = createWriteStream(logPath);
+  log.write(server.output());
+  let logLines = server.output().split("\n").length - 1;
+  const tail: string[] = server.output().split("\n").slice(0, -1).slice(-SERVER_LINES_SHOWN);
+  for (const stream of [server.child.stdout, server.child.stderr]) {
+    stream?.on("data", (chunk: Buffer) => {
+      log.write(chunk);
+      const lines = chunk.toString().split("\n").slice(0, -1);
+      logLines += lines.length;
+      tail.push(...lines);
+      tail.splice(0, Math.max(0, tail.length - SERVER_LINES_SHOWN));
+    });
+  }
   console.log(
     `soak: serving on 127.0.0.1:${port}, supervisor pid ${root} (should this tool be killed hard, stop the server with kill -- -${root})`,
   );
@@ -439,6 +457,8 @@ async function main(): Promise<number> {
     }
     const s = await sample(root, elapsed(), measured, loadProcess.latest());
     samples.push(s);
+    // Rewritten at every sample, so a run that dies still leaves what it saw.
+    writeFileSync(`${RESULTS}/${values.out}.csv`, csv(samples));
     // A line a minute (every sample when they are further apart), and the first measured one.
     const firstMeasured = measured && samples.filter((x) => x.measured).length === 1;
     if (printed === null || s.elapsedS - printed.elapsedS >= 59.5 || firstMeasured) {
@@ -468,6 +488,12 @@ async function main(): Promise<number> {
   for (const [role, n] of unreached)
     notes.push(`${role}: ${n} sample(s) without its heap (the memory route did not reach it)`);
   if (failure !== null) notes.push(`the run ended early: ${failure.split("\n")[0]}`);
+  for (const [atS, ms] of report.stalls ?? []) {
+    notes.push(
+      `the load client's own event loop stood still for ${(ms / 1000).toFixed(1)} s at ${clock(atS)} (the machine was busy elsewhere; connections idle longer than the server's 2 s keep-alive are closed by it, so requests sent on them then fail with ECONNRESET)`,
+    );
+  }
+  log.end();
   const loadReport: SoakLoadReport = { ...report, errors: { ...report.errors, ...serverErrors } };
   const env = Object.fromEntries(
     ["MALLOC_ARENA_MAX", "MALLOC_TRIM_THRESHOLD_", "NODE_OPTIONS", "UV_THREADPOOL_SIZE"]
@@ -490,10 +516,10 @@ async function main(): Promise<number> {
       stoppedEarly: stop.signal.aborted || failure !== null,
       loadReport,
       notes,
+      server: { log: logPath, lines: logLines, tail },
     },
     samples,
   );
-  mkdirSync(RESULTS, { recursive: true });
   writeFileSync(`${RESULTS}/${values.out}.md`, text);
   writeFileSync(`${RESULTS}/${values.out}.csv`, csv(samples));
   console.log(`\n${memoryTable(figures(samples))}\n`);

@@ -35,6 +35,12 @@ export interface SoakLoadReport {
   errors: Record<string, number>;
   /** WebSocket sessions opened and closed in full. */
   wsSessions: number;
+  /**
+   * Times this process's own event loop stood still for more than STALL_MS (the machine busy
+   * elsewhere): seconds since the start, and for how long (ms). Requests on connections left
+   * idle that long may find them closed by the server's keep-alive timeout (ECONNRESET).
+   */
+  stalls: [atS: number, ms: number][];
   /** Whether this is the last line (the load has stopped). */
   final: boolean;
 }
@@ -42,6 +48,8 @@ export interface SoakLoadReport {
 /** An answer longer than this is cut and counted as wrong. */
 const MAX_ANSWER = 4 << 20;
 const REQUEST_TIMEOUT_MS = 30_000;
+/** A pause of this process's event loop (ms) worth reporting; see SoakLoadReport.stalls. */
+const STALL_MS = 1000;
 const WS_TIMEOUT_MS = 30_000;
 /** Random bytes the bodies and messages are cut from. */
 const NOISE = randomBytes(1 << 20);
@@ -51,6 +59,7 @@ const TEXT = Array.from({ length: 1 << 18 }, (_, i) => ALNUM[(i * 7919) % ALNUM.
 const requests: Record<string, number> = {};
 const errors: Record<string, number> = {};
 let wsSessions = 0;
+const stalls: [number, number][] = [];
 let stopping = false;
 const started = performance.now();
 
@@ -307,10 +316,11 @@ function wsSession(base: string, path: string): Promise<void> {
     };
     ws.on("open", next);
     ws.on("message", (data: Buffer, isBinary) => {
-      if (sent === null) return end("a message before any was sent");
-      if (!sameMessage(sent, data, isBinary)) {
-        // In a room, another client's message may come first; an echo must be the one sent.
-        if (label === "ws /ws/echo") end("wrong echo");
+      if (sent === null || !sameMessage(sent, data, isBinary)) {
+        // A room also carries the other clients' messages, at any time (while this one closes
+        // too); an echo must be the message sent, and only then.
+        if (label === "ws /ws/echo")
+          end(sent === null ? "a message nobody asked for" : "wrong echo");
         return;
       }
       sent = null;
@@ -341,6 +351,7 @@ function report(final: boolean): void {
     requests,
     errors,
     wsSessions,
+    stalls,
     final,
   };
   process.stdout.write(JSON.stringify(line) + "\n");
@@ -393,12 +404,20 @@ for (const calls of users) {
 for (let i = 0; i < whole("ws", values.ws, 4); i++) running.push(wsUser(wsBase, i));
 
 const ticker = setInterval(() => report(false), everyMs);
+let tick = performance.now();
+const watch = setInterval(() => {
+  const now = performance.now();
+  if (now - tick > STALL_MS + 100)
+    stalls.push([Math.round((tick - started) / 1000), Math.round(now - tick - 100)]);
+  tick = now;
+}, 100);
 let stopped = false;
 const stop = async (): Promise<void> => {
   if (stopped) return;
   stopped = true;
   stopping = true;
   clearInterval(ticker);
+  clearInterval(watch);
   await Promise.race([Promise.all(running), new Promise((resolve) => setTimeout(resolve, 10_000))]);
   report(true);
   for (const agent of agents.values()) agent.destroy();

@@ -67,6 +67,8 @@ export interface SoakRun {
   loadReport: SoakLoadReport;
   /** Things worth knowing that are not load errors: a worker replaced, a worker not reached. */
   notes: string[];
+  /** Where the server's output went, how many lines, and the last of them. */
+  server: { log: string; lines: number; tail: string[] };
 }
 
 /** One series of one process: what a row of the memory table is drawn from. */
@@ -255,6 +257,11 @@ export function markdown(run: SoakRun, samples: Sample[]): string {
           errorRows.map(([kind, n]) => [kind, String(n)]),
         ),
     ...(run.notes.length > 0 ? ["", "## Notes", "", ...run.notes.map((n) => `- ${n}`)] : []),
+    "",
+    "## Server output",
+    "",
+    `${run.server.lines} line(s), in \`${run.server.log}\`${run.server.tail.length > 0 ? "; the last:" : "."}`,
+    ...(run.server.tail.length > 0 ? ["", "```", ...run.server.tail, "```"] : []),
     "",
   ].join("\n");
 }
