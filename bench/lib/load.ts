@@ -69,7 +69,7 @@ export const LOAD_CPU: number | null = ((): number | null => {
 })();
 
 /** `command args…`, run on `LOAD_CPU` when there is one. */
-function onLoadCpu(command: string, args: string[]): [string, string[]] {
+export function onLoadCpu(command: string, args: string[]): [string, string[]] {
   return LOAD_CPU === null
     ? [command, args]
     : ["taskset", ["-c", String(LOAD_CPU), command, ...args]];

@@ -103,7 +103,7 @@ function statFields(pid: number): string[] | null {
   }
 }
 
-function parentOf(pid: number): number | null {
+export function parentOf(pid: number): number | null {
   const fields = statFields(pid);
   return fields === null ? null : Number(fields[1]);
 }
