@@ -12,21 +12,38 @@
 import process from "node:process";
 import type { RequestRecord } from "../../framework/index.ts";
 
+/**
+ * A request as its callbacks remember it: one object per request (its identity tells two
+ * requests of one route apart), holding only the name the log gives it (`GET /path`).
+ */
+export interface RequestTag {
+  readonly name: string;
+}
+
 /** Where an error outside a request came from. */
 export type StrayOrigin = "exception" | "rejection";
 
 type Schedule = (callback: unknown, ...rest: unknown[]) => unknown;
 
-/** The request whose code may be running now: the thread's own, or a tagged callback's. */
-let current: RequestRecord | null = null;
+/**
+ * The request whose code may be running now: the thread's own, or a tagged callback's. Only its
+ * name is kept: a timer that outlives its request (a pool's reaper, an interval) must not hold
+ * the request's body for the life of the thread.
+ */
+let current: RequestTag | null = null;
 /** The last error a tagged callback threw, with its request, for the handler that follows. */
-let thrown: { error: unknown; by: RequestRecord } | null = null;
+let thrown: { error: unknown; by: RequestTag } | null = null;
 /** Promises returned by tagged callbacks (async ones), with their request. */
-const returned = new WeakMap<Promise<unknown>, RequestRecord>();
+const returned = new WeakMap<Promise<unknown>, RequestTag>();
 
-/** The thread starts running `record`'s code (or, with `null`, has finished it). */
-export function setRunning(record: RequestRecord | null): void {
-  current = record;
+/** A new tag for `record`, as callbacks and the log know it. */
+export function tagOf(record: RequestRecord): RequestTag {
+  return { name: `${record.method} ${record.url}` };
+}
+
+/** The thread starts running the request tagged `tag` (or, with `null`, has finished it). */
+export function setRunning(tag: RequestTag | null): void {
+  current = tag;
 }
 
 /** A timer function whose callbacks remember the request that scheduled them. */
@@ -60,7 +77,7 @@ function tagCallbacks(schedule: Schedule): Schedule {
  * with the request that scheduled it when that is known. Call before the app is imported.
  */
 export function catchStrayErrors(
-  report: (origin: StrayOrigin, error: unknown, by: RequestRecord | null) => void,
+  report: (origin: StrayOrigin, error: unknown, by: RequestTag | null) => void,
 ): void {
   const timers = globalThis as unknown as Record<
     "setTimeout" | "setInterval" | "setImmediate",

@@ -30,7 +30,7 @@ import type {
 import { executeCall, sendOutcome, type ThreadCall } from "../../threading/calls.ts";
 import { hasRooms } from "../broadcasts.ts";
 import { loadApp } from "../load-app.ts";
-import { catchStrayErrors, setRunning } from "./stray-errors.ts";
+import { catchStrayErrors, setRunning, tagOf, type RequestTag } from "./stray-errors.ts";
 import {
   STREAM_WINDOW,
   type LoopMessage,
@@ -212,6 +212,8 @@ const claim = new Int32Array((workerData as ThreadData).claim);
 const started = new Int32Array((workerData as ThreadData).started);
 const waiting: (LoopMessage & { type: "request" })[] = [];
 let running = false;
+/** The request running now, which a stray error may have come from. */
+let runningTag: RequestTag | null = null;
 
 /** Starts the next waiting request, skipping any the loop took back. */
 function startNext(app: Routed): void {
@@ -224,7 +226,8 @@ function startNext(app: Routed): void {
     running = true;
     const { id, record, call } = next;
     Atomics.store(started, 0, id);
-    setRunning(record);
+    runningTag = tagOf(record);
+    setRunning(runningTag);
     // A route that matched nothing is keyed as one: it is answered without running a handler.
     const rule =
       call === undefined && app.ruleOf !== undefined
@@ -238,6 +241,7 @@ function startNext(app: Routed): void {
     void serve(app, id, record, call).finally(() => {
       ran(rule, performance.now() - began);
       setRunning(null);
+      runningTag = null;
       clients.delete(id);
       running = false;
       startNext(app);
@@ -276,8 +280,13 @@ function onMessage(app: Routed, message: LoopMessage): void {
 catchStrayErrors((origin, error, by) => {
   const stack =
     error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
-  const route = by === null ? null : `${by.method} ${by.url}`;
-  post({ type: "stray-error", origin, stack, route });
+  // An exception thrown while a request runs, by its own callback or by one nobody can name,
+  // may be what that request awaits: its answer would never come and the thread would stay
+  // busy for good. The thread ends instead, so the request gets its 500 now and the requests
+  // that wait for the thread run on another one.
+  const fatal = origin === "exception" && running && (by === null || by === runningTag);
+  post({ type: "stray-error", origin, stack, route: by === null ? null : by.name, fatal });
+  if (fatal) process.exit(1);
 });
 // process.exit() in a handler ends the thread after this: the answers held leave first.
 process.on("exit", sendHeld);

@@ -998,13 +998,16 @@ export class ThreadPool {
     } else this.queue.unshift(task);
   }
 
-  /** An error thrown on a thread outside any request: logged; the thread goes on. */
+  /** An error thrown on a thread outside a request's own code: logged; the thread goes on unless it was fatal. */
   private logStrayError(thread: Thread, message: ThreadMessage & { type: "stray-error" }): void {
     const what =
       message.origin === "exception" ? "An uncaught error" : "An unhandled promise rejection";
     const by = message.route === null ? "" : ` in a callback scheduled by ${message.route}`;
+    const after = message.fatal
+      ? "while a request ran that may wait on it; the thread ends, and that request gets a 500"
+      : "outside any request; the thread keeps serving";
     this.options.logger.error(
-      `${what} on pool thread ${thread.id}${by}, outside any request; the thread keeps serving:\n${message.stack}`,
+      `${what} on pool thread ${thread.id}${by}, ${after}:\n${message.stack}`,
     );
   }
 

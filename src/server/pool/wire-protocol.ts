@@ -72,7 +72,14 @@ export type ThreadMessage =
    * An error was thrown outside any request (by a timer, or a promise nobody handled); the
    * thread goes on serving. `route` is the request that scheduled the callback, when known.
    */
-  | { type: "stray-error"; origin: "exception" | "rejection"; stack: string; route: string | null };
+  | {
+      type: "stray-error";
+      origin: "exception" | "rejection";
+      stack: string;
+      route: string | null;
+      /** The error came while a request ran that may wait on it: the thread ends. */
+      fatal: boolean;
+    };
 
 /** Chunks a thread may send ahead of the loop's acks: bounds memory for a slow client. */
 export const STREAM_WINDOW = 8;

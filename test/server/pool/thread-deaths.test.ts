@@ -58,6 +58,17 @@ describe("ThreadPool, when a thread throws or dies", () => {
     assert.equal(threadOf(await threads.dispatch(record("/thread"))), first, "the same thread");
   });
 
+  it("ends a thread whose running request awaits a callback that threw, answering it 500", async () => {
+    const { pool: threads, logged } = await pool({ appSpec: DEATHS, size: 1 });
+    const [first] = threads.stats().threadIds;
+    const response = await threads.dispatch(record("/throw-while-waiting"));
+    assert.equal(response.status, 500);
+    const log = await logged(/while a request ran that may wait on it/);
+    assert.match(log.message, /callback scheduled by GET \/throw-while-waiting/);
+    assert.match(log.message, /SyntaxError/);
+    assert.notEqual(threadOf(await threads.dispatch(record("/thread"))), first, "a new thread");
+  });
+
   it("logs a promise rejected after the answer with its route, and keeps the thread", async () => {
     const { pool: threads, logged } = await pool({ appSpec: DEATHS, size: 1 });
     const first = threadOf(await threads.dispatch(record("/late-reject")));
