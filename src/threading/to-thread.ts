@@ -106,6 +106,10 @@ class DefaultPool implements CallExecutor {
     );
     const thread: PoolThread = { worker, busy: null };
     this.threads.add(thread);
+    // A thread that outgrows its heap bound reports it here before it exits; unheard, the
+    // report would be thrown in the process itself and end it.
+    let failure: Error | null = null;
+    worker.on("error", (error) => (failure = error));
     worker.on("message", (reply: PoolReply) => {
       const pending = this.settling.get(reply.id);
       this.settling.delete(reply.id);
@@ -124,7 +128,10 @@ class DefaultPool implements CallExecutor {
           ok: false,
           error: {
             name: "ThreadDiedError",
-            message: `the thread running the call exited (code ${code})`,
+            message:
+              (failure as { code?: string } | null)?.code === "ERR_WORKER_OUT_OF_MEMORY"
+                ? `the thread running the call outgrew its heap bound of ${resourceLimits?.maxOldGenerationSizeMb ?? "V8's"} MB`
+                : `the thread running the call exited (code ${code})`,
             code: "ERR_THREAD_DIED",
           },
         });

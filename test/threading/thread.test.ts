@@ -19,6 +19,7 @@ import {
   QuotaError,
   digest,
   failing,
+  hog,
   misnamed,
   refusing,
   renamed,
@@ -211,6 +212,14 @@ describe("toThread", () => {
     setTimeout(() => controller.abort(), 100);
     await assert.rejects(running, { name: "AbortError" });
     assert.ok(performance.now() - started < 10_000);
+    assert.equal(await toThread((n: number) => n + 1, 1), 2);
+  });
+
+  it("rejects a call that outgrows the thread's heap bound, and serves the next one", async () => {
+    await assert.rejects(toThread(hog), {
+      name: "ThreadDiedError",
+      message: /outgrew its heap bound of \d+ MB/,
+    });
     assert.equal(await toThread((n: number) => n + 1, 1), 2);
   });
 
