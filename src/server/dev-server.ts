@@ -101,7 +101,7 @@ export async function startDevServer(
   // The loop answers a missing Host itself, with a message saying what to send.
   const server = createServer({ requireHostHeader: false }, listener);
   const upgrades = servesSockets(app)
-    ? createUpgrades(app, logger, { httpListener: listener })
+    ? createUpgrades(app, logger, { httpListener: listener, limits: DEFAULT_REQUEST_LIMITS })
     : null;
   if (upgrades !== null) server.on("upgrade", upgrades.listener);
   // "Expect: 100-continue" is answered by the loop, only for a body it will read.

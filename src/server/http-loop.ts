@@ -321,6 +321,22 @@ function limitError(request: IncomingMessage, limits: RequestLimits): ResponseRe
   return null;
 }
 
+/**
+ * The answer to a request refused before the app sees it: over a limit (414/431), framed in a
+ * way that cannot be trusted, or with a bad Host (400); `null` for a request the app may see.
+ * The same for ordinary requests and WebSocket upgrades.
+ */
+export function refusalOf(
+  request: IncomingMessage,
+  limits: RequestLimits | undefined,
+): ResponseRecord | null {
+  return (
+    (limits !== undefined ? limitError(request, limits) : null) ??
+    framingError(request) ??
+    hostError(request)
+  );
+}
+
 /** A `node:http` request listener that serves `app`, on the loop or on the pool. */
 export function createRequestListener(
   app: RecordHandler,
@@ -408,10 +424,7 @@ export function createRequestListener(
   return (request: IncomingMessage, response: ServerResponse, expectsContinue = false): void => {
     // Only the access log needs the time; a BigInt per request is not free.
     const startedAt = onExchange === undefined ? 0n : process.hrtime.bigint();
-    const refused =
-      (limits !== undefined ? limitError(request, limits) : null) ??
-      framingError(request) ??
-      hostError(request);
+    const refused = refusalOf(request, limits);
     if (refused !== null) {
       response.shouldKeepAlive = false;
       respond(request, response, recordOf(request, null, false), refused, startedAt);

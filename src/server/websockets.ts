@@ -18,8 +18,13 @@ import type {
   SocketTransport,
   WebSocketMessage,
 } from "../framework/index.ts";
-import { hostError } from "./host.ts";
-import { hasNoBody, recordOf, type LoopLogger } from "./http-loop.ts";
+import {
+  hasNoBody,
+  recordOf,
+  refusalOf,
+  type LoopLogger,
+  type RequestLimits,
+} from "./http-loop.ts";
 
 /** What a server needs of an app to accept WebSockets. */
 export interface SocketApp {
@@ -38,6 +43,8 @@ export function servesSockets(app: object): app is SocketApp {
 export interface UpgradeOptions {
   /** Rewrites the record from trusted proxy headers. */
   applyProxy?: (record: RequestRecord) => void;
+  /** The server's request limits (414/431), which an upgrade request is held to as well. */
+  limits?: RequestLimits;
   /** Milliseconds between keepalive pings; a peer silent for one interval is cut (default 25 s). */
   pingIntervalMs?: number;
   /**
@@ -220,10 +227,10 @@ export function createUpgrades(
         serveAsHttp(request, socket, options.httpListener);
         return;
       }
-      // node:http does not require a Host on an upgrade request: the same check as the loop's.
-      const badHost = hostError(request);
-      if (badHost !== null) {
-        refuse(socket, badHost);
+      // node:http checks nothing of an upgrade request itself: the same checks as the loop's.
+      const refused = refusalOf(request, options.limits);
+      if (refused !== null) {
+        refuse(socket, refused);
         return;
       }
       const record = recordOf(request, null, false);

@@ -187,6 +187,17 @@ describe("the host an app builds URLs from, on a server", () => {
     assert.match(body, /no Host header/);
   });
 
+  it("holds a WebSocket upgrade to the request limits and the HTTP version of any request", async () => {
+    const upgrade =
+      "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nHost: a.example\r\n";
+    const fields = Array.from({ length: 120 }, (_, i) => `X-Field-${i}: ${i}\r\n`).join("");
+    const [tooMany, body] = await send(port, `GET /ws HTTP/1.1\r\n${upgrade}${fields}\r\n`);
+    assert.equal(tooMany, 431);
+    assert.match(body, /more than 100 header fields/);
+    const [version] = await send(port, `GET /ws HTTP/1.2\r\n${upgrade}\r\n`);
+    assert.equal(version, 400);
+  });
+
   it("builds external URLs on the absolute-form target's host", async () => {
     const [status, body] = await send(
       port,

@@ -140,14 +140,15 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
     options.certfile !== null && options.keyfile !== null
       ? { cert: readFileSync(options.certfile), key: readFileSync(options.keyfile) }
       : null;
+  const limits = {
+    requestLine: options.limitRequestLine,
+    fields: options.limitRequestFields,
+    fieldSize: options.limitRequestFieldSize,
+  };
   const listener = createRequestListener(app, logger, {
     pool,
     threaded: options.threads > 0,
-    limits: {
-      requestLine: options.limitRequestLine,
-      fields: options.limitRequestFields,
-      fieldSize: options.limitRequestFieldSize,
-    },
+    limits,
     ...(hooks.applyProxy ? { applyProxy: hooks.applyProxy } : {}),
     isDraining: () => draining,
     watchdog: createWatchdog(app as object, 100, (message) => logger.warn(message)),
@@ -170,6 +171,7 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
   const upgrades = servesSockets(app)
     ? createUpgrades(app, logger, {
         httpListener: listener,
+        limits,
         ...(hooks.applyProxy ? { applyProxy: hooks.applyProxy } : {}),
       })
     : null;
