@@ -140,6 +140,8 @@ function isResponse(value: unknown): value is Response {
  * import { Hono } from "hono";
  * const hono = new Hono().get("/", (c) => c.text("Hello Hono!"));
  * const server = await startDevServer(fromFetchApp(hono), { port: 8000 });
+ * // Or for `carafe serve app.ts`, with bodies up to 64 MiB instead of 1 MiB:
+ * export default fromFetchApp(hono, { maxContentLength: 64 * 1024 * 1024 });
  */
 export function fromFetchApp(target: FetchApp, options: FetchAppOptions = {}): FetchAppHandler {
   if (!isFetchApp(target)) {

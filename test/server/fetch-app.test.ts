@@ -228,6 +228,13 @@ describe("fromFetchApp", () => {
     assert.equal(called, false);
   });
 
+  it("bounds a fetch app's bodies at 1 MiB unless it is wrapped with its own bound", async () => {
+    const app: FetchApp = { fetch: () => new Response("ok") };
+    assert.equal(fromFetchApp(app).maxContentLength, 1024 * 1024);
+    const wrapped = fromFetchApp(app, { maxContentLength: 64 * 1024 * 1024 });
+    assert.equal(toRecordHandler(wrapped), wrapped, "carafe serve runs the wrapped app as it is");
+  });
+
   it("answers 400 when the Host header cannot form a URL", async () => {
     const ok: FetchApp = { fetch: () => new Response("ok") };
     const res = await call(ok, record("/", { headers: { host: "bad host" } }));
