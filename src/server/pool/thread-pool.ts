@@ -240,6 +240,19 @@ function errorRecord(record: RequestRecord, error: HTTPException): ResponseRecor
   return exceptionResponse(error, prefersJson(record.headers.accept)).toRecord(record.method);
 }
 
+/** The largest request id; the next one is 1 again. */
+const MAX_ID = 0x7fffffff;
+
+/**
+ * Whether id `a` was taken after id `b`, across the wrap from MAX_ID to 1: the ids in flight
+ * at once are far fewer than 2^30, so the shorter way round the circle is the true order.
+ * @internal
+ */
+export function isAfter(a: number, b: number): boolean {
+  const ahead = (a - b + MAX_ID) % MAX_ID;
+  return ahead > 0 && ahead < 2 ** 30;
+}
+
 /**
  * A pool of worker threads that each import the app and run the requests dispatched to them.
  *
@@ -423,7 +436,7 @@ export class ThreadPool {
     // A slot still holding a request the thread has not started (it runs next) is not free.
     if (slot < 0) return false;
     const before = Atomics.load(thread.claim, slot);
-    const id = this.nextId++;
+    const id = this.takeId();
     if (before > 0 || Atomics.compareExchange(thread.claim, slot, before, id) !== before) {
       return false;
     }
@@ -655,8 +668,19 @@ export class ThreadPool {
     }
   }
 
+  /**
+   * A fresh request id. Ids live in shared Int32 slots (a claimed one is stored negated), so
+   * they run from 1 to 2^31 - 1 and start again at 1: a worker at 20,000 requests a second
+   * gets there in about 30 hours. Ids are compared with `isAfter`, which holds across the wrap.
+   */
+  private takeId(): number {
+    const id = this.nextId;
+    this.nextId = id === MAX_ID ? 1 : id + 1;
+    return id;
+  }
+
   private run(thread: Thread, task: Task): void {
-    task.id = this.nextId++;
+    task.id = this.takeId();
     this.start(thread, task);
     if (task.call !== null) {
       const { call, transfer } = task.call;
@@ -949,7 +973,10 @@ export class ThreadPool {
     this.rescueAhead(thread, died);
     if (task !== null) {
       this.settle(task);
-      if (task.id > last) this.resend(task);
+      // The thread starts what it is sent in order: it started this task if it started this
+      // one or a later one (0: it started nothing yet).
+      const started = last === task.id || (last !== 0 && isAfter(last, task.id));
+      if (!started) this.resend(task);
       else if (task.stream) task.stream.finish(new Error("the pool thread died while streaming"));
       else task.resolve(errorRecord(task.record, died));
     }

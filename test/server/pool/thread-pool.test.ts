@@ -4,6 +4,7 @@ import { EventEmitter } from "node:events";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 import type { ResponseRecord } from "carafe";
+import { isAfter } from "../../../src/server/pool/thread-pool.ts";
 import { pool, record, startPool, text } from "./pool-helpers.ts";
 
 const BROKEN = fileURLToPath(new URL("../../fixtures/pool/broken.ts", import.meta.url));
@@ -345,4 +346,16 @@ describe("ThreadPool", () => {
       assert.equal(text(await waiting), "nobody reads this");
     },
   );
+});
+
+describe("request ids", () => {
+  it("keep their order across the wrap from 2^31 - 1 back to 1", () => {
+    const max = 2 ** 31 - 1;
+    assert.equal(isAfter(2, 1), true);
+    assert.equal(isAfter(1, 2), false);
+    assert.equal(isAfter(1, max), true, "1 follows the largest id");
+    assert.equal(isAfter(max, 1), false);
+    assert.equal(isAfter(5, max - 5), true);
+    assert.equal(isAfter(7, 7), false);
+  });
 });
