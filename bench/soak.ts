@@ -9,7 +9,14 @@
 // server runs in its own process group and the load in its own process, both stopped on the way
 // out, whatever the way out is.
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  createWriteStream,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  writeFileSync,
+} from "node:fs";
 import { get, request } from "node:http";
 import { createServer } from "node:net";
 import { cpus, totalmem } from "node:os";
@@ -18,6 +25,7 @@ import { parseArgs } from "node:util";
 import { buildApps, type Config } from "./lib/configs.ts";
 import { onLoadCpu } from "./lib/load.ts";
 import { parentOf, startServer, stopServer, treePids, type Server } from "./lib/processes.ts";
+import { growth, kindsOf, total } from "./lib/heap-diff.ts";
 import type { SoakLoadReport } from "./lib/soak-load.ts";
 import {
   csv,
@@ -26,6 +34,7 @@ import {
   memoryTable,
   type ProcessSample,
   type Sample,
+  type SnapshotComparison,
   type WorkerHeap,
 } from "./lib/soak-report.ts";
 
@@ -55,8 +64,9 @@ Options:
   --source           serve the TypeScript sources through tsx (adds tsx's loader to every
                      process and thread) instead of compiling dist/ and bench/.build/ first
   --snapshots        heap snapshot of each worker's main thread after the warm-up and at the end,
-                     in bench/results/soak-snapshots/ (tens of MiB each; open two in Chrome
-                     DevTools' Memory tab and compare)
+                     in bench/results/soak-snapshots/, and the kinds of object that grew in the
+                     report (writing a snapshot takes memory itself: use it to see what grows,
+                     not for the RSS figures)
   --out NAME         results as bench/results/NAME.md and NAME.csv (default soak)
   -h, --help         this text
 
@@ -291,9 +301,20 @@ async function askEachWorker(
   return answers;
 }
 
+const NODE = realpathSync(process.execPath);
+
+function runsNode(pid: number): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`) === NODE;
+  } catch {
+    return false; // gone, or not ours to read
+  }
+}
+
+/** The supervisor's children that run Node: its workers (not tsx's esbuild, under --source). */
 function workerPids(root: number): number[] {
   return treePids(root)
-    .filter((pid) => pid !== root && parentOf(pid) === root)
+    .filter((pid) => pid !== root && parentOf(pid) === root && runsNode(pid))
     .sort((a, b) => a - b);
 }
 
@@ -374,17 +395,44 @@ function progress(s: Sample, previous: Sample | null): string {
   return `${clock(s.elapsedS)} ${s.measured ? "    " : "warm"} answers ${s.requests}${rate} errors ${s.errors} │ MiB RSS: ${memory}`;
 }
 
-async function snapshots(pids: number[], label: string): Promise<void> {
+/** A heap snapshot of each worker's main thread: its file, by worker pid. */
+async function snapshots(pids: number[], label: string): Promise<Map<number, string>> {
   const taken = await askEachWorker(pids, `/_soak/snapshot?label=${label}`, "POST");
+  const paths = new Map<number, string>();
   for (const pid of pids) {
     const path = taken.get(pid)?.path;
+    if (typeof path === "string") paths.set(pid, path);
     console.log(
       path === undefined
         ? `soak: no ${label} snapshot from worker pid ${pid}`
         : `soak: wrote ${String(path)}`,
     );
-    if (path !== undefined) notes.push(`heap snapshot: ${String(path)}`);
   }
+  return paths;
+}
+
+/** What grew between each worker's two snapshots. */
+function compareSnapshots(
+  start: Map<number, string>,
+  end: Map<number, string>,
+): SnapshotComparison[] {
+  const comparisons: SnapshotComparison[] = [];
+  for (const [pid, before] of start) {
+    const after = end.get(pid);
+    if (after === undefined) continue;
+    const kindsBefore = kindsOf(before);
+    const kindsAfter = kindsOf(after);
+    comparisons.push({
+      role: roles.get(pid) ?? `pid ${pid}`,
+      pid,
+      before,
+      after,
+      totalBefore: total(kindsBefore),
+      totalAfter: total(kindsAfter),
+      growth: growth(kindsBefore, kindsAfter),
+    });
+  }
+  return comparisons;
 }
 
 // ---- the run
@@ -433,7 +481,7 @@ async function main(): Promise<number> {
   const samples: Sample[] = [];
   let printed: Sample | null = null;
   let failure: string | null = null;
-  let snapshotted = false;
+  let startSnapshots: Map<number, string> | null = null;
   for (let next = 0; next <= endS + 1e-9 && !stop.signal.aborted; next += intervalS) {
     try {
       await delay(Math.max(0, started + next * 1000 - performance.now()), undefined, {
@@ -451,9 +499,9 @@ async function main(): Promise<number> {
       break;
     }
     const measured = next >= warmupS;
-    if (measured && values.snapshots && !snapshotted) {
-      snapshotted = true;
-      await snapshots(workerPids(root), "start");
+    // The last sample of the warm-up, so the first measured one is an interval later.
+    if (next + intervalS >= warmupS && values.snapshots && startSnapshots === null) {
+      startSnapshots = await snapshots(workerPids(root), "start");
     }
     const s = await sample(root, elapsed(), measured, loadProcess.latest());
     samples.push(s);
@@ -467,7 +515,8 @@ async function main(): Promise<number> {
     }
   }
   const measuredS = Math.max(0, (samples.at(-1)?.elapsedS ?? 0) - warmupS);
-  if (values.snapshots && failure === null && snapshotted) await snapshots(workerPids(root), "end");
+  const endSnapshots =
+    startSnapshots !== null && failure === null ? await snapshots(workerPids(root), "end") : null;
 
   // Stop the load first (closing its stdin), so that its last report counts what was in flight.
   if (loader.exitCode === null) {
@@ -517,6 +566,10 @@ async function main(): Promise<number> {
       loadReport,
       notes,
       server: { log: logPath, lines: logLines, tail },
+      snapshots:
+        startSnapshots !== null && endSnapshots !== null
+          ? compareSnapshots(startSnapshots, endSnapshots)
+          : [],
     },
     samples,
   );

@@ -1,5 +1,6 @@
 // What `npm run soak` records and reports: the samples, the figures drawn from them (start, end,
 // peak and two least-squares slopes per series), the markdown report and the CSV of samples.
+import type { Growth, Kind } from "./heap-diff.ts";
 import type { SoakLoadReport } from "./soak-load.ts";
 
 const MiB = 1024 * 1024;
@@ -67,8 +68,40 @@ export interface SoakRun {
   loadReport: SoakLoadReport;
   /** Things worth knowing that are not load errors: a worker replaced, a worker not reached. */
   notes: string[];
+  /** With --snapshots: each worker's two heap snapshots compared. */
+  snapshots: SnapshotComparison[];
   /** Where the server's output went, how many lines, and the last of them. */
   server: { log: string; lines: number; tail: string[] };
+}
+
+/** A worker's heap snapshots after the warm-up and at the end, and what grew between them. */
+export interface SnapshotComparison {
+  role: string;
+  pid: number;
+  before: string;
+  after: string;
+  totalBefore: Kind;
+  totalAfter: Kind;
+  growth: Growth[];
+}
+
+function snapshotSection(c: SnapshotComparison): string[] {
+  const kib = (bytes: number): string => (bytes / 1024).toFixed(0);
+  return [
+    `### ${c.role} (pid ${c.pid})`,
+    "",
+    `\`${c.before}\` → \`${c.after}\`: ${c.totalBefore.count.toLocaleString("en-US")} → ${c.totalAfter.count.toLocaleString("en-US")} objects, ${mib(c.totalBefore.bytes / MiB)} → ${mib(c.totalAfter.bytes / MiB)} MiB. The kinds that grew most (their own size, not what they hold):`,
+    "",
+    table(
+      ["kind", "count", "KiB"],
+      c.growth.map((g) => [
+        g.kind.replaceAll("|", "\\|"),
+        `${g.before.count} → ${g.after.count}`,
+        `${kib(g.before.bytes)} → ${kib(g.after.bytes)}`,
+      ]),
+    ),
+    "",
+  ];
 }
 
 /** One series of one process: what a row of the memory table is drawn from. */
@@ -257,6 +290,9 @@ export function markdown(run: SoakRun, samples: Sample[]): string {
           errorRows.map(([kind, n]) => [kind, String(n)]),
         ),
     ...(run.notes.length > 0 ? ["", "## Notes", "", ...run.notes.map((n) => `- ${n}`)] : []),
+    ...(run.snapshots.length > 0
+      ? ["", "## Heap snapshots", "", ...run.snapshots.flatMap(snapshotSection)]
+      : []),
     "",
     "## Server output",
     "",
