@@ -362,6 +362,7 @@ async function sample(
         external: main.external ?? 0,
         arrayBuffers: main.arrayBuffers ?? 0,
         malloced: main.malloced ?? 0,
+        newSpace: main.newSpace ?? 0,
         nativeContexts: main.nativeContexts ?? 0,
         detachedContexts: main.detachedContexts ?? 0,
         threads: answer.threads as WorkerHeap["threads"],

@@ -10,6 +10,8 @@ export interface ThreadHeap {
   threadId: number;
   heapUsed: number;
   heapTotal: number;
+  /** V8's young generation, part of heapTotal. */
+  newSpace: number;
   external: number;
   malloced: number;
 }
@@ -21,6 +23,8 @@ export interface WorkerHeap {
   external: number;
   arrayBuffers: number;
   malloced: number;
+  /** V8's young generation, part of heapTotal. */
+  newSpace: number;
   nativeContexts: number;
   detachedContexts: number;
   threads: ThreadHeap[];
@@ -112,6 +116,7 @@ interface Series {
   points: [minutes: number, mib: number][];
 }
 
+/** The series of every process over `samples`. */
 function seriesOf(samples: Sample[]): Series[] {
   const series = new Map<string, Series>();
   const add = (p: ProcessSample, name: string, minutes: number, bytes: number): void => {
@@ -124,7 +129,6 @@ function seriesOf(samples: Sample[]): Series[] {
     s.points.push([minutes, bytes / MiB]);
   };
   for (const sample of samples) {
-    if (!sample.measured) continue;
     const minutes = sample.elapsedS / 60;
     for (const p of sample.processes) {
       add(p, "RSS", minutes, p.rss);
@@ -133,29 +137,19 @@ function seriesOf(samples: Sample[]): Series[] {
       const h = p.heap;
       add(p, "main heap used", minutes, h.heapUsed);
       add(p, "main heap total", minutes, h.heapTotal);
+      add(p, "main new space", minutes, h.newSpace);
       add(p, "main external", minutes, h.external);
       add(p, "main array buffers", minutes, h.arrayBuffers);
       add(p, "main malloced (V8)", minutes, h.malloced);
-      const sum = (pick: (t: ThreadHeap) => number): number =>
-        h.threads.reduce((total, t) => total + pick(t), 0);
-      add(
-        p,
-        `threads' heap used (${h.threads.length})`,
-        minutes,
-        sum((t) => t.heapUsed),
-      );
-      add(
-        p,
-        `threads' heap total (${h.threads.length})`,
-        minutes,
-        sum((t) => t.heapTotal),
-      );
-      add(
-        p,
-        `threads' external (${h.threads.length})`,
-        minutes,
-        sum((t) => t.external),
-      );
+      // The pool threads summed: one series each, whichever threads are alive.
+      const threads = (name: string, pick: (t: ThreadHeap) => number): void => {
+        const bytes = h.threads.reduce((total, t) => total + pick(t), 0);
+        add(p, `threads' ${name} (${h.threads.length})`, minutes, bytes);
+      };
+      threads("heap used", (t) => t.heapUsed);
+      threads("heap total", (t) => t.heapTotal);
+      threads("new space", (t) => t.newSpace);
+      threads("external", (t) => t.external);
     }
   }
   return [...series.values()];
@@ -183,6 +177,8 @@ export interface SeriesFigures {
   role: string;
   pid: number;
   name: string;
+  /** At the first sample, as the load began: the process before any warm-up. */
+  idle: number;
   start: number;
   end: number;
   peak: number;
@@ -191,7 +187,10 @@ export interface SeriesFigures {
 }
 
 export function figures(samples: Sample[]): SeriesFigures[] {
-  return seriesOf(samples).map((s) => {
+  const idle = new Map(
+    seriesOf(samples.slice(0, 1)).map((s) => [`${s.role}\0${s.name}`, s.points[0]?.[1]]),
+  );
+  return seriesOf(samples.filter((s) => s.measured)).map((s) => {
     const first = s.points[0] as [number, number];
     const last = s.points[s.points.length - 1] as [number, number];
     const middle = (first[0] + last[0]) / 2;
@@ -199,6 +198,7 @@ export function figures(samples: Sample[]): SeriesFigures[] {
       role: s.role,
       pid: s.pid,
       name: s.name,
+      idle: idle.get(`${s.role}\0${s.name}`) ?? Number.NaN,
       start: first[1],
       end: last[1],
       peak: Math.max(...s.points.map(([, y]) => y)),
@@ -227,11 +227,23 @@ function table(head: string[], rows: string[][]): string {
 /** The memory table: every series of every process. */
 export function memoryTable(rows: SeriesFigures[]): string {
   return table(
-    ["process", "pid", "series", "start", "end", "peak", "slope", "slope, 2nd half", "2nd half"],
+    [
+      "process",
+      "pid",
+      "series",
+      "idle",
+      "start",
+      "end",
+      "peak",
+      "slope",
+      "slope, 2nd half",
+      "2nd half",
+    ],
     rows.map((r) => [
       r.role,
       String(r.pid),
       r.name,
+      mib(r.idle),
       mib(r.start),
       mib(r.end),
       mib(r.peak),
@@ -271,7 +283,7 @@ export function markdown(run: SoakRun, samples: Sample[]): string {
     "",
     "## Memory",
     "",
-    `MiB. Start is the first sample after the warm-up, end the last; slopes are least squares in MiB per 10 minutes, over the whole measurement and over its second half (\`flat\` within ±${FLAT_SLOPE}). RSS is each process's VmRSS (its pool threads included); the heaps come from the soak app's \`/_soak/memory\` route (the main thread's \`process.memoryUsage()\`, and V8's figures of each pool thread summed).`,
+    `MiB. Idle is the first sample, taken as the load began; start is the first sample after the warm-up, end the last; slopes are least squares in MiB per 10 minutes, over the whole measurement and over its second half (\`flat\` within ±${FLAT_SLOPE}). RSS is each process's VmRSS (its pool threads included); the heaps come from the soak app's \`/_soak/memory\` route (the main thread's \`process.memoryUsage()\`, and V8's figures of each pool thread summed). New space is V8's young generation, part of heap total but not of heap used: under a high allocation rate V8 grows it, up to 32 MiB per thread on 64-bit Node 20 (twice \`--max-semi-space-size\`), and keeps it.`,
     "",
     memoryTable(rows),
     "",
@@ -313,6 +325,7 @@ const CSV_HEAD = [
   "rss_file_mib",
   "heap_used_mib",
   "heap_total_mib",
+  "new_space_mib",
   "external_mib",
   "array_buffers_mib",
   "malloced_mib",
@@ -342,6 +355,7 @@ export function csv(samples: Sample[]): string {
           m(p.rssFile),
           m(h?.heapUsed),
           m(h?.heapTotal),
+          m(h?.newSpace),
           m(h?.external),
           m(h?.arrayBuffers),
           m(h?.malloced),
@@ -363,6 +377,7 @@ export function csv(samples: Sample[]): string {
             "",
             m(t.heapUsed),
             m(t.heapTotal),
+            m(t.newSpace),
             m(t.external),
             "",
             m(t.malloced),
