@@ -155,10 +155,17 @@ function seriesOf(samples: Sample[]): Series[] {
   return [...series.values()];
 }
 
-/** Least-squares slope of `points` in MiB per 10 minutes; NaN with fewer than 3 points. */
-export function slopePer10Min(points: [number, number][]): number {
-  if (points.length < 3) return Number.NaN;
+/** A least-squares slope in MiB per 10 minutes, and twice its standard error. */
+export interface Slope {
+  value: number;
+  /** Half the width of a ≈95% interval around `value`, from the scatter about the line. */
+  margin: number;
+}
+
+/** The least-squares slope of `points` (minutes, MiB); NaN with fewer than 3 points. */
+export function slopePer10Min(points: [number, number][]): Slope {
   const n = points.length;
+  if (n < 3) return { value: Number.NaN, margin: Number.NaN };
   const mx = points.reduce((s, [x]) => s + x, 0) / n;
   const my = points.reduce((s, [, y]) => s + y, 0) / n;
   let sxy = 0;
@@ -167,10 +174,14 @@ export function slopePer10Min(points: [number, number][]): number {
     sxy += (x - mx) * (y - my);
     sxx += (x - mx) ** 2;
   }
-  return sxx === 0 ? Number.NaN : (sxy / sxx) * 10;
+  if (sxx === 0) return { value: Number.NaN, margin: Number.NaN };
+  const slope = sxy / sxx;
+  let residuals = 0;
+  for (const [x, y] of points) residuals += (y - my - slope * (x - mx)) ** 2;
+  return { value: slope * 10, margin: 2 * Math.sqrt(residuals / (n - 2) / sxx) * 10 };
 }
 
-/** Slope of the second half (MiB per 10 min) that still counts as flat. */
+/** A slope (MiB per 10 min) small enough to call flat, whatever the scatter. */
 export const FLAT_SLOPE = 1;
 
 export interface SeriesFigures {
@@ -182,8 +193,8 @@ export interface SeriesFigures {
   start: number;
   end: number;
   peak: number;
-  slope: number;
-  slopeSecondHalf: number;
+  slope: Slope;
+  slopeSecondHalf: Slope;
 }
 
 export function figures(samples: Sample[]): SeriesFigures[] {
@@ -208,16 +219,23 @@ export function figures(samples: Sample[]): SeriesFigures[] {
   });
 }
 
-function trend(slope: number): string {
-  if (Number.isNaN(slope)) return "–";
-  if (slope > FLAT_SLOPE) return "rising";
-  if (slope < -FLAT_SLOPE) return "falling";
+/**
+ * `rising` when even the low end of the slope's interval is above FLAT_SLOPE, `falling` when the
+ * high end is below −FLAT_SLOPE, `flat` otherwise: RSS moves by several MiB from one sample to the
+ * next, so a slope alone would call noise a trend.
+ */
+function trend({ value, margin }: Slope): string {
+  if (Number.isNaN(value)) return "–";
+  if (value - margin > FLAT_SLOPE) return "rising";
+  if (value + margin < -FLAT_SLOPE) return "falling";
   return "flat";
 }
 
 const mib = (value: number): string => (Number.isNaN(value) ? "–" : value.toFixed(1));
-const signed = (value: number): string =>
-  Number.isNaN(value) ? "–" : `${value >= 0 ? "+" : "−"}${Math.abs(value).toFixed(2)}`;
+const signed = ({ value, margin }: Slope): string =>
+  Number.isNaN(value)
+    ? "–"
+    : `${value >= 0 ? "+" : "−"}${Math.abs(value).toFixed(1)} ± ${margin.toFixed(1)}`;
 
 function table(head: string[], rows: string[][]): string {
   const line = (cells: string[]): string => `| ${cells.join(" | ")} |`;
@@ -283,7 +301,7 @@ export function markdown(run: SoakRun, samples: Sample[]): string {
     "",
     "## Memory",
     "",
-    `MiB. Idle is the first sample, taken as the load began; start is the first sample after the warm-up, end the last; slopes are least squares in MiB per 10 minutes, over the whole measurement and over its second half (\`flat\` within ±${FLAT_SLOPE}). RSS is each process's VmRSS (its pool threads included); the heaps come from the soak app's \`/_soak/memory\` route (the main thread's \`process.memoryUsage()\`, and V8's figures of each pool thread summed). New space is V8's young generation, part of heap total but not of heap used: under a high allocation rate V8 grows it, up to 32 MiB per thread on 64-bit Node 20 (twice \`--max-semi-space-size\`), and keeps it.`,
+    `MiB. Idle is the first sample, taken as the load began; start is the first sample after the warm-up, end the last; slopes are least squares in MiB per 10 minutes, over the whole measurement and over its second half, ± twice the standard error; the second half is \`rising\` only when the whole of that interval is above +${FLAT_SLOPE} (\`falling\` below −${FLAT_SLOPE}), \`flat\` otherwise. RSS is each process's VmRSS (its pool threads included); the heaps come from the soak app's \`/_soak/memory\` route (the main thread's \`process.memoryUsage()\`, and V8's figures of each pool thread summed). New space is V8's young generation, part of heap total but not of heap used: under a high allocation rate V8 grows it, up to 32 MiB per thread on 64-bit Node 20 (twice \`--max-semi-space-size\`), and keeps it.`,
     "",
     memoryTable(rows),
     "",
