@@ -51,8 +51,8 @@ thread routes, multipart/urlencoded/streamed uploads, WebSocket sessions that co
 disconnect), samples every process's RSS and every worker's heaps (main thread and pool threads),
 and reports start, end and slope (MiB per 10 minutes, whole run and second half) per process.
 Writes bench/results/<out>.md and <out>.csv and prints the table; the server's own output goes
-to bench/results/<out>.server.log. Ctrl-C stops early and still
-writes the report (a second Ctrl-C stops at once).
+to bench/results/<out>.server.log. Ctrl-C stops early and still writes the report (a second
+Ctrl-C stops at once).
 
 Options:
   --minutes N        minutes measured after the warm-up (default 30)
