@@ -10,11 +10,17 @@
 // out, whatever the way out is.
 import { spawn, type ChildProcess } from "node:child_process";
 import {
+  closeSync,
   createWriteStream,
   mkdirSync,
+  openSync,
   readFileSync,
+  readSync,
+  readdirSync,
   readlinkSync,
   realpathSync,
+  renameSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { get, request } from "node:http";
@@ -45,8 +51,8 @@ thread routes, multipart/urlencoded/streamed uploads, WebSocket sessions that co
 disconnect), samples every process's RSS and every worker's heaps (main thread and pool threads),
 and reports start, end and slope (MiB per 10 minutes, whole run and second half) per process.
 Writes bench/results/<out>.md and <out>.csv and prints the table; the server's own output goes
-to bench/results/<out>.server.log. Ctrl-C stops early and still
-writes the report (a second Ctrl-C stops at once).
+to bench/results/<out>.server.log. Ctrl-C stops early and still writes the report (a second
+Ctrl-C stops at once).
 
 Options:
   --minutes N        minutes measured after the warm-up (default 30)
@@ -63,7 +69,8 @@ Options:
   --ws N             WebSocket clients, each connecting, echoing and closing in turn (default 4)
   --source           serve the TypeScript sources through tsx (adds tsx's loader to every
                      process and thread) instead of compiling dist/ and bench/.build/ first
-  --snapshots        heap snapshot of each worker's main thread after the warm-up and at the end,
+  --snapshots        heap snapshot of every process's main thread (the supervisor's through
+                     --heapsnapshot-signal) at the end of the warm-up and at the end,
                      in bench/results/soak-snapshots/, and the kinds of object that grew in the
                      report (writing a snapshot takes memory itself: use it to see what grows,
                      not for the RSS figures)
@@ -162,7 +169,15 @@ const config: Config = {
     `127.0.0.1:${p}`,
     ...serveArgs,
   ],
-  env: (): Record<string, string> => (values.snapshots ? { SOAK_SNAPSHOT_DIR: SNAPSHOTS } : {}),
+  env: (): Record<string, string> =>
+    values.snapshots
+      ? {
+          SOAK_SNAPSHOT_DIR: SNAPSHOTS,
+          // The supervisor serves no route: it writes its snapshot when sent SIGUSR2.
+          NODE_OPTIONS:
+            `${process.env["NODE_OPTIONS"] ?? ""} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${SNAPSHOTS}`.trim(),
+        }
+      : {},
 };
 
 // ---- the processes, and stopping them whatever happens
@@ -396,23 +411,65 @@ function progress(s: Sample, previous: Sample | null): string {
   return `${clock(s.elapsedS)} ${s.measured ? "    " : "warm"} answers ${s.requests}${rate} errors ${s.errors} │ MiB RSS: ${memory}`;
 }
 
-/** A heap snapshot of each worker's main thread: its file, by worker pid. */
-async function snapshots(pids: number[], label: string): Promise<Map<number, string>> {
+/** The last few bytes of a file of `size` bytes, as text. */
+function lastBytes(path: string, size: number): string {
+  const fd = openSync(path, "r");
+  try {
+    const tail = Buffer.alloc(Math.min(16, size));
+    readSync(fd, tail, 0, tail.length, size - tail.length);
+    return tail.toString("latin1");
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * A heap snapshot of the supervisor, through --heapsnapshot-signal: its file once written in
+ * full (a snapshot's JSON ends with `}`, and its size stops changing), or `null` after a minute.
+ */
+async function signalSnapshot(pid: number, label: string): Promise<string | null> {
+  const before = new Set(readdirSync(SNAPSHOTS));
+  process.kill(pid, "SIGUSR2");
+  let size = -1;
+  for (let waited = 0; waited < 60_000; waited += 250) {
+    await delay(250);
+    const name = readdirSync(SNAPSHOTS).find(
+      (n) => !before.has(n) && n.includes(`.${pid}.`) && n.endsWith(".heapsnapshot"),
+    );
+    if (name === undefined) continue;
+    const path = `${SNAPSHOTS}/${name}`;
+    const now = statSync(path).size;
+    if (now === size && now > 0 && lastBytes(path, now).trimEnd().endsWith("}")) {
+      const named = `${SNAPSHOTS}/supervisor-${pid}-${label}.heapsnapshot`;
+      renameSync(path, named);
+      return named;
+    }
+    size = now;
+  }
+  return null;
+}
+
+/** A heap snapshot of every process's main thread: its file, by pid. */
+async function snapshots(root: number, label: string): Promise<Map<number, string>> {
+  const pids = workerPids(root);
   const taken = await askEachWorker(pids, `/_soak/snapshot?label=${label}`, "POST");
   const paths = new Map<number, string>();
+  const supervisor = await signalSnapshot(root, label);
+  if (supervisor !== null) paths.set(root, supervisor);
   for (const pid of pids) {
     const path = taken.get(pid)?.path;
     if (typeof path === "string") paths.set(pid, path);
+  }
+  for (const pid of [root, ...pids]) {
+    const path = paths.get(pid);
     console.log(
-      path === undefined
-        ? `soak: no ${label} snapshot from worker pid ${pid}`
-        : `soak: wrote ${String(path)}`,
+      path === undefined ? `soak: no ${label} snapshot of pid ${pid}` : `soak: wrote ${path}`,
     );
   }
   return paths;
 }
 
-/** What grew between each worker's two snapshots. */
+/** What grew between each process's two snapshots. */
 function compareSnapshots(
   start: Map<number, string>,
   end: Map<number, string>,
@@ -502,7 +559,7 @@ async function main(): Promise<number> {
     const measured = next >= warmupS;
     // The last sample of the warm-up, so the first measured one is an interval later.
     if (next + intervalS >= warmupS && values.snapshots && startSnapshots === null) {
-      startSnapshots = await snapshots(workerPids(root), "start");
+      startSnapshots = await snapshots(root, "start");
     }
     const s = await sample(root, elapsed(), measured, loadProcess.latest());
     samples.push(s);
@@ -517,7 +574,7 @@ async function main(): Promise<number> {
   }
   const measuredS = Math.max(0, (samples.at(-1)?.elapsedS ?? 0) - warmupS);
   const endSnapshots =
-    startSnapshots !== null && failure === null ? await snapshots(workerPids(root), "end") : null;
+    startSnapshots !== null && failure === null ? await snapshots(root, "end") : null;
 
   // Stop the load first (closing its stdin), so that its last report counts what was in flight.
   if (loader.exitCode === null) {
