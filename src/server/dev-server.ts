@@ -15,6 +15,7 @@ import { parseAppSpec } from "./load-app.ts";
 import { ThreadPool } from "./pool/index.ts";
 import { isReloaderChild, runWithReloader } from "./reloader.ts";
 import { createWatchdog } from "./watchdog.ts";
+import { describeThreads } from "../threading/heap-bound.ts";
 
 /** What the development server needs of an app. */
 export type ServableApp = RecordHandler & {
@@ -169,9 +170,7 @@ export async function runDevServer(
   console.log(` * Serving Carafe app '${app.name ?? "app"}'`);
   const stats = server.pool?.stats();
   const threads = stats?.threads ?? 0;
-  const heap = stats?.maxHeapMb ?? 0;
-  const bound = heap > 0 ? `heap bound ${heap} MB each` : "V8's own heap limit";
-  const pool = `${threads} thread${threads === 1 ? "" : "s"} (${bound})`;
+  const pool = describeThreads(threads, stats?.maxHeapMb ?? 0);
   console.log(
     threads === 0
       ? " * Handlers: on the event loop (use threaded: true or --threaded to run synchronous ones on threads)"

@@ -30,6 +30,12 @@ export function defaultThreadHeapMb(): number {
   return Math.min(MOST_MB, Math.max(LEAST_MB, share));
 }
 
+/** How the boot banners name a pool: `2 threads (heap bound 512 MB each)`. */
+export function describeThreads(threads: number, heapMb: number): string {
+  const bound = heapMb > 0 ? `heap bound ${heapMb} MB each` : "V8's own heap limit";
+  return `${threads} thread${threads === 1 ? "" : "s"} (${bound})`;
+}
+
 /** The `resourceLimits` of a thread whose heap may grow to `mb`; none for 0 (V8's own limit). */
 export function heapLimits(mb: number): ResourceLimits | undefined {
   // The old generation is where a growing heap ends up; V8 sizes the young one from its default.

@@ -22,6 +22,7 @@ import { dirname, resolve } from "node:path";
 import process from "node:process";
 import { parseAppSpec } from "../load-app.ts";
 import { watchSources } from "../reloader.ts";
+import { describeThreads } from "../../threading/heap-bound.ts";
 import {
   BOOT_FAILED_EXIT,
   isWorkerMessage,
@@ -378,10 +379,8 @@ export class Supervisor {
     if (this.#announced) return;
     this.#announced = true;
     for (const address of addresses) this.#log.info(`Listening at: ${address} (${process.pid})`);
-    const heap = this.#options.threadMaxHeap;
-    const bound = heap > 0 ? `heap bound ${heap} MB each` : "V8's own heap limit";
     const threadText =
-      threads > 0 ? `${threads} thread${threads === 1 ? "" : "s"} (${bound})` : "the event loop";
+      threads > 0 ? describeThreads(threads, this.#options.threadMaxHeap) : "the event loop";
     this.#log.info(
       `Serving ${this.#options.appSpec}: ${this.#target} worker process${this.#target === 1 ? "" : "es"} × ${threadText}`,
     );
