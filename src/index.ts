@@ -3,6 +3,6 @@
 export * from "./framework/index.ts";
 export * from "./integrations/index.ts";
 export { startDevServer } from "./server/index.ts";
-export { fromFetchApp } from "./server/fetch-app.ts";
-export type { FetchApp, FetchAppHandler, FetchAppOptions } from "./server/fetch-app.ts";
+export { fromFetchApp } from "./server/loading/fetch-app.ts";
+export type { FetchApp, FetchAppHandler, FetchAppOptions } from "./server/loading/fetch-app.ts";
 export type { DevServer } from "./server/index.ts";

@@ -1,22 +1,22 @@
 // The framework layer's public names.
 
-export { Carafe } from "./app.ts";
-export { broadcast, currentApp, subscribe, urlFor } from "./current-app.ts";
+export { Carafe } from "./app/app.ts";
+export { broadcast, currentApp, subscribe, urlFor } from "./context/current-app.ts";
 export type {
   CarafeOptions,
   RegisterBlueprintOptions,
   RoutePayload,
   UrlForOptions,
-} from "./app.ts";
-export { Blueprint } from "./blueprint.ts";
-export type { BlueprintOptions } from "./blueprint.ts";
-export type { AppConfig } from "./config.ts";
-export { DEFAULT_MAX_CONTENT_LENGTH } from "./config.ts";
-export { findContext, g, request, session } from "./context.ts";
-export type { AppGlobals, RequestContext } from "./context.ts";
-export type { CookieOptions } from "./cookies.ts";
-export { HeaderMap, MultiDict, RequestHeaders } from "./datastructures.ts";
-export type { HeadersInit } from "./datastructures.ts";
+} from "./app/app.ts";
+export { Blueprint } from "./app/blueprint.ts";
+export type { BlueprintOptions } from "./app/blueprint.ts";
+export type { AppConfig } from "./app/config.ts";
+export { DEFAULT_MAX_CONTENT_LENGTH } from "./app/config.ts";
+export { findContext, g, request, session } from "./context/context.ts";
+export type { AppGlobals, RequestContext } from "./context/context.ts";
+export type { CookieOptions } from "./http/cookies.ts";
+export { HeaderMap, MultiDict, RequestHeaders } from "./http/datastructures.ts";
+export type { HeadersInit } from "./http/datastructures.ts";
 export {
   BadGateway,
   BadRequest,
@@ -55,10 +55,10 @@ export {
   UnsupportedMediaType,
 } from "./errors.ts";
 export type { HTTPExceptionOptions } from "./errors.ts";
-export { recordFromRequest, responseFromRecord } from "./fetch-adapter.ts";
-export { FileStorage } from "./forms.ts";
-export type { Logger } from "./logging.ts";
-export { bodyPlanOf } from "./records.ts";
+export { recordFromRequest, responseFromRecord } from "./boundary/web-adapter.ts";
+export { FileStorage } from "./http/forms.ts";
+export type { Logger } from "./app/logging.ts";
+export { bodyPlanOf } from "./boundary/records.ts";
 export type {
   BodyChunk,
   BodyPlan,
@@ -67,9 +67,9 @@ export type {
   RecordHandler,
   RequestRecord,
   ResponseRecord,
-} from "./records.ts";
-export { Request } from "./request.ts";
-export type { GetJsonOptions } from "./request.ts";
+} from "./boundary/records.ts";
+export { Request } from "./http/request.ts";
+export type { GetJsonOptions } from "./http/request.ts";
 export {
   Response,
   abort,
@@ -78,15 +78,15 @@ export {
   makeResponse,
   prefersJson,
   redirect,
-} from "./response.ts";
-export type { ResponseBody, ResponseInit, ResponseValue } from "./response.ts";
+} from "./http/response.ts";
+export type { ResponseBody, ResponseInit, ResponseValue } from "./http/response.ts";
 export { ValidationError } from "./routing/converters.ts";
 export type { Converter, ConverterArg, ConverterFactory } from "./routing/converters.ts";
 export type { ConverterTypes, RouteParams } from "./routing/params.ts";
 export { UrlMap } from "./routing/url-map.ts";
 export type { MatchResult } from "./routing/url-map.ts";
-export { appsCreatedIn, runnerSlot, setManaged, setRunner } from "./runner.ts";
-export type { RunOptions, Runner } from "./runner.ts";
+export { appsCreatedIn, runnerSlot, setManaged, setRunner } from "./app/runner.ts";
+export type { RunOptions, Runner } from "./app/runner.ts";
 export type {
   AfterRequestHook,
   Awaitable,
@@ -97,22 +97,27 @@ export type {
   HttpMethod,
   RouteOptions,
   TeardownHook,
-} from "./scaffold.ts";
-export { guessMimetype, safeJoin, sendFile, sendFromDirectory } from "./send-file.ts";
-export type { SendFileOptions } from "./send-file.ts";
-export { Rooms, Subscription } from "./rooms.ts";
+} from "./app/scaffold.ts";
+export { guessMimetype, safeJoin, sendFile, sendFromDirectory } from "./http/send-file.ts";
+export type { SendFileOptions } from "./http/send-file.ts";
+export { Rooms, Subscription } from "./websocket/rooms.ts";
 export type {
   BroadcastEnvelope,
   BroadcastOptions,
   BroadcastRelay,
   SubscribeOptions,
-} from "./rooms.ts";
-export { Session } from "./sessions.ts";
-export type { SocketDecision, SocketEvents, SocketHandler, WebSocketOptions } from "./sockets.ts";
-export { sse } from "./sse.ts";
-export type { EventSource, ServerSentEvent, SseOptions } from "./sse.ts";
-export type { SessionData } from "./sessions.ts";
-export { TestClient, TestResponse } from "./testing.ts";
-export { WebSocket, WebSocketClosed } from "./websocket.ts";
-export type { EncodedText, SocketTransport, WebSocketMessage } from "./websocket.ts";
-export type { TestFile, TestRequestOptions } from "./testing.ts";
+} from "./websocket/rooms.ts";
+export { Session } from "./context/sessions.ts";
+export type {
+  SocketDecision,
+  SocketEvents,
+  SocketHandler,
+  WebSocketOptions,
+} from "./websocket/socket-routes.ts";
+export { sse } from "./http/sse.ts";
+export type { EventSource, ServerSentEvent, SseOptions } from "./http/sse.ts";
+export type { SessionData } from "./context/sessions.ts";
+export { TestClient, TestResponse } from "./boundary/test-client.ts";
+export { WebSocket, WebSocketClosed } from "./websocket/websocket.ts";
+export type { EncodedText, SocketTransport, WebSocketMessage } from "./websocket/websocket.ts";
+export type { TestFile, TestRequestOptions } from "./boundary/test-client.ts";

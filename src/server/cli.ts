@@ -7,8 +7,8 @@ import { readFileSync } from "node:fs";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import type { Carafe } from "../framework/index.ts";
-import { runDevServer } from "./dev-server.ts";
-import { AppLoadError, loadApp, type LoadedApp } from "./load-app.ts";
+import { runDevServer } from "./dev/dev-server.ts";
+import { AppLoadError, loadApp, type LoadedApp } from "./loading/load-app.ts";
 import { serve, workerOptions } from "./serve.ts";
 import { SettingsError, isHelpRequest, resolveSettings, serveHelp } from "./settings.ts";
 

@@ -3,10 +3,10 @@
 // first use: every pool thread imports the app, and with it this file, but never serves.
 
 import { setRunner } from "../framework/index.ts";
-import type * as DevServerModule from "./dev-server.ts";
-import type { DevServer, DevServerOptions, ServableApp } from "./dev-server.ts";
+import type * as DevServerModule from "./dev/dev-server.ts";
+import type { DevServer, DevServerOptions, ServableApp } from "./dev/dev-server.ts";
 
-const devServer = (): Promise<typeof DevServerModule> => import("./dev-server.ts");
+const devServer = (): Promise<typeof DevServerModule> => import("./dev/dev-server.ts");
 
 setRunner(async (app, options) => (await devServer()).runDevServer(app, options));
 
@@ -23,6 +23,6 @@ export async function startDevServer(
   return (await devServer()).startDevServer(app, options);
 }
 
-export type { DevServer, DevServerOptions, ServableApp } from "./dev-server.ts";
-export { createRequestListener, writeResponse } from "./http-loop.ts";
-export { AppLoadError, loadApp, parseAppSpec } from "./load-app.ts";
+export type { DevServer, DevServerOptions, ServableApp } from "./dev/dev-server.ts";
+export { createRequestListener, writeResponse } from "./http/http-loop.ts";
+export { AppLoadError, loadApp, parseAppSpec } from "./loading/load-app.ts";

@@ -5,10 +5,10 @@
 
 import cluster from "node:cluster";
 import process from "node:process";
-import { AccessLogger, ErrorLogger, type AccessEntry, type LogLevel } from "./access-log.ts";
-import type { Exchange } from "./http-loop.ts";
-import { loadApp } from "./load-app.ts";
-import { applyProxyHeaders, createProxyTrust } from "./proxy.ts";
+import { AccessLogger, ErrorLogger, type AccessEntry, type LogLevel } from "./http/access-log.ts";
+import type { Exchange } from "./http/http-loop.ts";
+import { loadApp } from "./loading/load-app.ts";
+import { applyProxyHeaders, createProxyTrust } from "./http/proxy.ts";
 import type { ServeOptions } from "./supervisor/protocol.ts";
 import { Supervisor } from "./supervisor/supervisor.ts";
 import { runWorker } from "./worker/worker.ts";

@@ -9,9 +9,9 @@
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { isIP } from "node:net";
-import { DEFAULT_ACCESS_LOG_FORMAT, LOG_LEVELS } from "./access-log.ts";
-import type { RequestLimits } from "./http-loop.ts";
-import { isTrustEntry } from "./proxy.ts";
+import { DEFAULT_ACCESS_LOG_FORMAT, LOG_LEVELS } from "./http/access-log.ts";
+import type { RequestLimits } from "./http/http-loop.ts";
+import { isTrustEntry } from "./http/proxy.ts";
 import { defaultThreadHeapMb } from "../threading/heap-bound.ts";
 import { importFile } from "../threading/typescript.ts";
 import type { Bind, ServeOptions } from "./supervisor/protocol.ts";

@@ -1,8 +1,8 @@
 import { describe, it, mock } from "node:test";
 import assert from "node:assert/strict";
-import { MultiDict } from "../../src/framework/datastructures.ts";
+import { MultiDict } from "../../src/framework/http/datastructures.ts";
 import { RequestEntityTooLarge } from "../../src/framework/errors.ts";
-import { parseQueryString } from "../../src/framework/forms.ts";
+import { parseQueryString } from "../../src/framework/http/forms.ts";
 
 describe("parseQueryString", () => {
   it("reads what URLSearchParams reads, malformed escapes included", () => {

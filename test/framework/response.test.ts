@@ -15,7 +15,7 @@ import {
   type BodyChunk,
   type ResponseRecord,
 } from "carafe";
-import { plainRecord, toResponse } from "../../src/framework/response.ts";
+import { plainRecord, toResponse } from "../../src/framework/http/response.ts";
 import { type LoggedError, captureLogs, getRecord, newApp } from "../helpers.ts";
 
 /** Reads a streamed response body chunk by chunk, as a server would. */

@@ -2,7 +2,7 @@ import { createHmac } from "node:crypto";
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Carafe, Response, session, type CarafeOptions, type Logger } from "carafe";
-import { decodeSession, encodeSession } from "../../src/framework/sessions.ts";
+import { decodeSession, encodeSession } from "../../src/framework/context/sessions.ts";
 
 interface Logged {
   message: string;

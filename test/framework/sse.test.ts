@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { sse, type BodyStream, type ResponseRecord, type ServerSentEvent } from "carafe";
-import { formatEvent } from "../../src/framework/sse.ts";
+import { formatEvent } from "../../src/framework/http/sse.ts";
 import { deferred, getRecord, newApp } from "../helpers.ts";
 
 function streamOf(record: ResponseRecord): BodyStream {

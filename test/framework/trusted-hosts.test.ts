@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { redirect, urlFor } from "carafe";
-import { isTrustedHost } from "../../src/framework/trusted-hosts.ts";
+import { isTrustedHost } from "../../src/framework/http/trusted-hosts.ts";
 import { getRecord, newApp } from "../helpers.ts";
 
 /** An app that answers with an external URL built from the request's host. */

@@ -10,7 +10,7 @@ import {
   LogTargetError,
   formatAccessLog,
   type AccessEntry,
-} from "../../src/server/access-log.ts";
+} from "../../src/server/http/access-log.ts";
 
 // A fixed zone with a half-hour offset and no daylight saving, so `%(t)s` is deterministic.
 // Each test file runs in its own process, and Node applies a TZ change at once.

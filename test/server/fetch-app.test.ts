@@ -18,7 +18,7 @@ import {
   isRecordHandler,
   toRecordHandler,
   type FetchApp,
-} from "../../src/server/fetch-app.ts";
+} from "../../src/server/loading/fetch-app.ts";
 import { deferred } from "../helpers.ts";
 
 const decoder = new TextDecoder();

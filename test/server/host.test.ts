@@ -7,9 +7,9 @@ import { connect, type AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Carafe, urlFor, type RecordHandler, type RequestRecord } from "carafe";
 import { startDevServer, type DevServer } from "../../src/server/index.ts";
-import { createRequestListener } from "../../src/server/http-loop.ts";
-import { isHost } from "../../src/server/host.ts";
-import { applyProxyHeaders, createProxyTrust } from "../../src/server/proxy.ts";
+import { createRequestListener } from "../../src/server/http/http-loop.ts";
+import { isHost } from "../../src/server/http/host.ts";
+import { applyProxyHeaders, createProxyTrust } from "../../src/server/http/proxy.ts";
 
 /** Sends `head` (a request without body) on a new connection and reads until it closes. */
 async function exchange(port: number, head: string): Promise<string> {

@@ -5,7 +5,7 @@ import { createServer, get, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, it } from "node:test";
 import type { RecordHandler } from "../../src/framework/index.ts";
-import { createRequestListener } from "../../src/server/http-loop.ts";
+import { createRequestListener } from "../../src/server/http/http-loop.ts";
 
 const app: RecordHandler = {
   maxContentLength: null,

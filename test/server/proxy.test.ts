@@ -6,7 +6,7 @@ import {
   applyProxyHeaders,
   createProxyTrust,
   isTrustEntry,
-} from "../../src/server/proxy.ts";
+} from "../../src/server/http/proxy.ts";
 
 /** A request from `peer` carrying `headers`, after the proxy headers were applied. */
 function applied(

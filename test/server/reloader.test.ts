@@ -13,10 +13,10 @@ import {
   isReloaderChild,
   runWithReloader,
   shouldReload,
-} from "../../src/server/reloader.ts";
+} from "../../src/server/dev/reloader.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const RELOADER = pathToFileURL(join(ROOT, "src/server/reloader.ts")).href;
+const RELOADER = pathToFileURL(join(ROOT, "src/server/dev/reloader.ts")).href;
 // A deadline that turns a hang into a failure with the output so far; never a synchronisation.
 const DEADLINE_MS = 20_000;
 

@@ -11,7 +11,7 @@ import {
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { DEFAULT_MAX_CONTENT_LENGTH, type Carafe } from "carafe";
-import { createRequestListener } from "../../src/server/http-loop.ts";
+import { createRequestListener } from "../../src/server/http/http-loop.ts";
 import { newApp } from "../helpers.ts";
 
 const MiB = 1024 * 1024;

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { DEFAULT_ACCESS_LOG_FORMAT } from "../../src/server/access-log.ts";
+import { DEFAULT_ACCESS_LOG_FORMAT } from "../../src/server/http/access-log.ts";
 import { defaultThreadHeapMb } from "../../src/threading/heap-bound.ts";
 import {
   SettingsError,

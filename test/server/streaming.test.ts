@@ -12,7 +12,7 @@ import {
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { sse, type Carafe } from "carafe";
-import { createRequestListener } from "../../src/server/http-loop.ts";
+import { createRequestListener } from "../../src/server/http/http-loop.ts";
 import { deferred, newApp } from "../helpers.ts";
 
 /** Serves `app` on a free loopback port through the http loop. */

@@ -17,8 +17,8 @@ import {
   type Carafe,
   type WebSocket,
 } from "carafe";
-import { createRequestListener } from "../../src/server/http-loop.ts";
-import { createUpgrades, type Upgrades } from "../../src/server/websockets.ts";
+import { createRequestListener } from "../../src/server/http/http-loop.ts";
+import { createUpgrades, type Upgrades } from "../../src/server/http/websocket-upgrades.ts";
 import { captureLogs, deferred, newApp } from "../helpers.ts";
 
 const logger = { error: (message: string, error?: unknown) => console.error(message, error) };

@@ -41,7 +41,7 @@ import {
   type RequestRecord,
   type ResponseRecord,
 } from "../../framework/index.ts";
-import { AppLoadError } from "../load-app.ts";
+import { AppLoadError } from "../loading/load-app.ts";
 import { unsendable, type CallOutcome, type ThreadCall } from "../../threading/calls.ts";
 import { defaultThreadHeapMb, heapLimits } from "../../threading/heap-bound.ts";
 import { namedSharedValues } from "../../threading/shared.ts";
@@ -122,7 +122,7 @@ const MAX_SWEEP_MS = 100;
 // The thread imports thread-main in this file's own flavour (.ts from a checkout, .js from the
 // build); spawnWorker registers tsx first when that is TypeScript. A TypeScript app registers
 // tsx itself when it loads (typescript.ts).
-const THREAD_MAIN = entryUrl("thread-main", import.meta.url);
+const THREAD_MAIN = entryUrl("pool-thread", import.meta.url);
 
 /**
  * How many requests a thread or a worker process serves before it is replaced: gunicorn's

@@ -20,8 +20,8 @@ import cluster, { type Worker } from "node:cluster";
 import { existsSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import process from "node:process";
-import { parseAppSpec } from "../load-app.ts";
-import { watchSources } from "../reloader.ts";
+import { parseAppSpec } from "../loading/load-app.ts";
+import { watchSources } from "../dev/reloader.ts";
 import { describeThreads } from "../../threading/heap-bound.ts";
 import {
   BOOT_FAILED_EXIT,

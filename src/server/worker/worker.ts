@@ -13,11 +13,11 @@ import { createServer as createHttpsServer } from "node:https";
 import { Server as NetServer } from "node:net";
 import process from "node:process";
 import { ThreadPool, requestsBeforeRetiring } from "../pool/index.ts";
-import { createRequestListener, type Exchange, type LoopOptions } from "../http-loop.ts";
-import { loadApp } from "../load-app.ts";
-import { connectBroadcasts, hasRooms, type Broadcasts } from "../broadcasts.ts";
-import { createUpgrades, servesSockets } from "../websockets.ts";
-import { createWatchdog } from "../watchdog.ts";
+import { createRequestListener, type Exchange, type LoopOptions } from "../http/http-loop.ts";
+import { loadApp } from "../loading/load-app.ts";
+import { connectBroadcasts, hasRooms, type Broadcasts } from "./broadcast-relay.ts";
+import { createUpgrades, servesSockets } from "../http/websocket-upgrades.ts";
+import { createWatchdog } from "../http/watchdog.ts";
 import type { BroadcastEnvelope } from "../../framework/index.ts";
 import {
   BOOT_FAILED_EXIT,

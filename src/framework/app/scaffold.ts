@@ -1,0 +1,415 @@
+// What apps and blueprints share: registering routes, hooks and error handlers. The app
+// registers into its URL map at once; a blueprint records them until it is registered.
+
+import { CarafeError, HTTPException, HTTP_EXCEPTIONS, MethodNotAllowed } from "../errors.ts";
+import type { Request } from "../http/request.ts";
+import type { Response, ResponseValue } from "../http/response.ts";
+import type { RouteParams } from "../routing/params.ts";
+import {
+  isSocketEvents,
+  type SocketEvents,
+  type SocketHandler,
+  type WebSocketOptions,
+} from "../websocket/socket-routes.ts";
+
+/** A value or a promise of it. */
+export type Awaitable<T> = T | Promise<T>;
+
+/** A view: receives the request (with typed `params`) and returns what becomes the response. */
+export type Handler<R extends string = string> = (
+  request: Request<RouteParams<R>>,
+) => Awaitable<ResponseValue>;
+
+/** HTTP methods, upper case. */
+export type HttpMethod =
+  "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" | (string & {});
+
+/** Options of `route`. */
+export interface RouteOptions {
+  /** Methods the route answers; default `["GET"]` (HEAD and OPTIONS come with it). */
+  methods?: readonly HttpMethod[];
+  /** The name `urlFor` knows it by; default: the handler's name, or the methods and rule. */
+  endpoint?: string;
+  /**
+   * Where the handler runs when served by `carafe serve`: `true` on a pool thread, `false` on
+   * the event loop; default: synchronous handlers on the pool when `--threads` > 0.
+   */
+  thread?: boolean;
+  /**
+   * Hand the handler the request body as it arrives (`request.stream()`) instead of reading it
+   * into memory first; the route then runs on the event loop. `maxContentLength` still applies.
+   */
+  streamBody?: boolean;
+  /**
+   * Largest body this route accepts, in bytes (413 above it), instead of the app's
+   * `config.maxContentLength` (1 MiB by default); `null` accepts any size, so give it only to a
+   * route that streams its body or truly needs it whole.
+   *
+   * @example
+   * app.post("/upload", { maxContentLength: 64 * 1024 * 1024 }, (req) => {
+   *   req.files.get("file")?.save("/srv/uploads/latest.pdf");
+   *   return "saved";
+   * });
+   */
+  maxContentLength?: number | null;
+  /** Redirect `/dir` to a `/dir/` rule with 308 (default `true`). */
+  strictSlashes?: boolean;
+}
+
+/** Runs before each request; returning a value (not `undefined` or `null`) answers the request with it. */
+export type BeforeRequestHook = (
+  request: Request,
+) => Awaitable<ResponseValue | null | undefined | void>;
+/** Runs after each request with the response; may change it or return a replacement. */
+export type AfterRequestHook = (response: Response) => Awaitable<Response | undefined | void>;
+/** Runs at the end of every request, even a failed one, with the error if there was one. */
+export type TeardownHook = (error: unknown) => Awaitable<void>;
+/** Turns an error into a response. */
+export type ErrorHandler<E = unknown> = (error: E) => Awaitable<ResponseValue>;
+
+/** A constructor of errors (`NotFound`, `TypeError`, your own class). */
+export type ErrorClass<E = Error> = abstract new (...args: never[]) => E;
+
+/** A route as registered, before prefixes are applied. */
+export interface RouteSpec {
+  readonly rule: string;
+  readonly endpoint: string;
+  readonly methods: readonly string[];
+  readonly handler: Handler;
+  readonly options: RouteOptions;
+}
+
+/** A WebSocket route as registered, before prefixes are applied. */
+export interface SocketSpec {
+  readonly rule: string;
+  readonly endpoint: string;
+  readonly options: WebSocketOptions;
+  readonly handler: SocketHandler | SocketEvents;
+}
+
+/** Error handlers keyed by status code (or `null`), then by error class. */
+export type ErrorHandlerMap = Map<number | null, Map<ErrorClass<unknown>, ErrorHandler>>;
+
+/** The default endpoint of a handler: its name, or its methods and rule when it has none. */
+function defaultEndpoint(
+  rule: string,
+  methods: readonly string[],
+  handler: { readonly name: string },
+): string {
+  const name = handler.name;
+  if (name && name !== "anonymous" && !name.startsWith("bound ")) return name;
+  return `${methods.join(",")} ${rule}`;
+}
+
+/** The options and the handler of `route(rule, [options,] handler)` and its kin. */
+function optionsAndHandler<O extends object, H>(
+  method: string,
+  rule: string,
+  optionsOrHandler: O | H,
+  maybeHandler: H | undefined,
+  isHandler: (value: unknown) => boolean,
+  what = "a function",
+): [O, H] {
+  const [options, handler]: [O, H | undefined] = isHandler(optionsOrHandler)
+    ? [{} as O, optionsOrHandler as H]
+    : [optionsOrHandler as O, maybeHandler];
+  if (handler === undefined || !isHandler(handler)) {
+    throw new CarafeError(
+      "ERR_BAD_ROUTE",
+      `${method}(${JSON.stringify(rule)}): the handler must be ${what}`,
+    );
+  }
+  return [options, handler];
+}
+
+function isFunction(value: unknown): boolean {
+  return typeof value === "function";
+}
+
+/** Maps `errorHandler`'s first argument to the key pair error handlers are stored under. */
+function errorKey(key: number | ErrorClass<unknown>): [number | null, ErrorClass<unknown>] {
+  if (typeof key === "number") {
+    if (!Number.isInteger(key) || key < 400 || key > 599) {
+      throw new CarafeError(
+        "ERR_BAD_ERROR_HANDLER",
+        `errorHandler(${key}): only error statuses 400-599 can have handlers; for other cases register an error class`,
+      );
+    }
+    return [key, HTTPException as ErrorClass<unknown>];
+  }
+  if (key === HTTPException || !(key.prototype instanceof HTTPException)) return [null, key];
+  if (key === MethodNotAllowed) return [405, key];
+  for (const [code, ErrorClass] of HTTP_EXCEPTIONS) {
+    if (key === ErrorClass || key.prototype instanceof ErrorClass) return [code, key];
+  }
+  return [null, key];
+}
+
+/** Registration shared by `Carafe` and `Blueprint`. */
+export abstract class Scaffold {
+  readonly beforeRequestHooks: BeforeRequestHook[] = [];
+  readonly afterRequestHooks: AfterRequestHook[] = [];
+  readonly teardownHooks: TeardownHook[] = [];
+  readonly errorHandlers: ErrorHandlerMap = new Map();
+
+  /** Registers a route; `setupMethod` has been checked by the caller. */
+  protected abstract addRoute(spec: RouteSpec): void;
+
+  /** Registers a WebSocket route; `setupMethod` has been checked by the caller. */
+  protected abstract addSocket(spec: SocketSpec): void;
+
+  /** Throws when registration is no longer allowed (the app is serving). */
+  protected abstract checkSetup(method: string): void;
+
+  /**
+   * Registers a WebSocket handler for a URL rule. It runs on the event loop once the upgrade
+   * passed the `beforeRequest` hooks (a hook that answers, or raises 401/403, refuses it). The
+   * handler is a function that reads the socket, or `SocketEvents` called for each message.
+   *
+   * @example
+   * app.websocket("/echo", async (ws) => {
+   *   for await (const message of ws) await ws.send(message);
+   * });
+   * app.websocket("/shout", { message: (ws, text) => void ws.send(String(text).toUpperCase()) });
+   */
+  websocket<R extends string>(rule: R, handler: SocketHandler<R> | SocketEvents<R>): this;
+  websocket<R extends string>(
+    rule: R,
+    options: WebSocketOptions,
+    handler: SocketHandler<R> | SocketEvents<R>,
+  ): this;
+  websocket<R extends string>(
+    rule: R,
+    optionsOrHandler: WebSocketOptions | SocketHandler<R> | SocketEvents<R>,
+    maybeHandler?: SocketHandler<R> | SocketEvents<R>,
+  ): this {
+    const [options, handler] = optionsAndHandler<
+      WebSocketOptions,
+      SocketHandler<R> | SocketEvents<R>
+    >(
+      "websocket",
+      rule,
+      optionsOrHandler,
+      maybeHandler,
+      (value) => isFunction(value) || isSocketEvents(value),
+      "a function, or an object with a message function",
+    );
+    this.checkSetup(`websocket(${JSON.stringify(rule)})`);
+    this.addSocket({
+      rule,
+      endpoint:
+        options.endpoint ??
+        defaultEndpoint(rule, ["ws"], typeof handler === "function" ? handler : { name: "" }),
+      options,
+      handler: handler as SocketHandler | SocketEvents,
+    });
+    return this;
+  }
+
+  /**
+   * Registers a handler for a URL rule.
+   *
+   * @example
+   * app.route("/user/<int:id>", { methods: ["GET", "POST"] }, (req) => `user ${req.params.id}`);
+   */
+  route<R extends string>(rule: R, handler: Handler<R>): this;
+  route<R extends string>(rule: R, options: RouteOptions, handler: Handler<R>): this;
+  route<R extends string>(
+    rule: R,
+    optionsOrHandler: RouteOptions | Handler<R>,
+    maybeHandler?: Handler<R>,
+  ): this {
+    const [options, handler] = optionsAndHandler<RouteOptions, Handler<R>>(
+      "route",
+      rule,
+      optionsOrHandler,
+      maybeHandler,
+      isFunction,
+    );
+    this.checkSetup(`route(${JSON.stringify(rule)})`);
+    const methods = (options.methods ?? ["GET"]).map((method) => method.toUpperCase());
+    if (methods.length === 0) {
+      throw new CarafeError(
+        "ERR_BAD_ROUTE",
+        `route(${JSON.stringify(rule)}): methods must not be empty`,
+      );
+    }
+    const endpoint = options.endpoint ?? defaultEndpoint(rule, methods, handler as Handler);
+    // The generated `METHODS /rule` name may hold the rule's dots (`/robots.txt`); only a
+    // chosen name (option or function name) is read as `blueprint.view`.
+    const generated = options.endpoint === undefined && endpoint === `${methods.join(",")} ${rule}`;
+    if (!generated && endpoint.includes(".")) {
+      throw new CarafeError(
+        "ERR_BAD_ROUTE",
+        `route(${JSON.stringify(rule)}): the endpoint '${endpoint}' must not contain '.' (it separates blueprint names)`,
+      );
+    }
+    this.addRoute({ rule, endpoint, methods, handler: handler as Handler, options });
+    return this;
+  }
+
+  /** Registers a GET handler. */
+  get<R extends string>(rule: R, handler: Handler<R>): this;
+  get<R extends string>(rule: R, options: Omit<RouteOptions, "methods">, handler: Handler<R>): this;
+  get<R extends string>(
+    rule: R,
+    a: Omit<RouteOptions, "methods"> | Handler<R>,
+    b?: Handler<R>,
+  ): this {
+    return this.#method("GET", rule, a, b);
+  }
+
+  /** Registers a POST handler. */
+  post<R extends string>(rule: R, handler: Handler<R>): this;
+  post<R extends string>(
+    rule: R,
+    options: Omit<RouteOptions, "methods">,
+    handler: Handler<R>,
+  ): this;
+  post<R extends string>(
+    rule: R,
+    a: Omit<RouteOptions, "methods"> | Handler<R>,
+    b?: Handler<R>,
+  ): this {
+    return this.#method("POST", rule, a, b);
+  }
+
+  /** Registers a PUT handler. */
+  put<R extends string>(rule: R, handler: Handler<R>): this;
+  put<R extends string>(rule: R, options: Omit<RouteOptions, "methods">, handler: Handler<R>): this;
+  put<R extends string>(
+    rule: R,
+    a: Omit<RouteOptions, "methods"> | Handler<R>,
+    b?: Handler<R>,
+  ): this {
+    return this.#method("PUT", rule, a, b);
+  }
+
+  /** Registers a PATCH handler. */
+  patch<R extends string>(rule: R, handler: Handler<R>): this;
+  patch<R extends string>(
+    rule: R,
+    options: Omit<RouteOptions, "methods">,
+    handler: Handler<R>,
+  ): this;
+  patch<R extends string>(
+    rule: R,
+    a: Omit<RouteOptions, "methods"> | Handler<R>,
+    b?: Handler<R>,
+  ): this {
+    return this.#method("PATCH", rule, a, b);
+  }
+
+  /** Registers a DELETE handler. */
+  delete<R extends string>(rule: R, handler: Handler<R>): this;
+  delete<R extends string>(
+    rule: R,
+    options: Omit<RouteOptions, "methods">,
+    handler: Handler<R>,
+  ): this;
+  delete<R extends string>(
+    rule: R,
+    a: Omit<RouteOptions, "methods"> | Handler<R>,
+    b?: Handler<R>,
+  ): this {
+    return this.#method("DELETE", rule, a, b);
+  }
+
+  #method<R extends string>(
+    method: HttpMethod,
+    rule: R,
+    a: Omit<RouteOptions, "methods"> | Handler<R>,
+    b: Handler<R> | undefined,
+  ): this {
+    return typeof a === "function"
+      ? this.route(rule, { methods: [method] }, a)
+      : this.route(rule, { ...a, methods: [method] }, b as Handler<R>);
+  }
+
+  /**
+   * Runs `hook` before every request (of this blueprint, on a blueprint). A returned value
+   * other than `undefined` becomes the response and the view is skipped.
+   *
+   * @example
+   * app.beforeRequest((req) => { if (!req.headers.get("x-token")) return json({ error: "token" }, 401); });
+   */
+  beforeRequest(hook: BeforeRequestHook): this {
+    this.checkSetup("beforeRequest()");
+    this.beforeRequestHooks.push(hook);
+    return this;
+  }
+
+  /**
+   * Runs `hook` with every response; it may change the response or return a new one.
+   *
+   * @example
+   * app.afterRequest((res) => { res.headers.set("X-Frame-Options", "DENY"); });
+   */
+  afterRequest(hook: AfterRequestHook): this {
+    this.checkSetup("afterRequest()");
+    this.afterRequestHooks.push(hook);
+    return this;
+  }
+
+  /** Runs `hook` at the end of every request, failed or not, with the error (or `undefined`). */
+  teardownRequest(hook: TeardownHook): this {
+    this.checkSetup("teardownRequest()");
+    this.teardownHooks.push(hook);
+    return this;
+  }
+
+  /**
+   * Handles errors of a status code or class.
+   *
+   * @example
+   * app.errorHandler(404, () => makeResponse("Nothing here", 404));
+   * app.errorHandler(ValidationFailed, (error) => json({ error: error.message }, 422));
+   */
+  errorHandler(status: number, handler: ErrorHandler<HTTPException>): this;
+  errorHandler<E>(errorClass: ErrorClass<E>, handler: ErrorHandler<E>): this;
+  errorHandler(key: number | ErrorClass<unknown>, handler: ErrorHandler<never>): this {
+    this.checkSetup("errorHandler()");
+    const [code, errorClass] = errorKey(key);
+    let byClass = this.errorHandlers.get(code);
+    if (byClass === undefined) {
+      byClass = new Map();
+      this.errorHandlers.set(code, byClass);
+    }
+    byClass.set(errorClass, handler as ErrorHandler);
+    return this;
+  }
+}
+
+/** The hooks and error handlers of one scope: the app, or one blueprint. */
+export interface HookScope {
+  readonly beforeRequestHooks: readonly BeforeRequestHook[];
+  readonly afterRequestHooks: readonly AfterRequestHook[];
+  readonly teardownHooks: readonly TeardownHook[];
+  readonly errorHandlers: ErrorHandlerMap;
+}
+
+/**
+ * Finds the handler for `error` (Flask's order): by status code, then by class; within each,
+ * the innermost scope (the blueprint) before the app, and the most specific class first.
+ */
+export function findErrorHandler(
+  scopes: readonly HookScope[],
+  error: unknown,
+): ErrorHandler | undefined {
+  const codes: (number | null)[] = error instanceof HTTPException ? [error.code, null] : [null];
+  const innermostFirst = [...scopes].reverse();
+  for (const code of codes) {
+    for (const scope of innermostFirst) {
+      const byClass = scope.errorHandlers.get(code);
+      if (byClass === undefined) continue;
+      let proto: unknown =
+        error !== null && typeof error === "object" ? Object.getPrototypeOf(error) : null;
+      while (proto !== null && proto !== Object.prototype) {
+        const handler = byClass.get((proto as { constructor: ErrorClass<unknown> }).constructor);
+        if (handler !== undefined) return handler;
+        proto = Object.getPrototypeOf(proto);
+      }
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,89 @@
+// A route's view as the app keeps it: what the URL map stores for a rule, where the view runs
+// (DESIGN.md, "What runs where"), the hook scopes around it, and calling it directly.
+
+import { runSync, type RequestContext } from "../context/context.ts";
+import type { Request } from "../http/request.ts";
+import type { MatchResult } from "../routing/url-map.ts";
+import type { Handler, HookScope } from "./scaffold.ts";
+
+/** What the URL map stores for each rule. */
+export interface RoutePayload {
+  readonly handler: Handler;
+  readonly blueprint: string | undefined;
+  /** `true`/`false` from the route options, or `undefined` to follow the server's placement rule. */
+  readonly thread: boolean | undefined;
+  /** Whether the handler is an `async function`. */
+  readonly isAsync: boolean;
+  /** Whether the handler reads the body as it arrives (`streamBody: true`). */
+  readonly streamBody: boolean;
+  /** The route's own body limit (`null`: none), or `undefined` to use the app's. */
+  readonly maxContentLength: number | null | undefined;
+}
+
+/** Whether `fn` was declared `async` (its calls return a promise and may await). */
+export function isAsyncFunction(fn: unknown): boolean {
+  return typeof fn === "function" && fn.constructor.name === "AsyncFunction";
+}
+
+/** Where the matched route runs: `thread` for `{ thread: true }`, and for unmarked plain views when the server has threads. */
+export function placementOfMatch(
+  match: MatchResult<RoutePayload>,
+  threaded: boolean,
+): "loop" | "thread" {
+  if (match.kind !== "found") return "loop";
+  const { thread, isAsync, streamBody } = match.rule.payload;
+  if (streamBody) return "loop";
+  if (thread !== undefined) return thread ? "thread" : "loop";
+  return threaded && !isAsync ? "thread" : "loop";
+}
+
+/** A request's hook scopes: the app, then its blueprint (if any); and which hooks they have. */
+export interface ScopeChain {
+  readonly outward: readonly HookScope[];
+  readonly inward: readonly HookScope[];
+  readonly before: boolean;
+  readonly after: boolean;
+  readonly teardown: boolean;
+  /** Whether a hook or error handler among them is an `async` function. */
+  readonly async: boolean;
+}
+
+/** The chain of `outward` scopes (app first), and which kinds of hooks they hold. */
+export function scopeChainOf(outward: readonly HookScope[]): ScopeChain {
+  return {
+    outward,
+    inward: [...outward].reverse(),
+    before: outward.some((each) => each.beforeRequestHooks.length > 0),
+    after: outward.some((each) => each.afterRequestHooks.length > 0),
+    teardown: outward.some((each) => each.teardownHooks.length > 0),
+    async: outward.some(
+      (each) =>
+        [...each.beforeRequestHooks, ...each.afterRequestHooks, ...each.teardownHooks].some(
+          isAsyncFunction,
+        ) ||
+        [...each.errorHandlers.values()].some((byClass) =>
+          [...byClass.values()].some(isAsyncFunction),
+        ),
+    ),
+  };
+}
+
+/** What a view returned, or what it threw. */
+export type ViewOutcome =
+  | { readonly threw: false; readonly value: unknown }
+  | { readonly threw: true; readonly error: unknown };
+
+/** Calls a plain view inside its request context. */
+export function callView(context: RequestContext, handler: Handler, request: Request): ViewOutcome {
+  try {
+    return { threw: false, value: runSync(context, () => handler(request as Request<never>)) };
+  } catch (error) {
+    return { threw: true, error };
+  }
+}
+
+/** The view's value again, or its exception thrown again, where the pipeline takes it over. */
+export function settle(outcome: ViewOutcome): unknown {
+  if (outcome.threw) throw outcome.error;
+  return outcome.value;
+}

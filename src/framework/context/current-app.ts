@@ -1,0 +1,101 @@
+// The app of the current request, reachable from anywhere inside it: `currentApp`, `urlFor`,
+// `broadcast` and `subscribe`, and the URL building behind `app.urlFor`.
+
+import type { Carafe, UrlForOptions } from "../app/app.ts";
+import { currentContext, findContext } from "./context.ts";
+import { BuildError } from "../errors.ts";
+import type { BroadcastOptions, SubscribeOptions, Subscription } from "../websocket/rooms.ts";
+import type { WebSocketMessage } from "../websocket/websocket.ts";
+
+/** The app handling the current request. */
+export const currentApp: Carafe = new Proxy({} as Carafe, {
+  get(_target, key) {
+    const app = currentContext("'currentApp'").app as Carafe;
+    const value: unknown = Reflect.get(app, key, app);
+    return typeof value === "function"
+      ? (value as (...args: unknown[]) => unknown).bind(app)
+      : value;
+  },
+});
+
+/**
+ * What `app.urlFor` does: the URL of one of `app`'s endpoints, with the blueprint, host and
+ * scheme of the current request when it is one of `app`'s. @internal
+ */
+export function buildUrl(
+  app: Carafe,
+  endpoint: string,
+  params: Readonly<Record<string, unknown>>,
+  options: UrlForOptions,
+): string {
+  const context = findContext();
+  const request = context?.app === app ? context.request : undefined;
+  let name = endpoint;
+  if (name.startsWith(".")) {
+    name = request?.blueprint ? `${request.blueprint}${name}` : name.slice(1);
+  }
+  let url = app.urlMap.build(
+    name,
+    params,
+    options.method === undefined ? {} : { method: options.method },
+  );
+  if (options.anchor !== undefined) url += `#${encodeURIComponent(options.anchor)}`;
+  if (!options.external) return url;
+  const host = request?.host ?? app.config.serverName;
+  if (!host) {
+    throw new BuildError(
+      `urlFor('${endpoint}', …, { external: true }) outside a request needs config.serverName (e.g. "example.com")`,
+    );
+  }
+  const scheme = options.scheme ?? request?.scheme ?? app.config.preferredUrlScheme;
+  return `${scheme}://${host}${url}`;
+}
+
+/**
+ * Builds the URL of an endpoint for the current app: converters applied, extra params in the
+ * query string; `.name` means an endpoint of the current blueprint.
+ *
+ * @example
+ * urlFor("user", { id: 7 });                    // "/user/7"
+ * urlFor("static", { filename: "app.css" });    // "/static/app.css"
+ * urlFor("index", {}, { external: true });      // "http://localhost:8000/"
+ */
+export function urlFor(
+  endpoint: string,
+  params: Readonly<Record<string, unknown>> = {},
+  options: UrlForOptions = {},
+): string {
+  return (currentContext("urlFor()").app as Carafe).urlFor(endpoint, params, options);
+}
+
+/**
+ * Sends `message` to every WebSocket in `room`, across all worker processes of the server:
+ * `app.broadcast` for the current app, from inside a request or a WebSocket handler.
+ *
+ * @example
+ * app.websocket("/chat/<room>", async (ws, req) => {
+ *   ws.join(req.params.room);
+ *   for await (const message of ws) broadcast(req.params.room, message);
+ * });
+ */
+export function broadcast(
+  room: string,
+  message: WebSocketMessage,
+  options?: BroadcastOptions,
+): void {
+  (currentContext("broadcast()").app as Carafe).broadcast(room, message, options);
+}
+
+/**
+ * The messages broadcast to `rooms` from now on, across all worker processes: `app.subscribe`
+ * for the current app.
+ *
+ * @example
+ * app.get("/rooms/<room>/events", { thread: false }, (req) => sse(subscribe(req.params.room)));
+ */
+export function subscribe(
+  rooms: string | readonly string[],
+  options?: SubscribeOptions,
+): Subscription {
+  return (currentContext("subscribe()").app as Carafe).subscribe(rooms, options);
+}

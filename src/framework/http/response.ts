@@ -1,0 +1,345 @@
+// The response object and the conversions from what a handler returns (text, JSON-able values,
+// bytes, streams, web Responses) into it, then into a ResponseRecord.
+
+import { Buffer } from "node:buffer";
+import { serializeCookie, type CookieOptions } from "./cookies.ts";
+import { HeaderMap, type HeadersInit } from "./datastructures.ts";
+import { CarafeError, HTTPException, HTTP_EXCEPTIONS, STATUS_PHRASES } from "../errors.ts";
+import type { BodyChunk, BodyStream, ResponseRecord } from "../boundary/records.ts";
+
+/** A body a `Response` can hold. */
+export type ResponseBody = BodyChunk | BodyStream | Iterable<BodyChunk> | null;
+
+/** Options of `new Response`. */
+export interface ResponseInit {
+  status?: number;
+  headers?: HeadersInit;
+  /** Shorthand for the Content-Type's media type; `charset=utf-8` is added to `text/*`. */
+  mimetype?: string;
+}
+
+/** Anything a handler may return: text (HTML), a JSON-able object or array, bytes, a stream, a Response. */
+export type ResponseValue =
+  | string
+  | Uint8Array
+  | Response
+  | globalThis.Response
+  | AsyncIterable<BodyChunk>
+  | Iterable<BodyChunk>
+  | object;
+
+const HTML = "text/html; charset=utf-8";
+const encoder = new TextEncoder();
+
+/** The Content-Type for a media type: text types get `charset=utf-8`. */
+function contentTypeFor(mimetype: string): string {
+  return mimetype.startsWith("text/") ||
+    mimetype === "application/javascript" ||
+    mimetype === "application/xml"
+    ? `${mimetype}; charset=utf-8`
+    : mimetype;
+}
+
+function isAsyncIterable(value: object): value is AsyncIterable<BodyChunk> {
+  return typeof (value as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] === "function";
+}
+
+function isIterable(value: object): value is Iterable<BodyChunk> {
+  return typeof (value as Partial<Iterable<unknown>>)[Symbol.iterator] === "function";
+}
+
+async function* fromIterable(iterable: Iterable<BodyChunk>): AsyncGenerator<BodyChunk> {
+  yield* iterable;
+}
+
+/**
+ * An HTTP response: status, headers, body. Return one from a handler when the default
+ * conversions (string → HTML, object → JSON) are not what you need.
+ *
+ * @example
+ * return new Response("id,name\n1,Ada\n", { status: 200, mimetype: "text/csv" });
+ */
+export class Response {
+  status: number;
+  readonly headers: HeaderMap;
+  body: BodyChunk | BodyStream | null;
+
+  constructor(body: ResponseBody = null, init: ResponseInit = {}) {
+    this.status = init.status ?? 200;
+    this.headers = new HeaderMap(init.headers);
+    if (
+      body !== null &&
+      typeof body === "object" &&
+      !(body instanceof Uint8Array) &&
+      !isAsyncIterable(body)
+    ) {
+      this.body = fromIterable(body);
+    } else {
+      this.body = body;
+    }
+    if (init.mimetype !== undefined)
+      this.headers.set("Content-Type", contentTypeFor(init.mimetype));
+    else if (body !== null && !this.headers.has("Content-Type"))
+      this.headers.set("Content-Type", HTML);
+  }
+
+  /** The Content-Type header, or `undefined`. */
+  get contentType(): string | undefined {
+    return this.headers.get("Content-Type");
+  }
+
+  set contentType(value: string) {
+    this.headers.set("Content-Type", value);
+  }
+
+  /** The media type without parameters (`text/html`). */
+  get mimetype(): string {
+    return (this.contentType ?? "").split(";")[0]?.trim() ?? "";
+  }
+
+  /** The body as text, when it is not a stream (handy in tests and `afterRequest` hooks). */
+  get text(): string {
+    if (this.body === null) return "";
+    if (typeof this.body === "string") return this.body;
+    if (this.body instanceof Uint8Array) return Buffer.from(this.body).toString("utf8");
+    throw new CarafeError("ERR_STREAMED_BODY", "a streamed body cannot be read as text");
+  }
+
+  /**
+   * Adds a `Set-Cookie` header. A value beyond RFC 6265's characters is quoted with
+   * Werkzeug's backslash escapes and read back as it was; one with a control character throws.
+   *
+   * @example
+   * res.setCookie("theme", "dark", { maxAge: 3600, httpOnly: true, sameSite: "Lax" });
+   */
+  setCookie(name: string, value: string, options: CookieOptions = {}): this {
+    this.headers.append("Set-Cookie", serializeCookie(name, value, options));
+    return this;
+  }
+
+  /** Tells the client to drop a cookie (same `path` and `domain` as when it was set). */
+  deleteCookie(name: string, options: Omit<CookieOptions, "maxAge" | "expires"> = {}): this {
+    return this.setCookie(name, "", { ...options, maxAge: 0, expires: new Date(0) });
+  }
+
+  /** Turns this response into the record a server writes; `method` is the request's. @internal */
+  toRecord(method: string): ResponseRecord {
+    const headers = this.headers;
+    let body = this.body;
+    const status = this.status;
+    if (status === 204 || status === 304 || (status >= 100 && status < 200)) {
+      closeStream(body);
+      headers.delete("Content-Length");
+      if (status === 204) headers.delete("Content-Type");
+      return { status, headers: headers.toFlat(), body: null };
+    }
+    if (typeof body === "string") {
+      if (!headers.has("Content-Length")) headers.set("Content-Length", Buffer.byteLength(body));
+    } else if (body instanceof Uint8Array) {
+      if (!headers.has("Content-Length")) headers.set("Content-Length", body.byteLength);
+    } else if (body === null) {
+      if (!headers.has("Content-Length")) headers.set("Content-Length", 0);
+    }
+    if (method === "HEAD") {
+      closeStream(body);
+      body = null;
+    }
+    return { status, headers: headers.toFlat(), body };
+  }
+}
+
+function closeStream(body: BodyChunk | BodyStream | null): void {
+  if (body === null || typeof body === "string" || body instanceof Uint8Array) return;
+  if (body.cancel) body.cancel();
+  else void (body as AsyncIterable<BodyChunk> & { return?: () => unknown }).return?.();
+}
+
+/**
+ * Builds a JSON response.
+ *
+ * @example
+ * return json({ error: "not found" }, 404);
+ */
+export function json(value: unknown, status = 200, headers?: HeadersInit): Response {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (error) {
+    throw new TypeError(`the value cannot be sent as JSON: ${(error as Error).message}`);
+  }
+  if (text === undefined) throw new TypeError(`the value cannot be sent as JSON: ${String(value)}`);
+  const response = new Response(text, { status, mimetype: "application/json" });
+  if (headers)
+    for (const [name, each] of new HeaderMap(headers)) response.headers.append(name, each);
+  return response;
+}
+
+/**
+ * A redirect to `location` (302 by default; 301, 303, 307 and 308 also make sense).
+ *
+ * @example
+ * return redirect(urlFor("login"));
+ */
+export function redirect(location: string, status = 302): Response {
+  if (/[\r\n]/.test(location)) throw new TypeError("redirect location has a line break");
+  const escaped = location.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+  const response = new Response(
+    `<!doctype html>\n<title>Redirecting</title>\n<p>Redirecting to <a href="${escaped}">${escaped}</a>.</p>\n`,
+    { status },
+  );
+  response.headers.set("Location", location);
+  return response;
+}
+
+/** An HTTPException that carries a ready response (`abort(response)`). */
+class AbortResponse extends HTTPException {
+  override readonly code: number;
+  constructor(readonly response: Response) {
+    super("aborted with a response");
+    this.code = response.status;
+  }
+}
+
+/**
+ * Stops the request with an HTTP error (or a ready response).
+ *
+ * @example
+ * if (!user) abort(404, `No user ${id}.`);
+ */
+export function abort(status: number | Response, description?: string): never {
+  if (status instanceof Response) throw new AbortResponse(status);
+  const ErrorClass = HTTP_EXCEPTIONS.get(status);
+  if (ErrorClass === undefined) {
+    throw new CarafeError(
+      "ERR_ABORT_STATUS",
+      `abort(${status}): no HTTP error class for that status; use an error status (4xx/5xx) Carafe knows, or abort(response)`,
+    );
+  }
+  throw new ErrorClass(description);
+}
+
+/** Escapes text for HTML. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+}
+
+/** The response for an HTTP exception: an HTML page, or JSON when the client prefers it. */
+export function exceptionResponse(error: HTTPException, wantsJson: boolean): Response {
+  if (error instanceof AbortResponse) return error.response;
+  const code = error.code;
+  const phrase = STATUS_PHRASES[code] ?? "Error";
+  const response = wantsJson
+    ? json({ error: { status: code, name: phrase, description: error.description } }, code)
+    : new Response(
+        `<!doctype html>\n<html lang="en">\n<title>${code} ${phrase}</title>\n<h1>${phrase}</h1>\n<p>${escapeHtml(error.description)}</p>\n</html>\n`,
+        { status: code },
+      );
+  for (const [name, value] of Object.entries(error.headers)) response.headers.set(name, value);
+  return response;
+}
+
+/** Whether the `Accept` header asks for JSON rather than HTML. */
+export function prefersJson(accept: string | undefined): boolean {
+  if (!accept) return false;
+  return accept.includes("application/json") && !accept.includes("text/html");
+}
+
+/**
+ * Turns a handler's return value into a `Response`, like Flask's `make_response`.
+ *
+ * @example
+ * return makeResponse("Created", 201, { Location: "/items/7" });
+ */
+export function makeResponse(
+  value: ResponseValue,
+  status?: number,
+  headers?: HeadersInit,
+): Response {
+  const response = toResponse(value);
+  if (status !== undefined) response.status = status;
+  if (headers) for (const [name, each] of new HeaderMap(headers)) response.headers.set(name, each);
+  return response;
+}
+
+/**
+ * The record for the two values most handlers return, text (HTML) and a plain JSON object or
+ * array, built without a `Response`: the same status, headers and body as
+ * `toResponse(value).toRecord(method)`. `null` for any other value, and for a value JSON cannot
+ * encode, so that `toResponse` handles (or reports) it. @internal
+ */
+export function plainRecord(value: unknown, method: string): ResponseRecord | null {
+  let type: string;
+  let text: string | undefined;
+  if (typeof value === "string") {
+    type = HTML;
+    text = value;
+  } else if (isPlainJson(value)) {
+    type = "application/json";
+    try {
+      text = JSON.stringify(value);
+    } catch {
+      return null;
+    }
+    if (text === undefined) return null;
+  } else return null;
+  return {
+    status: 200,
+    headers: ["Content-Type", type, "Content-Length", String(Buffer.byteLength(text))],
+    body: method === "HEAD" ? null : text,
+  };
+}
+
+/** Whether `toResponse` would send `value` as JSON: an array, or an object literal that is not iterable. */
+function isPlainJson(value: unknown): value is object {
+  if (typeof value !== "object" || value === null) return false;
+  if (Array.isArray(value)) return true;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return (
+    (prototype === Object.prototype || prototype === null) &&
+    !isIterable(value) &&
+    !isAsyncIterable(value)
+  );
+}
+
+/** The conversion rules from a returned value to a `Response`. */
+export function toResponse(value: unknown): Response {
+  if (typeof value === "string") return new Response(value);
+  if (value instanceof Response) return value;
+  if (value === null || value === undefined) {
+    throw new TypeError(
+      `the handler returned ${String(value)}; return a string, an object or array (JSON), bytes, a stream or a Response`,
+    );
+  }
+  if (typeof value !== "object") {
+    throw new TypeError(
+      `the handler returned a ${typeof value} (${String(value)}); return a string, an object or array (JSON), bytes, a stream or a Response`,
+    );
+  }
+  if (value instanceof Uint8Array)
+    return new Response(value, { mimetype: "application/octet-stream" });
+  if (Array.isArray(value)) return json(value);
+  if (value instanceof globalThis.Response) {
+    const response = new Response((value.body as BodyStream | null) ?? null, {
+      status: value.status,
+    });
+    response.headers.delete("Content-Type");
+    value.headers.forEach((each, name) => {
+      if (name !== "set-cookie") response.headers.append(name, each);
+    });
+    for (const cookie of value.headers.getSetCookie())
+      response.headers.append("Set-Cookie", cookie);
+    return response;
+  }
+  if (
+    isAsyncIterable(value) ||
+    (isIterable(value) && !(value instanceof Map) && !(value instanceof Set))
+  ) {
+    return new Response(value as BodyStream);
+  }
+  return json(value);
+}
+
+/** A body chunk as bytes. @internal */
+export function encodeChunk(chunk: BodyChunk): Uint8Array {
+  return typeof chunk === "string" ? encoder.encode(chunk) : chunk;
+}

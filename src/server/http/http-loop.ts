@@ -1,0 +1,457 @@
+// The http loop: node:http (llhttp) parses and keeps connections alive; this file turns each
+// request into a RequestRecord (reading the body within the app's size limit), hands it to the
+// app, and writes the ResponseRecord back with backpressure.
+
+import { Buffer, constants as bufferConstants } from "node:buffer";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { once } from "node:events";
+import { performance } from "node:perf_hooks";
+import process from "node:process";
+import {
+  BadRequest,
+  RequestHeaderFieldsTooLarge,
+  bodyPlanOf,
+  bodyTooLarge,
+  RequestURITooLarge,
+  exceptionResponse,
+  type BodyStream,
+  type RecordHandler,
+  type RequestRecord,
+  type ResponseRecord,
+} from "../../framework/index.ts";
+import { hostError, useTargetAuthority } from "./host.ts";
+
+/** Where the loop reports failures it cannot answer with a response. */
+export interface LoopLogger {
+  error(message: string, error?: unknown): void;
+}
+
+function headersOf(request: IncomingMessage): Record<string, string> {
+  const headers = request.headers as Record<string, string | string[] | undefined>;
+  const cookies = headers["set-cookie"];
+  if (cookies !== undefined) headers["set-cookie"] = ([] as string[]).concat(cookies).join(", ");
+  return headers as Record<string, string>;
+}
+
+export function recordOf(
+  request: IncomingMessage,
+  body: Uint8Array | null,
+  tooLarge: boolean,
+): RequestRecord {
+  const record: RequestRecord = {
+    method: request.method ?? "GET",
+    url: request.url ?? "/",
+    headers: headersOf(request),
+    body,
+    remoteAddress: request.socket.remoteAddress ?? "",
+    scheme: (request.socket as { encrypted?: boolean }).encrypted ? "https" : "http",
+  };
+  if (tooLarge) record.bodyTooLarge = true;
+  if (record.url.charCodeAt(0) !== 47 /* "/" */) useTargetAuthority(record);
+  return record;
+}
+
+/** Whether the request has no body: an HTTP/1.1 request without Content-Length or Transfer-Encoding. */
+export function hasNoBody(request: IncomingMessage): boolean {
+  const declared = request.headers["content-length"];
+  return (
+    request.headers["transfer-encoding"] === undefined &&
+    (declared === undefined || declared === "0")
+  );
+}
+
+/** A streamed body the handler did not read to its end cannot be skipped on a kept-alive connection. */
+function closeIfUnread(request: IncomingMessage, response: ServerResponse): void {
+  if (!request.readableEnded) response.shouldKeepAlive = false;
+}
+
+/** Whether the request declares a Content-Length over `limit`. */
+function declaresTooMuch(request: IncomingMessage, limit: number | null): boolean {
+  const declared = request.headers["content-length"];
+  return limit !== null && declared !== undefined && Number(declared) > limit;
+}
+
+/**
+ * Reads the body unless it grows over `limit`: `null` body and `true` when it did, with no more
+ * than `limit` bytes and one chunk ever held. A route without a limit still stops at the largest
+ * Buffer there can be, rather than failing in `Buffer.concat`.
+ */
+function readBody(
+  request: IncomingMessage,
+  limit: number | null,
+  done: (body: Uint8Array | null, tooLarge: boolean) => void,
+): void {
+  const most = limit ?? bufferConstants.MAX_LENGTH;
+  let chunks: Buffer[] = [];
+  let size = 0;
+  let finished = false;
+  request.on("data", (chunk: Buffer) => {
+    if (finished) return;
+    size += chunk.byteLength;
+    if (size > most) {
+      finished = true;
+      // Released at once: the rest of the body is dropped as it arrives, until the answer closes the connection.
+      chunks = [];
+      done(null, true);
+      return;
+    }
+    chunks.push(chunk);
+  });
+  request.on("end", () => {
+    if (finished) return;
+    finished = true;
+    done(
+      size === 0 ? null : chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size),
+      false,
+    );
+  });
+  request.on("error", () => {
+    finished = true;
+  });
+}
+
+/**
+ * The body of a `streamBody` route as it arrives, failing with 413 once more than `limit` bytes
+ * came. It never destroys the request, which would cut the connection before the answer; an
+ * unread rest closes the connection after the response instead (see `closeIfUnread`).
+ */
+function bodyStream(request: IncomingMessage, limit: number | null): AsyncIterable<Uint8Array> {
+  return {
+    [Symbol.asyncIterator]: () => {
+      const chunks = request[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+      let size = 0;
+      return {
+        async next(): Promise<IteratorResult<Uint8Array>> {
+          const step = await chunks.next();
+          if (step.done === true) return step;
+          size += step.value.byteLength;
+          if (limit !== null && size > limit) throw bodyTooLarge(limit);
+          return step;
+        },
+        // Stopping early leaves the rest unread rather than destroying the request.
+        return: (): Promise<IteratorResult<Uint8Array>> =>
+          Promise.resolve({ done: true, value: undefined }),
+      };
+    },
+  };
+}
+
+async function writeStream(
+  response: ServerResponse,
+  stream: BodyStream,
+  logger: LoopLogger,
+): Promise<void> {
+  const iterator = stream[Symbol.asyncIterator]();
+  let closed = false;
+  const onClose = (): void => {
+    if (response.writableFinished) return;
+    closed = true;
+    if (stream.cancel) stream.cancel();
+    else void iterator.return?.();
+  };
+  response.on("close", onClose);
+  // The client may have left before the first chunk was ready: nobody will read the stream.
+  if (response.destroyed) onClose();
+  try {
+    for (;;) {
+      if (closed) break;
+      const step = await iterator.next();
+      if (step.done || closed) break;
+      // A connection that closes while the socket is full never drains: wait for either.
+      if (!response.write(step.value)) {
+        await Promise.race([once(response, "drain"), once(response, "close")]);
+      }
+    }
+    if (!closed) response.end();
+  } catch (error) {
+    if (!closed) {
+      logger.error("A streamed response failed while being sent", error);
+      response.destroy(error as Error);
+    }
+  } finally {
+    response.off("close", onClose);
+  }
+}
+
+/** Writes a response record to the socket. */
+export function writeResponse(
+  response: ServerResponse,
+  record: ResponseRecord,
+  logger: LoopLogger,
+): void {
+  // node:http writes a flat [name, value, …] list as it is (each repeated Set-Cookie on its own
+  // line) when no header was set before: faster than an object, which it walks with for-in.
+  response.writeHead(record.status, record.headers);
+  const body = record.body;
+  if (body === null || typeof body === "string" || body instanceof Uint8Array) {
+    response.end(body ?? undefined);
+    return;
+  }
+  void writeStream(response, body, logger);
+}
+
+function writeFailure(response: ServerResponse): void {
+  if (response.headersSent) {
+    response.destroy();
+    return;
+  }
+  const text = "Internal Server Error\n";
+  response.writeHead(500, [
+    "Content-Type",
+    "text/plain; charset=utf-8",
+    "Content-Length",
+    String(text.length),
+  ]);
+  response.end(text);
+}
+
+/** Runs the requests whose route is placed on a thread (the process's thread pool). */
+export interface Dispatcher {
+  /**
+   * `client` closing before the response is complete aborts the request's `request.signal`;
+   * `rule` names the request's route.
+   */
+  dispatch(record: RequestRecord, client?: ServerResponse, rule?: string): Promise<ResponseRecord>;
+}
+
+/** gunicorn's request limits; a request over one is answered without reaching the app. */
+export interface RequestLimits {
+  /** Longest request line (`GET /path HTTP/1.1`) in bytes; 0 for no limit. → 414 */
+  requestLine: number;
+  /** Most header fields; 0 for no limit. → 431 */
+  fields: number;
+  /** Longest header field (`Name: value`) in bytes; 0 for no limit. → 431 */
+  fieldSize: number;
+}
+
+/** What the loop reports after each response (the access log). */
+export interface Exchange {
+  request: IncomingMessage;
+  record: RequestRecord;
+  status: number;
+  responseHeaders: readonly string[];
+  /** Bytes of the response body, or `null` for a streamed one. */
+  bytes: number | null;
+  /** When the request arrived, from `process.hrtime.bigint()`. */
+  startedAt: bigint;
+}
+
+function bodyBytes(body: ResponseRecord["body"]): number | null {
+  if (body === null) return 0;
+  if (typeof body === "string") return Buffer.byteLength(body);
+  return body instanceof Uint8Array ? body.byteLength : null;
+}
+
+/** Options of the loop beyond the app itself. */
+export interface LoopOptions {
+  /** The thread pool, when this process has one. */
+  pool?: Dispatcher | null;
+  /** Whether unmarked synchronous handlers run on the pool (`--threads` > 0). */
+  threaded?: boolean;
+  limits?: RequestLimits;
+  /** Rewrites the record from trusted proxy headers. */
+  applyProxy?: (record: RequestRecord) => void;
+  /** Called when a response has been written (for the access log). */
+  onExchange?: (exchange: Exchange) => void;
+  /** Called as each response starts (counts requests for `--max-requests`); costs nothing more. */
+  onResponse?: () => void;
+  /** While true, every response closes its connection (the process is draining). */
+  isDraining?: () => boolean;
+  /** Told how long each request held the event loop synchronously. */
+  watchdog?: (record: RequestRecord, elapsedMs: number) => void;
+}
+
+interface Placeable {
+  /** The rule of the request's route when it runs on a thread; `null` when on the loop. */
+  threadRuleOf(method: string, url: string, threaded: boolean): string | null;
+}
+
+function hasPlacement(app: RecordHandler): app is RecordHandler & Placeable {
+  return typeof (app as Partial<Placeable>).threadRuleOf === "function";
+}
+
+/**
+ * A request whose framing cannot be trusted, answered 400 and closed: a version other than
+ * HTTP/1.0 or 1.1 (llhttp takes `GET /` as HTTP/0.9, and `HTTP/2.0` as an HTTP/1 request), and
+ * an HTTP/1.0 request with Transfer-Encoding, which an HTTP/1.0 front end would not have decoded
+ * as this server does (RFC 9112 section 6.1: such framing is faulty).
+ */
+function framingError(request: IncomingMessage): ResponseRecord | null {
+  const { httpVersionMajor: major, httpVersionMinor: minor } = request;
+  let description: string | undefined;
+  if (major !== 1 || minor > 1) {
+    description = `HTTP/${major}.${minor} is not served here; send HTTP/1.1 (or HTTP/1.0) requests.`;
+  } else if (minor === 0 && request.headers["transfer-encoding"] !== undefined) {
+    description =
+      "An HTTP/1.0 request cannot have a Transfer-Encoding; send its body with Content-Length.";
+  }
+  return description === undefined
+    ? null
+    : exceptionResponse(new BadRequest(description), false).toRecord(request.method ?? "GET");
+}
+
+function limitError(request: IncomingMessage, limits: RequestLimits): ResponseRecord | null {
+  const method = request.method ?? "GET";
+  const url = request.url ?? "/";
+  if (limits.requestLine > 0 && method.length + url.length + 10 > limits.requestLine) {
+    return exceptionResponse(
+      new RequestURITooLarge(`The request line is longer than ${limits.requestLine} bytes.`),
+      false,
+    ).toRecord(method);
+  }
+  const raw = request.rawHeaders;
+  if (limits.fields > 0 && raw.length / 2 > limits.fields) {
+    return exceptionResponse(
+      new RequestHeaderFieldsTooLarge(`The request has more than ${limits.fields} header fields.`),
+      false,
+    ).toRecord(method);
+  }
+  if (limits.fieldSize > 0) {
+    for (let i = 0; i < raw.length; i += 2) {
+      if ((raw[i] as string).length + (raw[i + 1] as string).length + 2 > limits.fieldSize) {
+        return exceptionResponse(
+          new RequestHeaderFieldsTooLarge(
+            `The header field '${raw[i] as string}' is longer than ${limits.fieldSize} bytes.`,
+          ),
+          false,
+        ).toRecord(method);
+      }
+    }
+  }
+  return null;
+}
+
+/**
+ * The answer to a request refused before the app sees it: over a limit (414/431), framed in a
+ * way that cannot be trusted, or with a bad Host (400); `null` for a request the app may see.
+ * The same for ordinary requests and WebSocket upgrades.
+ */
+export function refusalOf(
+  request: IncomingMessage,
+  limits: RequestLimits | undefined,
+): ResponseRecord | null {
+  return (
+    (limits !== undefined ? limitError(request, limits) : null) ??
+    framingError(request) ??
+    hostError(request)
+  );
+}
+
+/** A `node:http` request listener that serves `app`, on the loop or on the pool. */
+export function createRequestListener(
+  app: RecordHandler,
+  logger: LoopLogger,
+  options: LoopOptions = {},
+) {
+  const pool = options.pool ?? null;
+  const threaded = options.threaded ?? false;
+  const placeable = pool !== null && hasPlacement(app) ? app : null;
+  const { limits, applyProxy, onExchange, onResponse, isDraining, watchdog } = options;
+
+  const respond = (
+    request: IncomingMessage,
+    response: ServerResponse,
+    record: RequestRecord,
+    result: ResponseRecord,
+    startedAt: bigint,
+  ): void => {
+    if (isDraining?.()) response.shouldKeepAlive = false;
+    writeResponse(response, result, logger);
+    onResponse?.();
+    if (onExchange) {
+      // Reported once the response is complete (or the client left), so durations are whole.
+      response.once("close", () =>
+        onExchange({
+          request,
+          record,
+          status: result.status,
+          responseHeaders: result.headers,
+          bytes: request.method === "HEAD" ? 0 : bodyBytes(result.body),
+          startedAt,
+        }),
+      );
+    }
+  };
+
+  const handleRecord = (
+    request: IncomingMessage,
+    response: ServerResponse,
+    body: Uint8Array | null,
+    tooLarge: boolean,
+    startedAt: bigint,
+    stream?: AsyncIterable<Uint8Array>,
+  ): void => {
+    // An unread body cannot be skipped on a kept-alive connection: close it after answering.
+    if (tooLarge) response.shouldKeepAlive = false;
+    const record = recordOf(request, body, tooLarge);
+    applyProxy?.(record);
+    let result: ResponseRecord | Promise<ResponseRecord>;
+    try {
+      const rule = placeable?.threadRuleOf(record.method, record.url, threaded) ?? null;
+      if (rule !== null) {
+        result = (pool as Dispatcher).dispatch(record, response, rule);
+      } else if (watchdog !== undefined) {
+        const started = performance.now();
+        result = app.handle(record, response, stream);
+        watchdog(record, performance.now() - started);
+      } else {
+        result = app.handle(record, response, stream);
+      }
+    } catch (error) {
+      logger.error("The app failed to handle a request", error);
+      writeFailure(response);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (out) => {
+          if (stream !== undefined) closeIfUnread(request, response);
+          respond(request, response, record, out, startedAt);
+        },
+        (error: unknown) => {
+          logger.error("The app failed to handle a request", error);
+          writeFailure(response);
+        },
+      );
+    } else {
+      if (stream !== undefined) closeIfUnread(request, response);
+      respond(request, response, record, result, startedAt);
+    }
+  };
+
+  // `expectsContinue`: the server's `checkContinue` event passed the request, so the client waits
+  // for "100 Continue" before it sends the body; it gets one only when the body will be read.
+  return (request: IncomingMessage, response: ServerResponse, expectsContinue = false): void => {
+    // Only the access log needs the time; a BigInt per request is not free.
+    const startedAt = onExchange === undefined ? 0n : process.hrtime.bigint();
+    const refused = refusalOf(request, limits);
+    if (refused !== null) {
+      response.shouldKeepAlive = false;
+      respond(request, response, recordOf(request, null, false), refused, startedAt);
+      return;
+    }
+    // Most requests have no body: they go straight on, with no closure to wait for one.
+    if (hasNoBody(request)) {
+      handleRecord(request, response, null, false, startedAt);
+      return;
+    }
+    const plan = bodyPlanOf(app, request.method ?? "GET", request.url ?? "/");
+    if (plan.read === "skip") {
+      // Routing answers without a view (404, 405, …): not a byte of the body is read, and the
+      // connection closes after the answer, since the unread rest cannot be skipped.
+      response.shouldKeepAlive = false;
+      handleRecord(request, response, null, false, startedAt);
+    } else if (declaresTooMuch(request, plan.limit)) {
+      handleRecord(request, response, null, true, startedAt);
+    } else {
+      if (expectsContinue) response.writeContinue();
+      if (plan.read === "stream") {
+        handleRecord(request, response, null, false, startedAt, bodyStream(request, plan.limit));
+      } else {
+        readBody(request, plan.limit, (body, tooLarge) =>
+          handleRecord(request, response, body, tooLarge, startedAt),
+        );
+      }
+    }
+  };
+}

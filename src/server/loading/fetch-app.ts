@@ -1,0 +1,226 @@
+// Serves any object with `fetch(Request): Response` (a Hono app, a Carafe app's `fetch`, a
+// Bun-style `{ fetch }` module) through the record boundary, the way gunicorn serves any WSGI
+// callable: a RequestRecord becomes a web `Request`, the `Response` becomes a ResponseRecord.
+
+import { Buffer } from "node:buffer";
+import {
+  DEFAULT_MAX_CONTENT_LENGTH,
+  type BodyStream,
+  type RecordHandler,
+  type RequestRecord,
+  type ResponseRecord,
+} from "../../framework/index.ts";
+
+/** What the server needs of a fetch app: a `fetch(Request)` method, sync or async. */
+export interface FetchApp {
+  fetch(request: Request, ...rest: never[]): Response | Promise<Response>;
+}
+
+/** Where a fetch app's failures are reported (the message never reaches the client). */
+export interface FetchAppLogger {
+  error(message: string, error?: unknown): void;
+}
+
+/** Options of {@link fromFetchApp}. */
+export interface FetchAppOptions {
+  /**
+   * Largest accepted request body in bytes (413 beyond it); default 1 MiB, as a Carafe app's.
+   * `null` accepts any size on every route of the app: give it only with a bound of the app's own.
+   */
+  maxContentLength?: number | null;
+  /** Receives the errors the app throws; defaults to `console.error`. */
+  logger?: FetchAppLogger;
+  /** The name the boot banner shows; defaults to the app's class name (`Hono`). */
+  name?: string;
+}
+
+/** A fetch app wrapped as a RecordHandler, with what the development server also reads. */
+export interface FetchAppHandler extends RecordHandler {
+  readonly name: string;
+  readonly logger: FetchAppLogger;
+}
+
+/** Thrown by {@link fromFetchApp} when it is given something without a `fetch` method. */
+export class FetchAppError extends Error {
+  override name = "FetchAppError";
+  readonly code = "ERR_NOT_A_FETCH_APP";
+}
+
+const consoleLogger: FetchAppLogger = {
+  error: (message, error) => console.error(`[carafe] ERROR ${message}`, error ?? ""),
+};
+
+// The fetch standard refuses these methods in `new Request`; the app can never see them.
+const UNSUPPORTED_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
+
+function plain(status: number, text: string): ResponseRecord {
+  return {
+    status,
+    headers: [
+      "content-type",
+      "text/plain; charset=utf-8",
+      "content-length",
+      String(Buffer.byteLength(text)),
+    ],
+    body: text,
+  };
+}
+
+function urlOf(record: RequestRecord): string {
+  // Absolute-form targets (`GET http://host/path`) already name the origin.
+  if (record.url.charCodeAt(0) !== 47 /* "/" */) return record.url;
+  return `${record.scheme}://${record.headers["host"] || "localhost"}${record.url}`;
+}
+
+function requestOf(record: RequestRecord): Request {
+  const init: RequestInit = { method: record.method, headers: record.headers };
+  if (record.body !== null && record.method !== "GET" && record.method !== "HEAD") {
+    init.body = record.body;
+  }
+  return new Request(urlOf(record), init);
+}
+
+/** An async iterable over a web stream; `cancel` releases it when the client goes away. */
+function bodyStreamOf(stream: ReadableStream<Uint8Array>): BodyStream {
+  const reader = stream.getReader();
+  const cancel = (): void => {
+    // The producer may already have failed or finished; there is nobody left to tell.
+    reader.cancel().catch(() => {});
+  };
+  return {
+    [Symbol.asyncIterator]: () => ({
+      next: () => reader.read() as Promise<IteratorResult<Uint8Array>>,
+      return: () => {
+        cancel();
+        return Promise.resolve({ done: true, value: undefined });
+      },
+    }),
+    cancel,
+  };
+}
+
+function recordOf(response: Response, method: string): ResponseRecord {
+  const headers: string[] = [];
+  response.headers.forEach((value, name) => {
+    if (name !== "set-cookie") headers.push(name, value);
+  });
+  // Joined with ", " a Set-Cookie list is unparseable (dates contain commas): keep them apart.
+  for (const cookie of response.headers.getSetCookie()) headers.push("set-cookie", cookie);
+  const status = response.status;
+  const stream = response.body;
+  if (method === "HEAD" || status === 204 || status === 304 || (status >= 100 && status < 200)) {
+    stream?.cancel().catch(() => {});
+    return { status, headers, body: null };
+  }
+  if (stream === null) {
+    // Without a length an empty body would be sent chunked; say it is empty.
+    if (response.headers.get("content-length") === null) headers.push("content-length", "0");
+    return { status, headers, body: null };
+  }
+  return { status, headers, body: bodyStreamOf(stream) };
+}
+
+function isResponse(value: unknown): value is Response {
+  return (
+    value instanceof Response ||
+    (typeof value === "object" &&
+      value !== null &&
+      typeof (value as Response).status === "number" &&
+      typeof (value as Response).headers?.getSetCookie === "function")
+  );
+}
+
+/**
+ * Wraps an object with `fetch(Request)` as a RecordHandler the Carafe server can run.
+ *
+ * The app's `Response` body is streamed (never buffered); a thrown or rejected `fetch`, or one
+ * that returns something other than a `Response`, is answered with a plain 500 and logged.
+ *
+ * @example
+ * import { Hono } from "hono";
+ * const hono = new Hono().get("/", (c) => c.text("Hello Hono!"));
+ * const server = await startDevServer(fromFetchApp(hono), { port: 8000 });
+ * // Or for `carafe serve app.ts`, with bodies up to 64 MiB instead of 1 MiB:
+ * export default fromFetchApp(hono, { maxContentLength: 64 * 1024 * 1024 });
+ */
+export function fromFetchApp(target: FetchApp, options: FetchAppOptions = {}): FetchAppHandler {
+  if (!isFetchApp(target)) {
+    throw new FetchAppError(
+      "fromFetchApp needs an object with a fetch(request) method, such as a Hono app",
+    );
+  }
+  const logger = options.logger ?? consoleLogger;
+  const maxContentLength =
+    options.maxContentLength === undefined ? DEFAULT_MAX_CONTENT_LENGTH : options.maxContentLength;
+  const className = target.constructor?.name;
+  const name = options.name ?? (className && className !== "Object" ? className : "app");
+
+  const fail = (error: unknown): ResponseRecord => {
+    logger.error("The app failed to handle a request", error);
+    return plain(500, "Internal Server Error\n");
+  };
+  const finish = (result: unknown, method: string): ResponseRecord =>
+    isResponse(result)
+      ? recordOf(result, method)
+      : fail(new TypeError(`fetch returned ${typeof result}, not a Response`));
+
+  return {
+    name,
+    logger,
+    maxContentLength,
+    handle(record: RequestRecord): ResponseRecord | Promise<ResponseRecord> {
+      if (record.bodyTooLarge) return plain(413, "Payload Too Large\n");
+      if (UNSUPPORTED_METHODS.has(record.method)) return plain(501, "Not Implemented\n");
+      let request: Request;
+      try {
+        request = requestOf(record);
+      } catch {
+        // An unparseable Host or a header value the fetch standard refuses: the client's fault.
+        return plain(400, "Bad Request\n");
+      }
+      const method = record.method;
+      let result: Response | Promise<Response>;
+      try {
+        result = target.fetch(request);
+      } catch (error) {
+        return fail(error);
+      }
+      // A synchronous Response is answered without a promise turn (Hono returns one for sync routes).
+      if (typeof (result as Partial<Promise<Response>>).then !== "function") {
+        return finish(result, method);
+      }
+      return (result as Promise<Response>).then((response) => finish(response, method), fail);
+    },
+  };
+}
+
+/**
+ * Whether `value` has a `fetch` method the server can call. A Carafe app has one too: check
+ * {@link isRecordHandler} first to serve it without the web adapter.
+ */
+export function isFetchApp(value: unknown): value is FetchApp {
+  return (
+    (typeof value === "object" || typeof value === "function") &&
+    value !== null &&
+    typeof (value as { fetch?: unknown }).fetch === "function"
+  );
+}
+
+/** Whether `value` is an app the server runs directly (it has `handle(record)`). */
+export function isRecordHandler(value: unknown): value is RecordHandler {
+  return (
+    (typeof value === "object" || typeof value === "function") &&
+    value !== null &&
+    typeof (value as { handle?: unknown }).handle === "function"
+  );
+}
+
+/**
+ * The RecordHandler for anything the server can run: a Carafe app as it is, a fetch app
+ * wrapped by {@link fromFetchApp}, or `null` for anything else (what `loadApp` needs).
+ */
+export function toRecordHandler(value: unknown, options?: FetchAppOptions): RecordHandler | null {
+  if (isRecordHandler(value)) return value;
+  if (isFetchApp(value)) return fromFetchApp(value, options);
+  return null;
+}

@@ -1,0 +1,309 @@
+// Design: the code that runs inside a pool thread. It imports the app module itself (as each
+// gunicorn worker imports the app), so module state is per thread, then answers `request`
+// messages one at a time, in the order the loop sent them. A streamed body is pulled from the
+// app's iterator only while fewer than STREAM_WINDOW chunks wait for the loop's ack, so a slow
+// client slows the producer instead of filling memory. Pool threads never touch sockets: the
+// loop says when a request's client left (`cancel`), and its `request.signal` aborts then.
+//
+// The answer to a request is held back while the thread goes straight on to a next request
+// whose route has been quick, so that a run of quick answers reaches the loop as one message
+// (one wake-up, one callback). Anything else (the thread falling idle, a route that is slow or
+// not yet known, bytes the app may reuse, a stream, HOLD_MS passing) sends what is held first.
+// Starting a request that may be slow, the thread says so (`slow`): the loop then takes back
+// the requests waiting behind it, for another thread.
+//
+// The thread writes the id of each request it starts to memory it shares with the loop, so
+// that if it dies, the loop knows which request was running (it gets a 500) and which never
+// started (they run on another thread). A thread that exits on purpose (process.exit in the
+// app) sends what it holds first; only running out of heap loses held answers.
+
+import { performance } from "node:perf_hooks";
+import process from "node:process";
+import { parentPort, workerData } from "node:worker_threads";
+import type {
+  BodyChunk,
+  BodyStream,
+  ClientConnection,
+  RecordHandler,
+  RequestRecord,
+} from "../../framework/index.ts";
+import { executeCall, sendOutcome, type ThreadCall } from "../../threading/calls.ts";
+import { hasRooms } from "../worker/broadcast-relay.ts";
+import { loadApp } from "../loading/load-app.ts";
+import { catchStrayErrors, setRunning, tagOf, type RequestTag } from "./stray-errors.ts";
+import {
+  STREAM_WINDOW,
+  type LoopMessage,
+  type ThreadData,
+  type ThreadMessage,
+} from "./wire-protocol.ts";
+
+const port = parentPort;
+if (port === null) throw new Error("pool-thread runs only inside a pool thread");
+
+/** Longest (ms) an answer is held back for others to go with it. */
+const HOLD_MS = 0.5;
+/** A route whose recent runs all took less than this (ms) is quick. */
+const QUICK_MS = 0.5;
+/** How fast a slow run is forgotten: each later run lowers the route's recent longest by this. */
+const FORGET = 0.9;
+/** Most answers held back. */
+const MOST_HELD = 32;
+
+/** Answers held back, and since when (`performance.now()`). */
+let held: ThreadMessage[] = [];
+let heldSince = 0;
+
+/** Sends `message` now, after whatever is held (order is kept). */
+function post(message: ThreadMessage, transfer: ArrayBuffer[] = []): void {
+  sendHeld();
+  (port as NonNullable<typeof parentPort>).postMessage(message, transfer);
+}
+
+/** Holds a complete answer back, to go with the next ones (see `startNext`). */
+function hold(message: ThreadMessage): void {
+  if (held.length === 0) heldSince = performance.now();
+  held.push(message);
+  if (held.length >= MOST_HELD) sendHeld();
+}
+
+function sendHeld(): void {
+  if (held.length === 0) return;
+  const batch = held;
+  held = [];
+  (port as NonNullable<typeof parentPort>).postMessage(batch.length === 1 ? batch[0] : batch);
+}
+
+/** Each route's longest recent run (ms), by rule, slowly forgotten; see `FORGET`. */
+const recentLongest = new Map<string, number>();
+
+/**
+ * Whether a request on `rule` is expected to be quick; `null` when the app does not name its
+ * routes (an app served through `fetch`), so nothing is known either way.
+ */
+function isQuick(rule: string | null, call: boolean): boolean | null {
+  if (call) return false;
+  if (rule === null) return null;
+  return (recentLongest.get(rule) ?? Infinity) < QUICK_MS;
+}
+
+function ran(rule: string | null, ms: number): void {
+  if (rule === null) return;
+  const before = recentLongest.get(rule);
+  recentLongest.set(rule, before === undefined ? ms : Math.max(ms, before * FORGET));
+}
+
+/** A streamed body being sent: its iterator, the unacknowledged chunks, and the waiting pull. */
+interface Outgoing {
+  iterator: AsyncIterator<BodyChunk>;
+  stream: BodyStream;
+  inFlight: number;
+  resume: (() => void) | null;
+  cancelled: boolean;
+}
+
+const outgoing = new Map<number, Outgoing>();
+
+/** A request's client as the thread knows it: gone once the loop says so. */
+class LoopClient implements ClientConnection {
+  readonly writableFinished = false;
+  destroyed = false;
+  #listeners: (() => void)[] = [];
+
+  once(_event: "close", listener: () => void): this {
+    this.#listeners.push(listener);
+    return this;
+  }
+
+  left(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const listener of this.#listeners.splice(0)) listener();
+  }
+}
+
+/** The clients of the requests this thread holds, from their arrival until they are answered. */
+const clients = new Map<number, LoopClient>();
+
+function failure(id: number, error: unknown): ThreadMessage & { type: "response" } {
+  console.error("[carafe] ERROR a request failed on a pool thread:", error);
+  const text = "Internal Server Error\n";
+  return {
+    type: "response",
+    id,
+    response: {
+      status: 500,
+      headers: ["Content-Type", "text/plain; charset=utf-8", "Content-Length", String(text.length)],
+      body: text,
+    },
+  };
+}
+
+async function sendStream(id: number, stream: BodyStream): Promise<void> {
+  const state: Outgoing = {
+    iterator: stream[Symbol.asyncIterator](),
+    stream,
+    inFlight: 0,
+    resume: null,
+    cancelled: false,
+  };
+  outgoing.set(id, state);
+  try {
+    for (;;) {
+      if (state.inFlight >= STREAM_WINDOW) {
+        await new Promise<void>((resolve) => (state.resume = resolve));
+      }
+      if (state.cancelled) break;
+      const step = await state.iterator.next();
+      if (step.done || state.cancelled) break;
+      state.inFlight += 1;
+      // Copied, not transferred: the app may keep the bytes (a cached page) for the next request.
+      post({ type: "chunk", id, chunk: step.value });
+    }
+    post({ type: "end", id });
+  } catch (error) {
+    console.error("[carafe] ERROR a streamed response failed on a pool thread:", error);
+    post({ type: "end", id, error: error instanceof Error ? error.message : String(error) });
+  } finally {
+    outgoing.delete(id);
+  }
+}
+
+/** The response a toThread call's outcome travels on. */
+const CALL_DONE = { status: 200, headers: [], body: null };
+
+async function runCall(id: number, call: ThreadCall): Promise<void> {
+  const outcome = await executeCall(call);
+  sendOutcome(
+    (sent) => post({ type: "response", id, response: CALL_DONE, outcome: sent }),
+    outcome,
+  );
+}
+
+async function serve(
+  app: RecordHandler,
+  id: number,
+  record: RequestRecord,
+  call?: ThreadCall,
+): Promise<void> {
+  if (call !== undefined) return runCall(id, call);
+  let result;
+  try {
+    result = await app.handle(record, clients.get(id));
+  } catch (error) {
+    hold(failure(id, error));
+    return;
+  }
+  const body = result.body;
+  // Text cannot change once returned; bytes can (a buffer the app reuses): they leave now.
+  if (body === null || typeof body === "string") {
+    hold({ type: "response", id, response: { ...result, body } });
+    return;
+  }
+  if (body instanceof Uint8Array) {
+    post({ type: "response", id, response: { ...result, body } });
+    return;
+  }
+  post({ type: "head", id, status: result.status, headers: result.headers });
+  await sendStream(id, body);
+}
+
+const claim = new Int32Array((workerData as ThreadData).claim);
+const started = new Int32Array((workerData as ThreadData).started);
+const waiting: (LoopMessage & { type: "request" })[] = [];
+let running = false;
+/** The request running now, which a stray error may have come from. */
+let runningTag: RequestTag | null = null;
+
+/** Starts the next waiting request, skipping any the loop took back. */
+function startNext(app: Routed): void {
+  for (let next = waiting.shift(); next !== undefined; next = waiting.shift()) {
+    const slot = next.slot;
+    if (slot !== undefined && Atomics.compareExchange(claim, slot, next.id, -next.id) !== next.id) {
+      clients.delete(next.id);
+      continue;
+    }
+    running = true;
+    const { id, record, call } = next;
+    Atomics.store(started, 0, id);
+    runningTag = tagOf(record);
+    setRunning(runningTag);
+    // A route that matched nothing is keyed as one: it is answered without running a handler.
+    const rule =
+      call === undefined && app.ruleOf !== undefined
+        ? (app.ruleOf(record.method, record.url) ?? "")
+        : null;
+    const quick = isQuick(rule, call !== undefined);
+    const began = performance.now();
+    // A call is never sent ahead: unless something waits behind it already, nothing need move.
+    if (quick === false && (call === undefined || waiting.length > 0)) hold({ type: "slow", id });
+    if (quick !== true || began - heldSince >= HOLD_MS) sendHeld();
+    void serve(app, id, record, call).finally(() => {
+      ran(rule, performance.now() - began);
+      setRunning(null);
+      runningTag = null;
+      clients.delete(id);
+      running = false;
+      startNext(app);
+    });
+    return;
+  }
+  // Nothing more to run: what is held leaves now.
+  sendHeld();
+}
+
+/** A Carafe app names each request's route, which tells quick routes from slow ones. */
+type Routed = RecordHandler & { ruleOf?(method: string, url: string): string | undefined };
+
+function onMessage(app: Routed, message: LoopMessage): void {
+  if (message.type === "request") {
+    // A toThread call has no client; a request's may leave while it waits or runs.
+    if (message.call === undefined) clients.set(message.id, new LoopClient());
+    waiting.push(message);
+    if (!running) startNext(app);
+    return;
+  }
+  if (message.type === "cancel") clients.get(message.id)?.left();
+  const state = outgoing.get(message.id);
+  if (state === undefined) return;
+  if (message.type === "ack") state.inFlight -= 1;
+  else {
+    state.cancelled = true;
+    if (state.stream.cancel) state.stream.cancel();
+    else void state.iterator.return?.();
+  }
+  const resume = state.resume;
+  state.resume = null;
+  resume?.();
+}
+
+catchStrayErrors((origin, error, by) => {
+  const stack =
+    error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
+  // An exception thrown while a request runs, by its own callback or by one nobody can name,
+  // may be what that request awaits: its answer would never come and the thread would stay
+  // busy for good. The thread ends instead, so the request gets its 500 now and the requests
+  // that wait for the thread run on another one.
+  const fatal = origin === "exception" && running && (by === null || by === runningTag);
+  post({ type: "stray-error", origin, stack, route: by === null ? null : by.name, fatal });
+  if (fatal) process.exit(1);
+});
+// process.exit() in a handler ends the thread after this: the answers held leave first.
+process.on("exit", sendHeld);
+
+try {
+  const app = await loadApp((workerData as ThreadData).appSpec);
+  // No socket lives on a thread: its broadcasts go to the loop, which has them.
+  if (hasRooms(app)) {
+    app.rooms.relay = { publish: (envelope) => post({ type: "broadcast", envelope }) };
+    app.rooms.holdsMembers = false;
+  }
+  // Messages the loop sent together come as one array.
+  port.on("message", (message: LoopMessage | LoopMessage[]) => {
+    if (!Array.isArray(message)) onMessage(app, message);
+    else for (const each of message) onMessage(app, each);
+  });
+  post({ type: "ready" });
+} catch (error) {
+  post({ type: "boot-failed", message: error instanceof Error ? error.message : String(error) });
+}
