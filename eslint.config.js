@@ -60,6 +60,10 @@ export default tseslint.config(
               group: ["**/server/**", "**/integrations/**"],
               message: "framework must not import server or integrations.",
             },
+            {
+              group: ["**/threading/*", "!**/threading/index.ts"],
+              message: "framework uses carafe/threading's public entry (threading/index.ts) only.",
+            },
           ],
         },
       ],
@@ -105,8 +109,15 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ["**/framework/*", "!**/framework/index.ts", "**/integrations/**"],
-              message: "the server reaches the framework through framework/index.ts only.",
+              group: [
+                "**/framework/*",
+                "!**/framework/internal.ts",
+                "**/threading/*",
+                "!**/threading/internal.ts",
+                "**/integrations/**",
+              ],
+              message:
+                "the server reaches the framework and threading through their internal.ts entries only.",
             },
           ],
         },

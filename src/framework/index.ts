@@ -1,4 +1,5 @@
-// The framework layer's public names.
+// The framework layer's public names: what users of `carafe` call. What the server needs
+// beyond them is in internal.ts.
 
 export { Carafe } from "./app/app.ts";
 export { broadcast, currentApp, subscribe, urlFor } from "./context/current-app.ts";
@@ -20,7 +21,6 @@ export type { HeadersInit } from "./http/datastructures.ts";
 export {
   BadGateway,
   BadRequest,
-  bodyTooLarge,
   BuildError,
   CarafeError,
   Conflict,
@@ -55,13 +55,10 @@ export {
   UnsupportedMediaType,
 } from "./errors.ts";
 export type { HTTPExceptionOptions } from "./errors.ts";
-export { recordFromRequest, responseFromRecord } from "./boundary/web-adapter.ts";
 export { FileStorage } from "./http/forms.ts";
 export type { Logger } from "./app/logging.ts";
-export { bodyPlanOf } from "./boundary/records.ts";
 export type {
   BodyChunk,
-  BodyPlan,
   BodyStream,
   ClientConnection,
   RecordHandler,
@@ -70,23 +67,12 @@ export type {
 } from "./boundary/records.ts";
 export { Request } from "./http/request.ts";
 export type { GetJsonOptions } from "./http/request.ts";
-export {
-  Response,
-  abort,
-  exceptionResponse,
-  json,
-  makeResponse,
-  prefersJson,
-  redirect,
-} from "./http/response.ts";
+export { Response, abort, json, makeResponse, redirect } from "./http/response.ts";
 export type { ResponseBody, ResponseInit, ResponseValue } from "./http/response.ts";
 export { ValidationError } from "./routing/converters.ts";
 export type { Converter, ConverterArg, ConverterFactory } from "./routing/converters.ts";
 export type { ConverterTypes, RouteParams } from "./routing/params.ts";
-export { UrlMap } from "./routing/url-map.ts";
-export type { MatchResult } from "./routing/url-map.ts";
-export { appsCreatedIn, runnerSlot, setManaged, setRunner } from "./app/runner.ts";
-export type { RunOptions, Runner } from "./app/runner.ts";
+export type { RunOptions } from "./app/runner.ts";
 export type {
   AfterRequestHook,
   Awaitable,
@@ -100,24 +86,14 @@ export type {
 } from "./app/scaffold.ts";
 export { guessMimetype, safeJoin, sendFile, sendFromDirectory } from "./http/send-file.ts";
 export type { SendFileOptions } from "./http/send-file.ts";
-export { Rooms, Subscription } from "./websocket/rooms.ts";
-export type {
-  BroadcastEnvelope,
-  BroadcastOptions,
-  BroadcastRelay,
-  SubscribeOptions,
-} from "./websocket/rooms.ts";
+export { Subscription } from "./websocket/rooms.ts";
+export type { BroadcastOptions, SubscribeOptions } from "./websocket/rooms.ts";
 export { Session } from "./context/sessions.ts";
-export type {
-  SocketDecision,
-  SocketEvents,
-  SocketHandler,
-  WebSocketOptions,
-} from "./websocket/socket-routes.ts";
+export type { SocketEvents, SocketHandler, WebSocketOptions } from "./websocket/socket-routes.ts";
 export { sse } from "./http/sse.ts";
 export type { EventSource, ServerSentEvent, SseOptions } from "./http/sse.ts";
 export type { SessionData } from "./context/sessions.ts";
 export { TestClient, TestResponse } from "./boundary/test-client.ts";
 export { WebSocket, WebSocketClosed } from "./websocket/websocket.ts";
-export type { EncodedText, SocketTransport, WebSocketMessage } from "./websocket/websocket.ts";
+export type { WebSocketMessage } from "./websocket/websocket.ts";
 export type { TestFile, TestRequestOptions } from "./boundary/test-client.ts";

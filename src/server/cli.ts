@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import process from "node:process";
 import { parseArgs } from "node:util";
-import type { Carafe } from "../framework/index.ts";
+import type { Carafe } from "../framework/internal.ts";
 import { runDevServer } from "./dev/dev-server.ts";
 import { AppLoadError, loadApp, type LoadedApp } from "./loading/load-app.ts";
 import { serve, workerOptions } from "./serve.ts";

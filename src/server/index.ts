@@ -2,7 +2,7 @@
 // behind `app.run()`. The development server itself (node:http, the thread pool, `ws`) loads on
 // first use: every pool thread imports the app, and with it this file, but never serves.
 
-import { setRunner } from "../framework/index.ts";
+import { setRunner } from "../framework/internal.ts";
 import type * as DevServerModule from "./dev/dev-server.ts";
 import type { DevServer, DevServerOptions, ServableApp } from "./dev/dev-server.ts";
 

@@ -12,8 +12,8 @@ import { isIP } from "node:net";
 import { DEFAULT_ACCESS_LOG_FORMAT, LOG_LEVELS } from "./http/access-log.ts";
 import type { RequestLimits } from "./http/http-loop.ts";
 import { isTrustEntry } from "./http/proxy.ts";
-import { defaultThreadHeapMb } from "../threading/heap-bound.ts";
-import { importFile } from "../threading/typescript.ts";
+import { defaultThreadHeapMb } from "../threading/internal.ts";
+import { importFile } from "../threading/internal.ts";
 import type { Bind, ServeOptions } from "./supervisor/protocol.ts";
 
 /** A setting that cannot be used as given; the message names the option and what to do. */

@@ -4,7 +4,7 @@ import { once } from "node:events";
 import { createServer, get, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, it } from "node:test";
-import type { RecordHandler } from "../../src/framework/index.ts";
+import type { RecordHandler } from "../../src/framework/internal.ts";
 import { createRequestListener } from "../../src/server/http/http-loop.ts";
 
 const app: RecordHandler = {

@@ -73,7 +73,7 @@ import {
 } from "../websocket/rooms.ts";
 import { SocketRoutes, type SocketDecision, type SocketHost } from "../websocket/socket-routes.ts";
 import type { WebSocketMessage } from "../websocket/websocket.ts";
-import { NamedShared } from "../../threading/shared.ts";
+import { NamedShared } from "../../threading/index.ts";
 
 export type { RoutePayload } from "./views.ts";
 

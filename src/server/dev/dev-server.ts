@@ -6,7 +6,7 @@ import { createServer, type Server } from "node:http";
 import { dirname, resolve } from "node:path";
 import type { AddressInfo } from "node:net";
 import process from "node:process";
-import type { RecordHandler, RunOptions } from "../../framework/index.ts";
+import type { RecordHandler, RunOptions } from "../../framework/internal.ts";
 import { createRequestListener } from "../http/http-loop.ts";
 import { DEFAULT_REQUEST_LIMITS } from "../settings.ts";
 import { connectBroadcasts, hasRooms } from "../worker/broadcast-relay.ts";
@@ -15,7 +15,7 @@ import { parseAppSpec } from "../loading/load-app.ts";
 import { ThreadPool } from "../pool/index.ts";
 import { isReloaderChild, runWithReloader } from "./reloader.ts";
 import { createWatchdog } from "../http/watchdog.ts";
-import { describeThreads } from "../../threading/heap-bound.ts";
+import { describeThreads } from "../../threading/internal.ts";
 
 /** What the development server needs of an app. */
 export type ServableApp = RecordHandler & {

@@ -11,7 +11,7 @@ import {
   exceptionResponse,
   type RequestRecord,
   type ResponseRecord,
-} from "../../framework/index.ts";
+} from "../../framework/internal.ts";
 
 // RFC 3986 section 3.2.2 lets a host hold sub-delimiters (`'`, `(`, `;`, …) and percent-escapes,
 // but no name a resolver knows does, and a Host is copied into URLs, redirects and pages: only

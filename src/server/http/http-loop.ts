@@ -18,7 +18,7 @@ import {
   type RecordHandler,
   type RequestRecord,
   type ResponseRecord,
-} from "../../framework/index.ts";
+} from "../../framework/internal.ts";
 import { hostError, useTargetAuthority } from "./host.ts";
 
 /** Where the loop reports failures it cannot answer with a response. */

@@ -13,7 +13,7 @@
 // practice the reverse proxy in front — and it has no address that an allow list could name.
 
 import { BlockList, isIP } from "node:net";
-import type { RequestRecord } from "../../framework/index.ts";
+import type { RequestRecord } from "../../framework/internal.ts";
 import { isHost } from "./host.ts";
 
 /** Thrown by `createProxyTrust` for an allow-list entry that is not an address, network or `*`. */

@@ -3,7 +3,7 @@
 // long each request held it; past the threshold the watchdog says so once per route, naming
 // the way out.
 
-import type { RequestRecord } from "../../framework/index.ts";
+import type { RequestRecord } from "../../framework/internal.ts";
 
 /** What the watchdog needs of an app: which rule a request matched. */
 export interface RuleLookup {

@@ -17,7 +17,7 @@ import type {
   SocketDecision,
   SocketTransport,
   WebSocketMessage,
-} from "../../framework/index.ts";
+} from "../../framework/internal.ts";
 import {
   hasNoBody,
   recordOf,

@@ -9,7 +9,7 @@ import {
   type RecordHandler,
   type RequestRecord,
   type ResponseRecord,
-} from "../../framework/index.ts";
+} from "../../framework/internal.ts";
 
 /** What the server needs of a fetch app: a `fetch(Request)` method, sync or async. */
 export interface FetchApp {

@@ -2,9 +2,9 @@
 
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, extname, join, resolve } from "node:path";
-import { appsCreatedIn, setManaged, type RecordHandler } from "../../framework/index.ts";
+import { appsCreatedIn, setManaged, type RecordHandler } from "../../framework/internal.ts";
 import { toRecordHandler } from "./fetch-app.ts";
-import { importFile } from "../../threading/typescript.ts";
+import { importFile } from "../../threading/internal.ts";
 
 /** The error `carafe` prints (without a stack) when the app cannot be loaded. */
 export class AppLoadError extends Error {

@@ -2,7 +2,7 @@
 // messages and are handed to the http loop's writer one at a time; each one taken is
 // acknowledged, so the thread never runs more than STREAM_WINDOW chunks ahead of the socket.
 
-import type { BodyChunk, BodyStream } from "../../framework/index.ts";
+import type { BodyChunk, BodyStream } from "../../framework/internal.ts";
 
 /** A streamed response body fed by a thread's `chunk` messages. */
 export class IncomingStream implements BodyStream {

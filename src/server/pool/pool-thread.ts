@@ -26,8 +26,8 @@ import type {
   ClientConnection,
   RecordHandler,
   RequestRecord,
-} from "../../framework/index.ts";
-import { executeCall, sendOutcome, type ThreadCall } from "../../threading/calls.ts";
+} from "../../framework/internal.ts";
+import { executeCall, sendOutcome, type ThreadCall } from "../../threading/internal.ts";
 import { hasRooms } from "../worker/broadcast-relay.ts";
 import { loadApp } from "../loading/load-app.ts";
 import { catchStrayErrors, setRunning, tagOf, type RequestTag } from "./stray-errors.ts";

@@ -10,7 +10,7 @@
 // tagging costs only the timers, and only theirs.
 
 import process from "node:process";
-import type { RequestRecord } from "../../framework/index.ts";
+import type { RequestRecord } from "../../framework/internal.ts";
 
 /**
  * A request as its callbacks remember it: one object per request (its identity tells two

@@ -40,13 +40,13 @@ import {
   type HTTPException,
   type RequestRecord,
   type ResponseRecord,
-} from "../../framework/index.ts";
+} from "../../framework/internal.ts";
 import { AppLoadError } from "../loading/load-app.ts";
-import { unsendable, type CallOutcome, type ThreadCall } from "../../threading/calls.ts";
-import { defaultThreadHeapMb, heapLimits } from "../../threading/heap-bound.ts";
-import { namedSharedValues } from "../../threading/shared.ts";
-import { entryUrl, spawnWorker } from "../../threading/spawn.ts";
-import { useExecutor, type CallExecutor } from "../../threading/to-thread.ts";
+import { unsendable, type CallOutcome, type ThreadCall } from "../../threading/internal.ts";
+import { defaultThreadHeapMb, heapLimits } from "../../threading/internal.ts";
+import { namedSharedValues } from "../../threading/internal.ts";
+import { entryUrl, spawnWorker } from "../../threading/internal.ts";
+import { useExecutor, type CallExecutor } from "../../threading/internal.ts";
 import { IncomingStream } from "./incoming-stream.ts";
 import {
   transferable,

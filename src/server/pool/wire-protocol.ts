@@ -8,8 +8,8 @@ import type {
   BroadcastEnvelope,
   RequestRecord,
   ResponseRecord,
-} from "../../framework/index.ts";
-import type { CallOutcome, ThreadCall } from "../../threading/calls.ts";
+} from "../../framework/internal.ts";
+import type { CallOutcome, ThreadCall } from "../../threading/internal.ts";
 
 /** What a pool thread is started with (its `workerData`). */
 export interface ThreadData {

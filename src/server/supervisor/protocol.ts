@@ -1,7 +1,7 @@
 // The messages between the supervisor (primary process) and its worker processes, over the
 // cluster IPC channel. One discriminated union per direction.
 
-import type { BroadcastEnvelope } from "../../framework/index.ts";
+import type { BroadcastEnvelope } from "../../framework/internal.ts";
 
 /** How a worker process should serve: what `carafe serve` resolved from its settings. */
 export interface ServeOptions {

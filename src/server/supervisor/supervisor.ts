@@ -22,7 +22,7 @@ import { dirname, resolve } from "node:path";
 import process from "node:process";
 import { parseAppSpec } from "../loading/load-app.ts";
 import { watchSources } from "../dev/reloader.ts";
-import { describeThreads } from "../../threading/heap-bound.ts";
+import { describeThreads } from "../../threading/internal.ts";
 import {
   BOOT_FAILED_EXIT,
   isWorkerMessage,

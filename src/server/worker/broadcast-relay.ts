@@ -7,7 +7,7 @@
 // then: an app that never sets `broadcastUrl` needs nothing installed.
 
 import { randomUUID } from "node:crypto";
-import type { BroadcastEnvelope, BroadcastRelay, Rooms } from "../../framework/index.ts";
+import type { BroadcastEnvelope, BroadcastRelay, Rooms } from "../../framework/internal.ts";
 
 /** What a server needs of an app to relay its broadcasts. */
 export interface BroadcastingApp {

@@ -18,7 +18,7 @@ import { loadApp } from "../loading/load-app.ts";
 import { connectBroadcasts, hasRooms, type Broadcasts } from "./broadcast-relay.ts";
 import { createUpgrades, servesSockets } from "../http/websocket-upgrades.ts";
 import { createWatchdog } from "../http/watchdog.ts";
-import type { BroadcastEnvelope } from "../../framework/index.ts";
+import type { BroadcastEnvelope } from "../../framework/internal.ts";
 import {
   BOOT_FAILED_EXIT,
   describeBind,

@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Blueprint, Carafe, CarafeError, UrlMap } from "carafe";
+import { Blueprint, Carafe, CarafeError } from "carafe";
+import { UrlMap } from "../../../src/framework/internal.ts";
 import { DEFAULT_CONVERTERS, ValidationError } from "../../../src/framework/routing/converters.ts";
 import { parseRule, type RuleSegment } from "../../../src/framework/routing/rule.ts";
 

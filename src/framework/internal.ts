@@ -1,0 +1,14 @@
+// The framework's internal entry: the public names plus what the server layer needs to serve an
+// app (the record boundary's helpers, the run slot, rooms, error pages). Not a package export;
+// only src/server imports it.
+
+export * from "./index.ts";
+export { setManaged, setRunner, appsCreatedIn, runnerSlot, type Runner } from "./app/runner.ts";
+export { bodyPlanOf, type BodyPlan } from "./boundary/records.ts";
+export { recordFromRequest, responseFromRecord } from "./boundary/web-adapter.ts";
+export { bodyTooLarge } from "./errors.ts";
+export { exceptionResponse, prefersJson } from "./http/response.ts";
+export { UrlMap, type MatchResult } from "./routing/url-map.ts";
+export { Rooms, type BroadcastEnvelope, type BroadcastRelay } from "./websocket/rooms.ts";
+export type { SocketDecision } from "./websocket/socket-routes.ts";
+export type { EncodedText, SocketTransport } from "./websocket/websocket.ts";
