@@ -1,0 +1,93 @@
+// Barrier under real worker threads and the main thread: generations, abort(), reset() and
+// timeouts.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Barrier, BrokenBarrierError, sharedArray } from "../../src/threading/index.ts";
+import { HANG_LIMIT, joinAll, settleAll, startThread, startThreads, until } from "./helpers.ts";
+
+function waitAtBarrier(barrier: Barrier, timeout?: number): number {
+  return barrier.wait(timeout);
+}
+
+// ---- Barrier ----
+
+describe("Barrier", { timeout: HANG_LIMIT * 2 }, () => {
+  it("takes 3 threads and the main thread through 50 generations, numbering each one's waiters 0 to 3", async () => {
+    function passRounds(barrier: Barrier, arrived: Int32Array, rounds: number): number[] {
+      const indices: number[] = [];
+      for (let round = 0; round < rounds; round++) {
+        Atomics.add(arrived, round, 1);
+        indices.push(barrier.wait());
+        const count = Atomics.load(arrived, round);
+        if (count !== barrier.parties) {
+          throw new Error(`passed round ${round} when only ${count} had arrived`);
+        }
+      }
+      return indices;
+    }
+    const rounds = 50;
+    const barrier = new Barrier(4);
+    const arrived = sharedArray(Int32Array, rounds);
+    const threads = startThreads(3, passRounds, [barrier, arrived, rounds]);
+    const mine: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      Atomics.add(arrived, round, 1);
+      mine.push(await barrier.waitAsync());
+      assert.equal(Atomics.load(arrived, round), 4, `main passed round ${round} early`);
+    }
+    const theirs = await joinAll(threads);
+    for (let round = 0; round < rounds; round++) {
+      const indices = [mine, ...theirs].map((indicesOf) => indicesOf[round]);
+      assert.deepEqual(indices.sort(), [0, 1, 2, 3], `round ${round}`);
+    }
+    assert.equal(barrier.nWaiting, 0);
+  });
+
+  it("abort() makes every waiting thread throw BrokenBarrierError, and later waits too", async () => {
+    const barrier = new Barrier(4);
+    const threads = startThreads(3, waitAtBarrier, [barrier, undefined]);
+    await until(() => barrier.nWaiting === 3, "3 threads wait at the barrier");
+    barrier.abort();
+    for (const outcome of await settleAll(threads)) {
+      assert.equal(outcome.status, "rejected");
+      assert.ok(outcome.reason instanceof BrokenBarrierError);
+    }
+    assert.equal(barrier.broken, true);
+    assert.throws(() => barrier.wait(), BrokenBarrierError);
+    await assert.rejects(barrier.waitAsync(), BrokenBarrierError);
+  });
+
+  it("reset() breaks the threads waiting at it, and the barrier works again afterwards", async () => {
+    function waitThroughReset(barrier: Barrier): number {
+      try {
+        barrier.wait();
+        return -1; // passed the generation that reset() should have broken
+      } catch (error) {
+        if ((error as Error).name !== "BrokenBarrierError") throw error;
+      }
+      return barrier.wait();
+    }
+    const barrier = new Barrier(3);
+    const threads = startThreads(2, waitThroughReset, [barrier]);
+    await until(() => barrier.nWaiting === 2, "2 threads wait at the barrier");
+    barrier.reset();
+    assert.equal(barrier.broken, false);
+    const mine = await barrier.waitAsync();
+    const theirs = await joinAll(threads);
+    assert.deepEqual([mine, ...theirs].sort(), [0, 1, 2]);
+  });
+
+  it("breaks for every waiter, threads and main, when one wait's timeout expires", async () => {
+    const barrier = new Barrier(4);
+    const patient = startThread(waitAtBarrier, [barrier, undefined]);
+    const impatient = startThread(waitAtBarrier, [barrier, 100]);
+    const mainBroken = assert.rejects(barrier.waitAsync(), BrokenBarrierError);
+    await assert.rejects(impatient.join(HANG_LIMIT), {
+      name: "BrokenBarrierError",
+      message: /timed out/,
+    });
+    await assert.rejects(patient.join(HANG_LIMIT), BrokenBarrierError);
+    await mainBroken;
+    assert.equal(barrier.broken, true);
+  });
+});
