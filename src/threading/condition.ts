@@ -7,12 +7,15 @@
 // waiter only takes a token after a notify that came once it was waiting. A waiter whose timeout
 // runs out takes the lock back first, then a token if one is left (it was notified after all)
 // or its place among the waiters. As with every condition variable, re-check the predicate
-// after waking (waitFor).
+// after waking (waitFor). wait() and waitAsync() run one algorithm, `waiting` (taking the
+// lock back included), waitFor() and waitForAsync() another, `waitingFor`: the first blocking
+// the thread, the second awaiting without blocking the event loop (see wait.ts).
 
 import { performance } from "node:perf_hooks";
 import { LockNotOwnedError } from "./errors.ts";
 import { RLock, type ConditionLock, type Lock } from "./locks.ts";
-import { deadlineOf, sharedInts, waitAsync, waitBlocking, type Timeout } from "./wait.ts";
+import { deadlineOf, runAsync, runBlocking, sharedInts, sleepWhile } from "./wait.ts";
+import type { Timeout, Waiting } from "./wait.ts";
 
 const SEQUENCE = 0;
 /** Waiters no notify has chosen yet; changed only under the lock. */
@@ -70,61 +73,25 @@ export class Condition {
    */
   wait(timeout?: Timeout): boolean {
     const deadline = deadlineOf(timeout, "Condition.wait");
-    const { sequence: waitedFrom, saved } = this.beginWait("wait()");
-    let sequence = waitedFrom;
-    let notified = false;
-    try {
-      while (waitBlocking(this.state, SEQUENCE, sequence, deadline)) {
-        sequence = Atomics.load(this.state, SEQUENCE);
-        if ((notified = this.takeToken())) break;
-      }
-    } finally {
-      (this.lock as ConditionLock).restore(saved);
-    }
-    return notified || this.endTimedOutWait(waitedFrom);
+    return runBlocking(this.waiting("wait()", deadline));
   }
 
   /** The awaitable form of `wait()`: never blocks the event loop. */
   async waitAsync(timeout?: Timeout): Promise<boolean> {
     const deadline = deadlineOf(timeout, "Condition.waitAsync");
-    const { sequence: waitedFrom, saved } = this.beginWait("waitAsync()");
-    let sequence = waitedFrom;
-    let notified = false;
-    try {
-      while (await waitAsync(this.state, SEQUENCE, sequence, deadline)) {
-        sequence = Atomics.load(this.state, SEQUENCE);
-        if ((notified = this.takeToken())) break;
-      }
-    } finally {
-      await (this.lock as ConditionLock).restoreAsync(saved);
-    }
-    return notified || this.endTimedOutWait(waitedFrom);
+    return runAsync(this.waiting("waitAsync()", deadline));
   }
 
   /** Waits until `predicate()` is true; returns its last result (false after a timeout). */
   waitFor<T>(predicate: () => T, timeout?: Timeout): T {
     const deadline = deadlineOf(timeout, "Condition.waitFor");
-    let result = predicate();
-    while (!result) {
-      const left = deadline - performance.now();
-      if (left <= 0) break;
-      this.wait(deadline === Infinity ? undefined : left);
-      result = predicate();
-    }
-    return result;
+    return runBlocking(this.waitingFor(predicate, "wait()", deadline));
   }
 
   /** The awaitable form of `waitFor()`. */
   async waitForAsync<T>(predicate: () => T, timeout?: Timeout): Promise<T> {
     const deadline = deadlineOf(timeout, "Condition.waitForAsync");
-    let result = predicate();
-    while (!result) {
-      const left = deadline - performance.now();
-      if (left <= 0) break;
-      await this.waitAsync(deadline === Infinity ? undefined : left);
-      result = predicate();
-    }
-    return result;
+    return runAsync(this.waitingFor(predicate, "waitAsync()", deadline));
   }
 
   /** Wakes up to `n` threads waiting on this condition. The caller must hold the lock. */
@@ -132,10 +99,13 @@ export class Condition {
     if (!(this.lock as ConditionLock).isOwned()) {
       throw new LockNotOwnedError("Condition.notify() needs the condition's lock held");
     }
+    // WAITERS changes only under the lock, which the caller holds.
     const chosen = Math.min(n, Atomics.load(this.state, WAITERS));
     if (chosen <= 0) return;
     Atomics.sub(this.state, WAITERS, chosen);
+    // Tokens before the sequence: a waiter that sees the sequence move finds its token there.
     Atomics.add(this.state, TOKENS, chosen);
+    // The sequence moves, so a chosen waiter not yet asleep does not fall asleep on the old one.
     Atomics.add(this.state, SEQUENCE, 1);
     Atomics.notify(this.state, SEQUENCE, chosen);
   }
@@ -143,6 +113,33 @@ export class Condition {
   /** Wakes every thread waiting on this condition. The caller must hold the lock. */
   notifyAll(): void {
     this.notify(Infinity);
+  }
+
+  /** The algorithm of wait() and waitAsync(); `what` names the caller in errors. */
+  private *waiting(what: string, deadline: number): Waiting<boolean> {
+    const { sequence: waitedFrom, saved } = this.beginWait(what);
+    let sequence = waitedFrom;
+    let notified = false;
+    try {
+      // Sleeps while the sequence holds: a notify after beginWait() has moved it already.
+      while (yield sleepWhile(this.state, SEQUENCE, sequence, deadline)) {
+        sequence = Atomics.load(this.state, SEQUENCE);
+        if ((notified = this.takeToken())) break;
+      }
+    } finally {
+      yield* (this.lock as ConditionLock).restoring(saved);
+    }
+    return notified || this.endTimedOutWait(waitedFrom);
+  }
+
+  /** The algorithm of waitFor() and waitForAsync(): wait() until `predicate()` holds. */
+  private *waitingFor<T>(predicate: () => T, what: string, deadline: number): Waiting<T> {
+    let result = predicate();
+    while (!result && performance.now() < deadline) {
+      yield* this.waiting(what, deadline);
+      result = predicate();
+    }
+    return result;
   }
 
   /** Takes one wake-up token if any is left; the only step a waiter takes without the lock. */
