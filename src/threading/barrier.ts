@@ -3,10 +3,13 @@
 // of `parties` to arrive starts the next generation and wakes the rest, who sleep on the
 // generation word. abort() and reset() also wake them; each then learns from the state whether
 // its generation passed or broke. A wait that times out breaks the barrier, as in Python.
+// wait() and waitAsync() run one algorithm, `waiting`, blocking the thread or awaiting without
+// blocking the event loop (see wait.ts).
 
 import { BrokenBarrierError } from "./errors.ts";
-import { mutexAcquire, mutexAcquireAsync, mutexRelease } from "./locks.ts";
-import { deadlineOf, sharedInts, waitAsync, waitBlocking, type Timeout } from "./wait.ts";
+import { mutexAcquire, mutexAcquiring, mutexRelease } from "./locks.ts";
+import { deadlineOf, runAsync, runBlocking, sharedInts, sleepWhile } from "./wait.ts";
+import type { Timeout, Waiting } from "./wait.ts";
 
 const MUTEX = 0;
 const ARRIVED = 1;
@@ -47,57 +50,37 @@ export class Barrier {
 
   /** How many threads must call wait() to pass the barrier. */
   get parties(): number {
+    // Written once, before the barrier is shared.
     return Atomics.load(this.state, PARTIES);
   }
 
   /** How many threads wait in the current generation. */
   get nWaiting(): number {
+    // A snapshot: ARRIVED changes under the mutex, which this does not take.
     return Atomics.load(this.state, ARRIVED);
   }
 
   get broken(): boolean {
+    // Written under the mutex; read without it as a snapshot, and under it by arrive().
     return Atomics.load(this.state, BROKEN) === 1;
   }
 
   /** Blocks until every party has arrived; breaks the barrier if `timeout` ms pass first. */
   wait(timeout?: Timeout): number {
     const deadline = deadlineOf(timeout, "Barrier.wait");
-    mutexAcquire(this.state, MUTEX, Infinity);
-    const { generation, index } = this.arrive();
-    if (index === this.parties - 1) return index;
-    for (;;) {
-      const woken = waitBlocking(this.state, GENERATION, generation, deadline);
-      const outcome = this.outcome(generation);
-      if (outcome === "passed") return index;
-      if (outcome === "broken") throw this.brokenError();
-      if (!woken) {
-        this.abort();
-        throw new BrokenBarrierError(`Barrier.wait timed out after ${String(timeout)} ms`);
-      }
-    }
+    return runBlocking(this.waiting("Barrier.wait", timeout, deadline));
   }
 
   /** The awaitable form of `wait()`: never blocks the event loop. */
   async waitAsync(timeout?: Timeout): Promise<number> {
     const deadline = deadlineOf(timeout, "Barrier.waitAsync");
-    await mutexAcquireAsync(this.state, MUTEX, Infinity);
-    const { generation, index } = this.arrive();
-    if (index === this.parties - 1) return index;
-    for (;;) {
-      const woken = await waitAsync(this.state, GENERATION, generation, deadline);
-      const outcome = this.outcome(generation);
-      if (outcome === "passed") return index;
-      if (outcome === "broken") throw this.brokenError();
-      if (!woken) {
-        this.abort();
-        throw new BrokenBarrierError(`Barrier.waitAsync timed out after ${String(timeout)} ms`);
-      }
-    }
+    return runAsync(this.waiting("Barrier.waitAsync", timeout, deadline));
   }
 
   /** Breaks the barrier: every waiting and later wait() throws until reset(). */
   abort(): void {
     mutexAcquire(this.state, MUTEX, Infinity);
+    // Broken before the notify: every waiter it wakes finds the barrier broken.
     Atomics.store(this.state, BROKEN, 1);
     Atomics.notify(this.state, GENERATION);
     mutexRelease(this.state, MUTEX);
@@ -106,23 +89,48 @@ export class Barrier {
   /** Returns the barrier to its first state; threads waiting in it get `BrokenBarrierError`. */
   reset(): void {
     mutexAcquire(this.state, MUTEX, Infinity);
+    // With waiters: mark their generation as reset before moving on, so each wakes to "broken".
     if (Atomics.load(this.state, ARRIVED) > 0) {
       Atomics.store(this.state, RESET_GENERATION, Atomics.load(this.state, GENERATION));
       Atomics.add(this.state, GENERATION, 1);
     }
     Atomics.store(this.state, ARRIVED, 0);
     Atomics.store(this.state, BROKEN, 0);
+    // Last, after the state is whole: the woken read it without the mutex.
     Atomics.notify(this.state, GENERATION);
     mutexRelease(this.state, MUTEX);
+  }
+
+  /** The algorithm of wait() and waitAsync(): the caller's arrival index, or a throw. */
+  private *waiting(what: string, timeout: Timeout, deadline: number): Waiting<number> {
+    // The mutex is held only for the few steps of arrive(): wait for it however long it takes.
+    yield* mutexAcquiring(this.state, MUTEX, Infinity);
+    const { generation, index } = this.arrive();
+    if (index === this.parties - 1) return index;
+    for (;;) {
+      // Sleeps while the generation holds: the last arrival and reset() move it, so a sleep that
+      // begins after either returns at once; abort() wakes the sleepers with a notify.
+      const woken = yield sleepWhile(this.state, GENERATION, generation, deadline);
+      const outcome = this.outcome(generation);
+      if (outcome === "passed") return index;
+      if (outcome === "broken") throw this.brokenError();
+      if (!woken) {
+        this.abort();
+        throw new BrokenBarrierError(`${what} timed out after ${String(timeout)} ms`);
+      }
+    }
   }
 
   /** Counts the caller in, holding the mutex, and releases it; the last one opens the gate. */
   private arrive(): { generation: number; index: number } {
     try {
       if (this.broken) throw this.brokenError();
+      // Under the mutex: the generation and the count belong to the same arrival.
       const generation = Atomics.load(this.state, GENERATION);
       const index = Atomics.add(this.state, ARRIVED, 1);
       if (index === this.parties - 1) {
+        // The count resets before the generation moves, so the next generation starts at 0;
+        // the move wakes sleepers and stops late ones from sleeping on the old generation.
         Atomics.store(this.state, ARRIVED, 0);
         Atomics.add(this.state, GENERATION, 1);
         Atomics.notify(this.state, GENERATION);
@@ -134,6 +142,8 @@ export class Barrier {
   }
 
   private outcome(generation: number): Outcome {
+    // Without the mutex: GENERATION moves after RESET_GENERATION is written, so a moved
+    // generation is read together with the reset that moved it, if one did.
     if (Atomics.load(this.state, GENERATION) !== generation) {
       return Atomics.load(this.state, RESET_GENERATION) === generation ? "broken" : "passed";
     }

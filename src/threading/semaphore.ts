@@ -1,10 +1,13 @@
 // Design: a counting semaphore on shared Int32s [value, limit]. acquire() decrements a positive
 // value with compare-and-swap and otherwise sleeps while the value is 0; release() adds and
 // notifies as many sleepers as it added. A waiter that reads 0 and then misses the notify
-// still wakes, because Atomics.wait returns at once when the value is no longer 0.
+// still wakes, because Atomics.wait returns at once when the value is no longer 0. Waiting for
+// a slot is one algorithm, `acquiring`, run blocking by acquire() and awaiting by
+// acquireAsync() (see wait.ts), after both tried the one-step fast path, `tryTake`.
 
 import { SemaphoreOverReleasedError, ThreadingTimeoutError } from "./errors.ts";
-import { deadlineOf, sharedInts, waitAsync, waitBlocking, type Timeout } from "./wait.ts";
+import { deadlineOf, runAsync, runBlocking, sharedInts, sleepWhile } from "./wait.ts";
+import type { Timeout, Waiting } from "./wait.ts";
 
 const VALUE = 0;
 /** The most the value may reach (BoundedSemaphore); -1 for no bound. */
@@ -12,6 +15,7 @@ const LIMIT = 1;
 
 /** Takes one unit if the value is positive. */
 function tryTake(state: Int32Array): boolean {
+  // Compare-and-swap, so that two takers cannot both take the last unit; retried while positive.
   for (let value = Atomics.load(state, VALUE); value > 0; value = Atomics.load(state, VALUE)) {
     if (Atomics.compareExchange(state, VALUE, value, value - 1) === value) return true;
   }
@@ -49,26 +53,23 @@ export class Semaphore {
   /** Takes a slot, waiting for one; `false` if `timeout` ms pass first (0: try once). */
   acquire(timeout?: Timeout): boolean {
     const deadline = deadlineOf(timeout, `${this.kind}.acquire`);
-    while (!tryTake(this.state)) {
-      if (!waitBlocking(this.state, VALUE, 0, deadline)) return tryTake(this.state);
-    }
-    return true;
+    // A free slot costs no generator.
+    return tryTake(this.state) || runBlocking(this.acquiring(deadline));
   }
 
   /** The awaitable form of `acquire()`: never blocks the event loop. */
   async acquireAsync(timeout?: Timeout): Promise<boolean> {
     const deadline = deadlineOf(timeout, `${this.kind}.acquireAsync`);
-    while (!tryTake(this.state)) {
-      if (!(await waitAsync(this.state, VALUE, 0, deadline))) return tryTake(this.state);
-    }
-    return true;
+    return tryTake(this.state) || runAsync(this.acquiring(deadline));
   }
 
   /** Gives back `n` slots and wakes up to `n` waiters. */
   release(n = 1): void {
     checkCount(`${this.kind}.release(n)`, n);
+    // Written once, before the semaphore is shared.
     const limit = Atomics.load(this.state, LIMIT);
     for (;;) {
+      // Checked and added in one compare-and-swap: a bound cannot be passed by two releases.
       const value = Atomics.load(this.state, VALUE);
       if (limit >= 0 && value + n > limit) {
         throw new SemaphoreOverReleasedError(
@@ -77,11 +78,13 @@ export class Semaphore {
       }
       if (Atomics.compareExchange(this.state, VALUE, value, value + n) === value) break;
     }
+    // After the add: a woken waiter finds the slots, and one not yet asleep sees VALUE ≠ 0.
     Atomics.notify(this.state, VALUE, n);
   }
 
   /** Free slots right now (a snapshot: other threads may change it at once). */
   get value(): number {
+    // A snapshot only.
     return Atomics.load(this.state, VALUE);
   }
 
@@ -103,6 +106,16 @@ export class Semaphore {
     } finally {
       this.release();
     }
+  }
+
+  /** Takes a slot, sleeping while none is free; `false` when `deadline` passes first. */
+  private *acquiring(deadline: number): Waiting<boolean> {
+    while (!tryTake(this.state)) {
+      // Sleeps only while the value is still 0: a release() between tryTake and here is seen.
+      // After the deadline, one last try: a slot freed just then is still taken.
+      if (!(yield sleepWhile(this.state, VALUE, 0, deadline))) return tryTake(this.state);
+    }
+    return true;
   }
 
   private timedOut(timeout: Timeout): Error {
