@@ -1,6 +1,6 @@
 // A blocking sleep for code inside threads, like Python's time.sleep.
 
-import { deadlineOf, sharedInts, waitBlocking } from "./wait.ts";
+import { deadlineOf, sharedInts, sleepWhile, waitBlocking } from "./wait.ts";
 
 const nobody = sharedInts(1);
 
@@ -13,5 +13,5 @@ const nobody = sharedInts(1);
  */
 export function sleep(ms: number): void {
   // Nobody ever notifies this word: the wait always runs to its deadline.
-  waitBlocking(nobody, 0, 0, deadlineOf(ms, "sleep"));
+  waitBlocking(sleepWhile(nobody, 0, 0, deadlineOf(ms, "sleep")));
 }

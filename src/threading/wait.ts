@@ -55,13 +55,8 @@ export function sleepWhile(
   return { state, index, expected, deadline };
 }
 
-/** Whether a wait ended by a change or a notify (`true`) or by its deadline (`false`). */
-export function waitBlocking(
-  state: Int32Array,
-  index: number,
-  expected: number,
-  deadline: number,
-): boolean {
+/** Sleeps through `step`: whether it ended by a change or a notify (`true`) or its deadline. */
+export function waitBlocking({ state, index, expected, deadline }: WaitStep): boolean {
   // Returns at once ("not-equal") when the word already moved on: a notify sent between the
   // algorithm's read and this call is not lost.
   return Atomics.wait(state, index, expected, remaining(deadline)) !== "timed-out";
@@ -72,12 +67,7 @@ let pending = 0;
 let keepAlive: ReturnType<typeof setInterval> | undefined;
 
 /** The awaitable form of `waitBlocking`. */
-export async function waitAsync(
-  state: Int32Array,
-  index: number,
-  expected: number,
-  deadline: number,
-): Promise<boolean> {
+async function waitAsync({ state, index, expected, deadline }: WaitStep): Promise<boolean> {
   // Like Atomics.wait, settles at once ("not-equal") when the word already moved on.
   const wait = Atomics.waitAsync(state, index, expected, remaining(deadline));
   if (!wait.async) return wait.value !== "timed-out";
@@ -95,20 +85,14 @@ export async function waitAsync(
 /** Runs `waiting` on this thread, blocking it through each sleep (`Atomics.wait`). */
 export function runBlocking<T>(waiting: Waiting<T>): T {
   let step = waiting.next();
-  while (!step.done) {
-    const { state, index, expected, deadline } = step.value;
-    step = waiting.next(waitBlocking(state, index, expected, deadline));
-  }
+  while (!step.done) step = waiting.next(waitBlocking(step.value));
   return step.value;
 }
 
 /** Runs `waiting` without blocking the event loop, awaiting each sleep (`Atomics.waitAsync`). */
 export async function runAsync<T>(waiting: Waiting<T>): Promise<T> {
   let step = waiting.next();
-  while (!step.done) {
-    const { state, index, expected, deadline } = step.value;
-    step = waiting.next(await waitAsync(state, index, expected, deadline));
-  }
+  while (!step.done) step = waiting.next(await waitAsync(step.value));
   return step.value;
 }
 
