@@ -90,4 +90,16 @@ describe("Barrier", { timeout: HANG_LIMIT * 2 }, () => {
     await mainBroken;
     assert.equal(barrier.broken, true);
   });
+
+  it("breaks for the threads waiting at it when an awaited wait's timeout expires on the loop", async () => {
+    const barrier = new Barrier(3);
+    const patient = startThread(waitAtBarrier, [barrier, undefined]);
+    await until(() => barrier.nWaiting === 1, "the thread waits at the barrier");
+    await assert.rejects(barrier.waitAsync(50), {
+      name: "BrokenBarrierError",
+      message: /Barrier.waitAsync timed out/,
+    });
+    await assert.rejects(patient.join(HANG_LIMIT), BrokenBarrierError);
+    assert.equal(barrier.broken, true);
+  });
 });

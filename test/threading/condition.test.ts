@@ -7,6 +7,7 @@ import {
   Event,
   Lock,
   LockNotOwnedError,
+  RLock,
   sharedArray,
 } from "../../src/threading/index.ts";
 import { HANG_LIMIT, joinAll, startThread, startThreads } from "./helpers.ts";
@@ -210,6 +211,43 @@ describe("Condition", { timeout: HANG_LIMIT * 2 }, () => {
     assert.deepEqual(result, [false, true, 0]);
     assert.equal(condition.lock.acquire(0), true, "released after withLock");
     condition.release();
+  });
+
+  it("waitAsync(timeout) resolves false with the lock held again, and waitForAsync() its predicate's last value", async () => {
+    const condition = new Condition();
+    const outcome = await condition.withLockAsync(async () => {
+      const notified = await condition.waitAsync(30);
+      const heldAgain = condition.lock.isOwned();
+      const last = await condition.waitForAsync(() => 0, 30);
+      return [notified, heldAgain, last, condition.lock.isOwned()];
+    });
+    assert.deepEqual(outcome, [false, true, 0, true]);
+    assert.equal(condition.lock.isOwned(), false, "released after withLockAsync");
+  });
+
+  it("waitAsync() resolves true when a thread notifies, with an RLock taken back at its depth", async () => {
+    function notifyOnce(condition: Condition, ready: Event): void {
+      ready.wait();
+      // `ready` was set with the lock held: this waits until the main thread's waitAsync()
+      // released it, so the notify comes while the main thread waits.
+      condition.withLock(() => condition.notify());
+    }
+    const condition = new Condition(new RLock());
+    const ready = new Event();
+    const thread = startThread(notifyOnce, [condition, ready]);
+    await condition.acquireAsync();
+    await condition.acquireAsync();
+    ready.set();
+    assert.equal(await condition.waitAsync(), true);
+    await thread.join(HANG_LIMIT);
+    condition.release();
+    assert.equal(
+      condition.lock.isOwned(),
+      true,
+      "held once more after two acquisitions and one release",
+    );
+    condition.release();
+    assert.equal(condition.lock.isOwned(), false);
   });
 
   it("throws LockNotOwnedError from notify() and wait() when the caller does not hold the lock", async () => {

@@ -26,6 +26,19 @@ describe("Event", { timeout: HANG_LIMIT * 2 }, () => {
     assert.equal(woken[0], 3);
   });
 
+  it("wait() in a thread and waitAsync() on the loop return true at once when the flag is set", async () => {
+    function waitSet(event: Event): boolean {
+      return event.wait(0);
+    }
+    const event = new Event();
+    event.set();
+    assert.equal(await startThread(waitSet, [event]).join(HANG_LIMIT), true);
+    assert.equal(await event.waitAsync(0), true);
+    event.clear();
+    assert.equal(await startThread(waitSet, [event]).join(HANG_LIMIT), false, "cleared");
+    assert.equal(await event.waitAsync(0), false, "cleared");
+  });
+
   it("wait(timeout) returns false when the Event is not set in time", async () => {
     function waitBriefly(event: Event, timeout: number): { result: boolean; waited: number } {
       const started = performance.now();

@@ -1,12 +1,15 @@
 // What the threading tests share: starting daemon threads and joining them within a hang
 // limit, polling, and the thread targets more than one file runs.
 //
-// A thread runs a self-contained function (its source is sent), so the targets below take every
+// A thread runs a self-contained function (its source is sent), so most targets below take every
 // primitive and shared array they touch as arguments, and sleep with a bare Atomics.wait. Every
 // thread is a daemon, so a test that fails with threads still blocked cannot hang the run.
 import { setTimeout as delay } from "node:timers/promises";
+import { performance } from "node:perf_hooks";
 import {
   Thread,
+  sleep,
+  threadTarget,
   type Barrier,
   type Event,
   type Lock,
@@ -102,3 +105,28 @@ export function holdUntil(primitive: Lock | RLock | Semaphore, held: Event, letG
   primitive.release();
   return letGoInTime;
 }
+
+/**
+ * Awaits `acquiring`, an acquireAsync() of what `holdUntil` holds in a thread, while only a
+ * callback on the event loop lets that thread go. Answers [acquired, whether the thread had
+ * been let go by then, whether it was let go in time]: [true, true, true] when the await kept
+ * the loop running and took the primitive only once the thread gave it up.
+ */
+export async function acquireOnceLetGo(
+  acquiring: Promise<boolean>,
+  letGo: Event,
+  holder: Thread<[Lock | RLock | Semaphore, Event, Event], boolean>,
+): Promise<boolean[]> {
+  setImmediate(() => letGo.set());
+  const acquired = await acquiring;
+  return [acquired, letGo.isSet(), await holder.join(HANG_LIMIT)];
+}
+
+// ---- Thread targets a thread imports from this module (they use its imports) ----
+
+/** Calls `sleep(ms)` and returns how many milliseconds it took. */
+export const timeSleep = threadTarget(import.meta.url, function timeSleep(ms: number): number {
+  const started = performance.now();
+  sleep(ms);
+  return performance.now() - started;
+});

@@ -13,7 +13,16 @@ import {
   sharedArray,
   type Thread,
 } from "../../src/threading/index.ts";
-import { HANG_LIMIT, countUp, holdUntil, joinAll, startThread, startThreads } from "./helpers.ts";
+import {
+  HANG_LIMIT,
+  acquireOnceLetGo,
+  countUp,
+  holdUntil,
+  joinAll,
+  startThread,
+  startThreads,
+  until,
+} from "./helpers.ts";
 
 function tryRelease(primitive: Lock | RLock): void {
   primitive.release();
@@ -193,6 +202,46 @@ describe("RLock", { timeout: HANG_LIMIT * 2 }, () => {
     lock.acquire();
     lock.release();
     assert.throws(() => lock.release(), LockNotOwnedError);
+  });
+
+  it("acquire() blocks a thread while the main thread holds the RLock, and takes it once released", async () => {
+    function takeWhenFree(lock: RLock, tried: Event): boolean[] {
+      const atOnce = lock.acquire(0);
+      tried.set();
+      const taken = lock.acquire();
+      const owned = lock.isOwned();
+      lock.release();
+      return [atOnce, taken, owned];
+    }
+    const lock = new RLock();
+    const tried = new Event();
+    await lock.acquireAsync();
+    const thread = startThread(takeWhenFree, [lock, tried]);
+    await tried.waitAsync();
+    // The mutex word turns 2 (held, with waiters) once the thread is on its way to sleep in it.
+    await until(() => Atomics.load(lock.state, 0) === 2, "the thread waits for the RLock");
+    lock.release();
+    assert.deepEqual(await thread.join(HANG_LIMIT), [false, true, true]);
+    assert.equal(lock.acquire(0), true, "the thread released it");
+    lock.release();
+  });
+
+  it("acquireAsync() waits on the loop while a thread holds the RLock, then re-enters it", async () => {
+    const lock = new RLock();
+    const [held, letGo] = [new Event(), new Event()];
+    const holder = startThread(holdUntil, [lock, held, letGo]);
+    await held.waitAsync();
+    assert.equal(await lock.acquireAsync(20), false, "taken while the thread held it");
+    assert.deepEqual(await acquireOnceLetGo(lock.acquireAsync(), letGo, holder), [
+      true,
+      true,
+      true,
+    ]);
+    assert.equal(await lock.acquireAsync(0), true, "its holder re-enters at once");
+    lock.release();
+    assert.equal(lock.isOwned(), true, "held once more after two acquisitions and one release");
+    lock.release();
+    assert.equal(lock.isOwned(), false);
   });
 });
 

@@ -2,6 +2,7 @@
 // over-release, and the awaitable forms on the main thread.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import {
   Barrier,
   BoundedSemaphore,
@@ -11,7 +12,14 @@ import {
   ThreadingTimeoutError,
   sharedArray,
 } from "../../src/threading/index.ts";
-import { HANG_LIMIT, holdUntil, joinAll, startThread, startThreads } from "./helpers.ts";
+import {
+  HANG_LIMIT,
+  acquireOnceLetGo,
+  holdUntil,
+  joinAll,
+  startThread,
+  startThreads,
+} from "./helpers.ts";
 
 // ---- Semaphore ----
 
@@ -54,6 +62,25 @@ describe("Semaphore", { timeout: HANG_LIMIT * 2 }, () => {
     letGo.set();
     assert.equal(await holder.join(HANG_LIMIT), true);
     assert.equal(slots.acquire(0), true, "the slot came back");
+  });
+
+  it("acquireAsync() waits on the loop until a thread releases a slot, and withSlotAsync() gives its slot back", async () => {
+    const slots = new Semaphore(1);
+    const [held, letGo] = [new Event(), new Event()];
+    const holder = startThread(holdUntil, [slots, held, letGo]);
+    await held.waitAsync();
+    assert.deepEqual(await acquireOnceLetGo(slots.acquireAsync(), letGo, holder), [
+      true,
+      true,
+      true,
+    ]);
+    assert.equal(slots.value, 0, "the main thread holds the only slot");
+    slots.release();
+    const inside = await slots.withSlotAsync(async () => {
+      await nextTurn();
+      return slots.value;
+    });
+    assert.deepEqual([inside, slots.value], [0, 1]);
   });
 
   it("BoundedSemaphore throws SemaphoreOverReleasedError when released more often than acquired", async () => {
