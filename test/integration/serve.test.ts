@@ -12,15 +12,20 @@ import {
   writeFileSync,
 } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
+import { createServer as createNetServer, type Socket } from "node:net";
 import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, it } from "node:test";
+import { deferred } from "../helpers.ts";
 import { allListening, bootedPids, fetchReply, serveInThisFile } from "./serve-process.ts";
+
+type Deferred = ReturnType<typeof deferred<void>>;
 
 const APP = "test/fixtures/pool/app.ts";
 const BROKEN = "test/fixtures/pool/broken.ts";
 const SLOW_BOOT = "test/fixtures/pool/slow-boot.ts";
+const EXIT_REPORTING_APP = "test/fixtures/pool/exit-reporting.ts";
 const ANY_PORT = ["--bind", "127.0.0.1:0"];
 
 const serve = serveInThisFile();
@@ -48,6 +53,62 @@ function holdsSocket(pid: number, inode: string): boolean {
       return false; // closed between listing and reading
     }
   });
+}
+
+/**
+ * Listens on the Unix socket `path` for the workers of EXIT_REPORTING_APP: each connects, says
+ * its pid, and holds the connection until its process ends, when the kernel closes it.
+ */
+async function watchExits(path: string): Promise<{
+  path: string;
+  /** Resolves once worker `pid` has connected. */
+  connected(pid: number): Promise<void>;
+  /** Resolves once the process of worker `pid` has ended (its connection closed). */
+  exited(pid: number): Promise<void>;
+  /** Whether worker `pid` has connected and its process has not ended yet. */
+  isOpen(pid: number): boolean;
+  close(): void;
+}> {
+  type Watched = { connected: Deferred; exited: Deferred; open: boolean };
+  const connections = new Map<number, Watched>();
+  const sockets = new Set<Socket>();
+  const entry = (pid: number): Watched => {
+    let found = connections.get(pid);
+    if (found === undefined) {
+      found = { connected: deferred(), exited: deferred(), open: false };
+      connections.set(pid, found);
+    }
+    return found;
+  };
+  const server = createNetServer((socket) => {
+    sockets.add(socket);
+    let text = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => {
+      if (text.includes("\n")) return; // the pid came already
+      text += chunk;
+      if (!text.includes("\n")) return;
+      const watched = entry(Number(text.split("\n")[0]));
+      watched.open = true;
+      watched.connected.resolve();
+      socket.once("close", () => {
+        watched.open = false;
+        watched.exited.resolve();
+      });
+    });
+    socket.on("error", () => {});
+  });
+  await new Promise<void>((done) => server.listen(path, done));
+  return {
+    path,
+    connected: (pid) => entry(pid).connected.promise,
+    exited: (pid) => entry(pid).exited.promise,
+    isOpen: (pid) => connections.get(pid)?.open === true,
+    close: () => {
+      server.close();
+      for (const socket of sockets) socket.destroy();
+    },
+  };
 }
 
 describe("carafe serve", () => {
@@ -250,17 +311,48 @@ describe("carafe serve", () => {
     await server.stop();
   });
 
-  it("adds a worker on TTIN and removes one on TTOU", async () => {
-    const server = await serve([APP, ...ANY_PORT, "--workers", "1"]);
-    let from = server.lines.length;
-    server.child.kill("SIGTTIN");
-    await server.waitFor(/Booting worker with pid/, from);
-    from = server.lines.length;
-    server.child.kill("SIGTTOU");
-    await server.waitFor(/ttou \(workers: 1\)/, from);
-    assert.equal((await fetchReply(`${server.url}/whoami`)).status, 200);
-    await server.stop();
-  });
+  it(
+    "adds a worker on TTIN, and on TTOU one worker process exits while the other serves on",
+    { timeout: 60_000 },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "carafe-exits-"));
+      const exits = await watchExits(join(dir, "exits.sock"));
+      try {
+        // A worker that fails to exit after its drain is killed only past --graceful-timeout:
+        // beyond this test's limit, so that only a drain that ends the process passes.
+        const server = await serve(
+          [
+            EXIT_REPORTING_APP,
+            ...ANY_PORT,
+            "--workers",
+            "1",
+            "--log-level",
+            "debug",
+            "--graceful-timeout",
+            "120",
+          ],
+          { env: { CARAFE_TEST_EXIT_SOCKET: exits.path } },
+        );
+        await allListening(server, 1);
+        server.child.kill("SIGTTIN");
+        await allListening(server, 2);
+        const pids = bootedPids(server.lines);
+        assert.equal(pids.length, 2, server.lines.join("\n"));
+        await Promise.all(pids.map((pid) => exits.connected(pid)));
+
+        server.child.kill("SIGTTOU");
+        const gone = await Promise.race(pids.map((pid) => exits.exited(pid).then(() => pid)));
+        const staying = pids.find((pid) => pid !== gone);
+        const whoami = await fetchReply(`${server.url}/whoami`);
+        assert.equal(json<{ pid: number }>(whoami.text).pid, staying);
+        assert.ok(exits.isOpen(staying as number), "the other worker's process still runs");
+        await server.stop();
+      } finally {
+        exits.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it("kills and replaces a worker whose event loop stops answering for --timeout", async () => {
     // Two workers: the other one serves while the frozen one is replaced.
