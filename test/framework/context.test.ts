@@ -403,7 +403,7 @@ describe("synchronous handling", () => {
     await asyncResult;
   });
 
-  it("adds two promises of its own to an async handler's", async () => {
+  it("adds at most two promises of its own to an async handler's", async () => {
     const app = newApp();
     const view = async (): Promise<string> => {
       await Promise.resolve();
@@ -422,9 +422,14 @@ describe("synchronous handling", () => {
     };
     const alone = await promisesOf(view);
     const handled = await promisesOf(() => app.handle(getRecord("/async")));
-    // The driver's async function and its await; each more costs a hook call per request
-    // while AsyncLocalStorage is on (Node 20).
-    assert.equal(handled - alone, 2);
+    // The same count sees the handler's own promises, so the bound below is not vacuous.
+    assert.ok(alone > 0);
+    // A budget, not a count: the driver's async function and its await are two, and each more
+    // costs a hook call per request while AsyncLocalStorage is on (Node 20). Fewer is fine.
+    assert.ok(
+      handled - alone <= 2,
+      `an async request made ${handled - alone} promises besides its handler's`,
+    );
   });
 
   it("returns synchronous records for errors of a synchronous app", () => {
