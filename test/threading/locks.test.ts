@@ -40,18 +40,23 @@ describe("Lock", { timeout: HANG_LIMIT * 2 }, () => {
     assert.equal(lock.locked(), false);
   });
 
-  it("loses increments when the same threads run without the lock", async () => {
-    // Five rounds are five attempts; a lost update in any one shows the race.
+  it("without the lock, the same threads may lose increments but never invent any", async (t) => {
+    // Lost updates are likely here, yet not guaranteed: a machine that runs the threads one
+    // after another loses none. So only the bounds are asserted; the totals are reported, to
+    // show how much the lock above has to prevent.
     const rounds = 5;
+    const exact = 4 * 20_000;
     const cells = sharedArray(Int32Array, rounds);
     const threads = startThreads(4, countUp, [cells, 20_000, rounds, new Barrier(4), null]);
     await joinAll(threads);
     const totals = [...cells];
+    t.diagnostic(`totals without the lock: ${totals.join(", ")} (exact: ${exact})`);
+    // Every write stores a count read from the cell plus one: at least 1, and never more than
+    // all the increments made.
     assert.ok(
-      totals.some((total) => total < 4 * 20_000),
-      `no round lost an update: ${totals.join(", ")}`,
+      totals.every((total) => total >= 1 && total <= exact),
+      `totals out of 1..${exact}: ${totals.join(", ")}`,
     );
-    assert.ok(totals.every((total) => total <= 4 * 20_000));
   });
 
   it("lets each of 3 threads finish 300 acquisitions while a fourth re-takes the lock nonstop", async () => {
