@@ -6,7 +6,7 @@
 // wait() and waitAsync() run one algorithm, `waiting`, blocking the thread or awaiting without
 // blocking the event loop (see wait.ts).
 
-import { BrokenBarrierError } from "./errors.ts";
+import { BrokenBarrierError, ThreadingRangeError } from "./errors.ts";
 import { mutexAcquire, mutexAcquiring, mutexRelease } from "./locks.ts";
 import { deadlineOf, runAsync, runBlocking, sharedInts, sleepWhile } from "./wait.ts";
 import type { Timeout, Waiting } from "./wait.ts";
@@ -41,7 +41,9 @@ export class Barrier {
       return;
     }
     if (!Number.isInteger(parties) || parties < 1) {
-      throw new RangeError(`a Barrier needs a whole number of parties ≥ 1, got ${String(parties)}`);
+      throw new ThreadingRangeError(
+        `a Barrier needs a whole number of parties ≥ 1, got ${String(parties)}`,
+      );
     }
     this.state = sharedInts(6);
     this.state[RESET_GENERATION] = -1;

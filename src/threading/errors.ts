@@ -51,3 +51,13 @@ export class ThreadDiedError extends ThreadingError {
   override name = "ThreadDiedError";
   override readonly code = "ERR_THREAD_DIED";
 }
+
+/**
+ * A count or timeout out of its range (a negative timeout, a Barrier of 0 parties). A
+ * `RangeError`, as Node's own `ERR_OUT_OF_RANGE` is, so `instanceof RangeError` keeps working;
+ * `code` tells it apart like the other errors of carafe/threading.
+ */
+export class ThreadingRangeError extends RangeError {
+  override name = "ThreadingRangeError";
+  readonly code = "ERR_THREADING_RANGE";
+}

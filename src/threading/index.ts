@@ -12,6 +12,7 @@ export {
   ThreadStateError,
   ThreadTargetError,
   ThreadingError,
+  ThreadingRangeError,
   ThreadingTimeoutError,
 } from "./errors.ts";
 export { Event } from "./event.ts";

@@ -5,7 +5,11 @@
 // a slot is one algorithm, `acquiring`, run blocking by acquire() and awaiting by
 // acquireAsync() (see wait.ts), after both tried the one-step fast path, `tryTake`.
 
-import { SemaphoreOverReleasedError, ThreadingTimeoutError } from "./errors.ts";
+import {
+  SemaphoreOverReleasedError,
+  ThreadingRangeError,
+  ThreadingTimeoutError,
+} from "./errors.ts";
 import { deadlineOf, runAsync, runBlocking, sharedInts, sleepWhile } from "./wait.ts";
 import type { Timeout, Waiting } from "./wait.ts";
 
@@ -24,7 +28,7 @@ function tryTake(state: Int32Array): boolean {
 
 function checkCount(what: string, n: number): void {
   if (!Number.isInteger(n) || n < 0) {
-    throw new RangeError(`${what} must be a whole number ≥ 0, got ${String(n)}`);
+    throw new ThreadingRangeError(`${what} must be a whole number ≥ 0, got ${String(n)}`);
   }
 }
 

@@ -12,6 +12,7 @@
 // would, not by an exit.
 
 import { performance } from "node:perf_hooks";
+import { ThreadingRangeError } from "./errors.ts";
 
 /** `undefined` or `Infinity`: wait forever; 0: do not wait; otherwise milliseconds. */
 export type Timeout = number | undefined;
@@ -20,7 +21,7 @@ export type Timeout = number | undefined;
 export function deadlineOf(timeout: Timeout, what: string): number {
   if (timeout === undefined || timeout === Infinity) return Infinity;
   if (typeof timeout !== "number" || Number.isNaN(timeout) || timeout < 0) {
-    throw new RangeError(
+    throw new ThreadingRangeError(
       `${what}: the timeout must be a number of milliseconds ≥ 0 (or undefined to wait forever), got ${String(timeout)}`,
     );
   }

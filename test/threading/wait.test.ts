@@ -100,6 +100,11 @@ describe("invalid arguments", () => {
     rlock.release();
     assert.equal(rlock.isOwned(), false);
     assert.throws(() => new Semaphore(1).acquire(-1), RangeError);
+    assert.throws(() => new Semaphore(1).acquire(-1), { code: "ERR_THREADING_RANGE" });
+    assert.throws(() => new Barrier(0), {
+      name: "ThreadingRangeError",
+      code: "ERR_THREADING_RANGE",
+    });
     await assert.rejects(async () => new Semaphore(1).acquireAsync(-1), RangeError);
     const event = new Event();
     assert.throws(() => event.wait(-1), RangeError);
