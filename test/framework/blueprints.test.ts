@@ -22,8 +22,8 @@ describe("blueprint routes", () => {
     });
     app.registerBlueprint(admin);
     const client = app.testClient();
-    assert.equal((await client.get("/admin/")).text, "admin home");
-    assert.equal((await client.get("/admin/users/3")).text, "user 3");
+    assert.equal((await client.get("/admin/")).text(), "admin home");
+    assert.equal((await client.get("/admin/users/3")).text(), "user 3");
     assert.equal((await client.get("/users/3")).status, 404);
   });
 
@@ -54,7 +54,7 @@ describe("blueprint routes", () => {
       return "about";
     });
     app.registerBlueprint(pages);
-    assert.equal((await app.testClient().get("/about")).text, "about");
+    assert.equal((await app.testClient().get("/about")).text(), "about");
     assert.equal(app.urlFor("pages.about"), "/about");
   });
 
@@ -79,8 +79,8 @@ describe("blueprint routes", () => {
     app.registerBlueprint(api, { urlPrefix: "/v1" });
     app.registerBlueprint(api, { urlPrefix: "/v2", name: "api_v2" });
     const client = app.testClient();
-    assert.equal((await client.get("/v1/ping")).text, "api.ping");
-    assert.equal((await client.get("/v2/ping")).text, "api_v2.ping");
+    assert.equal((await client.get("/v1/ping")).text(), "api.ping");
+    assert.equal((await client.get("/v2/ping")).text(), "api_v2.ping");
     assert.equal(app.urlFor("api_v2.ping"), "/v2/ping");
     assert.equal(app.urlFor("api.ping"), "/v1/ping");
   });
@@ -144,8 +144,8 @@ describe("blueprint hooks", () => {
     app.registerBlueprint(admin);
     const client = app.testClient();
     assert.equal((await client.get("/admin/")).status, 403);
-    assert.equal((await client.get("/admin/", { headers: { "x-role": "admin" } })).text, "admin");
-    assert.equal((await client.get("/")).text, "home");
+    assert.equal((await client.get("/admin/", { headers: { "x-role": "admin" } })).text(), "admin");
+    assert.equal((await client.get("/")).text(), "home");
   });
 
   it("keeps the hooks of one blueprint away from another's routes", async () => {
@@ -189,7 +189,7 @@ describe("blueprint error handlers", () => {
     assert.equal(fromBlueprint.status, 404);
     assert.deepEqual(fromBlueprint.json(), { error: "No such item." });
     const fromApp = await client.get("/page");
-    assert.equal(fromApp.text, "<h1>app 404</h1>");
+    assert.equal(fromApp.text(), "<h1>app 404</h1>");
   });
 
   it("uses the blueprint's class handler over the app's for the blueprint's routes", async () => {
@@ -207,10 +207,10 @@ describe("blueprint error handlers", () => {
     const client = app.testClient();
     const fromShop = await client.get("/shop/x");
     assert.equal(fromShop.status, 410);
-    assert.equal(fromShop.text, "shop handler");
+    assert.equal(fromShop.text(), "shop handler");
     const fromApp = await client.get("/x");
     assert.equal(fromApp.status, 404);
-    assert.equal(fromApp.text, "app handler");
+    assert.equal(fromApp.text(), "app handler");
   });
 
   it("does not apply a blueprint's handler to other routes", async () => {
@@ -226,7 +226,7 @@ describe("blueprint error handlers", () => {
     app.registerBlueprint(api);
     const res = await app.testClient().get("/missing");
     assert.equal(res.status, 404);
-    assert.notEqual(res.text, "blueprint handler");
+    assert.notEqual(res.text(), "blueprint handler");
   });
 
   it("falls back to the app's handler when the blueprint has none for the error", async () => {
@@ -240,7 +240,7 @@ describe("blueprint error handlers", () => {
     app.registerBlueprint(api);
     const res = await app.testClient().get("/api/x");
     assert.equal(res.status, 409);
-    assert.equal(res.text, "app 409");
+    assert.equal(res.text(), "app 409");
   });
 });
 
@@ -299,7 +299,7 @@ describe("registration rules", () => {
       return "ok";
     });
     assert.equal(app.serving, false);
-    assert.equal((await app.testClient().get("/")).text, "ok");
+    assert.equal((await app.testClient().get("/")).text(), "ok");
     assert.equal(app.serving, true);
     const setup: [string, () => unknown][] = [
       ["route", () => app.route("/late", () => "late")],

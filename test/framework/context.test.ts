@@ -101,7 +101,7 @@ describe("context globals inside a request", () => {
     const app = newApp();
     app.errorHandler(404, () => `no page at ${request.path}`);
     const res = await app.testClient().get("/nothing/here");
-    assert.equal(res.text, "no page at /nothing/here");
+    assert.equal(res.text(), "no page at /nothing/here");
   });
 
   it("reads and writes the session through the imported session", async () => {
@@ -116,10 +116,10 @@ describe("context globals inside a request", () => {
     });
     app.get("/hook", () => String(g.sessionUser ?? "nobody"));
     const client = app.testClient();
-    assert.equal((await client.get("/me")).text, "nobody");
+    assert.equal((await client.get("/me")).text(), "nobody");
     await client.get("/login?user=ada");
-    assert.equal((await client.get("/me")).text, "ada");
-    assert.equal((await client.get("/hook")).text, "ada");
+    assert.equal((await client.get("/me")).text(), "ada");
+    assert.equal((await client.get("/hook")).text(), "ada");
   });
 
   it("supports 'in', delete and key listing on g", async () => {
@@ -149,8 +149,8 @@ describe("context globals inside a request", () => {
     });
     const client = app.testClient();
     const [a, b] = await Promise.all([client.get("/stream?n=1"), client.get("/stream?n=2")]);
-    assert.equal(a?.text, "1:1:tag1");
-    assert.equal(b?.text, "2:2:tag2");
+    assert.equal(a?.text(), "1:1:tag1");
+    assert.equal(b?.text(), "2:2:tag2");
   });
 
   it("serves app.testRequestContext outside a real request", () => {
@@ -237,8 +237,8 @@ describe("context across awaits and concurrent requests", () => {
     });
     const client = app.testClient();
     const [a, b] = await Promise.all([client.get("/?v=a"), client.get("/?v=b")]);
-    assert.equal(a?.text, "a/a");
-    assert.equal(b?.text, "b/b");
+    assert.equal(a?.text(), "a/a");
+    assert.equal(b?.text(), "b/b");
   });
 });
 
@@ -257,7 +257,7 @@ describe("the context of plain (non-async) handlers", () => {
       return new Promise<string>((resolve) => setTimeout(() => resolve("done"), 1));
     });
     const response = await app.testClient().get("/late");
-    assert.equal(response.text, "done");
+    assert.equal(response.text(), "done");
     assert.deepEqual(seen, ["before /late", "handler /late", "after /late"]);
   });
 
@@ -274,13 +274,13 @@ describe("the context of plain (non-async) handlers", () => {
     const client = app.testClient();
     const waiting = client.get("/async/a");
     for (const name of ["b", "c"]) {
-      assert.equal((await client.get(`/sync/${name}`)).text, `sync /sync/${name}`);
+      assert.equal((await client.get(`/sync/${name}`)).text(), `sync /sync/${name}`);
     }
     release();
-    assert.equal((await waiting).text, "async /async/a");
+    assert.equal((await waiting).text(), "async /async/a");
     // Once nothing async is in flight, the next async request gets its context again.
     const again = client.get("/async/d");
-    assert.equal((await again).text, "async /async/d");
+    assert.equal((await again).text(), "async /async/d");
   });
 
   it("follows a streamed body of a plain handler across its awaits", async () => {
@@ -295,7 +295,7 @@ describe("the context of plain (non-async) handlers", () => {
       return lines();
     });
     const response = await app.testClient().get("/stream");
-    assert.equal(response.text, "/stream 0\n/stream 1\n/stream 2\n");
+    assert.equal(response.text(), "/stream 0\n/stream 1\n/stream 2\n");
   });
 
   it("is gone in callbacks that run after the handler returned, with an error saying why", async () => {
@@ -314,7 +314,7 @@ describe("the context of plain (non-async) handlers", () => {
       });
     });
     const response = await app.testClient().get("/");
-    assert.equal(response.text, "no context");
+    assert.equal(response.text(), "no context");
     assert.ok(noRequestContext("'request'")(failure));
     assert.match(
       (failure as Error).message,
@@ -353,7 +353,7 @@ describe("context globals outside a request", () => {
       leaked = () => request.path;
       return String(leaked());
     });
-    assert.equal((await app.testClient().get("/")).text, "/");
+    assert.equal((await app.testClient().get("/")).text(), "/");
     assert.ok(leaked);
     assert.throws(leaked, noRequestContext("'request'"));
   });

@@ -130,7 +130,7 @@ describe("HTTP error classes", () => {
     const res = await app.testClient().get("/");
     assert.equal(res.status, 401);
     assert.equal(res.headers.get("www-authenticate"), 'Bearer realm="api"');
-    assert.match(res.text, /Log in first\./);
+    assert.match(res.text(), /Log in first\./);
     assert.equal(new Unauthorized("x", { cause }).cause, cause);
   });
 
@@ -140,8 +140,8 @@ describe("HTTP error classes", () => {
     const res = await app.testClient().get("/");
     assert.equal(res.status, 400);
     assert.equal(res.mimetype, "text/html");
-    assert.doesNotMatch(res.text, /<script>/);
-    assert.match(res.text, /&#60;script&#62;/);
+    assert.doesNotMatch(res.text(), /<script>/);
+    assert.match(res.text(), /&#60;script&#62;/);
   });
 });
 
@@ -163,10 +163,10 @@ describe("errorHandler", () => {
     const client = app.testClient();
     const raised = await client.get("/missing");
     assert.equal(raised.status, 404);
-    assert.equal(raised.text, "custom 404: No such item.");
+    assert.equal(raised.text(), "custom 404: No such item.");
     const unrouted = await client.get("/nowhere");
     assert.equal(unrouted.status, 404);
-    assert.match(unrouted.text, /^custom 404: /);
+    assert.match(unrouted.text(), /^custom 404: /);
   });
 
   it("handles an HTTP error by its class", async () => {
@@ -185,7 +185,7 @@ describe("errorHandler", () => {
     app.errorHandler(404, () => "soft landing");
     const res = await app.testClient().get("/nowhere");
     assert.equal(res.status, 200);
-    assert.equal(res.text, "soft landing");
+    assert.equal(res.text(), "soft landing");
   });
 
   it("handles a user Error subclass", async () => {
@@ -215,7 +215,7 @@ describe("errorHandler", () => {
     const client = app.testClient();
     const res = await client.get("/declined");
     assert.equal(res.status, 400);
-    assert.equal(res.text, "app error: CardDeclined");
+    assert.equal(res.text(), "app error: CardDeclined");
     captureLogs(app);
     assert.equal((await client.get("/type")).status, 500);
   });
@@ -233,8 +233,8 @@ describe("errorHandler", () => {
     const client = app.testClient();
     const declined = await client.get("/declined");
     assert.equal(declined.status, 402);
-    assert.equal(declined.text, "payment");
-    assert.equal((await client.get("/app")).text, "base");
+    assert.equal(declined.text(), "payment");
+    assert.equal((await client.get("/app")).text(), "base");
   });
 
   it("lets a handler for Error catch any thrown error", async () => {
@@ -262,7 +262,7 @@ describe("errorHandler", () => {
     app.errorHandler(HTTPException, () => "generic");
     app.errorHandler(404, () => "by code");
     const res = await app.testClient().get("/nowhere");
-    assert.equal(res.text, "by code");
+    assert.equal(res.text(), "by code");
   });
 
   it("runs async error handlers", async () => {
@@ -303,10 +303,10 @@ describe("unhandled exceptions", () => {
     const res = await app.testClient().get("/boom");
     assert.equal(res.status, 500);
     assert.equal(res.mimetype, "text/html");
-    assert.match(res.text, /Internal Server Error/);
-    assert.doesNotMatch(res.text, /hunter2/);
-    assert.doesNotMatch(res.text, /boom/);
-    assert.doesNotMatch(res.text, /\bat /);
+    assert.match(res.text(), /Internal Server Error/);
+    assert.doesNotMatch(res.text(), /hunter2/);
+    assert.doesNotMatch(res.text(), /boom/);
+    assert.doesNotMatch(res.text(), /\bat /);
     assert.equal(errors.length, 1);
     const logged = errors[0] as LoggedError;
     assert.match(logged.message, /\/boom/);
@@ -324,7 +324,7 @@ describe("unhandled exceptions", () => {
     });
     const res = await app.testClient().get("/");
     assert.equal(res.status, 500);
-    assert.doesNotMatch(res.text, /async failure/);
+    assert.doesNotMatch(res.text(), /async failure/);
     assert.equal(errors.length, 1);
     assert.equal((errors[0]?.error as Error).message, "async failure");
   });
@@ -337,7 +337,7 @@ describe("unhandled exceptions", () => {
     });
     const res = await app.testClient().get("/");
     assert.equal(res.status, 500);
-    assert.doesNotMatch(res.text, /a string/);
+    assert.doesNotMatch(res.text(), /a string/);
     assert.equal(errors[0]?.error, "a string");
   });
 
@@ -349,8 +349,8 @@ describe("unhandled exceptions", () => {
     });
     const res = await app.testClient().get("/boom");
     assert.equal(res.status, 500);
-    assert.match(res.text, /visible &#60;detail&#62;/);
-    assert.match(res.text, /\n\s+at \S*explode \([^)]*errors\.test\.ts:\d+/);
+    assert.match(res.text(), /visible &#60;detail&#62;/);
+    assert.match(res.text(), /\n\s+at \S*explode \([^)]*errors\.test\.ts:\d+/);
   });
 
   it("hide the stack in debug mode from a client that is not on loopback", async () => {
@@ -361,9 +361,9 @@ describe("unhandled exceptions", () => {
     });
     const remote = await app.testClient().get("/boom", { remoteAddress: "203.0.113.5" });
     assert.equal(remote.status, 500);
-    assert.doesNotMatch(remote.text, /secret detail/);
+    assert.doesNotMatch(remote.text(), /secret detail/);
     const local = await app.testClient().get("/boom", { remoteAddress: "::1" });
-    assert.match(local.text, /secret detail/);
+    assert.match(local.text(), /secret detail/);
   });
 
   it("go to a 500 handler, which receives InternalServerError with the original as cause", async () => {
@@ -380,7 +380,7 @@ describe("unhandled exceptions", () => {
     });
     const res = await app.testClient().get("/");
     assert.equal(res.status, 500);
-    assert.equal(res.text, "sorry");
+    assert.equal(res.text(), "sorry");
     assert.ok(received instanceof InternalServerError);
     assert.equal(received.cause, original);
     assert.equal(errors.length, 1, "the original error is still logged");
@@ -418,7 +418,7 @@ describe("failing error handlers", () => {
     });
     const res = await app.testClient().get("/");
     assert.equal(res.status, 500);
-    assert.doesNotMatch(res.text, /handler broke/);
+    assert.doesNotMatch(res.text(), /handler broke/);
     assert.ok(errors.some((entry) => entry.error === handlerError));
   });
 
@@ -447,8 +447,8 @@ describe("failing error handlers", () => {
     });
     const res = await app.testClient().get("/");
     assert.equal(res.status, 500);
-    assert.match(res.text, /Internal Server Error/);
-    assert.doesNotMatch(res.text, /first|second/);
+    assert.match(res.text(), /Internal Server Error/);
+    assert.doesNotMatch(res.text(), /first|second/);
     assert.deepEqual(
       errors.map((entry) => entry.error),
       [original, second],
@@ -496,6 +496,6 @@ describe("error responses and blueprints", () => {
     app.registerBlueprint(bp, { urlPrefix: "/shop" });
     const res = await app.testClient().get("/shop/buy");
     assert.equal(res.status, 402);
-    assert.equal(res.text, "app handled");
+    assert.equal(res.text(), "app handled");
   });
 });

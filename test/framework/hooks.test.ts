@@ -27,7 +27,7 @@ describe("beforeRequest", () => {
     assert.deepEqual(calls, ["hook"]);
     calls.length = 0;
     const allowed = await client.get("/", { headers: { "x-token": "t" } });
-    assert.equal(allowed.text, "secret");
+    assert.equal(allowed.text(), "secret");
     assert.deepEqual(calls, ["hook", "second hook", "view"]);
   });
 
@@ -37,7 +37,7 @@ describe("beforeRequest", () => {
     app.get("/", () => "view");
     const res = await app.testClient().get("/");
     assert.equal(res.status, 200);
-    assert.equal(res.text, "maintenance");
+    assert.equal(res.text(), "maintenance");
     assert.equal(res.mimetype, "text/html");
   });
 
@@ -79,7 +79,7 @@ describe("beforeRequest", () => {
     app.beforeRequest(() => "stopped by app");
     app.registerBlueprint(bp, { urlPrefix: "/admin" });
     const res = await app.testClient().get("/admin/");
-    assert.equal(res.text, "stopped by app");
+    assert.equal(res.text(), "stopped by app");
     assert.equal(blueprintHookRan, false);
   });
 
@@ -102,7 +102,7 @@ describe("beforeRequest", () => {
     app.get("/", () => "view");
     const res = await app.testClient().get("/");
     assert.equal(res.status, 403);
-    assert.match(res.text, /Blocked by hook\./);
+    assert.match(res.text(), /Blocked by hook\./);
   });
 
   it("awaits async hooks, in order, before the view", async () => {
@@ -137,7 +137,7 @@ describe("beforeRequest", () => {
     });
     const res = await app.testClient().get("/");
     assert.equal(res.status, 429);
-    assert.equal(res.text, "from async hook");
+    assert.equal(res.text(), "from async hook");
     assert.equal(viewRan, false);
   });
 });
@@ -153,16 +153,16 @@ describe("afterRequest", () => {
     const res = await app.testClient().get("/");
     assert.equal(res.status, 203);
     assert.equal(res.headers.get("x-frame-options"), "DENY");
-    assert.equal(res.text, "page");
+    assert.equal(res.text(), "page");
   });
 
   it("may replace the response by returning another", async () => {
     const app = newApp();
-    app.afterRequest((response) => new Response(`wrapped(${response.text})`, { status: 201 }));
+    app.afterRequest((response) => new Response(`wrapped(${response.text()})`, { status: 201 }));
     app.get("/", () => "inner");
     const res = await app.testClient().get("/");
     assert.equal(res.status, 201);
-    assert.equal(res.text, "wrapped(inner)");
+    assert.equal(res.text(), "wrapped(inner)");
   });
 
   it("runs in reverse registration order, each seeing the previous one's response", async () => {
@@ -170,16 +170,16 @@ describe("afterRequest", () => {
     const calls: string[] = [];
     app.afterRequest((response) => {
       calls.push("first registered");
-      return new Response(`${response.text}>first`);
+      return new Response(`${response.text()}>first`);
     });
     app.afterRequest((response) => {
       calls.push("second registered");
-      return new Response(`${response.text}>second`);
+      return new Response(`${response.text()}>second`);
     });
     app.get("/", () => "view");
     const res = await app.testClient().get("/");
     assert.deepEqual(calls, ["second registered", "first registered"]);
-    assert.equal(res.text, "view>second>first");
+    assert.equal(res.text(), "view>second>first");
   });
 
   it("runs blueprint hooks before app hooks, each in reverse order", async () => {
@@ -229,11 +229,11 @@ describe("afterRequest", () => {
     });
     app.afterRequest(async (response) => {
       await Promise.resolve();
-      return new Response(`${response.text}!`);
+      return new Response(`${response.text()}!`);
     });
     app.get("/", () => "hi");
     const res = await app.testClient().get("/");
-    assert.equal(res.text, "hi!");
+    assert.equal(res.text(), "hi!");
     assert.equal(res.headers.get("x-async"), "done");
   });
 
@@ -265,7 +265,7 @@ describe("teardownRequest", () => {
       return "ok";
     });
     const res = await app.testClient().get("/");
-    assert.equal(res.text, "ok");
+    assert.equal(res.text(), "ok");
     assert.deepEqual(calls, ["view", "after", "teardown"]);
     assert.deepEqual(received, [undefined]);
   });
@@ -349,7 +349,7 @@ describe("teardownRequest", () => {
     app.get("/", () => "fine");
     const res = await app.testClient().get("/");
     assert.equal(res.status, 200);
-    assert.equal(res.text, "fine");
+    assert.equal(res.text(), "fine");
     assert.equal(otherRan, true);
     assert.equal(errors.length, 1);
     assert.equal(errors[0]?.error, teardownError);
@@ -394,7 +394,7 @@ describe("g", () => {
     });
     app.get("/", () => `hello ${String(g.user)}`);
     const res = await app.testClient().get("/?user=ada");
-    assert.equal(res.text, "hello ada");
+    assert.equal(res.text(), "hello ada");
     assert.equal(res.headers.get("x-user"), "ada");
   });
 
@@ -406,8 +406,8 @@ describe("g", () => {
       return before;
     });
     const client = app.testClient();
-    assert.equal((await client.get("/?n=1")).text, "fresh");
-    assert.equal((await client.get("/?n=2")).text, "fresh");
+    assert.equal((await client.get("/?n=1")).text(), "fresh");
+    assert.equal((await client.get("/?n=2")).text(), "fresh");
   });
 
   it("is isolated between concurrent requests", async () => {
@@ -447,6 +447,6 @@ describe("beforeRequest returning null", () => {
     app.get("/", () => "view ran");
     const res = await app.testClient().get("/");
     assert.equal(res.status, 200);
-    assert.equal(res.text, "view ran");
+    assert.equal(res.text(), "view ran");
   });
 });

@@ -22,9 +22,9 @@ describe("request line", () => {
     const app = newApp();
     app.route("/m", { methods: ["GET", "POST", "DELETE"] }, (req) => req.method);
     const client = app.testClient();
-    assert.equal((await client.get("/m")).text, "GET");
-    assert.equal((await client.post("/m")).text, "POST");
-    assert.equal((await client.request("delete", "/m")).text, "DELETE");
+    assert.equal((await client.get("/m")).text(), "GET");
+    assert.equal((await client.post("/m")).text(), "POST");
+    assert.equal((await client.request("delete", "/m")).text(), "DELETE");
   });
 
   it("decodes the path but keeps the raw path percent-encoded", async () => {
@@ -63,15 +63,15 @@ describe("request line", () => {
   it("leaves the URL without '?' when there is no query string", async () => {
     const app = newApp();
     app.get("/plain", (req) => req.url);
-    assert.equal((await app.testClient().get("/plain")).text, "http://localhost/plain");
+    assert.equal((await app.testClient().get("/plain")).text(), "http://localhost/plain");
   });
 
   it("reports the peer address as remoteAddr", async () => {
     const app = newApp();
     app.get("/ip", (req) => req.remoteAddr);
     const client = app.testClient();
-    assert.equal((await client.get("/ip")).text, "127.0.0.1");
-    assert.equal((await client.get("/ip", { remoteAddress: "203.0.113.9" })).text, "203.0.113.9");
+    assert.equal((await client.get("/ip")).text(), "127.0.0.1");
+    assert.equal((await client.get("/ip", { remoteAddress: "203.0.113.9" })).text(), "203.0.113.9");
   });
 });
 
@@ -111,7 +111,7 @@ describe("request.args", () => {
   it("decodes '+' as a space in query values", async () => {
     const app = newApp();
     app.get("/args", (req) => req.args.get("q", ""));
-    assert.equal((await app.testClient().get("/args?q=hello+world")).text, "hello world");
+    assert.equal((await app.testClient().get("/args?q=hello+world")).text(), "hello world");
   });
 });
 
@@ -171,9 +171,9 @@ describe("request.cookies", () => {
     const app = newApp();
     app.get("/c", (req) => req.cookies.get("sid") ?? "none");
     const client = app.testClient();
-    assert.equal((await client.get("/c")).text, "none");
+    assert.equal((await client.get("/c")).text(), "none");
     client.setCookie("sid", "abc123");
-    assert.equal((await client.get("/c")).text, "abc123");
+    assert.equal((await client.get("/c")).text(), "abc123");
   });
 });
 
@@ -213,7 +213,7 @@ describe("request.json()", () => {
       headers: { "content-type": "application/json" },
     });
     assert.equal(res.status, 400);
-    assert.match(res.text, /The body is not valid JSON/);
+    assert.match(res.text(), /The body is not valid JSON/);
     assert.equal(reached, false);
   });
 
@@ -239,11 +239,11 @@ describe("request.json()", () => {
       headers: { "content-type": "text/plain" },
     });
     assert.equal(wrong.status, 415);
-    assert.match(wrong.text, /Expected a JSON body/);
-    assert.match(wrong.text, /text\/plain/);
+    assert.match(wrong.text(), /Expected a JSON body/);
+    assert.match(wrong.text(), /text\/plain/);
     const none = await client.post("/j", { data: '{"a":1}' });
     assert.equal(none.status, 415);
-    assert.match(none.text, /no Content-Type/);
+    assert.match(none.text(), /no Content-Type/);
   });
 
   it("returns undefined from getJson({ silent }) on a wrong Content-Type or malformed body", async () => {
@@ -322,7 +322,7 @@ describe("urlencoded forms", () => {
     const client = app.testClient();
     const res = await client.post("/f", { form: { a: "1", b: "2", c: "3" } });
     assert.equal(res.status, 413);
-    assert.match(res.text, /more than 2 fields \(config maxFormParts\)/);
+    assert.match(res.text(), /more than 2 fields \(config maxFormParts\)/);
     const atLimit = await client.post("/f?q=1&r=2&s=3", { form: { a: "1", b: "2" } });
     assert.equal(atLimit.status, 200);
     assert.deepEqual(atLimit.json(), ["a", "b"]);
@@ -408,7 +408,7 @@ describe("multipart forms", () => {
       form: { field: "v" },
       files: { f: { filename: "f.txt", content: "c" } },
     });
-    assert.equal(res.text, "v/c");
+    assert.equal(res.text(), "v/c");
   });
 
   it("answers 413 when the form has more parts than config maxFormParts", async () => {
@@ -424,7 +424,7 @@ describe("multipart forms", () => {
       files: { f: { filename: "f.txt", content: "x" } },
     });
     assert.equal(res.status, 413);
-    assert.match(res.text, /more than 2 parts/);
+    assert.match(res.text(), /more than 2 parts/);
     assert.equal(reached, false);
     const atLimit = await client.post("/upload", {
       form: { a: "1" },
@@ -441,7 +441,7 @@ describe("multipart forms", () => {
       headers: { "content-type": "multipart/form-data" },
     });
     assert.equal(res.status, 400);
-    assert.match(res.text, /multipart body cannot be read/);
+    assert.match(res.text(), /multipart body cannot be read/);
   });
 
   it("answers 400 when the multipart body ends in the middle of a part", async () => {
@@ -455,7 +455,7 @@ describe("multipart forms", () => {
       headers: { "content-type": "multipart/form-data; boundary=XyZ" },
     });
     assert.equal(res.status, 400);
-    assert.match(res.text, /multipart body is malformed/);
+    assert.match(res.text(), /multipart body is malformed/);
   });
 
   it("removes control characters from a file name, an encoded filename* included", async () => {
@@ -602,8 +602,8 @@ describe("maxContentLength of the app and of a route", () => {
     const app = newApp({ maxContentLength: 10 });
     app.post("/up", (req) => String(req.data.byteLength));
     const client = app.testClient();
-    assert.equal((await client.post("/up", { data: "x".repeat(10) })).text, "10");
-    assert.equal((await client.post("/up", { data: "x".repeat(3) })).text, "3");
+    assert.equal((await client.post("/up", { data: "x".repeat(10) })).text(), "10");
+    assert.equal((await client.post("/up", { data: "x".repeat(3) })).text(), "3");
   });
 
   it("enforces the limit itself when a server hands over an oversized body", async () => {
@@ -631,10 +631,10 @@ describe("maxContentLength of the app and of a route", () => {
     app.post("/any", { maxContentLength: null }, (req) => String(req.maxContentLength));
     app.post("/small", (req) => String(req.maxContentLength));
     const client = app.testClient();
-    assert.equal((await client.post("/big", { data: "x".repeat(8) })).text, "8");
+    assert.equal((await client.post("/big", { data: "x".repeat(8) })).text(), "8");
     assert.equal((await client.post("/big", { data: "x".repeat(9) })).status, 413);
-    assert.equal((await client.post("/any", { data: "x".repeat(1000) })).text, "null");
-    assert.equal((await client.post("/small", { data: "xy" })).text, "4");
+    assert.equal((await client.post("/any", { data: "x".repeat(1000) })).text(), "null");
+    assert.equal((await client.post("/small", { data: "xy" })).text(), "4");
     assert.equal((await client.post("/small", { data: "x".repeat(5) })).status, 413);
   });
 

@@ -38,7 +38,7 @@ describe("return-value conversion", () => {
     assert.equal(res.status, 200);
     assert.equal(res.headers.get("content-type"), "text/html; charset=utf-8");
     assert.equal(res.headers.get("content-length"), String(Buffer.byteLength("<p>héllo</p>")));
-    assert.equal(res.text, "<p>héllo</p>");
+    assert.equal(res.text(), "<p>héllo</p>");
   });
 
   it("sends a plain object as JSON", async () => {
@@ -74,7 +74,7 @@ describe("return-value conversion", () => {
     const res = await app.testClient().get("/");
     assert.equal(res.status, 201);
     assert.equal(res.headers.get("content-type"), "text/csv; charset=utf-8");
-    assert.equal(res.text, "id,name\n1,Ada\n");
+    assert.equal(res.text(), "id,name\n1,Ada\n");
   });
 
   it("builds a response with makeResponse(body, status, headers)", async () => {
@@ -86,7 +86,7 @@ describe("return-value conversion", () => {
     assert.equal(res.status, 201);
     assert.equal(res.headers.get("location"), "/items/7");
     assert.equal(res.headers.get("x-id"), "7");
-    assert.equal(res.text, "Created");
+    assert.equal(res.text(), "Created");
     const obj = await client.get("/obj");
     assert.equal(obj.status, 202);
     assert.deepEqual(obj.json(), { ok: true });
@@ -128,7 +128,7 @@ describe("redirect", () => {
     const res = await app.testClient().get("/old");
     assert.equal(res.status, 302);
     assert.equal(res.headers.get("location"), "/new?a=1&b=2");
-    assert.match(res.text, /href="\/new\?a=1&#38;b=2"/);
+    assert.match(res.text(), /href="\/new\?a=1&#38;b=2"/);
   });
 
   it("uses the status it is given", async () => {
@@ -153,7 +153,7 @@ describe("abort", () => {
     app.get("/", () => abort(403, "Members only."));
     const res = await app.testClient().get("/");
     assert.equal(res.status, 403);
-    assert.match(res.text, /Members only\./);
+    assert.match(res.text(), /Members only\./);
   });
 
   it("uses the status's default description when none is given", async () => {
@@ -204,7 +204,7 @@ describe("streaming", () => {
     assert.equal(record.status, 200);
     assert.equal(new HeaderMap(pairs(record.headers)).has("content-length"), false);
     assert.deepEqual(await chunksOf(record), ["one,", "two,", "three"]);
-    assert.equal((await app.testClient().get("/")).text, "one,two,three");
+    assert.equal((await app.testClient().get("/")).text(), "one,two,three");
   });
 
   it("streams the chunks of an async generator in order, each after the one before", async () => {
@@ -235,7 +235,7 @@ describe("streaming", () => {
     const res = await app.testClient().get("/");
     assert.equal(res.status, 207);
     assert.equal(res.headers.get("content-type"), "text/csv; charset=utf-8");
-    assert.equal(res.text, "a\nb\n");
+    assert.equal(res.text(), "a\nb\n");
   });
 
   it("sends no body for HEAD without running the generator", async () => {
@@ -270,7 +270,7 @@ describe("web-standard Response", () => {
     assert.equal(res.headers.get("content-type"), "text/plain");
     assert.equal(res.headers.get("x-web"), "yes");
     assert.deepEqual(res.headers.getAll("set-cookie"), ["a=1; Path=/", "b=2; Path=/"]);
-    assert.equal(res.text, "from fetch");
+    assert.equal(res.text(), "from fetch");
   });
 
   it("sends a globalThis.Response with no body as empty", async () => {
@@ -278,7 +278,7 @@ describe("web-standard Response", () => {
     app.get("/", () => new globalThis.Response(null, { status: 404 }));
     const res = await app.testClient().get("/");
     assert.equal(res.status, 404);
-    assert.equal(res.text, "");
+    assert.equal(res.text(), "");
   });
 });
 
@@ -464,7 +464,7 @@ describe("invalid return values", () => {
       assert.equal(logged.error.code, "ERR_BAD_RESPONSE");
       assert.match(logged.error.message, /endpoint 'brokenView'/);
       assert.match(logged.error.message, detail);
-      assert.doesNotMatch(res.text, /brokenView/);
+      assert.doesNotMatch(res.text(), /brokenView/);
     });
   }
 });

@@ -73,7 +73,7 @@ describe("test client requests", () => {
     assert.equal(calls, 2, "HEAD runs the GET handler");
     assert.equal(head.status, 200);
     assert.equal(head.body.byteLength, 0);
-    assert.equal(head.text, "");
+    assert.equal(head.text(), "");
     assert.equal(head.headers.get("content-length"), String(get.body.byteLength));
     assert.equal(head.headers.get("content-type"), "application/json");
   });
@@ -249,7 +249,7 @@ describe("test client requests", () => {
       return `${req.data.byteLength}`;
     });
     const client = app.testClient();
-    assert.equal((await client.post("/upload", { data: "0123456789" })).text, "10");
+    assert.equal((await client.post("/upload", { data: "0123456789" })).text(), "10");
     assert.equal((await client.post("/upload", { data: "0123456789X" })).status, 413);
     assert.equal(ran, 1);
   });
@@ -266,7 +266,7 @@ describe("test client responses", () => {
     });
     const res = await app.testClient().get("/stream");
     assert.equal(res.status, 200);
-    assert.equal(res.text, "first,second,third");
+    assert.equal(res.text(), "first,second,third");
   });
 
   it("reads a Response built from a sync iterable whole", async () => {
@@ -275,7 +275,7 @@ describe("test client responses", () => {
       return new Response(["a\n", "b\n", "c\n"], { mimetype: "text/plain" });
     });
     const res = await app.testClient().get("/lines");
-    assert.equal(res.text, "a\nb\nc\n");
+    assert.equal(res.text(), "a\nb\nc\n");
     assert.equal(res.mimetype, "text/plain");
   });
 
@@ -287,7 +287,7 @@ describe("test client responses", () => {
     const res = await app.testClient().get("/data");
     assert.ok(res.body instanceof Uint8Array);
     assert.equal(res.body.byteLength, Buffer.byteLength('{"n":1,"text":"é"}'));
-    assert.equal(res.text, '{"n":1,"text":"é"}');
+    assert.equal(res.text(), '{"n":1,"text":"é"}');
     assert.deepEqual(res.json(), { n: 1, text: "é" });
     assert.equal(res.mimetype, "application/json");
   });

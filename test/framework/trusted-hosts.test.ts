@@ -25,7 +25,7 @@ describe("trustedHosts", () => {
     for (const path of ["/", "/away", "/missing"]) {
       const res = await client.get(path, { headers: { host: "evil.example" } });
       assert.equal(res.status, 400, path);
-      assert.match(res.text, /The host &#39;evil.example&#39; is not served here/);
+      assert.match(res.text(), /The host &#39;evil.example&#39; is not served here/);
       assert.doesNotMatch(res.headers.get("location") ?? "", /evil/);
     }
     assert.equal(hooks, 0);
@@ -36,7 +36,7 @@ describe("trustedHosts", () => {
     for (const host of ["app.example", "app.example:8443", "APP.Example"]) {
       const res = await client.get("/", { headers: { host } });
       assert.equal(res.status, 200, host);
-      assert.equal(res.text, `http://${host}/`);
+      assert.equal(res.text(), `http://${host}/`);
     }
     for (const host of ["www.app.example", "app.example.evil.test", "app.example:evil"]) {
       assert.equal((await client.get("/", { headers: { host } })).status, 400, host);
@@ -63,7 +63,7 @@ describe("trustedHosts", () => {
     const app = appFor(null);
     const client = app.testClient();
     const before = await client.get("/", { headers: { host: "evil.example" } });
-    assert.equal(before.text, "http://evil.example/");
+    assert.equal(before.text(), "http://evil.example/");
     app.config.trustedHosts = ["app.example"];
     assert.equal((await client.get("/", { headers: { host: "evil.example" } })).status, 400);
   });

@@ -181,7 +181,7 @@ describe("urlFor inside a request", () => {
   it("builds URLs from a handler", async () => {
     const app = newApp();
     app.get("/link", () => urlFor("user", { id: 9, ref: "nav" }));
-    assert.equal((await app.testClient().get("/link")).text, "/user/9?ref=nav");
+    assert.equal((await app.testClient().get("/link")).text(), "/user/9?ref=nav");
   });
 
   it("builds external URLs from the request's host and scheme", async () => {
@@ -189,15 +189,15 @@ describe("urlFor inside a request", () => {
     app.get("/link", () => urlFor("user", { id: 9 }, { external: true }));
     const client = app.testClient();
     const res = await client.get("/link", { headers: { host: "shop.example:8080" } });
-    assert.equal(res.text, "http://shop.example:8080/user/9");
+    assert.equal(res.text(), "http://shop.example:8080/user/9");
     const secure = await client.get("/link", { scheme: "https", headers: { host: "a.example" } });
-    assert.equal(secure.text, "https://a.example/user/9");
+    assert.equal(secure.text(), "https://a.example/user/9");
   });
 
   it("builds external URLs inside a request without config.serverName", async () => {
     const app = newApp();
     app.get("/link", () => urlFor("index", {}, { external: true }));
-    assert.equal((await app.testClient().get("/link")).text, "http://localhost/");
+    assert.equal((await app.testClient().get("/link")).text(), "http://localhost/");
   });
 
   it("works inside app.testRequestContext", () => {
@@ -268,16 +268,16 @@ describe("urlFor with blueprints", () => {
 
   it("resolves '.name' against the blueprint of the current request", async () => {
     const client = blueprintApp().testClient();
-    assert.equal((await client.get("/shop/link")).text, "/shop/item/5");
-    assert.equal((await client.get("/shop/")).text, "/shop/");
+    assert.equal((await client.get("/shop/link")).text(), "/shop/item/5");
+    assert.equal((await client.get("/shop/")).text(), "/shop/");
   });
 
   it("resolves '.name' to the app's endpoint in an app view", async () => {
-    assert.equal((await blueprintApp().testClient().get("/")).text, "/");
+    assert.equal((await blueprintApp().testClient().get("/")).text(), "/");
   });
 
   it("resolves a plain name to the app's endpoint from a blueprint view", async () => {
-    assert.equal((await blueprintApp().testClient().get("/shop/home")).text, "/");
+    assert.equal((await blueprintApp().testClient().get("/shop/home")).text(), "/");
   });
 
   it("names the blueprint endpoint in a BuildError", () => {

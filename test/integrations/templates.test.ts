@@ -123,31 +123,31 @@ describe("renderTemplate", () => {
     assert.equal(res.status, 200);
     assert.equal(res.mimetype, "text/html");
     assert.equal(
-      res.text,
+      res.text(),
       "<title>Welcome - Default title</title><main><h1>Welcome</h1></main><footer>base footer</footer>",
     );
   });
 
   it("renders the base template's own blocks and templates in subfolders", async () => {
     assert.equal(
-      (await client.get("/base")).text,
+      (await client.get("/base")).text(),
       "<title>Default title</title><main>base content</main><footer>base footer</footer>",
     );
-    assert.match((await client.get("/panel")).text, /<main>panel<\/main>/);
+    assert.match((await client.get("/panel")).text(), /<main>panel<\/main>/);
   });
 
   it("escapes values by default and leaves values marked | safe alone", async () => {
     const value = `<script>alert("x")</script> & 'quotes'`;
     const res = await client.get("/escape", { query: { value } });
     assert.equal(
-      res.text,
+      res.text(),
       "[&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;quotes&#39;]" + `(${value})`,
     );
   });
 
   it("builds URLs with url_for and urlFor keyword arguments", async () => {
     const res = await client.get("/links");
-    assert.deepEqual(res.text.split("|"), [
+    assert.deepEqual(res.text().split("|"), [
       "/user/3",
       "/user/4",
       "/static/app.css",
@@ -160,14 +160,14 @@ describe("renderTemplate", () => {
   it("gives templates request, session, g and config", async () => {
     const res = await client.get("/context", { query: { q: "tea" } });
     assert.equal(
-      res.text,
+      res.text(),
       "path=/context;q=tea;method=GET;user=ada;who=a &lt;guest&gt;;site=Carafe &amp; Co",
     );
   });
 
   it("uses filters added to templateEnvironment(app)", async () => {
-    assert.equal((await client.get("/filters")).text, "ADA!");
-    assert.equal((await client.get("/string-filter")).text, "QUIET!");
+    assert.equal((await client.get("/filters")).text(), "ADA!");
+    assert.equal((await client.get("/string-filter")).text(), "QUIET!");
   });
 
   it("returns one environment per app", () => {
@@ -204,7 +204,7 @@ describe("renderTemplate", () => {
     logged.length = 0;
     const res = await client.get("/missing");
     assert.equal(res.status, 500);
-    assert.doesNotMatch(res.text, /does-not-exist/, "the page does not leak details");
+    assert.doesNotMatch(res.text(), /does-not-exist/, "the page does not leak details");
     assert.equal(logged.length, 1);
     const error = logged[0]?.error as { code?: unknown; message?: unknown };
     assert.equal(error.code, "ERR_TEMPLATE");
@@ -236,7 +236,7 @@ describe("renderTemplate", () => {
 describe("renderTemplateString", () => {
   it("renders a string with the same context, globals and escaping", async () => {
     const res = await client.get("/string", { query: { name: "<b>Ada</b>" } });
-    assert.equal(res.text, "Hello &lt;b&gt;Ada&lt;/b&gt; at /string, /user/9");
+    assert.equal(res.text(), "Hello &lt;b&gt;Ada&lt;/b&gt; at /string, /user/9");
   });
 });
 

@@ -55,14 +55,17 @@ export class TestResponse {
     this.headers = new HeaderMap(pairs);
   }
 
-  /** The body as UTF-8 text. */
-  get text(): string {
+  /**
+   * The body as UTF-8 text. A method like `json()` and like `request.text()`: the body is
+   * already read, so it returns at once (and `await res.text()`, as with `fetch`, works too).
+   */
+  text(): string {
     return Buffer.from(this.body).toString("utf8");
   }
 
-  /** The body parsed as JSON. */
+  /** The body parsed as JSON (Werkzeug's `response.json`). */
   json<T = unknown>(): T {
-    return JSON.parse(this.text) as T;
+    return JSON.parse(this.text()) as T;
   }
 
   /** The media type of the body, without parameters. */

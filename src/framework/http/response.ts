@@ -97,12 +97,23 @@ export class Response {
     return (this.contentType ?? "").split(";")[0]?.trim() ?? "";
   }
 
-  /** The body as text, when it is not a stream (handy in tests and `afterRequest` hooks). */
-  get text(): string {
+  /**
+   * The body as text, when it is not a stream (handy in tests and `afterRequest` hooks). A
+   * method, as on `Request` and `TestResponse`; it returns at once, unlike the web `Response`'s.
+   */
+  text(): string {
     if (this.body === null) return "";
     if (typeof this.body === "string") return this.body;
     if (this.body instanceof Uint8Array) return Buffer.from(this.body).toString("utf8");
-    throw new CarafeError("ERR_STREAMED_BODY", "a streamed body cannot be read as text");
+    throw new CarafeError(
+      "ERR_STREAMED_BODY",
+      "response.text(): the body is a stream, which can be read only once, by the server; read it in the stream's own code",
+    );
+  }
+
+  /** The body parsed as JSON, when it is not a stream (Werkzeug's `response.json`). */
+  json<T = unknown>(): T {
+    return JSON.parse(this.text()) as T;
   }
 
   /**

@@ -255,7 +255,7 @@ describe("endpoints at registration", () => {
       ["/page", "/page/<int:n>"],
     );
     const client = app.testClient();
-    assert.equal((await client.get("/page/3")).text, "page");
+    assert.equal((await client.get("/page/3")).text(), "page");
   });
 
   it("rejects an endpoint containing '.'", () => {
@@ -281,7 +281,7 @@ describe("endpoints at registration", () => {
     const app = new Carafe({ staticFolder: null });
     app.get("/robots.txt", () => "User-agent: *");
     assert.equal(app.urlMap.rules()[0]?.endpoint, "GET /robots.txt");
-    assert.equal((await app.testClient().get("/robots.txt")).text, "User-agent: *");
+    assert.equal((await app.testClient().get("/robots.txt")).text(), "User-agent: *");
   });
 
   it("rejects a function name containing '.' as an endpoint", () => {
