@@ -8,8 +8,9 @@ export class CarafeError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -36,8 +37,11 @@ export interface HTTPExceptionOptions {
  * throw new NotFound("No user with id 7.");
  */
 export class HTTPException extends Error {
-  /** The HTTP status code. */
-  readonly code: number = 500;
+  /**
+   * The HTTP status (`404`). Werkzeug calls it `code`; in Carafe `code` is the stable string
+   * of a misuse error (`CarafeError`), so a status is always `status`, as on `Response`.
+   */
+  readonly status: number = 500;
   /** The human-readable explanation shown in the error page. */
   readonly description: string;
   /** Extra headers sent with the error response. */
@@ -51,13 +55,13 @@ export class HTTPException extends Error {
 
   /** The reason phrase, e.g. `Not Found`. */
   get phrase(): string {
-    return STATUS_PHRASES[this.code] ?? "Unknown Error";
+    return STATUS_PHRASES[this.status] ?? "Unknown Error";
   }
 }
 
-function defineHttpError(code: number, name: string, description: string) {
+function defineHttpError(status: number, name: string, description: string) {
   const ErrorClass = class extends HTTPException {
-    override readonly code = code;
+    override readonly status = status;
     constructor(message?: string, options?: HTTPExceptionOptions) {
       super(message ?? description, options);
     }
@@ -241,7 +245,7 @@ export const HTTPVersionNotSupported = defineHttpError(
 
 /** 405: the URL exists but not for this method; `Allow` lists the ones that work. */
 export class MethodNotAllowed extends HTTPException {
-  override readonly code = 405;
+  override readonly status = 405;
   /** The methods the URL accepts, sent as `Allow`. */
   readonly validMethods: readonly string[];
   constructor(validMethods: readonly string[] = [], description?: string) {
@@ -254,7 +258,7 @@ MethodNotAllowed.prototype.name = "MethodNotAllowed";
 
 /** A redirect raised by routing (a missing trailing slash answers 308). */
 export class RequestRedirect extends HTTPException {
-  override readonly code = 308;
+  override readonly status = 308;
   constructor(readonly location: string) {
     super("The resource lives at another URL.");
     this.headers["Location"] = location;
@@ -297,7 +301,7 @@ export const HTTP_EXCEPTIONS: ReadonlyMap<
     ServiceUnavailable,
     GatewayTimeout,
     HTTPVersionNotSupported,
-  ].map((ErrorClass) => [new ErrorClass().code, ErrorClass]),
+  ].map((ErrorClass) => [new ErrorClass().status, ErrorClass]),
 );
 
 /** Reason phrases of the status codes Carafe knows. */

@@ -79,7 +79,7 @@ describe("HTTP error classes", () => {
   for (const [ErrorClass, code, phrase] of HTTP_ERRORS) {
     it(`${ErrorClass.name} has code ${code}, a default description and is an HTTPException`, () => {
       const error = new ErrorClass();
-      assert.equal(error.code, code);
+      assert.equal(error.status, code);
       assert.equal(error.phrase, phrase);
       assert.equal(error.name, ErrorClass.name);
       assert.ok(error instanceof HTTPException);
@@ -88,7 +88,7 @@ describe("HTTP error classes", () => {
       assert.equal(error.message, error.description);
       const custom = new ErrorClass("Custom words.");
       assert.equal(custom.description, "Custom words.");
-      assert.equal(custom.code, code);
+      assert.equal(custom.status, code);
     });
   }
 
@@ -112,7 +112,7 @@ describe("HTTP error classes", () => {
 
   it("MethodNotAllowed has code 405 and lists the valid methods in Allow", () => {
     const error = new MethodNotAllowed(["GET", "POST"]);
-    assert.equal(error.code, 405);
+    assert.equal(error.status, 405);
     assert.ok(error instanceof HTTPException);
     assert.deepEqual(error.validMethods, ["GET", "POST"]);
     assert.equal(error.headers["Allow"], "GET, POST");
@@ -245,12 +245,12 @@ describe("errorHandler", () => {
     });
     const res = await app.testClient().get("/");
     assert.equal(res.status, 500);
-    assert.equal(res.text, "caught RangeError");
+    assert.equal(res.text(), "caught RangeError");
   });
 
   it("lets a handler for HTTPException catch every HTTP error", async () => {
     const app = newApp();
-    app.errorHandler(HTTPException, (error) => json({ code: error.code }, error.code));
+    app.errorHandler(HTTPException, (error) => json({ code: error.status }, error.status));
     app.get("/gone", () => abort(410));
     const client = app.testClient();
     assert.deepEqual((await client.get("/gone")).json(), { code: 410 });

@@ -161,13 +161,13 @@ describe("abort", () => {
     app.get("/", () => abort(404));
     const res = await app.testClient().get("/");
     assert.equal(res.status, 404);
-    assert.match(res.text, new RegExp(new NotFound().description.replace(/\./g, "\\.")));
+    assert.match(res.text(), new RegExp(new NotFound().description.replace(/\./g, "\\.")));
   });
 
   it("throws the HTTP exception for the status", () => {
     assert.throws(
       () => abort(409, "clash"),
-      (error) => error instanceof HTTPException && error.code === 409 && error.message === "clash",
+      (error) => error instanceof HTTPException && error.status === 409 && error.message === "clash",
     );
   });
 

@@ -396,7 +396,7 @@ export function findErrorHandler(
   scopes: readonly HookScope[],
   error: unknown,
 ): ErrorHandler | undefined {
-  const codes: (number | null)[] = error instanceof HTTPException ? [error.code, null] : [null];
+  const codes: (number | null)[] = error instanceof HTTPException ? [error.status, null] : [null];
   const innermostFirst = [...scopes].reverse();
   for (const code of codes) {
     for (const scope of innermostFirst) {

@@ -204,10 +204,10 @@ export function redirect(location: string, status = 302): Response {
 
 /** An HTTPException that carries a ready response (`abort(response)`). */
 class AbortResponse extends HTTPException {
-  override readonly code: number;
+  override readonly status: number;
   constructor(readonly response: Response) {
     super("aborted with a response");
-    this.code = response.status;
+    this.status = response.status;
   }
 }
 
@@ -237,7 +237,7 @@ export function escapeHtml(text: string): string {
 /** The response for an HTTP exception: an HTML page, or JSON when the client prefers it. */
 export function exceptionResponse(error: HTTPException, wantsJson: boolean): Response {
   if (error instanceof AbortResponse) return error.response;
-  const code = error.code;
+  const code = error.status;
   const phrase = STATUS_PHRASES[code] ?? "Error";
   const response = wantsJson
     ? json({ error: { status: code, name: phrase, description: error.description } }, code)
