@@ -8,7 +8,8 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import type { Carafe } from "../framework/internal.ts";
 import { runDevServer } from "./dev/dev-server.ts";
-import { AppLoadError, loadApp, type LoadedApp } from "./loading/load-app.ts";
+import { ServerError } from "./errors.ts";
+import { loadApp, type LoadedApp } from "./loading/load-app.ts";
 import { serve, workerOptions } from "./serve.ts";
 import { SettingsError, isHelpRequest, resolveSettings, serveHelp } from "./settings.ts";
 
@@ -41,7 +42,13 @@ function version(): string {
 }
 
 /** Thrown for a command line the user has to fix; printed with the usage hint. */
-class UsageError extends Error {}
+/** A command line Carafe cannot act on; the CLI prints it with a pointer to `--help`. */
+class UsageError extends ServerError {
+  override name = "UsageError";
+  constructor(message: string) {
+    super("ERR_USAGE", message);
+  }
+}
 
 function parseCount(text: string | undefined, flag: string, min: number, fallback: number): number {
   if (text === undefined) return fallback;
@@ -174,7 +181,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       console.error(`carafe: ${(error as Error).message}\nRun '${help}' for usage.`);
       return 2;
     }
-    if (error instanceof AppLoadError) {
+    // The server's own errors say what went wrong and what to do: a stack would only bury it.
+    if (error instanceof ServerError) {
       console.error(`carafe: ${error.message}`);
       return 1;
     }

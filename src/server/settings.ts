@@ -15,11 +15,14 @@ import { isTrustEntry } from "./http/proxy.ts";
 import { defaultThreadHeapMb } from "../threading/internal.ts";
 import { importFile } from "../threading/internal.ts";
 import type { Bind, ServeOptions } from "./supervisor/protocol.ts";
+import { ServerError } from "./errors.ts";
 
 /** A setting that cannot be used as given; the message names the option and what to do. */
-export class SettingsError extends Error {
+export class SettingsError extends ServerError {
   override name = "SettingsError";
-  readonly code = "ERR_SETTINGS";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_SETTINGS", message, options);
+  }
 }
 
 type Kind =

@@ -16,6 +16,7 @@ import { ThreadPool } from "../pool/index.ts";
 import { isReloaderChild, runWithReloader } from "./reloader.ts";
 import { createWatchdog } from "../http/watchdog.ts";
 import { describeThreads } from "../../threading/internal.ts";
+import { ServerError } from "../errors.ts";
 
 /** What the development server needs of an app. */
 export type ServableApp = RecordHandler & {
@@ -73,7 +74,10 @@ export async function startDevServer(
   if (options.threaded === true || app.needsThreads === true) {
     const appSpec = options.appSpec ?? app.sourceFile;
     if (appSpec === undefined) {
-      throw new Error("threads need the app's module; pass appSpec (path.ts[:export])");
+      throw new ServerError(
+        "ERR_NO_APP_MODULE",
+        "startDevServer({ threaded: true }): pool threads import the app's module, and this app's is unknown; pass { appSpec: 'path/to/app.ts:app' }",
+      );
     }
     pool = await ThreadPool.start({
       appSpec,
@@ -161,8 +165,9 @@ export async function runDevServer(
         : code === "EACCES"
           ? `no permission to listen on ${where}; use a port above 1023`
           : (error as Error).message;
+    // A ServerError (the app, its broadcastUrl, the pool) says itself what went wrong.
     console.error(
-      code === "ERR_APP_LOAD" ? `carafe: ${reason}` : `carafe: cannot listen: ${reason}`,
+      error instanceof ServerError ? `carafe: ${reason}` : `carafe: cannot listen: ${reason}`,
     );
     process.exitCode = 1;
     return;

@@ -20,6 +20,7 @@ import { lstatSync, readdirSync, statSync, watch, type FSWatcher } from "node:fs
 import { constants } from "node:os";
 import { extname, join, relative, resolve, sep } from "node:path";
 import process from "node:process";
+import { ServerError } from "../errors.ts";
 
 /** The variable set in the child's environment; {@link isReloaderChild} reads it. */
 export const RELOADER_CHILD_ENV = "CARAFE_RELOADER_CHILD";
@@ -43,13 +44,14 @@ export interface ReloaderOptions {
 }
 
 /** The reloader's failures, with a stable `code`. */
-export class ReloaderError extends Error {
+export class ReloaderError extends ServerError {
   override name = "ReloaderError";
   constructor(
-    readonly code: "ERR_RELOADER_WATCH" | "ERR_RELOADER_OPTIONS",
+    code: "ERR_RELOADER_WATCH" | "ERR_RELOADER_OPTIONS",
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(code, message, options);
   }
 }
 

@@ -13,6 +13,7 @@ import { createWriteStream, openSync } from "node:fs";
 import process from "node:process";
 import type { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
+import { ServerError } from "../errors.ts";
 
 /** One answered request, as the access log sees it. */
 export interface AccessEntry {
@@ -45,9 +46,11 @@ export const DEFAULT_ACCESS_LOG_FORMAT =
   '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
 
 /** Thrown when a log file cannot be opened; `code` is stable. */
-export class LogTargetError extends Error {
+export class LogTargetError extends ServerError {
   override name = "LogTargetError";
-  readonly code = "ERR_LOG_TARGET";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_LOG_TARGET", message, options);
+  }
 }
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];

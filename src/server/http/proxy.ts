@@ -15,11 +15,14 @@
 import { BlockList, isIP } from "node:net";
 import type { RequestRecord } from "../../framework/internal.ts";
 import { isHost } from "./host.ts";
+import { ServerError } from "../errors.ts";
 
 /** Thrown by `createProxyTrust` for an allow-list entry that is not an address, network or `*`. */
-export class ProxyTrustError extends Error {
+export class ProxyTrustError extends ServerError {
   override name = "ProxyTrustError";
-  readonly code = "ERR_BAD_PROXY_ADDRESS";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_BAD_PROXY_ADDRESS", message, options);
+  }
 }
 
 /** Options of `createProxyTrust`. */

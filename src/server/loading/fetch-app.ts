@@ -10,6 +10,7 @@ import {
   type RequestRecord,
   type ResponseRecord,
 } from "../../framework/internal.ts";
+import { ServerError } from "../errors.ts";
 
 /** What the server needs of a fetch app: a `fetch(Request)` method, sync or async. */
 export interface FetchApp {
@@ -41,9 +42,11 @@ export interface FetchAppHandler extends RecordHandler {
 }
 
 /** Thrown by {@link fromFetchApp} when it is given something without a `fetch` method. */
-export class FetchAppError extends Error {
+export class FetchAppError extends ServerError {
   override name = "FetchAppError";
-  readonly code = "ERR_NOT_A_FETCH_APP";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_NOT_A_FETCH_APP", message, options);
+  }
 }
 
 const consoleLogger: FetchAppLogger = {
@@ -162,7 +165,12 @@ export function fromFetchApp(target: FetchApp, options: FetchAppOptions = {}): F
   const finish = (result: unknown, method: string): ResponseRecord =>
     isResponse(result)
       ? recordOf(result, method)
-      : fail(new TypeError(`fetch returned ${typeof result}, not a Response`));
+      : fail(
+          new ServerError(
+            "ERR_FETCH_RESULT",
+            `fetch returned ${typeof result}, not a Response; return (or resolve to) a Response`,
+          ),
+        );
 
   return {
     name,

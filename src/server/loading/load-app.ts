@@ -5,11 +5,14 @@ import { dirname, extname, join, resolve } from "node:path";
 import { appsCreatedIn, setManaged, type RecordHandler } from "../../framework/internal.ts";
 import { toRecordHandler } from "./fetch-app.ts";
 import { importFile } from "../../threading/internal.ts";
+import { ServerError } from "../errors.ts";
 
 /** The error `carafe` prints (without a stack) when the app cannot be loaded. */
-export class AppLoadError extends Error {
+export class AppLoadError extends ServerError {
   override name = "AppLoadError";
-  readonly code = "ERR_APP_LOAD";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_APP_LOAD", message, options);
+  }
 }
 
 /** An app as loaded: a Carafe app (it has `handle`), or any object with `fetch` wrapped as one. */

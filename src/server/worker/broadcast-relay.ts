@@ -8,6 +8,7 @@
 
 import { randomUUID } from "node:crypto";
 import type { BroadcastEnvelope, BroadcastRelay, Rooms } from "../../framework/internal.ts";
+import { ServerError } from "../errors.ts";
 
 /** What a server needs of an app to relay its broadcasts. */
 export interface BroadcastingApp {
@@ -36,8 +37,11 @@ export function hasRooms(app: object): app is BroadcastingApp {
 }
 
 /** The error for a `broadcastUrl` Carafe cannot use. */
-export class BroadcastUrlError extends Error {
+export class BroadcastUrlError extends ServerError {
   override readonly name = "BroadcastUrlError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_BROADCAST_URL", message, options);
+  }
 }
 
 /**
