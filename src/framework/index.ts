@@ -11,7 +11,7 @@ export type {
 } from "./app/app.ts";
 export { Blueprint } from "./app/blueprint.ts";
 export type { BlueprintOptions } from "./app/blueprint.ts";
-export type { AppConfig } from "./app/config.ts";
+export type { AppConfig, CarafeConfig } from "./app/config.ts";
 export { DEFAULT_MAX_CONTENT_LENGTH } from "./app/config.ts";
 export { findContext, g, request, session } from "./context/context.ts";
 export type { AppGlobals, RequestContext } from "./context/context.ts";

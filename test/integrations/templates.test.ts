@@ -15,6 +15,13 @@ import {
   type TestClient,
 } from "carafe";
 
+// An app's own config key, declared as an app would declare it.
+declare module "carafe" {
+  interface AppConfig {
+    siteName?: string;
+  }
+}
+
 let tmp: string;
 let app: Carafe;
 let client: TestClient;
@@ -49,7 +56,8 @@ before(() => {
     mkdirSync(join(file, ".."), { recursive: true });
     writeFileSync(file, source);
   }
-  app = new Carafe({ rootPath: tmp, secretKey: "s3cret", siteName: "Carafe & Co" });
+  app = new Carafe({ rootPath: tmp, secretKey: "s3cret" });
+  app.config.siteName = "Carafe & Co";
   const logger: Logger = {
     error: (message, error) => logged.push({ message, error }),
     warn: () => {},

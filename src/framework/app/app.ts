@@ -5,7 +5,7 @@
 import { dirname, resolve } from "node:path";
 import process from "node:process";
 import type { Blueprint } from "./blueprint.ts";
-import { defaultConfig, type AppConfig } from "./config.ts";
+import { makeConfig, type AppConfig, type CarafeConfig } from "./config.ts";
 import { buildUrl } from "../context/current-app.ts";
 import { RequestContext, bindStream, runAsync, runHeld, runSync } from "../context/context.ts";
 import { drive, type Pipeline } from "./drive.ts";
@@ -77,8 +77,8 @@ import { NamedShared } from "../../threading/index.ts";
 
 export type { RoutePayload } from "./views.ts";
 
-/** Options of `new Carafe()`: any config key, plus where the app's files live. */
-export interface CarafeOptions extends Partial<AppConfig> {
+/** Options of `new Carafe()`: Carafe's config keys, plus where the app's files live. */
+export interface CarafeOptions extends Partial<CarafeConfig> {
   /** The app's name (for logs); default `carafe`. */
   name?: string;
   /** Folder that relative paths (static, templates) start from; default: the creating module's folder. */
@@ -190,7 +190,7 @@ export class Carafe extends Scaffold implements RecordHandler {
       rootPath ?? (this.sourceFile === undefined ? process.cwd() : dirname(this.sourceFile)),
     );
     registerApp(this, this.sourceFile);
-    this.config = { ...defaultConfig(), ...config } as AppConfig;
+    this.config = makeConfig(config);
     checkBodyLimit(this.config.maxContentLength, "new Carafe({ maxContentLength })");
     this.staticUrlPath = (staticUrlPath ?? "/static").replace(/\/+$/, "");
     this.staticFolder =

@@ -1,0 +1,39 @@
+// Type tests for the app's configuration: checked by `npm run typecheck`, never run.
+
+import { Carafe, type AppConfig, type CarafeConfig } from "carafe";
+
+// An app declares its own keys by merging into AppConfig (as AppGlobals and SessionData).
+declare module "carafe" {
+  interface AppConfig {
+    greeting?: string;
+  }
+}
+
+/** `true` only when A and B are the same type (not merely assignable to each other). */
+type Equal<A, B> =
+  (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+type Expect<T extends true> = T;
+
+const app = new Carafe({ secretKey: "s3cret", maxContentLength: 1024, trustedHosts: null });
+const _secret: Expect<Equal<typeof app.config.secretKey, string | null>> = true;
+const _debug: Expect<Equal<AppConfig["debug"], boolean>> = true;
+const _own: Expect<Equal<AppConfig["greeting"], string | undefined>> = true;
+// Carafe's keys are all there; the app's own are not Carafe's.
+const _carafe: Expect<Equal<keyof CarafeConfig & "greeting", never>> = true;
+
+app.config.greeting = "hello";
+app.config.debug = true;
+Object.assign(app.config, { greeting: "hi" } satisfies Partial<AppConfig>);
+
+// @ts-expect-error a misspelt key is not a config key
+new Carafe({ secretkey: "s3cret" });
+// @ts-expect-error Flask's upper-case names are not Carafe's
+new Carafe({ SECRET_KEY: "s3cret" });
+// @ts-expect-error the constructor takes Carafe's keys; set your own on app.config
+new Carafe({ greeting: "hello" });
+// @ts-expect-error a key nobody declared does not exist on app.config
+app.config.greting = "hello";
+// @ts-expect-error a declared key keeps its type
+app.config.greeting = 42;
+// @ts-expect-error Carafe's keys keep theirs
+app.config.maxContentLength = "1 MiB";
