@@ -68,7 +68,14 @@ export type {
 export { Request } from "./http/request.ts";
 export type { GetJsonOptions } from "./http/request.ts";
 export { Response, abort, json, makeResponse, redirect } from "./http/response.ts";
-export type { ResponseBody, ResponseInit, ResponseValue } from "./http/response.ts";
+export type {
+  JsonObject,
+  JsonValue,
+  ResponseBody,
+  ResponseInit,
+  ResponseValue,
+  StreamValue,
+} from "./http/response.ts";
 export { ValidationError } from "./routing/converters.ts";
 export type { Converter, ConverterArg, ConverterFactory } from "./routing/converters.ts";
 export type { ConverterTypes, RouteParams } from "./routing/params.ts";

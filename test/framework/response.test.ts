@@ -116,8 +116,8 @@ describe("return-value conversion", () => {
   it("refuses json() on a value that cannot be serialised", () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
-    assert.throws(() => json(cyclic), TypeError);
-    assert.throws(() => json(undefined), TypeError);
+    assert.throws(() => json(cyclic), { name: "CarafeError", code: "ERR_NOT_JSON" });
+    assert.throws(() => json(undefined), { name: "CarafeError", code: "ERR_NOT_JSON" });
   });
 });
 
@@ -143,7 +143,10 @@ describe("redirect", () => {
   });
 
   it("refuses a location with a line break", () => {
-    assert.throws(() => redirect("/a\r\nSet-Cookie: evil=1"), TypeError);
+    assert.throws(() => redirect("/a\r\nSet-Cookie: evil=1"), {
+      name: "CarafeError",
+      code: "ERR_BAD_HEADER",
+    });
   });
 });
 
@@ -167,7 +170,8 @@ describe("abort", () => {
   it("throws the HTTP exception for the status", () => {
     assert.throws(
       () => abort(409, "clash"),
-      (error) => error instanceof HTTPException && error.status === 409 && error.message === "clash",
+      (error) =>
+        error instanceof HTTPException && error.status === 409 && error.message === "clash",
     );
   });
 
@@ -406,10 +410,22 @@ describe("cookies", () => {
 
   it("refuses a cookie name or attribute that would break the header", () => {
     const response = new Response("ok");
-    assert.throws(() => response.setCookie("bad name", "x"), TypeError);
-    assert.throws(() => response.setCookie("a", "x", { path: "/x;Secure" }), TypeError);
-    assert.throws(() => response.setCookie("a", "x", { domain: "a.com\r\nX: y" }), TypeError);
-    assert.throws(() => response.setCookie("a", "x", { maxAge: Infinity }), TypeError);
+    assert.throws(() => response.setCookie("bad name", "x"), {
+      name: "CarafeError",
+      code: "ERR_BAD_COOKIE",
+    });
+    assert.throws(() => response.setCookie("a", "x", { path: "/x;Secure" }), {
+      name: "CarafeError",
+      code: "ERR_BAD_COOKIE",
+    });
+    assert.throws(() => response.setCookie("a", "x", { domain: "a.com\r\nX: y" }), {
+      name: "CarafeError",
+      code: "ERR_BAD_COOKIE",
+    });
+    assert.throws(() => response.setCookie("a", "x", { maxAge: Infinity }), {
+      name: "CarafeError",
+      code: "ERR_BAD_COOKIE",
+    });
     assert.throws(() => response.setCookie("a", "x\r\nSet-Cookie: evil=1"), /control character/);
     assert.deepEqual(response.headers.getAll("Set-Cookie"), []);
   });
@@ -418,17 +434,38 @@ describe("cookies", () => {
 describe("header safety", () => {
   it("refuses header values with CR or LF", () => {
     const response = new Response("ok");
-    assert.throws(() => response.headers.set("X-A", "a\r\nInjected: 1"), TypeError);
-    assert.throws(() => response.headers.append("X-A", "a\nb"), TypeError);
-    assert.throws(() => response.headers.set("X-A", "a\rb"), TypeError);
-    assert.throws(() => new Response("ok", { headers: { "X-A": "a\nb" } }), TypeError);
-    assert.throws(() => makeResponse("ok", 200, { "X-A": "a\r\nb" }), TypeError);
+    assert.throws(() => response.headers.set("X-A", "a\r\nInjected: 1"), {
+      name: "CarafeError",
+      code: "ERR_BAD_HEADER",
+    });
+    assert.throws(() => response.headers.append("X-A", "a\nb"), {
+      name: "CarafeError",
+      code: "ERR_BAD_HEADER",
+    });
+    assert.throws(() => response.headers.set("X-A", "a\rb"), {
+      name: "CarafeError",
+      code: "ERR_BAD_HEADER",
+    });
+    assert.throws(() => new Response("ok", { headers: { "X-A": "a\nb" } }), {
+      name: "CarafeError",
+      code: "ERR_BAD_HEADER",
+    });
+    assert.throws(() => makeResponse("ok", 200, { "X-A": "a\r\nb" }), {
+      name: "CarafeError",
+      code: "ERR_BAD_HEADER",
+    });
     assert.equal(response.headers.has("X-A"), false);
   });
 
   it("refuses invalid header names", () => {
-    assert.throws(() => new Response("ok").headers.set("Bad Name", "x"), TypeError);
-    assert.throws(() => new Response("ok").headers.set("X-A:", "x"), TypeError);
+    assert.throws(() => new Response("ok").headers.set("Bad Name", "x"), {
+      name: "CarafeError",
+      code: "ERR_BAD_HEADER",
+    });
+    assert.throws(() => new Response("ok").headers.set("X-A:", "x"), {
+      name: "CarafeError",
+      code: "ERR_BAD_HEADER",
+    });
   });
 
   it("answers 500 without the injected header when a handler sets one", async () => {
@@ -449,6 +486,20 @@ describe("invalid return values", () => {
     ["null", () => null, /returned null/],
     ["a number", () => 42, /returned a number \(42\)/],
     ["a boolean", () => true, /returned a boolean/],
+    ["a Map", () => new Map([["a", 1]]), /returned a Map; return a string, a plain object/],
+    ["a Set", () => new Set(["a"]), /returned a Set; return a string, a plain object/],
+    ["a class instance", () => new (class Point {})(), /returned a Point; .*json\(value\)/],
+    ["a Date", () => new Date(0), /returned a Date;/],
+    ["a function", () => () => "hi", /returned a function;/],
+    [
+      "a circular object",
+      () => {
+        const loop: { self?: unknown } = {};
+        loop.self = loop;
+        return loop;
+      },
+      /returned a value JSON cannot encode/,
+    ],
   ];
   for (const [label, view, detail] of cases) {
     it(`answers 500 and logs the endpoint when the view returns ${label}`, async () => {
@@ -462,11 +513,48 @@ describe("invalid return values", () => {
       assert.match(logged.message, /\/broken/);
       assert.ok(logged.error instanceof CarafeError);
       assert.equal(logged.error.code, "ERR_BAD_RESPONSE");
-      assert.match(logged.error.message, /endpoint 'brokenView'/);
+      assert.match(logged.error.message, /^the view for GET \/broken \(endpoint 'brokenView'\)/);
       assert.match(logged.error.message, detail);
       assert.doesNotMatch(res.text(), /brokenView/);
     });
   }
+});
+
+describe("toResponse and makeResponse", () => {
+  it("sends a plain object, an object without a prototype and an array as JSON", () => {
+    for (const value of [{ a: 1 }, Object.assign(Object.create(null) as object, { a: 1 }), [1]]) {
+      const response = toResponse(value);
+      assert.equal(response.mimetype, "application/json");
+      assert.deepEqual(response.json(), JSON.parse(JSON.stringify(value)));
+    }
+  });
+
+  it("refuses a Map with a message that says what to return instead", () => {
+    assert.throws(() => toResponse(new Map()), {
+      name: "CarafeError",
+      code: "ERR_BAD_RESPONSE",
+      message:
+        "the handler returned a Map; return a string, a plain object or an array (JSON), bytes, a stream or a Response (Object.fromEntries(map) makes a plain object of a Map)",
+    });
+  });
+
+  it("names makeResponse when it is given a value it cannot send", () => {
+    assert.throws(() => makeResponse(new Set() as never), {
+      code: "ERR_BAD_RESPONSE",
+      message: /^makeResponse\(\) was given a Set;/,
+    });
+  });
+
+  it("still sends a class instance through json(), which takes what JSON.stringify takes", () => {
+    const point = new (class Point {
+      x = 1;
+      toJSON() {
+        return { x: this.x, kind: "point" };
+      }
+    })();
+    assert.throws(() => toResponse(point), { code: "ERR_BAD_RESPONSE" });
+    assert.deepEqual(json(point).json(), { x: 1, kind: "point" });
+  });
 });
 
 describe("direct records for text and JSON", () => {

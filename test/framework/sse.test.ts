@@ -51,6 +51,10 @@ describe("formatEvent", () => {
     assert.throws(() => formatEvent({ id: "1\0", data: "x" }), /line break or NUL/);
     assert.throws(() => formatEvent({ retry: -1 }), /retry must be a whole number/);
     assert.throws(() => formatEvent({ data: () => 1 }), /cannot be sent as JSON/);
+    assert.throws(() => formatEvent({ event: "a\nb" }), {
+      name: "CarafeError",
+      code: "ERR_BAD_EVENT",
+    });
   });
 });
 

@@ -38,6 +38,7 @@ import {
   plainRecord,
   prefersJson,
   toResponse,
+  viewReturned,
 } from "../http/response.ts";
 import type { Converter, ConverterFactory } from "../routing/converters.ts";
 import { UrlMap, type MatchResult } from "../routing/url-map.ts";
@@ -770,14 +771,7 @@ export class Carafe extends Scaffold implements RecordHandler {
   #makeResponse(request: Request, value: unknown): Response {
     if (value instanceof HTTPException)
       return exceptionResponse(value, prefersJson(request.headers.get("accept")));
-    try {
-      return toResponse(value);
-    } catch (error) {
-      throw new CarafeError(
-        "ERR_BAD_RESPONSE",
-        `the view for ${request.endpoint === undefined ? request.path : `endpoint '${request.endpoint}'`} gave an invalid response: ${(error as Error).message}`,
-      );
-    }
+    return toResponse(value, viewReturned(request));
   }
 
   *#finalizeRequest(

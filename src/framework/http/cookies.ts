@@ -2,6 +2,7 @@
 // Werkzeug's format: values outside the cookie-octets travel in quotes with backslash escapes.
 
 import { Buffer } from "node:buffer";
+import { CarafeError } from "../errors.ts";
 
 /** Attributes of a `Set-Cookie` header. */
 export interface CookieOptions {
@@ -94,12 +95,18 @@ function quoteCookieValue(value: string): string {
  * throws, since `parseCookies` would not give it back: encode such data first (base64url).
  */
 export function serializeCookie(name: string, value: string, options: CookieOptions = {}): string {
-  if (!COOKIE_NAME.test(name)) throw new TypeError(`invalid cookie name ${JSON.stringify(name)}`);
+  if (!COOKIE_NAME.test(name)) {
+    throw new CarafeError(
+      "ERR_BAD_COOKIE",
+      `setCookie(${JSON.stringify(name)}): a cookie name is letters, digits and !#$%&'*+-.^_\`|~ only`,
+    );
+  }
   let encoded = value;
   if (!COOKIE_VALUE.test(value)) {
     if (CONTROL_CHARACTER.test(value)) {
-      throw new TypeError(
-        `cookie ${name} has a control character in its value ${JSON.stringify(value)}; encode the value first (e.g. base64url)`,
+      throw new CarafeError(
+        "ERR_BAD_COOKIE",
+        `setCookie("${name}"): the value ${JSON.stringify(value)} has a control character; encode the value first (e.g. base64url)`,
       );
     }
     encoded = quoteCookieValue(value);
@@ -109,8 +116,12 @@ export function serializeCookie(name: string, value: string, options: CookieOpti
     header += `; Domain=${checkAttribute("Domain", options.domain)}`;
   if (options.expires !== undefined) header += `; Expires=${options.expires.toUTCString()}`;
   if (options.maxAge !== undefined) {
-    if (!Number.isFinite(options.maxAge))
-      throw new TypeError("cookie maxAge must be a finite number");
+    if (!Number.isFinite(options.maxAge)) {
+      throw new CarafeError(
+        "ERR_BAD_COOKIE",
+        `setCookie("${name}", …, { maxAge: ${options.maxAge} }): maxAge is a finite number of seconds; omit it for a session cookie`,
+      );
+    }
     header += `; Max-Age=${Math.floor(options.maxAge)}`;
   }
   header += `; Path=${checkAttribute("Path", options.path ?? "/")}`;
@@ -124,7 +135,10 @@ export function serializeCookie(name: string, value: string, options: CookieOpti
 
 function checkAttribute(name: string, value: string): string {
   if (!ATTRIBUTE_VALUE.test(value)) {
-    throw new TypeError(`cookie ${name} ${JSON.stringify(value)} has a forbidden character`);
+    throw new CarafeError(
+      "ERR_BAD_COOKIE",
+      `setCookie(): the cookie's ${name} ${JSON.stringify(value)} has a ';' or a control character, which would add attributes of its own; pass the bare ${name.toLowerCase()}`,
+    );
   }
   return value;
 }

@@ -1,6 +1,8 @@
 // Small containers shared by requests and responses: a multi-valued dictionary (query strings,
 // forms, files) and header maps for each direction.
 
+import { CarafeError } from "../errors.ts";
+
 /**
  * A dictionary whose keys may hold several values, in the order they arrived
  * (`?tag=a&tag=b`). `get` returns the first value, `getAll` all of them.
@@ -195,9 +197,15 @@ const VALID_HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 function assertHeader(name: string, value: string): void {
   if (!VALID_HEADER_NAME.test(name)) {
-    throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
+    throw new CarafeError(
+      "ERR_BAD_HEADER",
+      `header name ${JSON.stringify(name)} is not a token (letters, digits and !#$%&'*+-.^_\`|~); check its spelling`,
+    );
   }
   if (INVALID_HEADER_VALUE.test(value)) {
-    throw new TypeError(`header ${name} has a line break or NUL in its value`);
+    throw new CarafeError(
+      "ERR_BAD_HEADER",
+      `header ${name} has a line break or NUL in its value, which would split the response; encode the value first (encodeURIComponent)`,
+    );
   }
 }

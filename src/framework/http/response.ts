@@ -6,6 +6,7 @@ import { serializeCookie, type CookieOptions } from "./cookies.ts";
 import { HeaderMap, type HeadersInit } from "./datastructures.ts";
 import { CarafeError, HTTPException, HTTP_EXCEPTIONS, STATUS_PHRASES } from "../errors.ts";
 import type { BodyChunk, BodyStream, ResponseRecord } from "../boundary/records.ts";
+import type { Request } from "./request.ts";
 
 /** A body a `Response` can hold. */
 export type ResponseBody = BodyChunk | BodyStream | Iterable<BodyChunk> | null;
@@ -18,15 +19,75 @@ export interface ResponseInit {
   mimetype?: string;
 }
 
-/** Anything a handler may return: text (HTML), a JSON-able object or array, bytes, a stream, a Response. */
+/**
+ * What a data key that shares its name with a method may hold: anything but a function. It
+ * lets `{ has: true }` through while refusing a `Map`'s or a `WeakSet`'s `has()`.
+ */
+type NotAMethod =
+  | string
+  | number
+  | boolean
+  | null
+  | undefined
+  | readonly unknown[]
+  | (object & { readonly call?: never });
+
+/**
+ * An object a handler may return to send it as JSON: a plain object, typed by an interface, a
+ * type alias or a literal. TypeScript cannot say "an object literal" without refusing every
+ * interface (an index signature would), so this type refuses the objects JSON mangles that
+ * it can recognise: a `Map` or `Set` (sent as `{}`), a `WeakMap`, a `Date`, a function, an
+ * iterable of anything but text or bytes, a promise of one of these. The run-time check refuses
+ * the rest: anything but a plain object (`{…}` or `Object.create(null)`) is a 500 that names the
+ * view. A class instance with methods goes through `json(value)`, which sends anything
+ * `JSON.stringify` accepts.
+ */
+export type JsonObject =
+  | (object & {
+      readonly [Symbol.iterator]?: never;
+      readonly [Symbol.asyncIterator]?: never;
+      readonly then?: NotAMethod;
+      readonly bind?: NotAMethod;
+      readonly has?: NotAMethod;
+      readonly getTime?: NotAMethod;
+    })
+  // An object literal's keys are all "known" here, so TypeScript's excess-property check
+  // lets `return { id: 1 }` through from a function declared to return a ResponseValue.
+  | { readonly [key: string]: JsonValue };
+
+/**
+ * A value sent as JSON. An array's items are checked; an object's properties are not (see
+ * `JsonObject`), so `{ users: new Map() }` compiles and sends `{ "users": {} }`.
+ */
+export type JsonValue =
+  string | number | boolean | null | undefined | readonly JsonValue[] | JsonObject;
+
+/**
+ * A body streamed as it is produced: a generator or async generator of text or bytes, or a web
+ * `ReadableStream`. A `Set` of strings is iterable too but is not a stream; `has` keeps it out.
+ */
+export type StreamValue = (Iterable<BodyChunk> | AsyncIterable<BodyChunk>) & {
+  readonly has?: never;
+};
+
+/**
+ * Anything a handler may return: text (sent as HTML), a plain object or an array (JSON),
+ * bytes (`Uint8Array`, `Buffer`), a stream, a `Response` or a web `Response`. A Flask tuple
+ * `[body, status]` is an array, so JSON: use `makeResponse(body, status, headers)`. Returning
+ * anything else (`null`, a number, a `Map`, a class instance) fails to compile where TypeScript
+ * can tell, and is a 500 with a logged `CarafeError` (`ERR_BAD_RESPONSE`) naming the view.
+ *
+ * @example
+ * app.get("/user/<int:id>", (req) => ({ id: req.params.id, tags: ["admin"] }));
+ */
 export type ResponseValue =
   | string
   | Uint8Array
   | Response
   | globalThis.Response
-  | AsyncIterable<BodyChunk>
-  | Iterable<BodyChunk>
-  | object;
+  | StreamValue
+  | readonly JsonValue[]
+  | JsonObject;
 
 const HTML = "text/html; charset=utf-8";
 const encoder = new TextEncoder();
@@ -176,9 +237,18 @@ export function json(value: unknown, status = 200, headers?: HeadersInit): Respo
   try {
     text = JSON.stringify(value);
   } catch (error) {
-    throw new TypeError(`the value cannot be sent as JSON: ${(error as Error).message}`);
+    throw new CarafeError(
+      "ERR_NOT_JSON",
+      `json(): the value cannot be sent as JSON (${(error as Error).message}); remove cycles and BigInts, or convert them first`,
+      { cause: error },
+    );
   }
-  if (text === undefined) throw new TypeError(`the value cannot be sent as JSON: ${String(value)}`);
+  if (text === undefined) {
+    throw new CarafeError(
+      "ERR_NOT_JSON",
+      `json(): ${String(value)} has no JSON form; pass an object, an array, a string, a number, a boolean or null`,
+    );
+  }
   const response = new Response(text, { status, mimetype: "application/json" });
   if (headers)
     for (const [name, each] of new HeaderMap(headers)) response.headers.append(name, each);
@@ -192,7 +262,12 @@ export function json(value: unknown, status = 200, headers?: HeadersInit): Respo
  * return redirect(urlFor("login"));
  */
 export function redirect(location: string, status = 302): Response {
-  if (/[\r\n]/.test(location)) throw new TypeError("redirect location has a line break");
+  if (/[\r\n]/.test(location)) {
+    throw new CarafeError(
+      "ERR_BAD_HEADER",
+      `redirect(${JSON.stringify(location)}): a location with a line break would split the headers; encode the URL (encodeURI) first`,
+    );
+  }
   const escaped = location.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
   const response = new Response(
     `<!doctype html>\n<title>Redirecting</title>\n<p>Redirecting to <a href="${escaped}">${escaped}</a>.</p>\n`,
@@ -266,7 +341,7 @@ export function makeResponse(
   status?: number,
   headers?: HeadersInit,
 ): Response {
-  const response = toResponse(value);
+  const response = toResponse(value, "makeResponse() was given");
   if (status !== undefined) response.status = status;
   if (headers) for (const [name, each] of new HeaderMap(headers)) response.headers.set(name, each);
   return response;
@@ -300,35 +375,51 @@ export function plainRecord(value: unknown, method: string): ResponseRecord | nu
   };
 }
 
-/** Whether `toResponse` would send `value` as JSON: an array, or an object literal that is not iterable. */
+/** Whether `toResponse` would send `value` as JSON: an array, or a plain object that is not iterable. */
 function isPlainJson(value: unknown): value is object {
   if (typeof value !== "object" || value === null) return false;
   if (Array.isArray(value)) return true;
-  const prototype: unknown = Object.getPrototypeOf(value);
-  return (
-    (prototype === Object.prototype || prototype === null) &&
-    !isIterable(value) &&
-    !isAsyncIterable(value)
-  );
+  return isPlainObject(value) && !isIterable(value) && !isAsyncIterable(value);
 }
 
-/** The conversion rules from a returned value to a `Response`. */
-export function toResponse(value: unknown): Response {
+/** An object literal or `Object.create(null)`: what JSON sends as the handler meant it. */
+function isPlainObject(value: object): boolean {
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+/** What a value is, for an error message: `a Map`, `a Point`, `a number (42)`, `null`. */
+function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === "function") return "a function";
+  if (typeof value !== "object") return `a ${typeof value} (${String(value)})`;
+  const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)
+    ?.constructor?.name;
+  return typeof name === "string" && name !== "" ? `a ${name}` : "an object";
+}
+
+const RETURN_ONE_OF =
+  "return a string, a plain object or an array (JSON), bytes, a stream or a Response";
+
+/** `the view for GET /user/<int:id> (endpoint 'user') returned`: who gave a value. @internal */
+export function viewReturned(request: Request): string {
+  const endpoint = request.endpoint === undefined ? "" : ` (endpoint '${request.endpoint}')`;
+  return `the view for ${request.method} ${request.rule ?? request.path}${endpoint} returned`;
+}
+
+/**
+ * The conversion rules from a returned value to a `Response`; anything else throws a
+ * `CarafeError` (`ERR_BAD_RESPONSE`) whose message starts with `where`, who gave the value.
+ */
+export function toResponse(value: unknown, where = "the handler returned"): Response {
   if (typeof value === "string") return new Response(value);
   if (value instanceof Response) return value;
-  if (value === null || value === undefined) {
-    throw new TypeError(
-      `the handler returned ${String(value)}; return a string, an object or array (JSON), bytes, a stream or a Response`,
-    );
-  }
-  if (typeof value !== "object") {
-    throw new TypeError(
-      `the handler returned a ${typeof value} (${String(value)}); return a string, an object or array (JSON), bytes, a stream or a Response`,
-    );
+  if (typeof value !== "object" || value === null) {
+    throw new CarafeError("ERR_BAD_RESPONSE", `${where} ${describeValue(value)}; ${RETURN_ONE_OF}`);
   }
   if (value instanceof Uint8Array)
     return new Response(value, { mimetype: "application/octet-stream" });
-  if (Array.isArray(value)) return json(value);
+  if (Array.isArray(value)) return jsonFrom(value, where);
   if (value instanceof globalThis.Response) {
     const response = new Response((value.body as BodyStream | null) ?? null, {
       status: value.status,
@@ -347,7 +438,32 @@ export function toResponse(value: unknown): Response {
   ) {
     return new Response(value as BodyStream);
   }
-  return json(value);
+  if (isPlainObject(value)) return jsonFrom(value, where);
+  // JSON would send a Map or a Set as `{}`: say how to convert one, and point a class instance
+  // (which JSON sends by its fields or its toJSON) to json(), which sends it as it is.
+  const hint =
+    value instanceof Map
+      ? " (Object.fromEntries(map) makes a plain object of a Map)"
+      : value instanceof Set
+        ? " ([...set] makes an array of a Set)"
+        : " (json(value) sends anything JSON.stringify accepts, toJSON included)";
+  throw new CarafeError(
+    "ERR_BAD_RESPONSE",
+    `${where} ${describeValue(value)}; ${RETURN_ONE_OF}${hint}`,
+  );
+}
+
+/** `json(value)`, its failure told as the view's. */
+function jsonFrom(value: object, where: string): Response {
+  try {
+    return json(value);
+  } catch (error) {
+    throw new CarafeError(
+      "ERR_BAD_RESPONSE",
+      `${where} a value JSON cannot encode: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
 }
 
 /** A body chunk as bytes. @internal */

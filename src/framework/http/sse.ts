@@ -7,6 +7,7 @@
 
 import type { HeadersInit } from "./datastructures.ts";
 import type { BodyStream } from "../boundary/records.ts";
+import { CarafeError } from "../errors.ts";
 import { Response } from "./response.ts";
 
 /** One event of a stream: `data` (text, or any JSON-able value), and the optional fields. */
@@ -41,8 +42,9 @@ export type EventSource = AsyncIterable<SourceItem> | Iterable<SourceItem>;
 /** A field value (event type, id) that would end the line or the event early is refused. */
 function fieldValue(name: string, value: string): string {
   if (/[\r\n]/.test(value) || (name === "id" && value.includes("\0"))) {
-    throw new TypeError(
-      `a server-sent event's ${name} cannot contain a line break${name === "id" ? " or NUL" : ""}: ${JSON.stringify(value)}`,
+    throw new CarafeError(
+      "ERR_BAD_EVENT",
+      `a server-sent event's ${name} cannot contain a line break${name === "id" ? " or NUL" : ""}: ${JSON.stringify(value)}; put such text in data, which may span lines`,
     );
   }
   return value;
@@ -77,14 +79,20 @@ function dataLines(text: string): string {
 function jsonText(value: unknown): string {
   const text = JSON.stringify(value);
   if (text === undefined) {
-    throw new TypeError(`a server-sent event's data cannot be sent as JSON: ${String(value)}`);
+    throw new CarafeError(
+      "ERR_BAD_EVENT",
+      `a server-sent event's data cannot be sent as JSON (${String(value)}); send a string, or an object, array, number, boolean or null`,
+    );
   }
   return text;
 }
 
 function retryValue(retry: number): number {
   if (!Number.isInteger(retry) || retry < 0) {
-    throw new TypeError(`retry must be a whole number of milliseconds (>= 0), got ${retry}`);
+    throw new CarafeError(
+      "ERR_BAD_EVENT",
+      `sse(): retry must be a whole number of milliseconds (>= 0), got ${retry}`,
+    );
   }
   return retry;
 }
@@ -109,7 +117,10 @@ function retryValue(retry: number): number {
 export function sse(source: EventSource, options: SseOptions = {}): Response {
   const heartbeatMs = options.heartbeatMs ?? 15_000;
   if (!Number.isFinite(heartbeatMs) || heartbeatMs < 0) {
-    throw new TypeError(`heartbeatMs must be a number of milliseconds (>= 0), got ${heartbeatMs}`);
+    throw new CarafeError(
+      "ERR_BAD_EVENT",
+      `sse(): heartbeatMs must be a number of milliseconds (>= 0), got ${heartbeatMs}; pass 0 for no heartbeat`,
+    );
   }
   if (options.retry !== undefined) retryValue(options.retry);
   const response = new Response(null, { status: 200, headers: options.headers });

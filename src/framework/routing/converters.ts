@@ -1,7 +1,12 @@
 // URL converters (Werkzeug's semantics): each turns one matched piece of the path into a value
 // for the handler and a value back into URL text for `urlFor`.
 
-/** Raised by a converter's `toValue` to reject a value: the URL then does not match (404). */
+import { CarafeError } from "../errors.ts";
+
+/**
+ * Raised by a converter's `toValue` to reject a value: the URL then does not match (404). Not a
+ * `CarafeError`: it is no misuse but the converter contract's "no match" (Werkzeug's own name).
+ */
 export class ValidationError extends Error {
   override name = "ValidationError";
 }
@@ -25,7 +30,11 @@ export interface Converter<T = unknown> {
   readonly partIsolating?: boolean;
   /** The matched (percent-decoded) text → the handler's value. Throw `ValidationError` to reject. */
   toValue(raw: string): T;
-  /** A value → URL text (`urlFor`); the result is percent-encoded by the caller. */
+  /**
+   * A value → URL text (`urlFor`); the result is percent-encoded by the caller. Throw (a
+   * `TypeError` for a value of the wrong type) to refuse a value: `urlFor` reports it as a
+   * `BuildError` that names the endpoint, the parameter and your message.
+   */
   toUrl(value: T): string;
 }
 
@@ -41,7 +50,12 @@ export type ConverterFactory = (
 function numberArg(kwargs: Readonly<Record<string, ConverterArg>>, key: string): number | null {
   const value = kwargs[key];
   if (value === undefined || value === null) return null;
-  if (typeof value !== "number") throw new TypeError(`converter argument ${key} must be a number`);
+  if (typeof value !== "number") {
+    throw new CarafeError(
+      "ERR_BAD_RULE",
+      `converter argument ${key} must be a number, got ${JSON.stringify(value)}`,
+    );
+  }
   return value;
 }
 
@@ -113,6 +127,8 @@ function numberConverter(kind: "int" | "float"): ConverterFactory {
         return value;
       },
       toUrl(value) {
+        // A TypeError is the converter contract's refusal (see `Converter.toUrl`): `urlFor`
+        // wraps it in a BuildError naming the endpoint and parameter, as for a custom converter.
         if (typeof value !== "number" || !Number.isFinite(value)) {
           throw new TypeError(`expected a number, got ${JSON.stringify(value)}`);
         }
@@ -147,7 +163,9 @@ const uuidConverter: ConverterFactory = () => ({
 });
 
 const anyConverter: ConverterFactory = (args) => {
-  if (args.length === 0) throw new TypeError("any() needs at least one choice, e.g. any(a, b)");
+  if (args.length === 0) {
+    throw new CarafeError("ERR_BAD_RULE", "any() needs at least one choice, e.g. any(a, b)");
+  }
   const choices = new Set(args.map(String));
   const escaped = [...choices].map((choice) => choice.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
   return {
@@ -158,6 +176,7 @@ const anyConverter: ConverterFactory = (args) => {
     },
     toUrl(value) {
       const text = String(value);
+      // The contract's refusal, as in the number converters' toUrl.
       if (!choices.has(text)) {
         throw new TypeError(
           `expected one of ${[...choices].join(", ")}, got ${JSON.stringify(value)}`,

@@ -98,7 +98,12 @@ function parseArguments(raw: string): [ConverterArg[], Record<string, ConverterA
 }
 
 function parseValue(text: string): ConverterArg {
-  if (text === "") throw new TypeError("empty argument");
+  if (text === "") {
+    throw new CarafeError(
+      "ERR_BAD_RULE",
+      "empty argument; write a value after '=', or remove the extra comma",
+    );
+  }
   if (/^(['"]).*\1$/.test(text)) return text.slice(1, -1);
   if (text === "True" || text === "true") return true;
   if (text === "False" || text === "false") return false;

@@ -190,7 +190,8 @@ export class Rooms {
       typeof room !== "string" ||
       !(typeof message === "string" || message instanceof Uint8Array)
     ) {
-      throw new TypeError(
+      throw new CarafeError(
+        "ERR_BAD_BROADCAST",
         `broadcast(room, message) takes a room name and text or bytes, got ${typeof room} and ${typeof message}: JSON.stringify an object first`,
       );
     }
