@@ -5,6 +5,12 @@
 export * from "./index.ts";
 export { setManaged, setRunner, appsCreatedIn, runnerSlot, type Runner } from "./app/runner.ts";
 export { bodyPlanOf, type BodyPlan } from "./boundary/records.ts";
+export {
+  BodyCollector,
+  declaresMoreThan,
+  readBoundedBody,
+  type BoundedBody,
+} from "./boundary/body-reader.ts";
 export { recordFromRequest, responseFromRecord } from "./boundary/web-adapter.ts";
 export { bodyTooLarge } from "./errors.ts";
 export { exceptionResponse, prefersJson } from "./http/response.ts";

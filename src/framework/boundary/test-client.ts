@@ -4,6 +4,7 @@
 import { Buffer } from "node:buffer";
 import { randomBytes } from "node:crypto";
 import { HeaderMap } from "../http/datastructures.ts";
+import { readBoundedBody } from "./body-reader.ts";
 import {
   bodyPlanOf,
   type RecordHandler,
@@ -83,12 +84,11 @@ interface StoredCookie {
 async function readBody(record: ResponseRecord): Promise<Uint8Array> {
   const body = record.body;
   if (body === null) return new Uint8Array(0);
-  if (typeof body === "string") return encoder.encode(body);
-  if (body instanceof Uint8Array) return body;
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of body)
-    chunks.push(typeof chunk === "string" ? encoder.encode(chunk) : chunk);
-  return Buffer.concat(chunks);
+  const read = await readBoundedBody(
+    typeof body === "string" || body instanceof Uint8Array ? [body] : body,
+    null,
+  );
+  return read.body ?? new Uint8Array(0);
 }
 
 function multipart(
@@ -188,11 +188,9 @@ export class TestClient {
     // without a view, and not past the route's limit.
     if (body !== null) {
       const plan = bodyPlanOf(this.app, record.method, url);
-      if (plan.read === "skip") record.body = null;
-      else if (plan.limit !== null && body.byteLength > plan.limit) {
-        record.body = null;
-        record.bodyTooLarge = true;
-      }
+      const read = plan.read === "skip" ? null : await readBoundedBody([body], plan.limit);
+      record.body = read?.body ?? null;
+      if (read?.tooLarge) record.bodyTooLarge = true;
     }
     const response = await this.app.handle(record);
     this.#storeCookies(response.headers);

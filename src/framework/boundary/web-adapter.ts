@@ -1,7 +1,6 @@
 // The web-standard adapter: `app.fetch(Request) → Promise<Response>` over the record boundary,
 // so a Carafe app runs on any fetch-handler host.
 
-import { Buffer } from "node:buffer";
 import {
   bodyPlanOf,
   type BodyStream,
@@ -10,6 +9,7 @@ import {
   type RequestRecord,
   type ResponseRecord,
 } from "./records.ts";
+import { declaresMoreThan, readBoundedBody } from "./body-reader.ts";
 
 const encoder = new TextEncoder();
 
@@ -37,33 +37,14 @@ export async function recordFromRequest(
     scheme: url.protocol === "https:" ? "https" : "http",
   };
   if (!readBody) return record;
-  const declared = Number(headers["content-length"] ?? "0");
-  if (maxContentLength !== null && declared > maxContentLength) {
+  if (declaresMoreThan(headers["content-length"], maxContentLength)) {
     record.bodyTooLarge = true;
     return record;
   }
   if (request.body === null) return record;
-  if (maxContentLength === null) {
-    record.body = new Uint8Array(await request.arrayBuffer());
-    return record;
-  }
-  // Without a declared length, read no further than the limit: a huge or endless body must not
-  // be buffered whole just to be refused.
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const step = await reader.read();
-    if (step.done) break;
-    size += step.value.byteLength;
-    if (size > maxContentLength) {
-      await reader.cancel();
-      record.bodyTooLarge = true;
-      return record;
-    }
-    chunks.push(step.value);
-  }
-  record.body = Buffer.concat(chunks, size);
+  const read = await readBoundedBody(request.body, maxContentLength);
+  if (read.tooLarge) record.bodyTooLarge = true;
+  else record.body = read.body;
   return record;
 }
 

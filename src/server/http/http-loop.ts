@@ -2,7 +2,7 @@
 // request into a RequestRecord (reading the body within the app's size limit), hands it to the
 // app, and writes the ResponseRecord back with backpressure.
 
-import { Buffer, constants as bufferConstants } from "node:buffer";
+import { Buffer } from "node:buffer";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { once } from "node:events";
 import { performance } from "node:perf_hooks";
@@ -12,9 +12,12 @@ import {
   RequestHeaderFieldsTooLarge,
   bodyPlanOf,
   bodyTooLarge,
+  BodyCollector,
+  declaresMoreThan,
   RequestURITooLarge,
   exceptionResponse,
   type BodyStream,
+  type BoundedBody,
   type RecordHandler,
   type RequestRecord,
   type ResponseRecord,
@@ -65,45 +68,27 @@ function closeIfUnread(request: IncomingMessage, response: ServerResponse): void
   if (!request.readableEnded) response.shouldKeepAlive = false;
 }
 
-/** Whether the request declares a Content-Length over `limit`. */
-function declaresTooMuch(request: IncomingMessage, limit: number | null): boolean {
-  const declared = request.headers["content-length"];
-  return limit !== null && declared !== undefined && Number(declared) > limit;
-}
-
 /**
- * Reads the body unless it grows over `limit`: `null` body and `true` when it did, with no more
- * than `limit` bytes and one chunk ever held. A route without a limit still stops at the largest
- * Buffer there can be, rather than failing in `Buffer.concat`.
+ * Reads the body within `limit` and calls `done` with it, or with `tooLarge` and no body. A
+ * refused body is not destroyed, which would cut the connection before the 413: its rest is
+ * dropped as it arrives, until the answer closes the connection.
  */
 function readBody(
   request: IncomingMessage,
   limit: number | null,
-  done: (body: Uint8Array | null, tooLarge: boolean) => void,
+  done: (read: BoundedBody) => void,
 ): void {
-  const most = limit ?? bufferConstants.MAX_LENGTH;
-  let chunks: Buffer[] = [];
-  let size = 0;
+  const collector = new BodyCollector(limit);
   let finished = false;
   request.on("data", (chunk: Buffer) => {
-    if (finished) return;
-    size += chunk.byteLength;
-    if (size > most) {
-      finished = true;
-      // Released at once: the rest of the body is dropped as it arrives, until the answer closes the connection.
-      chunks = [];
-      done(null, true);
-      return;
-    }
-    chunks.push(chunk);
+    if (finished || collector.add(chunk)) return;
+    finished = true;
+    done(collector.result());
   });
   request.on("end", () => {
     if (finished) return;
     finished = true;
-    done(
-      size === 0 ? null : chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size),
-      false,
-    );
+    done(collector.result());
   });
   request.on("error", () => {
     finished = true;
@@ -441,15 +426,15 @@ export function createRequestListener(
       // connection closes after the answer, since the unread rest cannot be skipped.
       response.shouldKeepAlive = false;
       handleRecord(request, response, null, false, startedAt);
-    } else if (declaresTooMuch(request, plan.limit)) {
+    } else if (declaresMoreThan(request.headers["content-length"], plan.limit)) {
       handleRecord(request, response, null, true, startedAt);
     } else {
       if (expectsContinue) response.writeContinue();
       if (plan.read === "stream") {
         handleRecord(request, response, null, false, startedAt, bodyStream(request, plan.limit));
       } else {
-        readBody(request, plan.limit, (body, tooLarge) =>
-          handleRecord(request, response, body, tooLarge, startedAt),
+        readBody(request, plan.limit, (read) =>
+          handleRecord(request, response, read.body, read.tooLarge, startedAt),
         );
       }
     }
