@@ -11,7 +11,12 @@ export {
   readBoundedBody,
   type BoundedBody,
 } from "./boundary/body-reader.ts";
-export { recordFromRequest, responseFromRecord } from "./boundary/web-adapter.ts";
+export {
+  recordFromRequest,
+  recordFromResponse,
+  requestFromRecord,
+  responseFromRecord,
+} from "./boundary/web-adapter.ts";
 export { bodyTooLarge } from "./errors.ts";
 export { exceptionResponse, prefersJson } from "./http/response.ts";
 export { UrlMap, type MatchResult } from "./routing/url-map.ts";

@@ -1,5 +1,7 @@
-// The web-standard adapter: `app.fetch(Request) → Promise<Response>` over the record boundary,
-// so a Carafe app runs on any fetch-handler host.
+// The web adapter: the record boundary in web-standard terms, both ways and for both messages.
+// `app.fetch(Request)` runs a Carafe app on any fetch-handler host (Request → record,
+// record → Response); the server runs any fetch app, such as Hono, through records
+// (record → Request, Response → record).
 
 import {
   bodyPlanOf,
@@ -25,7 +27,9 @@ export async function recordFromRequest(
   const url = new URL(request.url);
   const headers: Record<string, string> = {};
   request.headers.forEach((value, name) => {
-    headers[name] = value;
+    // Only Set-Cookie comes once a value; a record joins repeated headers with ", ".
+    const before = headers[name];
+    headers[name] = before === undefined ? value : `${before}, ${value}`;
   });
   headers["host"] ??= url.host;
   const record: RequestRecord = {
@@ -48,7 +52,27 @@ export async function recordFromRequest(
   return record;
 }
 
-function toReadableStream(body: BodyStream): ReadableStream<Uint8Array> {
+/** The absolute URL of a record's target: origin-form targets take their origin from Host. */
+function urlOf(record: RequestRecord): string {
+  // Absolute-form targets (`GET http://host/path`) already name the origin.
+  if (record.url.charCodeAt(0) !== 47 /* "/" */) return record.url;
+  return `${record.scheme}://${record.headers["host"] || "localhost"}${record.url}`;
+}
+
+/**
+ * Builds a web `Request` from a RequestRecord (a GET or HEAD request has no body). Throws a
+ * `TypeError` for what the fetch standard refuses: an unparseable Host, a forbidden method or
+ * header value.
+ */
+export function requestFromRecord(record: RequestRecord): globalThis.Request {
+  const init: RequestInit = { method: record.method, headers: record.headers };
+  if (record.body !== null && record.method !== "GET" && record.method !== "HEAD") {
+    init.body = record.body;
+  }
+  return new globalThis.Request(urlOf(record), init);
+}
+
+function readableStreamOf(body: BodyStream): ReadableStream<Uint8Array> {
   let iterator: AsyncIterator<Uint8Array | string> | undefined;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -67,7 +91,26 @@ function toReadableStream(body: BodyStream): ReadableStream<Uint8Array> {
   });
 }
 
-/** Builds a web `Response` from a ResponseRecord. */
+/** An async iterable over a web stream; `cancel` releases it when the client goes away. */
+function bodyStreamOf(stream: ReadableStream<Uint8Array>): BodyStream {
+  const reader = stream.getReader();
+  const cancel = (): void => {
+    // The producer may already have failed or finished; there is nobody left to tell.
+    reader.cancel().catch(() => {});
+  };
+  return {
+    [Symbol.asyncIterator]: () => ({
+      next: () => reader.read() as Promise<IteratorResult<Uint8Array>>,
+      return: () => {
+        cancel();
+        return Promise.resolve({ done: true, value: undefined });
+      },
+    }),
+    cancel,
+  };
+}
+
+/** Builds a web `Response` from a ResponseRecord; a streamed body stays streamed. */
 export function responseFromRecord(record: ResponseRecord): globalThis.Response {
   const headers = new Headers();
   for (let i = 0; i < record.headers.length; i += 2) {
@@ -78,7 +121,32 @@ export function responseFromRecord(record: ResponseRecord): globalThis.Response 
   if (body === null) return new globalThis.Response(null, init);
   if (typeof body === "string" || body instanceof Uint8Array)
     return new globalThis.Response(body, init);
-  return new globalThis.Response(toReadableStream(body), init);
+  return new globalThis.Response(readableStreamOf(body), init);
+}
+
+/**
+ * Builds a ResponseRecord from the web `Response` to a `method` request. The body is streamed,
+ * never buffered; a response that has none (HEAD, 204, 304, 1xx) has its stream cancelled.
+ */
+export function recordFromResponse(response: globalThis.Response, method: string): ResponseRecord {
+  const headers: string[] = [];
+  response.headers.forEach((value, name) => {
+    if (name !== "set-cookie") headers.push(name, value);
+  });
+  // Joined with ", " a Set-Cookie list is unparseable (dates contain commas): keep them apart.
+  for (const cookie of response.headers.getSetCookie()) headers.push("set-cookie", cookie);
+  const status = response.status;
+  const stream = response.body;
+  if (method === "HEAD" || status === 204 || status === 304 || (status >= 100 && status < 200)) {
+    stream?.cancel().catch(() => {});
+    return { status, headers, body: null };
+  }
+  if (stream === null) {
+    // Without a length an empty body would be sent chunked; say it is empty.
+    if (response.headers.get("content-length") === null) headers.push("content-length", "0");
+    return { status, headers, body: null };
+  }
+  return { status, headers, body: bodyStreamOf(stream) };
 }
 
 /** Handles a web `Request` with `app`. */

@@ -36,7 +36,8 @@ function headersOf(request: IncomingMessage): Record<string, string> {
   return headers as Record<string, string>;
 }
 
-export function recordOf(
+/** The RequestRecord of a node:http request, with the body read for it (or refused as too large). */
+export function recordFromIncoming(
   request: IncomingMessage,
   body: Uint8Array | null,
   tooLarge: boolean,
@@ -368,7 +369,7 @@ export function createRequestListener(
   ): void => {
     // An unread body cannot be skipped on a kept-alive connection: close it after answering.
     if (tooLarge) response.shouldKeepAlive = false;
-    const record = recordOf(request, body, tooLarge);
+    const record = recordFromIncoming(request, body, tooLarge);
     applyProxy?.(record);
     let result: ResponseRecord | Promise<ResponseRecord>;
     try {
@@ -412,7 +413,7 @@ export function createRequestListener(
     const refused = refusalOf(request, limits);
     if (refused !== null) {
       response.shouldKeepAlive = false;
-      respond(request, response, recordOf(request, null, false), refused, startedAt);
+      respond(request, response, recordFromIncoming(request, null, false), refused, startedAt);
       return;
     }
     // Most requests have no body: they go straight on, with no closure to wait for one.

@@ -20,7 +20,7 @@ import type {
 } from "../../framework/internal.ts";
 import {
   hasNoBody,
-  recordOf,
+  recordFromIncoming,
   refusalOf,
   type LoopLogger,
   type RequestLimits,
@@ -233,7 +233,7 @@ export function createUpgrades(
         refuse(socket, refused);
         return;
       }
-      const record = recordOf(request, null, false);
+      const record = recordFromIncoming(request, null, false);
       options.applyProxy?.(record);
       app.acceptSocket(record).then(
         (decision) => {

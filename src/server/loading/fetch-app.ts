@@ -5,7 +5,8 @@
 import { Buffer } from "node:buffer";
 import {
   DEFAULT_MAX_CONTENT_LENGTH,
-  type BodyStream,
+  recordFromResponse,
+  requestFromRecord,
   type RecordHandler,
   type RequestRecord,
   type ResponseRecord,
@@ -69,60 +70,6 @@ function plain(status: number, text: string): ResponseRecord {
   };
 }
 
-function urlOf(record: RequestRecord): string {
-  // Absolute-form targets (`GET http://host/path`) already name the origin.
-  if (record.url.charCodeAt(0) !== 47 /* "/" */) return record.url;
-  return `${record.scheme}://${record.headers["host"] || "localhost"}${record.url}`;
-}
-
-function requestOf(record: RequestRecord): Request {
-  const init: RequestInit = { method: record.method, headers: record.headers };
-  if (record.body !== null && record.method !== "GET" && record.method !== "HEAD") {
-    init.body = record.body;
-  }
-  return new Request(urlOf(record), init);
-}
-
-/** An async iterable over a web stream; `cancel` releases it when the client goes away. */
-function bodyStreamOf(stream: ReadableStream<Uint8Array>): BodyStream {
-  const reader = stream.getReader();
-  const cancel = (): void => {
-    // The producer may already have failed or finished; there is nobody left to tell.
-    reader.cancel().catch(() => {});
-  };
-  return {
-    [Symbol.asyncIterator]: () => ({
-      next: () => reader.read() as Promise<IteratorResult<Uint8Array>>,
-      return: () => {
-        cancel();
-        return Promise.resolve({ done: true, value: undefined });
-      },
-    }),
-    cancel,
-  };
-}
-
-function recordOf(response: Response, method: string): ResponseRecord {
-  const headers: string[] = [];
-  response.headers.forEach((value, name) => {
-    if (name !== "set-cookie") headers.push(name, value);
-  });
-  // Joined with ", " a Set-Cookie list is unparseable (dates contain commas): keep them apart.
-  for (const cookie of response.headers.getSetCookie()) headers.push("set-cookie", cookie);
-  const status = response.status;
-  const stream = response.body;
-  if (method === "HEAD" || status === 204 || status === 304 || (status >= 100 && status < 200)) {
-    stream?.cancel().catch(() => {});
-    return { status, headers, body: null };
-  }
-  if (stream === null) {
-    // Without a length an empty body would be sent chunked; say it is empty.
-    if (response.headers.get("content-length") === null) headers.push("content-length", "0");
-    return { status, headers, body: null };
-  }
-  return { status, headers, body: bodyStreamOf(stream) };
-}
-
 function isResponse(value: unknown): value is Response {
   return (
     value instanceof Response ||
@@ -164,7 +111,7 @@ export function fromFetchApp(target: FetchApp, options: FetchAppOptions = {}): F
   };
   const finish = (result: unknown, method: string): ResponseRecord =>
     isResponse(result)
-      ? recordOf(result, method)
+      ? recordFromResponse(result, method)
       : fail(
           new ServerError(
             "ERR_FETCH_RESULT",
@@ -181,7 +128,7 @@ export function fromFetchApp(target: FetchApp, options: FetchAppOptions = {}): F
       if (UNSUPPORTED_METHODS.has(record.method)) return plain(501, "Not Implemented\n");
       let request: Request;
       try {
-        request = requestOf(record);
+        request = requestFromRecord(record);
       } catch {
         // An unparseable Host or a header value the fetch standard refuses: the client's fault.
         return plain(400, "Bad Request\n");
