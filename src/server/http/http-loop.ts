@@ -23,6 +23,7 @@ import {
   type ResponseRecord,
 } from "../../framework/internal.ts";
 import { hostError, useTargetAuthority } from "./host.ts";
+import { internalServerError } from "./plain-response.ts";
 
 /** Where the loop reports failures it cannot answer with a response. */
 export interface LoopLogger {
@@ -176,19 +177,9 @@ export function writeResponse(
   void writeStream(response, body, logger);
 }
 
-function writeFailure(response: ServerResponse): void {
-  if (response.headersSent) {
-    response.destroy();
-    return;
-  }
-  const text = "Internal Server Error\n";
-  response.writeHead(500, [
-    "Content-Type",
-    "text/plain; charset=utf-8",
-    "Content-Length",
-    String(text.length),
-  ]);
-  response.end(text);
+function writeFailure(response: ServerResponse, logger: LoopLogger): void {
+  if (response.headersSent) response.destroy();
+  else writeResponse(response, internalServerError(), logger);
 }
 
 /** Runs the requests whose route is placed on a thread (the process's thread pool). */
@@ -385,7 +376,7 @@ export function createRequestListener(
       }
     } catch (error) {
       logger.error("The app failed to handle a request", error);
-      writeFailure(response);
+      writeFailure(response, logger);
       return;
     }
     if (result instanceof Promise) {
@@ -396,7 +387,7 @@ export function createRequestListener(
         },
         (error: unknown) => {
           logger.error("The app failed to handle a request", error);
-          writeFailure(response);
+          writeFailure(response, logger);
         },
       );
     } else {

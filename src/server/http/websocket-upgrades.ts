@@ -25,6 +25,7 @@ import {
   type LoopLogger,
   type RequestLimits,
 } from "./http-loop.ts";
+import { internalServerError } from "./plain-response.ts";
 
 /** What a server needs of an app to accept WebSockets. */
 export interface SocketApp {
@@ -242,11 +243,7 @@ export function createUpgrades(
         },
         (error: unknown) => {
           logger.error("The app failed to decide a WebSocket upgrade", error);
-          refuse(socket, {
-            status: 500,
-            headers: ["Content-Type", "text/plain; charset=utf-8"],
-            body: "Internal Server Error\n",
-          });
+          refuse(socket, internalServerError());
         },
       );
     },

@@ -2,7 +2,6 @@
 // Bun-style `{ fetch }` module) through the record boundary, the way gunicorn serves any WSGI
 // callable: a RequestRecord becomes a web `Request`, the `Response` becomes a ResponseRecord.
 
-import { Buffer } from "node:buffer";
 import {
   DEFAULT_MAX_CONTENT_LENGTH,
   recordFromResponse,
@@ -12,6 +11,7 @@ import {
   type ResponseRecord,
 } from "../../framework/internal.ts";
 import { ServerError } from "../errors.ts";
+import { internalServerError, plainResponse } from "../http/plain-response.ts";
 
 /** What the server needs of a fetch app: a `fetch(Request)` method, sync or async. */
 export interface FetchApp {
@@ -57,19 +57,6 @@ const consoleLogger: FetchAppLogger = {
 // The fetch standard refuses these methods in `new Request`; the app can never see them.
 const UNSUPPORTED_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
 
-function plain(status: number, text: string): ResponseRecord {
-  return {
-    status,
-    headers: [
-      "content-type",
-      "text/plain; charset=utf-8",
-      "content-length",
-      String(Buffer.byteLength(text)),
-    ],
-    body: text,
-  };
-}
-
 function isResponse(value: unknown): value is Response {
   return (
     value instanceof Response ||
@@ -107,7 +94,7 @@ export function fromFetchApp(target: FetchApp, options: FetchAppOptions = {}): F
 
   const fail = (error: unknown): ResponseRecord => {
     logger.error("The app failed to handle a request", error);
-    return plain(500, "Internal Server Error\n");
+    return internalServerError();
   };
   const finish = (result: unknown, method: string): ResponseRecord =>
     isResponse(result)
@@ -124,14 +111,14 @@ export function fromFetchApp(target: FetchApp, options: FetchAppOptions = {}): F
     logger,
     maxContentLength,
     handle(record: RequestRecord): ResponseRecord | Promise<ResponseRecord> {
-      if (record.bodyTooLarge) return plain(413, "Payload Too Large\n");
-      if (UNSUPPORTED_METHODS.has(record.method)) return plain(501, "Not Implemented\n");
+      if (record.bodyTooLarge) return plainResponse(413, "Payload Too Large\n");
+      if (UNSUPPORTED_METHODS.has(record.method)) return plainResponse(501, "Not Implemented\n");
       let request: Request;
       try {
         request = requestFromRecord(record);
       } catch {
         // An unparseable Host or a header value the fetch standard refuses: the client's fault.
-        return plain(400, "Bad Request\n");
+        return plainResponse(400, "Bad Request\n");
       }
       const method = record.method;
       let result: Response | Promise<Response>;
