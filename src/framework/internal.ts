@@ -4,6 +4,7 @@
 
 export * from "./index.ts";
 export { setManaged, setRunner, appsCreatedIn, runnerSlot, type Runner } from "./app/runner.ts";
+export { consoleLogger, withConsoleFallback } from "./app/logging.ts";
 export { bodyPlanOf, type BodyPlan } from "./boundary/records.ts";
 export {
   BodyCollector,

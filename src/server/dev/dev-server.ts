@@ -6,7 +6,12 @@ import { createServer, type Server } from "node:http";
 import { dirname, resolve } from "node:path";
 import type { AddressInfo } from "node:net";
 import process from "node:process";
-import type { RecordHandler, RunOptions } from "../../framework/internal.ts";
+import {
+  withConsoleFallback,
+  type Logger,
+  type RecordHandler,
+  type RunOptions,
+} from "../../framework/internal.ts";
 import { createRequestListener } from "../http/http-loop.ts";
 import { DEFAULT_REQUEST_LIMITS } from "../settings.ts";
 import { connectBroadcasts, hasRooms } from "../worker/broadcast-relay.ts";
@@ -21,7 +26,8 @@ import { ServerError } from "../errors.ts";
 /** What the development server needs of an app. */
 export type ServableApp = RecordHandler & {
   readonly name?: string;
-  readonly logger?: { error(message: string, error?: unknown): void; warn?(message: string): void };
+  /** Where failures and warnings go; what it leaves out goes to standard error. */
+  readonly logger?: Pick<Logger, "error"> & Partial<Logger>;
   /** The module that created the app (pool threads import it). */
   readonly sourceFile?: string | undefined;
   /** Whether a route asks for a thread (`{ thread: true }`). */
@@ -48,11 +54,6 @@ export interface DevServer {
   close(): Promise<void>;
 }
 
-const consoleLog: NonNullable<ServableApp["logger"]> = {
-  error: (message: string, error?: unknown) =>
-    console.error(`[carafe] ERROR ${message}`, error ?? ""),
-};
-
 /**
  * Starts serving `app` and resolves once it listens.
  *
@@ -65,11 +66,9 @@ export async function startDevServer(
 ): Promise<DevServer> {
   const host = options.host ?? "127.0.0.1";
   const port = options.port ?? 5000;
-  const logger = app.logger ?? consoleLog;
-  const warn = (message: string): void =>
-    logger.warn ? logger.warn(message) : console.error(`[carafe] WARNING ${message}`);
+  const logger = withConsoleFallback(app.logger);
   // One process: broadcasts leave it only through Redis, when the app names a server.
-  const broadcasts = hasRooms(app) ? await connectBroadcasts(app, null, { warn }) : null;
+  const broadcasts = hasRooms(app) ? await connectBroadcasts(app, null, logger) : null;
   let pool: ThreadPool | null = null;
   if (options.threaded === true || app.needsThreads === true) {
     const appSpec = options.appSpec ?? app.sourceFile;
@@ -87,11 +86,7 @@ export async function startDevServer(
       maxQueue: 1000,
       maxRequests: 0,
       maxRequestsJitter: 0,
-      logger: {
-        error: (message, error) => logger.error(message, error),
-        warn,
-        info: (message) => console.error(`[carafe] ${message}`),
-      },
+      logger,
       ...(broadcasts !== null ? { onBroadcast: broadcasts.forward } : {}),
     });
   }
@@ -101,7 +96,9 @@ export async function startDevServer(
     threaded: options.threaded === true,
     // The same 414/431 limits as `carafe serve`'s defaults, so what works here works there.
     limits: DEFAULT_REQUEST_LIMITS,
-    ...(watchdogMs > 0 ? { watchdog: createWatchdog(app, watchdogMs, warn) } : {}),
+    ...(watchdogMs > 0
+      ? { watchdog: createWatchdog(app, watchdogMs, (message) => logger.warn(message)) }
+      : {}),
   });
   // The loop answers a missing Host itself, with a message saying what to send.
   const server = createServer({ requireHostHeader: false }, listener);

@@ -13,6 +13,7 @@ import { createWriteStream, openSync } from "node:fs";
 import process from "node:process";
 import type { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
+import type { Logger } from "../../framework/internal.ts";
 import { ServerError } from "../errors.ts";
 
 /** One answered request, as the access log sees it. */
@@ -371,14 +372,14 @@ type LogMethod = (message: string, error?: unknown) => void;
 
 /**
  * The server's own log, gunicorn-style: `[2024-05-01 12:00:00 +0200] [4242] [INFO] Booted`.
- * Also serves as the framework's `Logger` and the http loop's `LoopLogger`.
+ * A `Logger` like any other: the loop, the workers and the supervisor write to it.
  *
  * @example
  * const log = new ErrorLogger({ target: "-", level: "warning" });
  * log.info("Listening at http://127.0.0.1:8000"); // dropped: below warning
  * log.error("Worker failed to boot", error);
  */
-export class ErrorLogger {
+export class ErrorLogger implements Logger {
   readonly #sink: LogSink;
   readonly #threshold: number;
   readonly #pid: number;

@@ -18,17 +18,13 @@ import {
   exceptionResponse,
   type BodyStream,
   type BoundedBody,
+  type Logger,
   type RecordHandler,
   type RequestRecord,
   type ResponseRecord,
 } from "../../framework/internal.ts";
 import { hostError, useTargetAuthority } from "./host.ts";
 import { internalServerError } from "./plain-response.ts";
-
-/** Where the loop reports failures it cannot answer with a response. */
-export interface LoopLogger {
-  error(message: string, error?: unknown): void;
-}
 
 function headersOf(request: IncomingMessage): Record<string, string> {
   const headers = request.headers as Record<string, string | string[] | undefined>;
@@ -126,7 +122,7 @@ function bodyStream(request: IncomingMessage, limit: number | null): AsyncIterab
 async function writeStream(
   response: ServerResponse,
   stream: BodyStream,
-  logger: LoopLogger,
+  logger: Pick<Logger, "error">,
 ): Promise<void> {
   const iterator = stream[Symbol.asyncIterator]();
   let closed = false;
@@ -164,7 +160,7 @@ async function writeStream(
 export function writeResponse(
   response: ServerResponse,
   record: ResponseRecord,
-  logger: LoopLogger,
+  logger: Pick<Logger, "error">,
 ): void {
   // node:http writes a flat [name, value, …] list as it is (each repeated Set-Cookie on its own
   // line) when no header was set before: faster than an object, which it walks with for-in.
@@ -177,7 +173,7 @@ export function writeResponse(
   void writeStream(response, body, logger);
 }
 
-function writeFailure(response: ServerResponse, logger: LoopLogger): void {
+function writeFailure(response: ServerResponse, logger: Pick<Logger, "error">): void {
   if (response.headersSent) response.destroy();
   else writeResponse(response, internalServerError(), logger);
 }
@@ -317,7 +313,7 @@ export function refusalOf(
 /** A `node:http` request listener that serves `app`, on the loop or on the pool. */
 export function createRequestListener(
   app: RecordHandler,
-  logger: LoopLogger,
+  logger: Pick<Logger, "error">,
   options: LoopOptions = {},
 ) {
   const pool = options.pool ?? null;

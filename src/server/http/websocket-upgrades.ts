@@ -12,19 +12,14 @@ import type { Duplex } from "node:stream";
 import { WebSocketServer, type RawData, type WebSocket as Peer } from "ws";
 import type {
   EncodedText,
+  Logger,
   RequestRecord,
   ResponseRecord,
   SocketDecision,
   SocketTransport,
   WebSocketMessage,
 } from "../../framework/internal.ts";
-import {
-  hasNoBody,
-  recordFromIncoming,
-  refusalOf,
-  type LoopLogger,
-  type RequestLimits,
-} from "./http-loop.ts";
+import { hasNoBody, recordFromIncoming, refusalOf, type RequestLimits } from "./http-loop.ts";
 import { internalServerError } from "./plain-response.ts";
 
 /** What a server needs of an app to accept WebSockets. */
@@ -147,7 +142,7 @@ function sendOn(
 /** Creates the `upgrade` listener that serves `app`'s WebSocket routes. */
 export function createUpgrades(
   app: SocketApp,
-  logger: LoopLogger,
+  logger: Pick<Logger, "error">,
   options: UpgradeOptions = {},
 ): Upgrades {
   const pingIntervalMs = options.pingIntervalMs ?? 25_000;

@@ -6,6 +6,8 @@ import {
   DEFAULT_MAX_CONTENT_LENGTH,
   recordFromResponse,
   requestFromRecord,
+  withConsoleFallback,
+  type Logger,
   type RecordHandler,
   type RequestRecord,
   type ResponseRecord,
@@ -18,11 +20,6 @@ export interface FetchApp {
   fetch(request: Request, ...rest: never[]): Response | Promise<Response>;
 }
 
-/** Where a fetch app's failures are reported (the message never reaches the client). */
-export interface FetchAppLogger {
-  error(message: string, error?: unknown): void;
-}
-
 /** Options of {@link fromFetchApp}. */
 export interface FetchAppOptions {
   /**
@@ -30,8 +27,11 @@ export interface FetchAppOptions {
    * `null` accepts any size on every route of the app: give it only with a bound of the app's own.
    */
   maxContentLength?: number | null;
-  /** Receives the errors the app throws; defaults to `console.error`. */
-  logger?: FetchAppLogger;
+  /**
+   * Receives the errors the app throws (the message never reaches the client); what it leaves
+   * out, or all of it when absent, goes to standard error.
+   */
+  logger?: Pick<Logger, "error"> & Partial<Logger>;
   /** The name the boot banner shows; defaults to the app's class name (`Hono`). */
   name?: string;
 }
@@ -39,7 +39,7 @@ export interface FetchAppOptions {
 /** A fetch app wrapped as a RecordHandler, with what the development server also reads. */
 export interface FetchAppHandler extends RecordHandler {
   readonly name: string;
-  readonly logger: FetchAppLogger;
+  readonly logger: Logger;
 }
 
 /** Thrown by {@link fromFetchApp} when it is given something without a `fetch` method. */
@@ -49,10 +49,6 @@ export class FetchAppError extends ServerError {
     super("ERR_NOT_A_FETCH_APP", message, options);
   }
 }
-
-const consoleLogger: FetchAppLogger = {
-  error: (message, error) => console.error(`[carafe] ERROR ${message}`, error ?? ""),
-};
 
 // The fetch standard refuses these methods in `new Request`; the app can never see them.
 const UNSUPPORTED_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
@@ -86,7 +82,7 @@ export function fromFetchApp(target: FetchApp, options: FetchAppOptions = {}): F
       "fromFetchApp needs an object with a fetch(request) method, such as a Hono app",
     );
   }
-  const logger = options.logger ?? consoleLogger;
+  const logger = withConsoleFallback(options.logger);
   const maxContentLength =
     options.maxContentLength === undefined ? DEFAULT_MAX_CONTENT_LENGTH : options.maxContentLength;
   const className = target.constructor?.name;

@@ -22,6 +22,7 @@ import { dirname, resolve } from "node:path";
 import process from "node:process";
 import { parseAppSpec } from "../loading/load-app.ts";
 import { watchSources } from "../dev/reloader.ts";
+import type { Logger } from "../../framework/internal.ts";
 import { describeThreads } from "../../threading/internal.ts";
 import {
   BOOT_FAILED_EXIT,
@@ -30,15 +31,6 @@ import {
   type SupervisorMessage,
   type WorkerMessage,
 } from "./protocol.ts";
-
-/** Where the supervisor writes its messages. */
-export interface SupervisorLogger {
-  debug(message: string): void;
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string, error?: unknown): void;
-  reopen?(): void;
-}
 
 type Event =
   | { type: "signal"; signal: NodeJS.Signals }
@@ -98,7 +90,7 @@ function chooseScheduling(workers: number): void {
 /** Runs the primary process until it stops; resolves with the exit code. */
 export class Supervisor {
   readonly #options: ServeOptions;
-  readonly #log: SupervisorLogger;
+  readonly #log: Logger & { reopen?(): void };
   readonly #version: string;
   readonly #workers = new Map<number, WorkerState>();
   readonly #queue: Event[] = [];
@@ -119,7 +111,8 @@ export class Supervisor {
   readonly #successors = new Map<number, WorkerState>();
   #lastSpawned: number | null = null;
 
-  constructor(options: ServeOptions, log: SupervisorLogger, version: string) {
+  /** `log.reopen`, when there, reopens the error log after rotation (USR1). */
+  constructor(options: ServeOptions, log: Logger & { reopen?(): void }, version: string) {
     this.#options = options;
     this.#log = log;
     this.#version = version;
@@ -326,7 +319,7 @@ export class Supervisor {
       case "booted": {
         state.booted = true;
         state.lastHeartbeat = Date.now();
-        this.#log.debug(`Worker ${worker.process.pid ?? "?"} is listening`);
+        this.#log.debug?.(`Worker ${worker.process.pid ?? "?"} is listening`);
         const retiring = this.#successors.get(worker.id);
         if (retiring !== undefined) {
           this.#successors.delete(worker.id);

@@ -7,18 +7,13 @@
 // then: an app that never sets `broadcastUrl` needs nothing installed.
 
 import { randomUUID } from "node:crypto";
-import type { BroadcastEnvelope, BroadcastRelay, Rooms } from "../../framework/internal.ts";
+import type { BroadcastEnvelope, BroadcastRelay, Logger, Rooms } from "../../framework/internal.ts";
 import { ServerError } from "../errors.ts";
 
 /** What a server needs of an app to relay its broadcasts. */
 export interface BroadcastingApp {
   readonly rooms: Rooms;
   readonly config: { readonly [key: string]: unknown };
-}
-
-/** Where the relay reports trouble with Redis. */
-export interface RelayLogger {
-  warn(message: string): void;
 }
 
 /** The relay a process installed; `close` ends its connections. */
@@ -51,7 +46,8 @@ export class BroadcastUrlError extends ServerError {
 export async function connectBroadcasts(
   app: BroadcastingApp,
   local: BroadcastRelay | null,
-  logger: RelayLogger,
+  /** Told when broadcasts through Redis are failing. */
+  logger: Pick<Logger, "warn">,
 ): Promise<Broadcasts> {
   const url = app.config["broadcastUrl"];
   const rooms = app.rooms;
@@ -117,7 +113,7 @@ async function connectRedis(
   url: string,
   channel: string,
   receive: (envelope: BroadcastEnvelope) => void,
-  logger: RelayLogger,
+  logger: Pick<Logger, "warn">,
 ): Promise<BroadcastRelay & { close(): Promise<void> }> {
   const Redis = await loadClient();
   const origin = randomUUID();

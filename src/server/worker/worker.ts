@@ -18,7 +18,7 @@ import { loadApp } from "../loading/load-app.ts";
 import { connectBroadcasts, hasRooms, type Broadcasts } from "./broadcast-relay.ts";
 import { createUpgrades, servesSockets } from "../http/websocket-upgrades.ts";
 import { createWatchdog } from "../http/watchdog.ts";
-import type { BroadcastEnvelope } from "../../framework/internal.ts";
+import type { BroadcastEnvelope, Logger } from "../../framework/internal.ts";
 import {
   BOOT_FAILED_EXIT,
   describeBind,
@@ -28,16 +28,10 @@ import {
   type WorkerMessage,
 } from "../supervisor/protocol.ts";
 
-/** Where a worker writes its own messages (access lines go to `onExchange`). */
-export interface WorkerLogger {
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string, error?: unknown): void;
-}
-
 /** Hooks a worker reports to; the CLI connects them to the access and error logs. */
 export interface WorkerHooks {
-  logger: WorkerLogger;
+  /** Where the worker writes its own messages (access lines go to `onExchange`). */
+  logger: Logger;
   onExchange?: (exchange: Exchange) => void;
   applyProxy?: LoopOptions["applyProxy"];
   reopenLogs?: () => void;
