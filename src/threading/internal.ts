@@ -12,6 +12,6 @@ export {
 } from "./calls.ts";
 export { defaultThreadHeapMb, describeThreads, heapLimits } from "./heap-bound.ts";
 export { namedSharedValues } from "./shared.ts";
-export { entryUrl, spawnWorker } from "./spawn.ts";
+export { entryUrl, spawnThread } from "./spawn.ts";
 export { useExecutor, type CallExecutor } from "./to-thread.ts";
 export { importFile } from "./typescript.ts";

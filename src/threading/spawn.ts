@@ -34,7 +34,7 @@ export function entryUrl(name: string, base: string = import.meta.url): string {
  * Starts a worker on `entry` with `data` as its workerData; tsx is registered in it first when
  * the entry is TypeScript.
  */
-export function spawnWorker(
+export function spawnThread(
   entry: string,
   data: Record<string, unknown>,
   workerOptions: Omit<WorkerOptions, "eval" | "workerData"> = {},

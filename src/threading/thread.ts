@@ -9,7 +9,7 @@ import type { Worker } from "node:worker_threads";
 import { describeTarget, settleOutcome, type CallOutcome } from "./calls.ts";
 import { ThreadDiedError, ThreadStateError, ThreadingTimeoutError } from "./errors.ts";
 import { NAMED_KEY, namedSharedValues } from "./shared.ts";
-import { entryUrl, spawnWorker } from "./spawn.ts";
+import { entryUrl, spawnThread } from "./spawn.ts";
 import type { ThreadStart } from "./thread-main.ts";
 import { deadlineOf, type Timeout } from "./wait.ts";
 
@@ -69,7 +69,7 @@ export class Thread<A extends unknown[] = unknown[], R = unknown> {
         args: [...(this.#options.args ?? [])],
       },
     };
-    const worker = spawnWorker(
+    const worker = spawnThread(
       entryUrl("thread-main"),
       { ...start, [NAMED_KEY]: namedSharedValues() },
       { name: this.name, transferList: [...(this.#options.transfer ?? [])] },

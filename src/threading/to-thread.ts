@@ -16,7 +16,7 @@ import {
 } from "./calls.ts";
 import { defaultThreadHeapMb, heapLimits } from "./heap-bound.ts";
 import { NAMED_KEY, namedSharedValues } from "./shared.ts";
-import { entryUrl, spawnWorker } from "./spawn.ts";
+import { entryUrl, spawnThread } from "./spawn.ts";
 import type { PoolReply, PoolRequest, ThreadStart } from "./thread-main.ts";
 
 /** Options of one `toThread` call, given as its last argument. */
@@ -99,7 +99,7 @@ class DefaultPool implements CallExecutor {
   private spawn(): PoolThread {
     const start: ThreadStart = { mode: "pool" };
     const resourceLimits = heapLimits(defaultThreadHeapMb());
-    const worker = spawnWorker(
+    const worker = spawnThread(
       entryUrl("thread-main"),
       { ...start, [NAMED_KEY]: namedSharedValues() },
       resourceLimits ? { resourceLimits } : {},

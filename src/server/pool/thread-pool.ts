@@ -45,7 +45,7 @@ import { AppLoadError } from "../loading/load-app.ts";
 import { unsendable, type CallOutcome, type ThreadCall } from "../../threading/internal.ts";
 import { defaultThreadHeapMb, heapLimits } from "../../threading/internal.ts";
 import { namedSharedValues } from "../../threading/internal.ts";
-import { entryUrl, spawnWorker } from "../../threading/internal.ts";
+import { entryUrl, spawnThread } from "../../threading/internal.ts";
 import { useExecutor, type CallExecutor } from "../../threading/internal.ts";
 import { IncomingStream } from "./incoming-stream.ts";
 import {
@@ -120,7 +120,7 @@ const CANCEL_GRACE_MS = 1000;
 const MAX_SWEEP_MS = 100;
 
 // The thread imports thread-main in this file's own flavour (.ts from a checkout, .js from the
-// build); spawnWorker registers tsx first when that is TypeScript. A TypeScript app registers
+// build); spawnThread registers tsx first when that is TypeScript. A TypeScript app registers
 // tsx itself when it loads (typescript.ts).
 const THREAD_MAIN = entryUrl("pool-thread", import.meta.url);
 
@@ -566,7 +566,7 @@ export class ThreadPool {
       "carafe.shared": namedSharedValues(),
     };
     const resourceLimits = heapLimits(this.maxHeapMb);
-    const worker = spawnWorker(THREAD_MAIN, { ...data }, resourceLimits ? { resourceLimits } : {});
+    const worker = spawnThread(THREAD_MAIN, { ...data }, resourceLimits ? { resourceLimits } : {});
     const thread: Thread = {
       worker,
       id: worker.threadId,
