@@ -1,6 +1,6 @@
 // carafe/threading's internal entry: what the server needs beyond the public names (calls as
-// plain data, the thread entry files, heap bounds, TypeScript loading). Not a package export;
-// only src/server imports it.
+// plain data, the thread entry files, heap bounds, TypeScript loading, and the pool core its
+// request pool is built on). Not a package export; only src/server imports it.
 
 export * from "./index.ts";
 export {
@@ -13,5 +13,11 @@ export {
 export { defaultThreadHeapMb, describeThreads, heapLimits } from "./heap-bound.ts";
 export { namedSharedValues } from "./shared.ts";
 export { entryUrl, spawnThread } from "./spawn.ts";
-export { useExecutor, type CallExecutor } from "./to-thread.ts";
+export { callsOn, useExecutor, useHeapBound, type CallExecutor } from "./to-thread.ts";
+export { CallJob } from "./pool/call-job.ts";
+export { claimToStart, claimsOf } from "./pool/claims.ts";
+export { PoolCore, type PoolHost, type PoolLogger } from "./pool/core.ts";
+export { PoolJob, type Failure } from "./pool/job.ts";
+export type { CallMessage, CoreThreadMessage, PoolThreadData } from "./pool/messages.ts";
+export type { PoolThread } from "./pool/threads.ts";
 export { importFile } from "./typescript.ts";

@@ -1,23 +1,18 @@
 // Design: toThread() runs one call on a thread and resolves with its result, like Python's
 // asyncio.to_thread. The calls go to an executor: a served app's process registers its own
 // thread pool (so toThread shares the threads and limits of --threads); anywhere else a pool of
-// this module's own starts lazily, one thread per core at most, and its idle threads do not keep
-// the process alive. Aborting terminates the thread running the call; the pool starts another.
-// Its threads' heaps are bounded by the same default as a served app's pool threads.
+// this module's own, built on the same core (pool/core.ts), starts lazily, one thread per core at
+// most, and its idle threads do not keep the process alive. Aborting terminates the thread
+// running the call; the pool starts another. Its threads' heaps are bounded as a served app's
+// pool threads are (`useHeapBound`, from --thread-max-heap; by default `defaultThreadHeapMb`).
 
 import { availableParallelism } from "node:os";
-import type { Worker } from "node:worker_threads";
-import {
-  describeTarget,
-  settleOutcome,
-  unsendable,
-  type CallOutcome,
-  type ThreadCall,
-} from "./calls.ts";
-import { defaultThreadHeapMb, heapLimits } from "./heap-bound.ts";
-import { NAMED_KEY, namedSharedValues } from "./shared.ts";
-import { entryUrl, spawnThread } from "./spawn.ts";
-import type { PoolReply, PoolRequest, ThreadStart } from "./thread-main.ts";
+import { describeTarget, settleOutcome, type CallOutcome, type ThreadCall } from "./calls.ts";
+import { defaultThreadHeapMb } from "./heap-bound.ts";
+import { CallJob } from "./pool/call-job.ts";
+import { PoolCore } from "./pool/core.ts";
+import { entryUrl } from "./spawn.ts";
+import type { ThreadStart } from "./thread-main.ts";
 
 /** Options of one `toThread` call, given as its last argument. */
 export interface ToThreadOptions {
@@ -36,6 +31,23 @@ export interface CallExecutor {
   ): { outcome: Promise<CallOutcome>; cancel(): void };
 }
 
+/** A pool that runs `CallJob`s: a `PoolCore` whose jobs include calls. */
+export interface CallPool {
+  submit(job: CallJob): unknown;
+  drop(job: CallJob): void;
+}
+
+/** An executor that runs each call as a `CallJob` on `pool`. */
+export function callsOn(pool: CallPool): CallExecutor {
+  return {
+    run(call, transfer) {
+      const job = new CallJob(call, transfer);
+      pool.submit(job);
+      return { outcome: job.outcome, cancel: () => pool.drop(job) };
+    },
+  };
+}
+
 let executor: CallExecutor | null = null;
 
 /**
@@ -47,133 +59,32 @@ export function useExecutor(pool: CallExecutor | null, next?: CallExecutor | nul
   else if (executor === pool) executor = next;
 }
 
-interface PoolThread {
-  worker: Worker;
-  busy: number | null;
+/** The heap bound (MB) of the default pool's threads; `null`: `defaultThreadHeapMb()`. */
+let defaultPoolHeapMb: number | null = null;
+
+/**
+ * Bounds the heap of the threads toThread's own pool starts from now on (0: V8's own limit), as
+ * `--thread-max-heap` bounds a served app's pool threads.
+ */
+export function useHeapBound(mb: number): void {
+  defaultPoolHeapMb = mb;
 }
 
-interface Pending {
-  id: number;
-  call: ThreadCall;
-  transfer: readonly ArrayBuffer[];
-  settle: (outcome: CallOutcome) => void;
+/** toThread's own pool, used outside a served app: a thread per core at most, started lazily. */
+function startDefaultPool(): PoolCore<CallJob> {
+  // The core adds the claim memory and shared values to the rest of a pool ThreadStart.
+  const mode: Pick<ThreadStart & { mode: "pool" }, "mode"> = { mode: "pool" };
+  return new PoolCore<CallJob>({
+    entry: entryUrl("thread-main"),
+    data: { ...mode },
+    size: availableParallelism(),
+    lazy: true,
+    maxHeapMb: defaultPoolHeapMb ?? defaultThreadHeapMb(),
+    host: { send: (thread, job) => job.post(thread.worker) },
+  });
 }
 
-/** toThread's own pool, used outside a served app. */
-class DefaultPool implements CallExecutor {
-  private readonly threads = new Set<PoolThread>();
-  private readonly queue: Pending[] = [];
-  private readonly settling = new Map<number, Pending>();
-  private nextId = 1;
-  private readonly size = availableParallelism();
-
-  run(call: ThreadCall, transfer: readonly ArrayBuffer[]) {
-    let pending!: Pending;
-    const outcome = new Promise<CallOutcome>((settle) => {
-      pending = { id: this.nextId++, call, transfer, settle };
-    });
-    this.queue.push(pending);
-    this.pump();
-    return { outcome, cancel: () => this.cancel(pending) };
-  }
-
-  private pump(): void {
-    while (this.queue.length > 0) {
-      let idle = [...this.threads].find((thread) => thread.busy === null);
-      if (idle === undefined && this.threads.size < this.size) idle = this.spawn();
-      if (idle === undefined) return;
-      const next = this.queue.shift() as Pending;
-      const request: PoolRequest = { id: next.id, call: next.call };
-      try {
-        idle.worker.postMessage(request, [...next.transfer]);
-      } catch (error) {
-        next.settle(unsendable(error));
-        continue;
-      }
-      idle.busy = next.id;
-      idle.worker.ref();
-      this.settling.set(next.id, next);
-    }
-  }
-
-  private spawn(): PoolThread {
-    const start: ThreadStart = { mode: "pool" };
-    const resourceLimits = heapLimits(defaultThreadHeapMb());
-    const worker = spawnThread(
-      entryUrl("thread-main"),
-      { ...start, [NAMED_KEY]: namedSharedValues() },
-      resourceLimits ? { resourceLimits } : {},
-    );
-    const thread: PoolThread = { worker, busy: null };
-    this.threads.add(thread);
-    // A thread that outgrows its heap bound reports it here before it exits; unheard, the
-    // report would be thrown in the process itself and end it.
-    let failure: Error | null = null;
-    worker.on("error", (error) => (failure = error));
-    worker.on("message", (reply: PoolReply) => {
-      const pending = this.settling.get(reply.id);
-      this.settling.delete(reply.id);
-      thread.busy = null;
-      // An idle thread must not keep a script from exiting.
-      worker.unref();
-      pending?.settle(reply.outcome);
-      this.pump();
-    });
-    worker.on("exit", (code) => {
-      this.threads.delete(thread);
-      const lost = thread.busy === null ? undefined : this.settling.get(thread.busy);
-      if (lost !== undefined) {
-        this.settling.delete(lost.id);
-        lost.settle({
-          ok: false,
-          error: {
-            name: "ThreadDiedError",
-            message:
-              (failure as { code?: string } | null)?.code === "ERR_WORKER_OUT_OF_MEMORY"
-                ? `the thread running the call outgrew its heap bound of ${resourceLimits?.maxOldGenerationSizeMb ?? "V8's"} MB`
-                : `the thread running the call exited (code ${code})`,
-            code: "ERR_THREAD_DIED",
-          },
-        });
-      }
-      this.pump();
-    });
-    return thread;
-  }
-
-  async close(): Promise<void> {
-    for (const pending of this.queue.splice(0)) pending.settle(closedOutcome);
-    await Promise.all([...this.threads].map((thread) => thread.worker.terminate()));
-  }
-
-  private cancel(pending: Pending): void {
-    const queued = this.queue.indexOf(pending);
-    if (queued >= 0) {
-      this.queue.splice(queued, 1);
-      return;
-    }
-    for (const thread of this.threads) {
-      if (thread.busy !== pending.id) continue;
-      // A running call cannot be interrupted: its thread goes, and pump() starts another.
-      this.settling.delete(pending.id);
-      thread.busy = null;
-      this.threads.delete(thread);
-      void thread.worker.terminate();
-      this.pump();
-    }
-  }
-}
-
-const closedOutcome: CallOutcome = {
-  ok: false,
-  error: {
-    name: "ThreadDiedError",
-    message: "toThread's pool was closed",
-    code: "ERR_THREAD_DIED",
-  },
-};
-
-let defaultPool: DefaultPool | null = null;
+let defaultPool: { core: PoolCore<CallJob>; executor: CallExecutor } | null = null;
 
 type Args<A extends unknown[]> = A | [...A, ToThreadOptions];
 
@@ -216,7 +127,7 @@ export async function toThread<A extends unknown[], R>(
   const call: ThreadCall = { target: describeTarget(fn as (...args: never[]) => unknown), args };
   const { signal, transfer = [] } = options;
   signal?.throwIfAborted();
-  const pool = executor ?? (defaultPool ??= new DefaultPool());
+  const pool = executor ?? (defaultPool ??= ownPool()).executor;
   const running = pool.run(call, transfer);
   if (signal === undefined) return settleOutcome(await running.outcome) as Awaited<R>;
   return new Promise<Awaited<R>>((resolve, reject) => {
@@ -239,9 +150,14 @@ export async function toThread<A extends unknown[], R>(
   });
 }
 
+function ownPool(): { core: PoolCore<CallJob>; executor: CallExecutor } {
+  const core = startDefaultPool();
+  return { core, executor: callsOn(core) };
+}
+
 /** For tests and shutdown: ends the default pool's threads. */
 export async function closeDefaultPool(): Promise<void> {
   const pool = defaultPool;
   defaultPool = null;
-  await pool?.close();
+  await pool?.core.close();
 }
