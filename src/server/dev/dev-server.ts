@@ -17,7 +17,7 @@ import { DEFAULT_REQUEST_LIMITS } from "../settings.ts";
 import { connectBroadcasts, hasRooms } from "../worker/broadcast-relay.ts";
 import { createUpgrades, servesSockets } from "../http/websocket-upgrades.ts";
 import { parseAppSpec } from "../loading/load-app.ts";
-import { ThreadPool } from "../pool/index.ts";
+import { ThreadPool, useHeapBound } from "../pool/index.ts";
 import { isReloaderChild, runWithReloader } from "./reloader.ts";
 import { createWatchdog } from "../http/watchdog.ts";
 import { describeThreads } from "../../threading/internal.ts";
@@ -70,6 +70,8 @@ export async function startDevServer(
   // One process: broadcasts leave it only through Redis, when the app names a server.
   const broadcasts = hasRooms(app) ? await connectBroadcasts(app, null, logger) : null;
   let pool: ThreadPool | null = null;
+  // toThread without threads runs on its own pool, whose threads get the same heap bound.
+  if (options.threadMaxHeap !== undefined) useHeapBound(options.threadMaxHeap);
   if (options.threaded === true || app.needsThreads === true) {
     const appSpec = options.appSpec ?? app.sourceFile;
     if (appSpec === undefined) {

@@ -2,3 +2,5 @@
 
 export { ThreadPool, requestsBeforeRetiring } from "./thread-pool.ts";
 export type { PoolLogger, PoolStats, ThreadPoolOptions } from "./thread-pool.ts";
+// toThread's own pool (a process served without --threads) bounds its threads' heaps by this.
+export { useHeapBound } from "../../threading/internal.ts";

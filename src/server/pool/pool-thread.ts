@@ -27,7 +27,14 @@ import type {
   RecordHandler,
   RequestRecord,
 } from "../../framework/internal.ts";
-import { executeCall, sendOutcome, type ThreadCall } from "../../threading/internal.ts";
+import {
+  claimToStart,
+  claimsOf,
+  executeCall,
+  sendOutcome,
+  type ThreadCall,
+} from "../../threading/internal.ts";
+import { NotInPoolThreadError } from "./errors.ts";
 import { hasRooms } from "../worker/broadcast-relay.ts";
 import { loadApp } from "../loading/load-app.ts";
 import { catchStrayErrors, setRunning, tagOf, type RequestTag } from "./stray-errors.ts";
@@ -39,7 +46,7 @@ import {
 } from "./wire-protocol.ts";
 
 const port = parentPort;
-if (port === null) throw new Error("pool-thread runs only inside a pool thread");
+if (port === null) throw new NotInPoolThreadError();
 
 /** Longest (ms) an answer is held back for others to go with it. */
 const HOLD_MS = 0.5;
@@ -169,24 +176,12 @@ async function sendStream(id: number, stream: BodyStream): Promise<void> {
   }
 }
 
-/** The response a toThread call's outcome travels on. */
-const CALL_DONE = { status: 200, headers: [], body: null };
-
 async function runCall(id: number, call: ThreadCall): Promise<void> {
   const outcome = await executeCall(call);
-  sendOutcome(
-    (sent) => post({ type: "response", id, response: CALL_DONE, outcome: sent }),
-    outcome,
-  );
+  sendOutcome((sent) => post({ type: "outcome", id, outcome: sent }), outcome);
 }
 
-async function serve(
-  app: RecordHandler,
-  id: number,
-  record: RequestRecord,
-  call?: ThreadCall,
-): Promise<void> {
-  if (call !== undefined) return runCall(id, call);
+async function serve(app: RecordHandler, id: number, record: RequestRecord): Promise<void> {
   let result;
   try {
     result = await app.handle(record, clients.get(id));
@@ -208,9 +203,8 @@ async function serve(
   await sendStream(id, body);
 }
 
-const claim = new Int32Array((workerData as ThreadData).claim);
-const started = new Int32Array((workerData as ThreadData).started);
-const waiting: (LoopMessage & { type: "request" })[] = [];
+const claims = claimsOf(workerData as ThreadData);
+const waiting: (LoopMessage & { type: "request" | "call" })[] = [];
 let running = false;
 /** The request running now, which a stray error may have come from. */
 let runningTag: RequestTag | null = null;
@@ -218,27 +212,30 @@ let runningTag: RequestTag | null = null;
 /** Starts the next waiting request, skipping any the loop took back. */
 function startNext(app: Routed): void {
   for (let next = waiting.shift(); next !== undefined; next = waiting.shift()) {
-    const slot = next.slot;
-    if (slot !== undefined && Atomics.compareExchange(claim, slot, next.id, -next.id) !== next.id) {
+    const slot = next.type === "request" ? next.slot : undefined;
+    if (!claimToStart(claims, slot, next.id)) {
+      // The loop took it back while it waited: another thread runs it.
       clients.delete(next.id);
       continue;
     }
     running = true;
-    const { id, record, call } = next;
-    Atomics.store(started, 0, id);
-    runningTag = tagOf(record);
+    const id = next.id;
+    const call = next.type === "call";
+    runningTag =
+      next.type === "call" ? { name: `toThread(${next.call.target.name})` } : tagOf(next.record);
     setRunning(runningTag);
     // A route that matched nothing is keyed as one: it is answered without running a handler.
     const rule =
-      call === undefined && app.ruleOf !== undefined
-        ? (app.ruleOf(record.method, record.url) ?? "")
+      next.type === "request" && app.ruleOf !== undefined
+        ? (app.ruleOf(next.record.method, next.record.url) ?? "")
         : null;
-    const quick = isQuick(rule, call !== undefined);
+    const quick = isQuick(rule, call);
     const began = performance.now();
     // A call is never sent ahead: unless something waits behind it already, nothing need move.
-    if (quick === false && (call === undefined || waiting.length > 0)) hold({ type: "slow", id });
+    if (quick === false && (!call || waiting.length > 0)) hold({ type: "slow", id });
     if (quick !== true || began - heldSince >= HOLD_MS) sendHeld();
-    void serve(app, id, record, call).finally(() => {
+    const work = next.type === "call" ? runCall(id, next.call) : serve(app, id, next.record);
+    void work.finally(() => {
       ran(rule, performance.now() - began);
       setRunning(null);
       runningTag = null;
@@ -256,9 +253,9 @@ function startNext(app: Routed): void {
 type Routed = RecordHandler & { ruleOf?(method: string, url: string): string | undefined };
 
 function onMessage(app: Routed, message: LoopMessage): void {
-  if (message.type === "request") {
+  if (message.type === "request" || message.type === "call") {
     // A toThread call has no client; a request's may leave while it waits or runs.
-    if (message.call === undefined) clients.set(message.id, new LoopClient());
+    if (message.type === "request") clients.set(message.id, new LoopClient());
     waiting.push(message);
     if (!running) startNext(app);
     return;

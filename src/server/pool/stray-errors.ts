@@ -11,6 +11,8 @@
 
 import process from "node:process";
 import type { RequestRecord } from "../../framework/internal.ts";
+import type { PoolLogger } from "../../threading/internal.ts";
+import type { ThreadMessage } from "./wire-protocol.ts";
 
 /**
  * A request as its callbacks remember it: one object per request (its identity tells two
@@ -94,4 +96,22 @@ export function catchStrayErrors(
   process.on("unhandledRejection", (reason, promise) => {
     report("rejection", reason, returned.get(promise) ?? null);
   });
+}
+
+/**
+ * On the loop: logs what thread `threadId` reported of an error outside a request's own code;
+ * the thread goes on unless it was fatal.
+ */
+export function logStrayError(
+  logger: PoolLogger,
+  threadId: number,
+  message: ThreadMessage & { type: "stray-error" },
+): void {
+  const what =
+    message.origin === "exception" ? "An uncaught error" : "An unhandled promise rejection";
+  const by = message.route === null ? "" : ` in a callback scheduled by ${message.route}`;
+  const after = message.fatal
+    ? "while a request ran that may wait on it; the thread ends, and that request gets a 500"
+    : "outside any request; the thread keeps serving";
+  logger.error(`${what} on pool thread ${threadId}${by}, ${after}:\n${message.stack}`);
 }

@@ -1,7 +1,8 @@
 // The messages between a process's event loop and its pool threads. One discriminated union
 // per direction; every message is plain data, and messages that leave together travel as one
-// array, in order. Request bodies, which the server allocated,
-// travel in the transfer list; response bytes are copied, since the app may hold on to them.
+// array, in order. Request bodies, which the server allocated, travel in the transfer list;
+// response bytes are copied, since the app may hold on to them. The messages every pool thread
+// speaks (its boot, toThread calls and their outcomes) are carafe/threading's pool core's.
 
 import type {
   BodyChunk,
@@ -9,27 +10,16 @@ import type {
   RequestRecord,
   ResponseRecord,
 } from "../../framework/internal.ts";
-import type { CallOutcome, ThreadCall } from "../../threading/internal.ts";
+import type { CallMessage, CoreThreadMessage, PoolThreadData } from "../../threading/internal.ts";
 
-/** What a pool thread is started with (its `workerData`). */
-export interface ThreadData {
+/**
+ * What a pool thread is started with (its `workerData`): its claim memory (who owns a request
+ * sent ahead, which request it started last) and the app's named shared values come from the
+ * pool core.
+ */
+export interface ThreadData extends PoolThreadData {
   /** `path/to/app.ts[:export]`: the module the thread imports, as the worker process did. */
   appSpec: string;
-  /**
-   * One Int32 per request a thread may hold ahead (`AHEAD`), shared with the loop, that settles
-   * who owns it: the loop writes its id in a free slot, the thread swaps it for `-id` as it
-   * starts it, the loop swaps it for 0 to take the request back while it waits. Exactly one of
-   * the two swaps succeeds.
-   */
-  claim: SharedArrayBuffer;
-  /**
-   * One Int32, shared with the loop: the id of the request the thread started last. Ids reach a
-   * thread in increasing order and it starts them in that order, so once the thread is gone, a
-   * request with a greater id never ran and may run on another thread.
-   */
-  started: SharedArrayBuffer;
-  /** The app's named shared values (`app.shared`), declared when the process imported it. */
-  "carafe.shared": Record<string, unknown>;
 }
 
 /** A response whose body is bytes or text (a streamed one is announced by `head`). */
@@ -40,10 +30,11 @@ export type LoopMessage =
   /**
    * Run the app on this request; answer with `response`, or `head` then `chunk`s and `end`.
    * `slot` when it was sent ahead, while another request runs: it waits its turn and is started
-   * only if the loop has not taken it back (its slot of `ThreadData.claim`). With `call`, a
-   * `toThread` call runs instead of the app, and its `outcome` comes back on the `response`.
+   * only if the loop has not taken it back (its slot of `ThreadData.claim`).
    */
-  | { type: "request"; id: number; record: RequestRecord; slot?: number; call?: ThreadCall }
+  | { type: "request"; id: number; record: RequestRecord; slot?: number }
+  /** Run a `toThread` call; answer with `outcome`. */
+  | CallMessage
   /** A streamed chunk was written to the socket: the thread may send one more. */
   | { type: "ack"; id: number }
   /** The client went away: its `request.signal` aborts, and a streamed body stops. */
@@ -51,11 +42,9 @@ export type LoopMessage =
 
 /** Thread → loop. */
 export type ThreadMessage =
-  /** The app module is imported; the thread takes requests. */
-  | { type: "ready" }
-  /** The app module failed to import; `message` is the module's own error. */
-  | { type: "boot-failed"; message: string }
-  | { type: "response"; id: number; response: CompleteResponse; outcome?: CallOutcome }
+  /** `ready` once the app module is imported, `boot-failed` if it is not; a call's `outcome`. */
+  | CoreThreadMessage
+  | { type: "response"; id: number; response: CompleteResponse }
   /**
    * The thread starts this request, and its route is not known to be quick: what waits behind
    * it on the thread is better run by another.

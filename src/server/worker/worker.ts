@@ -12,7 +12,7 @@ import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { Server as NetServer } from "node:net";
 import process from "node:process";
-import { ThreadPool, requestsBeforeRetiring } from "../pool/index.ts";
+import { ThreadPool, requestsBeforeRetiring, useHeapBound } from "../pool/index.ts";
 import { createRequestListener, type Exchange, type LoopOptions } from "../http/http-loop.ts";
 import { loadApp } from "../loading/load-app.ts";
 import { connectBroadcasts, hasRooms, type Broadcasts } from "./broadcast-relay.ts";
@@ -92,6 +92,8 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
   let app;
   let pool: ThreadPool | null = null;
   try {
+    // toThread without --threads runs on its own pool, whose threads get the same heap bound.
+    useHeapBound(options.threadMaxHeap);
     app = await loadApp(options.appSpec);
     if (hasRooms(app)) {
       // The supervisor passes each broadcast to the other workers.

@@ -4,7 +4,6 @@ import { EventEmitter } from "node:events";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 import type { ResponseRecord } from "carafe";
-import { isAfter } from "../../../src/server/pool/thread-pool.ts";
 import { pool, record, startPool, text } from "./pool-helpers.ts";
 
 const BROKEN = fileURLToPath(new URL("../../fixtures/pool/broken.ts", import.meta.url));
@@ -329,6 +328,25 @@ describe("ThreadPool", () => {
     assert.ok(logs.some((log) => log.message.includes("kept producing after its client left")));
   });
 
+  it("runs a toThread call as a call, and fails one past --timeout with ThreadingTimeoutError", async () => {
+    const { pool: threads } = await pool({ size: 1, timeoutMs: 300 });
+    const double = {
+      target: { source: "function double(n) { return n * 2; }", name: "double" },
+      args: [21],
+    };
+    assert.deepEqual(await threads.call(double, []).outcome, { ok: true, value: 42 });
+    const spin = { target: { source: "function spin() { for (;;); }", name: "spin" }, args: [] };
+    const late = await threads.call(spin, []).outcome;
+    assert.equal(late.ok, false);
+    assert.equal(!late.ok && late.error.name, "ThreadingTimeoutError");
+    assert.equal(!late.ok && late.error.code, "ERR_THREADING_TIMEOUT");
+    assert.deepEqual(
+      await threads.call(double, []).outcome,
+      { ok: true, value: 42 },
+      "a new thread",
+    );
+  });
+
   it(
     "aborts the signal of a request whose client left while it waited for the thread",
     { timeout: 10_000 },
@@ -346,16 +364,4 @@ describe("ThreadPool", () => {
       assert.equal(text(await waiting), "nobody reads this");
     },
   );
-});
-
-describe("request ids", () => {
-  it("keep their order across the wrap from 2^31 - 1 back to 1", () => {
-    const max = 2 ** 31 - 1;
-    assert.equal(isAfter(2, 1), true);
-    assert.equal(isAfter(1, 2), false);
-    assert.equal(isAfter(1, max), true, "1 follows the largest id");
-    assert.equal(isAfter(max, 1), false);
-    assert.equal(isAfter(5, max - 5), true);
-    assert.equal(isAfter(7, 7), false);
-  });
 });
