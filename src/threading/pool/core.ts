@@ -132,10 +132,10 @@ export class PoolCore<J extends PoolJob> {
       job.fail({ kind: "closing" });
       return "closed";
     }
-    const waiting = this.scheduler.waiting();
     const placed = this.scheduler.submit(job, performance.now());
-    if (placed === "full") job.fail({ kind: "full", threads: this.threads.size, waiting });
-    else if (placed === "queued" && this.options.lazy) this.grow();
+    if (placed === "full") {
+      job.fail({ kind: "full", threads: this.threads.size, waiting: this.scheduler.waiting() });
+    } else if (placed === "queued" && this.options.lazy) this.grow();
     return placed;
   }
 
