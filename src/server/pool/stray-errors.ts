@@ -10,8 +10,7 @@
 // tagging costs only the timers, and only theirs.
 
 import process from "node:process";
-import type { RequestRecord } from "../../framework/internal.ts";
-import type { PoolLogger } from "../../threading/internal.ts";
+import type { Logger, RequestRecord } from "../../framework/internal.ts";
 import type { ThreadMessage } from "./wire-protocol.ts";
 
 /**
@@ -103,7 +102,7 @@ export function catchStrayErrors(
  * the thread goes on unless it was fatal.
  */
 export function logStrayError(
-  logger: PoolLogger,
+  logger: Logger,
   threadId: number,
   message: ThreadMessage & { type: "stray-error" },
 ): void {

@@ -20,6 +20,7 @@ import { performance } from "node:perf_hooks";
 import type {
   BroadcastEnvelope,
   ClientConnection,
+  Logger,
   RequestRecord,
   ResponseRecord,
 } from "../../framework/internal.ts";
@@ -33,7 +34,6 @@ import {
   useExecutor,
   type CallExecutor,
   type CallOutcome,
-  type PoolLogger,
   type PoolThread,
   type ThreadCall,
 } from "../../threading/internal.ts";
@@ -43,8 +43,6 @@ import { Outbox } from "./outbox.ts";
 import { RequestTask } from "./request-task.ts";
 import { logStrayError } from "./stray-errors.ts";
 import { transferable, type ThreadMessage } from "./wire-protocol.ts";
-
-export type { PoolLogger } from "../../threading/internal.ts";
 
 /** Options of `ThreadPool.start`. */
 export interface ThreadPoolOptions {
@@ -59,7 +57,8 @@ export interface ThreadPoolOptions {
   /** Replace a thread after this many requests (0 = never), plus up to `maxRequestsJitter`. */
   maxRequests: number;
   maxRequestsJitter: number;
-  logger: PoolLogger;
+  /** Where threads that time out, die or fail to boot are reported. */
+  logger: Logger;
   /**
    * Largest JS heap (MB) of each thread: a request that outgrows it gets a 500 and its thread is
    * replaced. Default: sized from the machine (`defaultThreadHeapMb`); 0 leaves V8's own limit.

@@ -25,7 +25,10 @@ import type { CoreThreadMessage } from "./messages.ts";
 import { Scheduler, type Courier, type Placement } from "./scheduler.ts";
 import { Backoff, outgrewHeap, spawnPoolThread, type PoolThread } from "./threads.ts";
 
-/** Where a pool reports threads that time out, die or fail to boot. */
+/**
+ * Where a pool reports threads that time out, die or fail to boot. The framework's `Logger` is
+ * one (carafe/threading imports nothing else of src/, so it says what it needs here).
+ */
 export interface PoolLogger {
   info(message: string): void;
   warn(message: string): void;
