@@ -6,8 +6,11 @@
 import { Buffer } from "node:buffer";
 import type { ResponseRecord } from "../../framework/internal.ts";
 
-/** A `text/plain` response record with its `Content-Length`. */
-export function plainResponse(status: number, text: string): ResponseRecord {
+/** A response whose whole body is text: it can cross to the loop in one message. */
+export type PlainResponse = ResponseRecord & { body: string };
+
+/** A complete `text/plain` response record with its `Content-Length`. */
+export function plainResponse(status: number, text: string): PlainResponse {
   return {
     status,
     headers: [
@@ -24,6 +27,6 @@ export function plainResponse(status: number, text: string): ResponseRecord {
  * The 500 the server answers when the app failed to produce a response: it says nothing of the
  * failure, which goes to the error log. A new record each time, so no writer shares one.
  */
-export function internalServerError(): ResponseRecord {
+export function internalServerError(): PlainResponse {
   return plainResponse(500, "Internal Server Error\n");
 }

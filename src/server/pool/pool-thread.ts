@@ -34,6 +34,8 @@ import {
   sendOutcome,
   type ThreadCall,
 } from "../../threading/internal.ts";
+import { consoleLogger } from "../../framework/internal.ts";
+import { internalServerError } from "../http/plain-response.ts";
 import { NotInPoolThreadError } from "./errors.ts";
 import { hasRooms } from "../worker/broadcast-relay.ts";
 import { loadApp } from "../loading/load-app.ts";
@@ -133,17 +135,8 @@ class LoopClient implements ClientConnection {
 const clients = new Map<number, LoopClient>();
 
 function failure(id: number, error: unknown): ThreadMessage & { type: "response" } {
-  console.error("[carafe] ERROR a request failed on a pool thread:", error);
-  const text = "Internal Server Error\n";
-  return {
-    type: "response",
-    id,
-    response: {
-      status: 500,
-      headers: ["Content-Type", "text/plain; charset=utf-8", "Content-Length", String(text.length)],
-      body: text,
-    },
-  };
+  consoleLogger.error("a request failed on a pool thread", error);
+  return { type: "response", id, response: internalServerError() };
 }
 
 async function sendStream(id: number, stream: BodyStream): Promise<void> {
@@ -169,7 +162,7 @@ async function sendStream(id: number, stream: BodyStream): Promise<void> {
     }
     post({ type: "end", id });
   } catch (error) {
-    console.error("[carafe] ERROR a streamed response failed on a pool thread:", error);
+    consoleLogger.error("a streamed response failed on a pool thread", error);
     post({ type: "end", id, error: error instanceof Error ? error.message : String(error) });
   } finally {
     outgoing.delete(id);
