@@ -14,7 +14,7 @@ export type { BlueprintOptions } from "./app/blueprint.ts";
 export type { AppConfig, CarafeConfig } from "./app/config.ts";
 export { DEFAULT_MAX_CONTENT_LENGTH } from "./app/config.ts";
 export { findContext, g, request, session } from "./context/context.ts";
-export type { AppGlobals, RequestContext } from "./context/context.ts";
+export type { AppGlobals, ContextApp, RequestContext } from "./context/context.ts";
 export type { CookieOptions } from "./http/cookies.ts";
 export { HeaderMap, MultiDict, RequestHeaders } from "./http/datastructures.ts";
 export type { HeadersInit } from "./http/datastructures.ts";
@@ -86,9 +86,11 @@ export type {
   BeforeRequestHook,
   ErrorClass,
   ErrorHandler,
+  ErrorHandlerMap,
   Handler,
   HttpMethod,
   RouteOptions,
+  Scaffold,
   TeardownHook,
 } from "./app/scaffold.ts";
 export { guessMimetype, safeJoin, sendFile, sendFromDirectory } from "./http/send-file.ts";

@@ -16,7 +16,7 @@ export {
   ThreadingTimeoutError,
 } from "./errors.ts";
 export { Event } from "./event.ts";
-export { Lock, RLock, type Held } from "./locks.ts";
+export { Lock, RLock, type Held, type LockBase } from "./locks.ts";
 export { BoundedSemaphore, Semaphore } from "./semaphore.ts";
 export { Counter, NamedShared, fromShared, sharedArray, type SharedValue } from "./shared.ts";
 export { sleep } from "./sleep.ts";

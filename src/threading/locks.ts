@@ -78,7 +78,7 @@ export interface Held extends Disposable {
   release(): void;
 }
 
-/** What a lock shares with a Condition: a full release and its undoing. */
+/** What a lock shares with a Condition: a full release and its undoing. @internal */
 export interface ConditionLock {
   acquire(timeout?: Timeout): boolean;
   acquireAsync(timeout?: Timeout): Promise<boolean>;
@@ -92,7 +92,7 @@ export interface ConditionLock {
 }
 
 /** The operations Lock and RLock share, written once over acquire/release. */
-abstract class LockBase implements ConditionLock {
+export abstract class LockBase implements ConditionLock {
   abstract acquire(timeout?: Timeout): boolean;
   abstract acquireAsync(timeout?: Timeout): Promise<boolean>;
   abstract release(): void;

@@ -19,7 +19,9 @@ export interface BlueprintOptions {
  * app.registerBlueprint(admin);
  */
 export class Blueprint extends Scaffold {
+  /** The routes and sockets an app adds when it registers the blueprint. @internal */
   readonly routes: RouteSpec[] = [];
+  /** @internal */
   readonly sockets: SocketSpec[] = [];
   #registered = false;
 

@@ -152,10 +152,10 @@ export abstract class Scaffold {
   readonly teardownHooks: TeardownHook[] = [];
   readonly errorHandlers: ErrorHandlerMap = new Map();
 
-  /** Registers a route; `setupMethod` has been checked by the caller. */
+  /** Registers a route; `setupMethod` has been checked by the caller. @internal */
   protected abstract addRoute(spec: RouteSpec): void;
 
-  /** Registers a WebSocket route; `setupMethod` has been checked by the caller. */
+  /** Registers a WebSocket route; `setupMethod` has been checked by the caller. @internal */
   protected abstract addSocket(spec: SocketSpec): void;
 
   /** Throws when registration is no longer allowed (the app is serving). */

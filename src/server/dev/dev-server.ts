@@ -48,7 +48,7 @@ export interface DevServer {
   readonly server: Server;
   /** The `http://host:port` it listens on. */
   readonly url: string;
-  /** The thread pool, when the server runs handlers on threads. */
+  /** The thread pool, when the server runs handlers on threads. @internal */
   readonly pool: ThreadPool | null;
   /** Stops accepting, lets in-flight requests finish, closes idle connections. */
   close(): Promise<void>;
