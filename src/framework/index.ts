@@ -3,12 +3,8 @@
 
 export { Carafe } from "./app/app.ts";
 export { broadcast, currentApp, subscribe, urlFor } from "./context/current-app.ts";
-export type {
-  CarafeOptions,
-  RegisterBlueprintOptions,
-  RoutePayload,
-  UrlForOptions,
-} from "./app/app.ts";
+export type { CarafeOptions, RegisterBlueprintOptions, RoutePayload } from "./app/app.ts";
+export type { UrlForOptions } from "./app/url-for.ts";
 export { Blueprint } from "./app/blueprint.ts";
 export type { BlueprintOptions } from "./app/blueprint.ts";
 export type { AppConfig, CarafeConfig } from "./app/config.ts";

@@ -6,8 +6,15 @@ import { dirname, resolve } from "node:path";
 import process from "node:process";
 import type { Blueprint } from "./blueprint.ts";
 import { makeConfig, type AppConfig, type CarafeConfig } from "./config.ts";
-import { buildUrl } from "../context/current-app.ts";
-import { RequestContext, bindStream, runAsync, runHeld, runSync } from "../context/context.ts";
+import { buildUrl, type UrlForOptions } from "./url-for.ts";
+import {
+  RequestContext,
+  bindStream,
+  isAsyncFunction,
+  runAsync,
+  runHeld,
+  runSync,
+} from "../context/context.ts";
 import { drive, type Pipeline } from "./drive.ts";
 import {
   BadRequest,
@@ -58,7 +65,6 @@ import { TestClient } from "../boundary/test-client.ts";
 import { untrustedHostResponse } from "../http/trusted-hosts.ts";
 import {
   callView,
-  isAsyncFunction,
   placementOfMatch,
   scopeChainOf,
   settle,
@@ -90,18 +96,6 @@ export interface CarafeOptions extends Partial<CarafeConfig> {
   staticUrlPath?: string;
   /** Folder of templates; default `templates`. */
   templateFolder?: string;
-}
-
-/** Options of `urlFor`. */
-export interface UrlForOptions {
-  /** Build an absolute URL with scheme and host. */
-  external?: boolean;
-  /** Append `#anchor`. */
-  anchor?: string;
-  /** Pick the rule that answers this method. */
-  method?: string;
-  /** Scheme of an external URL. */
-  scheme?: "http" | "https";
 }
 
 /** Options of `registerBlueprint`. */

@@ -1,7 +1,7 @@
 // A route's view as the app keeps it: what the URL map stores for a rule, where the view runs
 // (DESIGN.md, "What runs where"), the hook scopes around it, and calling it directly.
 
-import { runSync, type RequestContext } from "../context/context.ts";
+import { isAsyncFunction, runSync, type RequestContext } from "../context/context.ts";
 import type { Request } from "../http/request.ts";
 import type { MatchResult } from "../routing/url-map.ts";
 import type { Handler, HookScope } from "./scaffold.ts";
@@ -18,11 +18,6 @@ export interface RoutePayload {
   readonly streamBody: boolean;
   /** The route's own body limit (`null`: none), or `undefined` to use the app's. */
   readonly maxContentLength: number | null | undefined;
-}
-
-/** Whether `fn` was declared `async` (its calls return a promise and may await). */
-export function isAsyncFunction(fn: unknown): boolean {
-  return typeof fn === "function" && fn.constructor.name === "AsyncFunction";
 }
 
 /** Where the matched route runs: `thread` for `{ thread: true }`, and for unmarked plain views when the server has threads. */

@@ -66,6 +66,11 @@ let syncContext: RequestContext | undefined;
 /** Requests and streams that may still resume inside `storage`. */
 let asyncRuns = 0;
 
+/** Whether `fn` was declared `async` (its calls return a promise and may await). @internal */
+export function isAsyncFunction(fn: unknown): boolean {
+  return typeof fn === "function" && fn.constructor.name === "AsyncFunction";
+}
+
 /** Runs `fn` synchronously with `context` as the current request context. @internal */
 export function runSync<T>(context: RequestContext, fn: () => T): T {
   const outer = syncContext;

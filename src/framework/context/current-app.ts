@@ -1,9 +1,9 @@
 // The app of the current request, reachable from anywhere inside it: `currentApp`, `urlFor`,
-// `broadcast` and `subscribe`, and the URL building behind `app.urlFor`.
+// `broadcast` and `subscribe`.
 
-import type { Carafe, UrlForOptions } from "../app/app.ts";
-import { currentContext, findContext } from "./context.ts";
-import { BuildError } from "../errors.ts";
+import type { Carafe } from "../app/app.ts";
+import type { UrlForOptions } from "../app/url-for.ts";
+import { currentContext } from "./context.ts";
 import type { BroadcastOptions, SubscribeOptions, Subscription } from "../websocket/rooms.ts";
 import type { WebSocketMessage } from "../websocket/websocket.ts";
 
@@ -17,39 +17,6 @@ export const currentApp: Carafe = new Proxy({} as Carafe, {
       : value;
   },
 });
-
-/**
- * What `app.urlFor` does: the URL of one of `app`'s endpoints, with the blueprint, host and
- * scheme of the current request when it is one of `app`'s. @internal
- */
-export function buildUrl(
-  app: Carafe,
-  endpoint: string,
-  params: Readonly<Record<string, unknown>>,
-  options: UrlForOptions,
-): string {
-  const context = findContext();
-  const request = context?.app === app ? context.request : undefined;
-  let name = endpoint;
-  if (name.startsWith(".")) {
-    name = request?.blueprint ? `${request.blueprint}${name}` : name.slice(1);
-  }
-  let url = app.urlMap.build(
-    name,
-    params,
-    options.method === undefined ? {} : { method: options.method },
-  );
-  if (options.anchor !== undefined) url += `#${encodeURIComponent(options.anchor)}`;
-  if (!options.external) return url;
-  const host = request?.host ?? app.config.serverName;
-  if (!host) {
-    throw new BuildError(
-      `urlFor('${endpoint}', …, { external: true }) outside a request needs config.serverName (e.g. "example.com")`,
-    );
-  }
-  const scheme = options.scheme ?? request?.scheme ?? app.config.preferredUrlScheme;
-  return `${scheme}://${host}${url}`;
-}
 
 /**
  * Builds the URL of an endpoint for the current app: converters applied, extra params in the

@@ -2,15 +2,19 @@
 // and the decision a server asks for on each upgrade request: refuse it with an HTTP response
 // (no route, or a beforeRequest hook said no) or accept it and start the handler.
 
-import { RequestContext, runAsync, runSync, type ContextApp } from "../context/context.ts";
+import {
+  RequestContext,
+  isAsyncFunction,
+  runAsync,
+  runSync,
+  type ContextApp,
+} from "../context/context.ts";
 import { CarafeError, HTTPException, InternalServerError, NotFound } from "../errors.ts";
 import type { RequestRecord, ResponseRecord } from "../boundary/records.ts";
 import { Request } from "../http/request.ts";
 import { exceptionResponse, prefersJson } from "../http/response.ts";
 import type { RouteParams } from "../routing/params.ts";
 import { UrlMap } from "../routing/url-map.ts";
-import type { Awaitable } from "../app/scaffold.ts";
-import { isAsyncFunction } from "../app/views.ts";
 
 import type { Rooms } from "./rooms.ts";
 import { WebSocket, type SocketTransport, type WebSocketMessage } from "./websocket.ts";
@@ -19,7 +23,7 @@ import { WebSocket, type SocketTransport, type WebSocketMessage } from "./websoc
 export type SocketHandler<R extends string = string> = (
   ws: WebSocket,
   request: Request<RouteParams<R>>,
-) => Awaitable<void>;
+) => void | Promise<void>;
 
 /**
  * A WebSocket route as event handlers, Flask-SocketIO's way: `message` is called for each
@@ -28,20 +32,20 @@ export type SocketHandler<R extends string = string> = (
  */
 export interface SocketEvents<R extends string = string> {
   /** Called once the connection is accepted, before the first message. */
-  open?: (ws: WebSocket, request: Request<RouteParams<R>>) => Awaitable<void>;
+  open?: (ws: WebSocket, request: Request<RouteParams<R>>) => void | Promise<void>;
   /** Called for each message, in order. */
   message: (
     ws: WebSocket,
     message: WebSocketMessage,
     request: Request<RouteParams<R>>,
-  ) => Awaitable<void>;
+  ) => void | Promise<void>;
   /** Called once the connection has closed and every message was handled. */
   close?: (
     ws: WebSocket,
     code: number,
     reason: string,
     request: Request<RouteParams<R>>,
-  ) => Awaitable<void>;
+  ) => void | Promise<void>;
 }
 
 /** Whether a route's handler is given as events rather than as one function. @internal */
@@ -200,7 +204,7 @@ function listen(host: SocketHost, context: RequestContext, ws: WebSocket, events
     failed(host, context, ws, error);
   };
   // Each handler's way of entering the context is chosen once, not per message.
-  const caller = <A extends unknown[]>(fn: ((...args: A) => Awaitable<void>) | undefined) => {
+  const caller = <A extends unknown[]>(fn: ((...args: A) => void | Promise<void>) | undefined) => {
     if (fn === undefined) return (): undefined => undefined;
     const enter = isAsyncFunction(fn) ? runAsync : runSync;
     return (...args: A): Promise<void> | undefined => {

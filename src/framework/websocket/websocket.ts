@@ -13,7 +13,6 @@
 // call for the one before (an async one, or one whose send waits for the client) still runs.
 
 import { CarafeError } from "../errors.ts";
-import type { Rooms } from "./rooms.ts";
 
 /** A message: text, or bytes for a binary frame. */
 export type WebSocketMessage = string | Uint8Array;
@@ -75,6 +74,12 @@ function handled<T>(promise: Promise<T>): Promise<T> {
   return promise;
 }
 
+/** What a WebSocket needs of its app's `Rooms` (rooms.ts imports this file, not the reverse). */
+interface RoomRegistry {
+  add(room: string, member: WebSocket): void;
+  remove(room: string, member: WebSocket): void;
+}
+
 /**
  * One WebSocket connection: read messages with `for await`, answer with `send`.
  *
@@ -92,7 +97,7 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
   #ended: { code: number; reason: string } | null = null;
   #paused = false;
   #announceEnd: (state: { code: number; reason: string }) => void = () => {};
-  readonly #rooms: Rooms;
+  readonly #rooms: RoomRegistry;
   readonly #joined = new Set<string>();
   readonly #maxBuffered: number;
   /** The route's message handler (`handleWith`); `null` when the handler reads the socket. */
@@ -107,7 +112,7 @@ export class WebSocket implements AsyncIterable<WebSocketMessage> {
   readonly closed: Promise<{ code: number; reason: string }>;
 
   /** @internal A server creates it for each accepted connection. */
-  constructor(transport: SocketTransport, rooms: Rooms, maxBuffered: number) {
+  constructor(transport: SocketTransport, rooms: RoomRegistry, maxBuffered: number) {
     this.#transport = transport;
     this.#rooms = rooms;
     this.#maxBuffered = maxBuffered;
