@@ -1,8 +1,13 @@
 // Lint rules, including the layer rules of the architecture: imports point one way
-// (server → framework, anything → threading, integrations → public exports).
+// (server → framework, anything → threading, integrations → public exports), checked on
+// resolved paths for every kind of import. Import cycles are scripts/check-cycles.js's: the
+// cycle rules of ESLint plugins skip type-only imports.
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
 import js from "@eslint/js";
 import globals from "globals";
 import tseslint from "typescript-eslint";
+import { createNodeResolver, importX } from "eslint-plugin-import-x";
 
 const nodeOnlyInServer = [
   "node:http",
@@ -22,6 +27,8 @@ const importedGlobals = [
   ["performance", 'import { performance } from "node:perf_hooks"'],
   ["process", 'import process from "node:process"'],
 ].map(([name, fix]) => ({ name, message: `${fix}: the global is a getter, slow in hot code.` }));
+
+const root = dirname(fileURLToPath(import.meta.url));
 
 export default tseslint.config(
   { ignores: ["dist/", "node_modules/", "bench/results/", "bench/.build/", "test/fixtures/"] },
@@ -44,80 +51,81 @@ export default tseslint.config(
     rules: { "no-restricted-globals": ["error", ...importedGlobals] },
   },
   {
+    // A promise nobody awaits or catches loses its rejection: an unhandled rejection ends the
+    // process. `void` marks the few that are dropped on purpose (with a comment saying why).
+    files: ["**/*.ts"],
+    languageOptions: { parserOptions: { project: "./tsconfig.json", tsconfigRootDir: root } },
+    rules: {
+      "@typescript-eslint/no-floating-promises": [
+        "error",
+        {
+          // node:test's describe/it return promises that the runner itself awaits.
+          allowForKnownSafeCalls: [
+            { from: "package", package: "node:test", name: ["describe", "it", "test", "suite"] },
+          ],
+        },
+      ],
+      "@typescript-eslint/no-misused-promises": "error",
+    },
+  },
+  {
     // Scripts the examples serve to the browser.
     files: ["examples/*/static/**/*.js"],
     languageOptions: { globals: { ...globals.browser } },
   },
   {
     files: ["src/framework/**"],
+    rules: { "no-restricted-imports": ["error", { paths: nodeOnlyInServer }] },
+  },
+  {
+    // The layers, on resolved paths: static, type-only and dynamic imports and re-exports alike.
+    files: ["src/**"],
+    plugins: { "import-x": importX },
+    settings: { "import-x/resolver-next": [createNodeResolver()] },
     rules: {
-      "no-restricted-imports": [
+      "import-x/no-restricted-paths": [
         "error",
         {
-          paths: nodeOnlyInServer,
-          patterns: [
+          basePath: root,
+          zones: [
             {
-              group: ["**/server/**", "**/integrations/**"],
+              target: "src/framework",
+              from: ["src/server", "src/integrations"],
               message: "framework must not import server or integrations.",
             },
             {
-              group: ["**/threading/*", "!**/threading/index.ts"],
+              target: "src/framework",
+              from: "src/threading",
+              except: ["./index.ts"],
               message: "framework uses carafe/threading's public entry (threading/index.ts) only.",
             },
-          ],
-        },
-      ],
-    },
-  },
-  {
-    files: ["src/threading/**"],
-    rules: {
-      "no-restricted-imports": [
-        "error",
-        {
-          patterns: [
             {
-              group: ["**/framework/**", "**/server/**", "**/integrations/**"],
+              target: "src/threading",
+              from: ["src/framework", "src/server", "src/integrations"],
               message: "threading is a leaf layer.",
             },
-          ],
-        },
-      ],
-    },
-  },
-  {
-    files: ["src/integrations/**"],
-    rules: {
-      "no-restricted-imports": [
-        "error",
-        {
-          patterns: [
             {
-              group: ["**/framework/*", "!**/framework/index.ts", "**/server/**"],
+              target: "src/integrations",
+              from: "src/framework",
+              except: ["./index.ts"],
               message: "integrations use the framework's public exports (framework/index.ts) only.",
             },
-          ],
-        },
-      ],
-    },
-  },
-  {
-    files: ["src/server/**"],
-    rules: {
-      "no-restricted-imports": [
-        "error",
-        {
-          patterns: [
             {
-              group: [
-                "**/framework/*",
-                "!**/framework/internal.ts",
-                "**/threading/*",
-                "!**/threading/internal.ts",
-                "**/integrations/**",
-              ],
+              target: "src/integrations",
+              from: "src/server",
+              message: "integrations use the framework's public exports (framework/index.ts) only.",
+            },
+            ...["src/framework", "src/threading"].map((from) => ({
+              target: "src/server",
+              from,
+              except: ["./internal.ts"],
               message:
                 "the server reaches the framework and threading through their internal.ts entries only.",
+            })),
+            {
+              target: "src/server",
+              from: "src/integrations",
+              message: "the server does not import integrations.",
             },
           ],
         },

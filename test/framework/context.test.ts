@@ -383,7 +383,7 @@ describe("synchronous handling", () => {
     const app = newApp();
     app.get("/", (req) => ({ n: req.args.get("n") }));
     app.get("/async", async (req) => ({ n: req.args.get("n") }));
-    app.handle(getRecord("/?n=0")); // warm up lazy module state
+    void app.handle(getRecord("/?n=0")); // warm up lazy module state (a synchronous route)
     let promises = 0;
     const countPromises = (url: string): ResponseRecord | Promise<ResponseRecord> => {
       const counter = promiseCounter();
