@@ -42,7 +42,7 @@ export interface WaitStep {
 
 /**
  * A waiting algorithm: it yields the sleeps it needs, is resumed with whether each one ended by
- * a change or a notify (`true`) or by its deadline (`false`), and returns its result.
+ * a change or a notify (`true`) or by its deadline (`false`), and returns its result. @internal
  */
 export type Waiting<T> = Generator<WaitStep, T, boolean>;
 
