@@ -33,6 +33,7 @@ const helperTypes = {
   Args: "toThread's argument list, inferred from the function",
   TypedArrayConstructor: "NamedShared.array's constraint: Int32Array, Float64Array, …",
   SourceItem: "what an EventSource yields; users name EventSource",
+  NotAMethod: "JsonObject's value for a key named like a method (then, has, …)",
 };
 
 /** Types on Carafe's public face that the route-plan contract (app.ts) is redefining. */
