@@ -5,7 +5,14 @@
 export * from "./index.ts";
 export { setManaged, setRunner, appsCreatedIn, runnerSlot, type Runner } from "./app/runner.ts";
 export { consoleLogger, withConsoleFallback } from "./app/logging.ts";
-export { bodyPlanOf, type BodyPlan } from "./boundary/records.ts";
+export type { BodyPlan, Placement, RoutePlan } from "./boundary/records.ts";
+export type {
+  AppLogger,
+  Broadcasting,
+  RouteListing,
+  ServableApp,
+  SocketGate,
+} from "./boundary/servable-app.ts";
 export {
   BodyCollector,
   declaresMoreThan,

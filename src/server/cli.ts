@@ -6,10 +6,10 @@
 import { readFileSync } from "node:fs";
 import process from "node:process";
 import { parseArgs } from "node:util";
-import type { Carafe } from "../framework/internal.ts";
+import type { RouteListing, ServableApp } from "../framework/internal.ts";
 import { runDevServer } from "./dev/dev-server.ts";
 import { ServerError } from "./errors.ts";
-import { loadApp, type LoadedApp } from "./loading/load-app.ts";
+import { loadApp } from "./loading/load-app.ts";
 import { serve, workerOptions } from "./serve.ts";
 import { SettingsError, isHelpRequest, resolveSettings, serveHelp } from "./settings.ts";
 
@@ -59,30 +59,31 @@ function parseCount(text: string | undefined, flag: string, min: number, fallbac
   return value;
 }
 
-function isCarafeApp(app: LoadedApp): app is LoadedApp & Carafe {
-  return typeof (app as Partial<Carafe>).urlMap === "object";
+/** Where a route's requests run, as their plans place them with and without `--threads`. */
+function runsOn(route: RouteListing): string {
+  if (route.websocket) return "loop (websocket)";
+  if (route.withoutThreads === route.withThreads) return route.withThreads;
+  return `${route.withoutThreads} (${route.withThreads} with --threads)`;
 }
 
-function printRoutes(app: LoadedApp): void {
-  if (!isCarafeApp(app)) throw new UsageError("routes needs a Carafe app");
-  const rows = app.urlMap.rules().map((rule) => {
-    const payload = rule.payload;
-    const where =
-      payload.thread === true
-        ? "thread"
-        : payload.thread === false || payload.isAsync
-          ? "loop"
-          : "loop (thread with --threads)";
-    return [
-      rule.endpoint,
-      [...rule.methods]
-        .filter((m) => m !== "HEAD")
-        .sort()
-        .join(","),
-      rule.rule,
-      where,
-    ];
-  });
+/** The table `carafe routes` prints: endpoint, methods, rule, where it runs. */
+function routeRows(app: ServableApp): string[][] {
+  if (app.listRoutes === undefined) throw new UsageError("routes needs a Carafe app");
+  return app.listRoutes().map((route) => [
+    route.endpoint,
+    route.websocket
+      ? "WEBSOCKET"
+      : route.methods
+          .filter((m) => m !== "HEAD")
+          .sort()
+          .join(","),
+    route.rule,
+    runsOn(route),
+  ]);
+}
+
+function printRoutes(app: ServableApp): void {
+  const rows = routeRows(app);
   const header = ["Endpoint", "Methods", "Rule", "Runs on"];
   const widths = header.map((title, i) =>
     Math.max(title.length, ...rows.map((row) => (row[i] as string).length)),
@@ -135,7 +136,7 @@ async function devCommand(command: string, argv: readonly string[]): Promise<num
     printRoutes(app);
     return 0;
   }
-  if (values.debug && isCarafeApp(app)) app.config.debug = true;
+  if (values.debug && app.config !== undefined) app.config.debug = true;
   await runDevServer(app, {
     host: values.host ?? "127.0.0.1",
     port,

@@ -4,7 +4,8 @@
 
 import { setRunner } from "../framework/internal.ts";
 import type * as DevServerModule from "./dev/dev-server.ts";
-import type { DevServer, DevServerOptions, ServableApp } from "./dev/dev-server.ts";
+import type { ServableApp } from "../framework/internal.ts";
+import type { DevServer, DevServerOptions } from "./dev/dev-server.ts";
 
 const devServer = (): Promise<typeof DevServerModule> => import("./dev/dev-server.ts");
 
@@ -23,6 +24,7 @@ export async function startDevServer(
   return (await devServer()).startDevServer(app, options);
 }
 
-export type { DevServer, DevServerOptions, ServableApp } from "./dev/dev-server.ts";
+export type { DevServer, DevServerOptions } from "./dev/dev-server.ts";
+export type { ServableApp } from "../framework/internal.ts";
 export { createRequestListener, writeResponse } from "./http/http-loop.ts";
 export { AppLoadError, loadApp, parseAppSpec } from "./loading/load-app.ts";

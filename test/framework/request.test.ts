@@ -568,7 +568,7 @@ describe("request.stream()", () => {
       yield Buffer.from("a");
       yield Buffer.from("b");
     })();
-    const res = await app.handle(record, undefined, chunks);
+    const res = await app.handle(record, app.planOf("POST", "/upload"), undefined, chunks);
     const body = JSON.parse(String(res.body)) as { text: string; data: string };
     assert.equal(body.text, "ab");
     assert.match(body.data, /streams its body \(streamBody: true\).*request\.stream\(\)/);
@@ -577,7 +577,7 @@ describe("request.stream()", () => {
   it("places a streamBody route on the loop, and refuses it on a thread at registration", () => {
     const app = newApp();
     app.post("/upload", { streamBody: true }, () => "ok");
-    assert.equal(app.threadRuleOf("POST", "/upload", true), null);
+    assert.equal(app.planOf("POST", "/upload", true).placement, "loop");
     assert.throws(
       () => app.post("/bad", { streamBody: true, thread: true }, () => "no"),
       /streamBody: true cannot run on a thread/,

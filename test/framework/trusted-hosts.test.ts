@@ -80,7 +80,8 @@ describe("trustedHosts", () => {
     const app = appFor(["app.example"]);
     app.websocket("/ws", async () => {});
     const record = { ...getRecord("/ws"), headers: { host: "evil.example" } };
-    const decision = await app.acceptSocket(record);
+    assert.ok(app.sockets, "an app with WebSocket routes has the contract's socket part");
+    const decision = await app.sockets.accept(record);
     assert.equal(decision.kind, "refuse");
     assert.equal(decision.kind === "refuse" ? decision.response.status : 0, 400);
   });

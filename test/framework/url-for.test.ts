@@ -315,3 +315,58 @@ describe("urlFor with null values", () => {
     assert.equal(app.urlFor("profile", { name: "ada", tab: null }), "/u/ada");
   });
 });
+
+describe("urlFor of WebSocket routes (one URL map holds both kinds)", () => {
+  it("builds the path of a socket endpoint from its parameters", () => {
+    const app = newApp();
+    app.websocket("/chat/<room>", async function chat() {});
+    app.websocket("/live/<int:id>", { endpoint: "live" }, { message: () => {} });
+    assert.equal(app.urlFor("chat", { room: "x y" }), "/chat/x%20y");
+    assert.equal(app.urlFor("live", { id: 7, since: 3 }), "/live/7?since=3");
+  });
+
+  it("builds a blueprint's socket endpoint with its prefix, '.name' included", async () => {
+    const app = newApp();
+    const rooms = new Blueprint("rooms", { urlPrefix: "/rooms" });
+    rooms.websocket("/<name>/ws", async function join() {});
+    rooms.get("/<name>", function page(req) {
+      return urlFor(".join", { name: req.params.name });
+    });
+    app.registerBlueprint(rooms);
+    assert.equal(app.urlFor("rooms.join", { name: "lobby" }), "/rooms/lobby/ws");
+    assert.equal((await app.testClient().get("/rooms/lobby")).text, "/rooms/lobby/ws");
+  });
+
+  it("keeps an HTTP route and a socket route on the same path apart", async () => {
+    const app = newApp();
+    app.get("/feed", function feedPage() {
+      return "page";
+    });
+    app.websocket("/feed", async function feedSocket() {});
+    app.websocket("/only-socket", async function onlySocket() {});
+    assert.equal(app.urlFor("feedPage"), "/feed");
+    assert.equal(app.urlFor("feedSocket"), "/feed");
+    const client = app.testClient();
+    assert.equal((await client.get("/feed")).text, "page");
+    // A plain HTTP request never reaches a socket rule: 404, not 405.
+    assert.equal((await client.get("/only-socket")).status, 404);
+    assert.equal((await client.post("/feed")).headers.get("allow"), "GET, HEAD, OPTIONS");
+    const record = {
+      method: "GET",
+      url: "/feed",
+      headers: { host: "localhost" },
+      body: null,
+      remoteAddress: "127.0.0.1",
+      scheme: "http" as const,
+    };
+    assert.equal((await app.sockets?.accept(record))?.kind, "accept");
+  });
+
+  it("refuses a socket endpoint an HTTP view already has", () => {
+    const app = newApp();
+    assert.throws(
+      () => app.websocket("/ws", { endpoint: "index" }, async () => {}),
+      (error: unknown) => error instanceof CarafeError && error.code === "ERR_DUPLICATE_ENDPOINT",
+    );
+  });
+});

@@ -66,7 +66,7 @@ describe("the Host a request may carry", () => {
   const seen: RequestRecord[] = [];
   // An app that answers with the host and url it was given.
   const app: RecordHandler = {
-    maxContentLength: null,
+    planOf: () => ({ rule: null, placement: "loop", body: { read: "buffer", limit: null } }),
     handle: (record) => {
       seen.push(record);
       const body = JSON.stringify({ host: record.headers.host ?? null, url: record.url });

@@ -8,7 +8,7 @@ import type { RecordHandler } from "../../src/framework/internal.ts";
 import { createRequestListener } from "../../src/server/http/http-loop.ts";
 
 const app: RecordHandler = {
-  maxContentLength: null,
+  planOf: () => ({ rule: null, placement: "loop", body: { read: "buffer", limit: null } }),
   handle: () => ({
     status: 201,
     headers: [

@@ -29,7 +29,8 @@ async function serve(
 ): Promise<{ server: Server; url: string; upgrades: Upgrades }> {
   const listener = createRequestListener(app, logger);
   const server = createServer(listener);
-  const upgrades = createUpgrades(app, logger, {
+  assert.ok(app.sockets, "an app with WebSocket routes has the contract's socket part");
+  const upgrades = createUpgrades(app.sockets, logger, {
     httpListener: listener,
     ...(pingIntervalMs ? { pingIntervalMs } : {}),
   });

@@ -1,84 +1,48 @@
-// The application: configuration, the URL map, blueprints, and the request pipeline
-// (preprocessRequest → dispatchRequest → finalizeRequest, with error handling and teardown),
-// from a RequestRecord to a ResponseRecord.
+// The application, as the composition root: its configuration, the registration of routes,
+// sockets and blueprints into one URL map, and the wiring of the parts a server reaches through
+// the contract (servable-app.ts): the route plan (plan.ts), the request pipeline (pipeline.ts),
+// the WebSocket routes and rooms.
 
 import { dirname, resolve } from "node:path";
 import process from "node:process";
 import type { Blueprint } from "./blueprint.ts";
 import { makeConfig, type AppConfig, type CarafeConfig } from "./config.ts";
 import { buildUrl, type UrlForOptions } from "./url-for.ts";
-import {
-  RequestContext,
-  bindStream,
-  isAsyncFunction,
-  runAsync,
-  runHeld,
-  runSync,
-} from "../context/context.ts";
-import { drive, type Pipeline } from "./drive.ts";
-import {
-  BadRequest,
-  CarafeError,
-  HTTPException,
-  InternalServerError,
-  MethodNotAllowed,
-  NotFound,
-  bodyTooLarge,
-  RequestRedirect,
-} from "../errors.ts";
+import { RequestContext, isAsyncFunction, runAsync } from "../context/context.ts";
+import { CarafeError, NotFound } from "../errors.ts";
 import { fetchWith } from "../boundary/web-adapter.ts";
-import { parseMultipart } from "../http/forms.ts";
 import { consoleLogger, type Logger } from "./logging.ts";
-import {
-  SKIP_BODY,
-  type BodyPlan,
-  type ClientConnection,
-  type RecordHandler,
-  type RequestRecord,
-  type ResponseRecord,
+import type {
+  ClientConnection,
+  RequestRecord,
+  ResponseRecord,
+  RoutePlan,
 } from "../boundary/records.ts";
+import type {
+  Broadcasting,
+  RouteListing,
+  ServableApp,
+  SocketGate,
+} from "../boundary/servable-app.ts";
 import { Request, rawPathOf } from "../http/request.ts";
-import {
-  Response,
-  escapeHtml,
-  exceptionResponse,
-  plainRecord,
-  prefersJson,
-  toResponse,
-  viewReturned,
-} from "../http/response.ts";
 import type { Converter, ConverterFactory } from "../routing/converters.ts";
-import { UrlMap, type MatchResult } from "../routing/url-map.ts";
+import { UrlMap } from "../routing/url-map.ts";
 import { callerFile, registerApp, runnerSlot, type RunOptions } from "./runner.ts";
-import {
-  Scaffold,
-  type AfterRequestHook,
-  type HookScope,
-  findErrorHandler,
-  type RouteSpec,
-  type SocketSpec,
-  type TeardownHook,
-} from "./scaffold.ts";
+import { Scaffold, type HookScope, type RouteSpec, type SocketSpec } from "./scaffold.ts";
 import { sendFromDirectory } from "../http/send-file.ts";
-import { openSession, saveSession, type Session } from "../context/sessions.ts";
+import { openSession, type Session } from "../context/sessions.ts";
 import { TestClient } from "../boundary/test-client.ts";
 import { untrustedHostResponse } from "../http/trusted-hosts.ts";
-import {
-  callView,
-  placementOfMatch,
-  scopeChainOf,
-  settle,
-  type RoutePayload,
-  type ScopeChain,
-  type ViewOutcome,
-} from "./views.ts";
+import { RequestPipeline } from "./pipeline.ts";
+import { RequestPlan } from "./plan.ts";
+import { placementOf, type AppUrlMap, type RoutePayload } from "./views.ts";
 import {
   Rooms,
   type BroadcastOptions,
   type SubscribeOptions,
   type Subscription,
 } from "../websocket/rooms.ts";
-import { SocketRoutes, type SocketDecision, type SocketHost } from "../websocket/socket-routes.ts";
+import { SocketRoutes, type SocketHost, type SocketRoute } from "../websocket/socket-routes.ts";
 import type { WebSocketMessage } from "../websocket/websocket.ts";
 import { NamedShared } from "../../threading/index.ts";
 
@@ -107,10 +71,6 @@ export interface RegisterBlueprintOptions {
 }
 
 const NO_PARAMS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
-/** Loopback peers, the only ones shown debug pages. */
-function isLoopback(address: string): boolean {
-  return address === "::1" || address.startsWith("127.") || address.startsWith("::ffff:127.");
-}
 
 /** Refuses a body limit that is not a whole number of bytes (a route's `null` is checked apart). */
 function checkBodyLimit(limit: unknown, where: string): void {
@@ -124,14 +84,6 @@ function checkBodyLimit(limit: unknown, where: string): void {
 }
 
 /**
- * Drives `pipeline` with `context` kept across its awaits; the drive itself releases the
- * storage when it ends, so no promise is chained to find out.
- */
-function driveInContext<T>(context: RequestContext, pipeline: Pipeline<T>): T | Promise<T> {
-  return runHeld(context, (release) => drive(pipeline, undefined, release));
-}
-
-/**
  * A Carafe application.
  *
  * @example
@@ -140,13 +92,14 @@ function driveInContext<T>(context: RequestContext, pipeline: Pipeline<T>): T | 
  * app.get("/user/<int:id>", (req) => ({ id: req.params.id }));
  * app.run();
  */
-export class Carafe extends Scaffold implements RecordHandler {
+export class Carafe extends Scaffold implements ServableApp {
   readonly name: string;
   readonly rootPath: string;
   /** The module that created the app; pool threads import it to get their own copy. */
   readonly sourceFile: string | undefined;
   readonly config: AppConfig;
-  readonly urlMap = new UrlMap<RoutePayload>();
+  /** Every rule of the app, its WebSocket routes' included. */
+  readonly urlMap: AppUrlMap = new UrlMap<RoutePayload, SocketRoute>();
   /** Absolute folder of static files, or `null`. */
   readonly staticFolder: string | null;
   readonly staticUrlPath: string;
@@ -165,16 +118,11 @@ export class Carafe extends Scaffold implements RecordHandler {
   readonly shared = new NamedShared();
 
   readonly #scopes = new Map<string | undefined, HookScope>();
-  readonly #chains = new Map<string | undefined, ScopeChain>();
-  readonly #sockets = new SocketRoutes();
+  readonly #pipeline = new RequestPipeline(this, this.#scopes);
+  readonly #sockets = new SocketRoutes(this.urlMap);
   /** The rooms of this app's WebSockets in this process. @internal */
   readonly rooms = new Rooms();
   #serving = false;
-  // The match `threadRuleOf` or `bodyPlanOf` just made, for the `handle` call that follows it:
-  // three fields rather than an object, so nothing is allocated per request.
-  #placedMethod = "";
-  #placedUrl = "";
-  #placedMatch: MatchResult<RoutePayload> | undefined;
 
   constructor(options: CarafeOptions = {}) {
     super();
@@ -211,68 +159,35 @@ export class Carafe extends Scaffold implements RecordHandler {
   }
 
   /**
-   * The rule that `method` and `url` match, e.g. `/user/<int:id>`, or `undefined`. The match is
-   * handed over to a `handle()` of the same request that follows, so the route is matched once.
+   * The route plan of a request (the contract's `planOf`): the rule it matches, where it runs
+   * (DESIGN.md, "What runs where"; `threaded`: the server runs unmarked synchronous handlers on
+   * threads) and how its body is read. Hand it back to `handle` for the same request.
    */
-  ruleOf(method: string, url: string): string | undefined {
-    const match = this.#takeMatch(method, url);
-    this.#handOver(method, url, match);
-    return match.kind === "found" ? match.rule.rule : undefined;
-  }
-
-  /**
-   * How the server reads the request's body: not at all when routing answers without a view
-   * (404, 405, a redirect, OPTIONS); as it arrives for a `streamBody` route; else into memory.
-   * Either within the route's `maxContentLength`, or the app's.
-   */
-  bodyPlanOf(method: string, url: string): BodyPlan {
+  planOf(method: string, url: string, threaded = false): RequestPlan {
     const match = this.urlMap.match(method, rawPathOf(url));
-    // Handed over either way: the handle() call for this request takes it (unless another
-    // request's handle() comes first while this body is read; then it matches again).
-    this.#handOver(method, url, match);
-    if (match.kind !== "found") return SKIP_BODY;
-    const payload = match.rule.payload;
-    return { read: payload.streamBody ? "stream" : "buffer", limit: this.#limitOf(payload) };
+    return new RequestPlan(this, match, threaded, this.config.maxContentLength);
   }
 
-  /** The body limit of a route: its own, or the app's. */
-  #limitOf(payload: RoutePayload): number | null {
-    return payload.maxContentLength === undefined
-      ? this.config.maxContentLength
-      : payload.maxContentLength;
-  }
-
-  /**
-   * Where the request's route runs (DESIGN.md, "What runs where"): on a thread for
-   * `{ thread: true }` routes, and for unmarked synchronous handlers when the server has threads
-   * (`threaded`); then the route's rule, which the pool learns each route's pace by. `null`, on
-   * the loop, for everything else, including requests that match no route.
-   */
-  threadRuleOf(method: string, url: string, threaded: boolean): string | null {
-    // A request with a body was matched once already, by bodyPlanOf.
-    const match = this.#takeMatch(method, url);
-    const onThread = match.kind === "found" && placementOfMatch(match, threaded) === "thread";
-    // A request that stays on the loop is handled next: hand its match over, so the route is
-    // matched once.
-    this.#handOver(method, url, onThread ? undefined : match);
-    return onThread ? match.rule.rule : null;
-  }
-
-  /** The match handed over for `method` and `url`, taken (it belongs to one request), or a new one. */
-  #takeMatch(method: string, url: string, request?: Request): MatchResult<RoutePayload> {
-    const placed = this.#placedMatch;
-    this.#placedMatch = undefined;
-    if (placed !== undefined && this.#placedMethod === method && this.#placedUrl === url) {
-      return placed;
-    }
-    // The request's path is worked out only here: a handed-over match never needs it.
-    return this.urlMap.match(method, request !== undefined ? request.rawPath : rawPathOf(url));
-  }
-
-  #handOver(method: string, url: string, match: MatchResult<RoutePayload> | undefined): void {
-    this.#placedMatch = match;
-    this.#placedMethod = method;
-    this.#placedUrl = url;
+  /** Every route with where its requests run, by the rule `planOf` places them with. */
+  listRoutes(): RouteListing[] {
+    const http = this.urlMap.rules().map((rule) => ({
+      endpoint: rule.endpoint,
+      methods: [...rule.methods],
+      rule: rule.rule,
+      websocket: false,
+      withoutThreads: placementOf(rule.payload, false),
+      withThreads: placementOf(rule.payload, true),
+    }));
+    // A socket lives on the loop that holds its connection.
+    const sockets = this.urlMap.socketRules().map((rule) => ({
+      endpoint: rule.endpoint,
+      methods: [],
+      rule: rule.rule,
+      websocket: true,
+      withoutThreads: "loop" as const,
+      withThreads: "loop" as const,
+    }));
+    return [...http, ...sockets];
   }
 
   #addStaticRoute(folder: string): void {
@@ -301,7 +216,7 @@ export class Carafe extends Scaffold implements RecordHandler {
     this.#addRule(spec.rule, spec.endpoint, spec, undefined);
   }
 
-  #checkEndpoint(rule: string, endpoint: string, spec: RouteSpec): void {
+  #checkEndpoint(rule: string, endpoint: string, spec: RouteSpec | SocketSpec): void {
     for (const existing of this.urlMap.rulesFor(endpoint)) {
       if (existing.payload.handler !== spec.handler) {
         throw new CarafeError(
@@ -349,25 +264,33 @@ export class Carafe extends Scaffold implements RecordHandler {
   addConverter(name: string, converter: Converter | ConverterFactory): this {
     this.checkSetup(`addConverter('${name}')`);
     this.urlMap.addConverter(name, converter);
-    this.#sockets.urlMap.addConverter(name, converter);
     return this;
   }
 
   protected addSocket(spec: SocketSpec): void {
+    this.#checkEndpoint(spec.rule, spec.endpoint, spec);
     this.#sockets.add(spec.rule, spec.endpoint, spec.options, spec.handler, undefined);
   }
 
-  /** Whether the app has WebSocket routes (a server then answers upgrade requests). */
-  get hasSockets(): boolean {
-    return this.#sockets.any;
+  /** The contract's WebSocket part: present when the app has WebSocket routes. */
+  get sockets(): SocketGate | undefined {
+    return this.#sockets.any ? this.#socketGate : undefined;
   }
 
-  /** Refuses or accepts an upgrade request, for a server. @internal */
-  acceptSocket(record: RequestRecord): Promise<SocketDecision> {
-    this.#serving = true;
-    const untrusted = untrustedHostResponse(this.config, new Request(record, NO_PARAMS));
-    if (untrusted !== null) return Promise.resolve({ kind: "refuse", response: untrusted });
-    return this.#sockets.decide(this.#socketHost, record);
+  readonly #socketGate: SocketGate = {
+    accept: (record) => {
+      this.#serving = true;
+      return this.#sockets.decide(this.#socketHost, record);
+    },
+  };
+
+  /** The contract's broadcasting part: the rooms, and where broadcasts go beyond this process. */
+  get broadcasting(): Broadcasting {
+    return {
+      rooms: this.rooms,
+      relayUrl: this.config.broadcastUrl,
+      channel: this.config.broadcastChannel,
+    };
   }
 
   /**
@@ -400,13 +323,11 @@ export class Carafe extends Scaffold implements RecordHandler {
 
   readonly #socketHost: SocketHost = {
     app: this,
+    untrustedHost: (request) => untrustedHostResponse(this.config, request),
     rooms: this.rooms,
     logError: (message, error) => this.logger.error(message, error),
-    beforeHooks: async (context) =>
-      this.#chainOf(context.request.blueprint).before
-        ? driveInContext(context, this.#preprocessRequest(context))
-        : undefined,
-    responseOf: (request, value) => this.#makeResponse(request, value).toRecord("GET"),
+    beforeHooks: (context) => this.#pipeline.runBeforeHooks(context),
+    responseOf: (request, value) => this.#pipeline.makeResponse(request, value).toRecord("GET"),
   };
 
   /**
@@ -455,7 +376,9 @@ export class Carafe extends Scaffold implements RecordHandler {
     for (const { spec, rule, endpoint } of rules) this.#addRule(rule, endpoint, spec, name);
     for (const socket of blueprint.sockets) {
       const { rule, endpoint, options, handler } = socket;
-      this.#sockets.add(prefixed(rule), `${name}.${endpoint}`, options, handler, name);
+      const full = `${name}.${endpoint}`;
+      this.#checkEndpoint(prefixed(rule), full, socket);
+      this.#sockets.add(prefixed(rule), full, options, handler, name);
     }
     blueprint.markRegistered();
     this.blueprints.set(name, blueprint);
@@ -479,36 +402,19 @@ export class Carafe extends Scaffold implements RecordHandler {
 
   /**
    * Handles one request record and returns the response record; the boundary every server,
-   * the test client and `fetch` go through.
+   * the test client and `fetch` go through. `plan` is what `planOf` gave for the request (the
+   * route is matched again without it).
    */
   handle(
     record: RequestRecord,
+    plan?: RoutePlan,
     connection?: ClientConnection,
     bodyStream?: AsyncIterable<Uint8Array>,
   ): ResponseRecord | Promise<ResponseRecord> {
     this.#serving = true;
-    const request = new Request(record, NO_PARAMS, connection, bodyStream);
-    const untrusted = untrustedHostResponse(this.config, request);
-    if (untrusted !== null) return untrusted;
-    request.maxFormParts = this.config.maxFormParts;
-    const context = new RequestContext(this, request);
-    const match = this.#matchRequest(request);
-    let outcome: ViewOutcome | undefined;
-    if (this.#isPlain(match, request)) {
-      // A plain view with no hook or body step around it is called directly, and a text or
-      // JSON value becomes the record at once. The pipeline finishes whatever else it gives:
-      // an exception, a promise, another kind of value, or an opened session to save.
-      outcome = callView(context, match.rule.payload.handler, request);
-      if (!outcome.threw && context.openedSession === undefined) {
-        const direct = plainRecord(outcome.value, record.method);
-        if (direct !== null) return direct;
-      }
-    }
-    const pipeline = this.#pipeline(context, match, outcome);
-    // Plain functions all the way: the context only has to be there while they run.
-    return this.#needsAsyncContext(match)
-      ? driveInContext(context, pipeline)
-      : runSync(context, () => drive(pipeline, (step) => runSync(context, step)));
+    // Another app's plan (or none) says nothing of this app's routes: they are matched here.
+    const match = plan instanceof RequestPlan && plan.app === this ? plan.match : undefined;
+    return this.#pipeline.handle(record, match, connection, bodyStream);
   }
 
   /** The web-standard entry point: runs the app on any fetch-handler host. */
@@ -564,260 +470,5 @@ export class Carafe extends Scaffold implements RecordHandler {
   /** Opens the session from the request's cookie. @internal */
   openSession(request: Request): Session {
     return openSession(this.config, request.cookies);
-  }
-
-  // ---- the pipeline ---------------------------------------------------------------------
-
-  *#pipeline(
-    context: RequestContext,
-    match: MatchResult<RoutePayload>,
-    outcome: ViewOutcome | undefined,
-  ): Pipeline<ResponseRecord> {
-    let error: unknown;
-    let response: Response;
-    try {
-      response = yield* this.#fullDispatch(context, match, outcome);
-    } catch (caught) {
-      error = caught;
-      response = yield* this.#handleException(context, caught);
-    }
-    if (this.#chainOf(context.request.blueprint).teardown) yield* this.#teardown(context, error);
-    // Made in the same drive: an async request needs no promise more to turn it into a record.
-    return this.#toRecord(context, response);
-  }
-
-  /** `outcome` is the view's, when `handle` has already called it (a plain route). */
-  *#fullDispatch(
-    context: RequestContext,
-    match: MatchResult<RoutePayload>,
-    outcome: ViewOutcome | undefined,
-  ): Pipeline<Response> {
-    const request = context.request;
-    let value: unknown;
-    try {
-      if (this.#needsBodyStep(request)) yield* this.#loadBody(request);
-      if (this.#chainOf(request.blueprint).before) value = yield* this.#preprocessRequest(context);
-      if (outcome !== undefined) value = yield settle(outcome);
-      else if (value === undefined) value = yield* this.#dispatchRequest(request, match);
-    } catch (caught) {
-      value = yield* this.#handleUserException(context, caught);
-    }
-    return yield* this.#finalizeRequest(context, value, false);
-  }
-
-  #matchRequest(request: Request): MatchResult<RoutePayload> {
-    const match = this.#takeMatch(request.method, request.record.url, request);
-    if (match.kind === "found") {
-      request.params = match.params;
-      request.endpoint = match.rule.endpoint;
-      request.rule = match.rule.rule;
-      request.blueprint = match.rule.payload.blueprint;
-      request.maxContentLength = this.#limitOf(match.rule.payload);
-    } else {
-      request.maxContentLength = this.config.maxContentLength;
-    }
-    return match;
-  }
-
-  #bodyTooLarge(request: Request): boolean {
-    const { record, maxContentLength: limit } = request;
-    return (
-      record.bodyTooLarge === true ||
-      (limit !== null && record.body !== null && record.body.byteLength > limit)
-    );
-  }
-
-  /** Whether the body needs a step before the view: refusing it as too large, or parsing a form. */
-  #needsBodyStep(request: Request): boolean {
-    const { record } = request;
-    return (
-      this.#bodyTooLarge(request) ||
-      (record.headers["content-type"] !== undefined &&
-        !request.bodyIsStreamed &&
-        request.mimetype === "multipart/form-data")
-    );
-  }
-
-  *#loadBody(request: Request): Pipeline<void> {
-    const record = request.record;
-    if (this.#bodyTooLarge(request)) throw bodyTooLarge(request.maxContentLength);
-    const parsed = yield parseMultipart(record.body, request.contentType, {
-      maxFormParts: request.maxFormParts,
-    });
-    request.setForm(parsed as Awaited<ReturnType<typeof parseMultipart>>);
-  }
-
-  /**
-   * Whether the request's view can be called directly: a plain function, on a route whose
-   * scopes have no hooks and no async error handler, with no body step.
-   */
-  #isPlain(
-    match: MatchResult<RoutePayload>,
-    request: Request,
-  ): match is Extract<MatchResult<RoutePayload>, { kind: "found" }> {
-    if (match.kind !== "found" || match.rule.payload.isAsync) return false;
-    const chain = this.#chainOf(match.rule.payload.blueprint);
-    return (
-      !chain.before &&
-      !chain.after &&
-      !chain.teardown &&
-      !chain.async &&
-      !this.#needsBodyStep(request)
-    );
-  }
-
-  /**
-   * Whether the request's pipeline needs its context to follow awaits: its handler, or a hook
-   * or error handler that can run for it, is an `async` function.
-   */
-  #needsAsyncContext(match: MatchResult<RoutePayload>): boolean {
-    if (match.kind !== "found") return this.#chainOf(undefined).async;
-    const payload = match.rule.payload;
-    return payload.isAsync || this.#chainOf(payload.blueprint).async;
-  }
-
-  /**
-   * The hook scopes a request of `blueprint` passes through (the app's alone for none), and
-   * which kinds of hooks they hold. Registration is closed once the app serves, so each chain
-   * is worked out once.
-   */
-  #chainOf(blueprint: string | undefined): ScopeChain {
-    let chain = this.#chains.get(blueprint);
-    if (chain === undefined) {
-      const scope = blueprint === undefined ? undefined : this.#scopes.get(blueprint);
-      chain = scopeChainOf(scope === undefined ? [this] : [this, scope]);
-      this.#chains.set(blueprint, chain);
-    }
-    return chain;
-  }
-
-  #scopesOf(request: Request): readonly HookScope[] {
-    return this.#chainOf(request.blueprint).outward;
-  }
-
-  *#preprocessRequest(context: RequestContext): Pipeline<unknown> {
-    for (const scope of this.#scopesOf(context.request)) {
-      for (const hook of scope.beforeRequestHooks) {
-        const value: unknown = yield hook(context.request);
-        // Like Flask's `None`, both `undefined` and `null` mean "carry on".
-        if (value != null) return value;
-      }
-    }
-    return undefined;
-  }
-
-  *#dispatchRequest(request: Request, match: MatchResult<RoutePayload>): Pipeline<unknown> {
-    switch (match.kind) {
-      case "found":
-        return yield match.rule.payload.handler(request as Request<never>);
-      case "options":
-        return new Response("", { headers: { Allow: match.allowed.join(", ") } });
-      case "method-not-allowed":
-        throw new MethodNotAllowed(match.allowed);
-      case "redirect":
-        throw new RequestRedirect(
-          match.path + (request.queryString ? `?${request.queryString}` : ""),
-        );
-      case "bad-path":
-        throw new BadRequest("The URL's percent-encoding is malformed.");
-      case "not-found":
-        throw new NotFound();
-    }
-  }
-
-  *#handleUserException(context: RequestContext, error: unknown): Pipeline<unknown> {
-    if (error instanceof RequestRedirect) return error;
-    const handler = findErrorHandler(this.#scopesOf(context.request), error);
-    if (handler !== undefined) return yield handler(error);
-    if (error instanceof HTTPException) return error;
-    throw error;
-  }
-
-  *#handleException(context: RequestContext, error: unknown): Pipeline<Response> {
-    const request = context.request;
-    this.logger.error(`Exception on ${request.path} [${request.method}]`, error);
-    const serverError = new InternalServerError(undefined, { cause: error });
-    let value: unknown = serverError;
-    const handler = findErrorHandler(this.#scopesOf(request), serverError);
-    if (handler !== undefined) {
-      try {
-        value = yield handler(serverError);
-      } catch (handlerError) {
-        this.logger.error(`The error handler for 500 failed on ${request.path}`, handlerError);
-      }
-    } else if (this.config.debug && isLoopback(request.remoteAddr)) {
-      // The stack trace is shown to loopback clients only: a debug server reachable from the
-      // network must not hand its internals to anyone who can make it fail.
-      const stack = error instanceof Error ? (error.stack ?? String(error)) : String(error);
-      value = new Response(
-        `<!doctype html>\n<title>500 Internal Server Error (debug)</title>\n<h1>${escapeHtml(error instanceof Error ? error.message : String(error))}</h1>\n<pre>${escapeHtml(stack)}</pre>\n`,
-        { status: 500 },
-      );
-    }
-    try {
-      return yield* this.#finalizeRequest(context, value, true);
-    } catch (finalizeError) {
-      this.logger.error(`Could not build the error response for ${request.path}`, finalizeError);
-      return exceptionResponse(serverError, false);
-    }
-  }
-
-  #makeResponse(request: Request, value: unknown): Response {
-    if (value instanceof HTTPException)
-      return exceptionResponse(value, prefersJson(request.headers.get("accept")));
-    return toResponse(value, viewReturned(request));
-  }
-
-  *#finalizeRequest(
-    context: RequestContext,
-    value: unknown,
-    fromErrorHandler: boolean,
-  ): Pipeline<Response> {
-    let response = this.#makeResponse(context.request, value);
-    try {
-      for (const scope of this.#chainOf(context.request.blueprint).inward) {
-        for (let i = scope.afterRequestHooks.length - 1; i >= 0; i -= 1) {
-          const hook = scope.afterRequestHooks[i] as AfterRequestHook;
-          const replaced: unknown = yield hook(response);
-          if (replaced === undefined) continue;
-          if (!(replaced instanceof Response)) {
-            throw new CarafeError(
-              "ERR_BAD_RESPONSE",
-              "an afterRequest hook returned something other than a Response; return the response (or nothing)",
-            );
-          }
-          response = replaced;
-        }
-      }
-      saveSession(this.config, context.openedSession, response);
-    } catch (error) {
-      if (!fromErrorHandler) throw error;
-      this.logger.error(`Request finalizing failed on ${context.request.path}`, error);
-    }
-    return response;
-  }
-
-  *#teardown(context: RequestContext, error: unknown): Pipeline<void> {
-    for (const scope of this.#chainOf(context.request.blueprint).inward) {
-      for (let i = scope.teardownHooks.length - 1; i >= 0; i -= 1) {
-        try {
-          yield (scope.teardownHooks[i] as TeardownHook)(error);
-        } catch (teardownError) {
-          this.logger.error(
-            `A teardownRequest hook failed on ${context.request.path}`,
-            teardownError,
-          );
-        }
-      }
-    }
-  }
-
-  #toRecord(context: RequestContext, response: Response): ResponseRecord {
-    const record = response.toRecord(context.request.method);
-    const body = record.body;
-    if (body !== null && typeof body !== "string" && !(body instanceof Uint8Array)) {
-      record.body = bindStream(body, context);
-    }
-    return record;
   }
 }

@@ -4,7 +4,7 @@
 
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { RecordHandler } from "../boundary/records.ts";
+import type { ServableApp } from "../boundary/servable-app.ts";
 
 /** Options of `app.run()`, the development server. */
 export interface RunOptions {
@@ -28,14 +28,11 @@ export interface RunOptions {
 }
 
 /** Something that can serve an app. */
-export type Runner = (
-  app: RecordHandler & { config: { debug: boolean } },
-  options: RunOptions,
-) => Promise<unknown>;
+export type Runner = (app: ServableApp, options: RunOptions) => Promise<unknown>;
 
 interface RunnerSlot {
   /** Every app created in this thread, with the module that created it. */
-  apps?: { app: object; file: string | undefined }[];
+  apps?: { app: ServableApp; file: string | undefined }[];
   runner?: Runner;
   /** Set by `carafe serve`/`carafe run`: they serve the module themselves, so `app.run()` is a no-op. */
   managed?: boolean;
@@ -65,12 +62,12 @@ export function runnerSlot(): Readonly<RunnerSlot> {
 }
 
 /** Records an app and the module that created it (so a thread can find an unexported app). @internal */
-export function registerApp(app: object, file: string | undefined): void {
+export function registerApp(app: ServableApp, file: string | undefined): void {
   (slot().apps ??= []).push({ app, file });
 }
 
 /** The apps created by the module `file` in this thread, in creation order. */
-export function appsCreatedIn(file: string): object[] {
+export function appsCreatedIn(file: string): ServableApp[] {
   return (slot().apps ?? []).filter((entry) => entry.file === file).map((entry) => entry.app);
 }
 

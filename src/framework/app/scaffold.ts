@@ -145,7 +145,38 @@ function errorKey(key: number | ErrorClass<unknown>): [number | null, ErrorClass
   return [null, key];
 }
 
+/** The verbs that have a registration method of their own (`app.get`, `bp.delete`, …). */
+export const VERBS = ["get", "post", "put", "patch", "delete"] as const;
+
+/** `route` with the method given by the verb's name: `app.get(rule, [options,] handler)`. */
+export interface VerbMethod {
+  <S, R extends string>(this: S, rule: R, handler: Handler<R>): S;
+  <S, R extends string>(
+    this: S,
+    rule: R,
+    options: Omit<RouteOptions, "methods">,
+    handler: Handler<R>,
+  ): S;
+}
+
+/**
+ * Registers a handler for one method: `get`, `post`, `put`, `patch` or `delete`, each `route`
+ * with `methods: [VERB]`.
+ *
+ * @example
+ * app.get("/user/<int:id>", (req) => ({ id: req.params.id }));
+ * app.post("/users", { maxContentLength: 4096 }, (req) => req.json());
+ */
+export type VerbMethods = { readonly [V in (typeof VERBS)[number]]: VerbMethod };
+
+// Merged into the class below, this tells TypeScript of `get`, `post` and the rest, which the
+// loop after the class defines on its prototype, one per entry of VERBS, as this module loads
+// (before any app or blueprint exists, so no instance ever lacks them).
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
+export interface Scaffold extends VerbMethods {}
+
 /** Registration shared by `Carafe` and `Blueprint`. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export abstract class Scaffold {
   readonly beforeRequestHooks: BeforeRequestHook[] = [];
   readonly afterRequestHooks: AfterRequestHook[] = [];
@@ -248,84 +279,6 @@ export abstract class Scaffold {
     return this;
   }
 
-  /** Registers a GET handler. */
-  get<R extends string>(rule: R, handler: Handler<R>): this;
-  get<R extends string>(rule: R, options: Omit<RouteOptions, "methods">, handler: Handler<R>): this;
-  get<R extends string>(
-    rule: R,
-    a: Omit<RouteOptions, "methods"> | Handler<R>,
-    b?: Handler<R>,
-  ): this {
-    return this.#method("GET", rule, a, b);
-  }
-
-  /** Registers a POST handler. */
-  post<R extends string>(rule: R, handler: Handler<R>): this;
-  post<R extends string>(
-    rule: R,
-    options: Omit<RouteOptions, "methods">,
-    handler: Handler<R>,
-  ): this;
-  post<R extends string>(
-    rule: R,
-    a: Omit<RouteOptions, "methods"> | Handler<R>,
-    b?: Handler<R>,
-  ): this {
-    return this.#method("POST", rule, a, b);
-  }
-
-  /** Registers a PUT handler. */
-  put<R extends string>(rule: R, handler: Handler<R>): this;
-  put<R extends string>(rule: R, options: Omit<RouteOptions, "methods">, handler: Handler<R>): this;
-  put<R extends string>(
-    rule: R,
-    a: Omit<RouteOptions, "methods"> | Handler<R>,
-    b?: Handler<R>,
-  ): this {
-    return this.#method("PUT", rule, a, b);
-  }
-
-  /** Registers a PATCH handler. */
-  patch<R extends string>(rule: R, handler: Handler<R>): this;
-  patch<R extends string>(
-    rule: R,
-    options: Omit<RouteOptions, "methods">,
-    handler: Handler<R>,
-  ): this;
-  patch<R extends string>(
-    rule: R,
-    a: Omit<RouteOptions, "methods"> | Handler<R>,
-    b?: Handler<R>,
-  ): this {
-    return this.#method("PATCH", rule, a, b);
-  }
-
-  /** Registers a DELETE handler. */
-  delete<R extends string>(rule: R, handler: Handler<R>): this;
-  delete<R extends string>(
-    rule: R,
-    options: Omit<RouteOptions, "methods">,
-    handler: Handler<R>,
-  ): this;
-  delete<R extends string>(
-    rule: R,
-    a: Omit<RouteOptions, "methods"> | Handler<R>,
-    b?: Handler<R>,
-  ): this {
-    return this.#method("DELETE", rule, a, b);
-  }
-
-  #method<R extends string>(
-    method: HttpMethod,
-    rule: R,
-    a: Omit<RouteOptions, "methods"> | Handler<R>,
-    b: Handler<R> | undefined,
-  ): this {
-    return typeof a === "function"
-      ? this.route(rule, { methods: [method] }, a)
-      : this.route(rule, { ...a, methods: [method] }, b as Handler<R>);
-  }
-
   /**
    * Runs `hook` before every request (of this blueprint, on a blueprint). A returned value
    * other than `undefined` becomes the response and the view is skipped.
@@ -378,6 +331,25 @@ export abstract class Scaffold {
     byClass.set(errorClass, handler as ErrorHandler);
     return this;
   }
+}
+
+for (const verb of VERBS) {
+  const method = verb.toUpperCase();
+  function register(
+    this: Scaffold,
+    rule: string,
+    a: Omit<RouteOptions, "methods"> | Handler,
+    b?: Handler,
+  ): Scaffold {
+    return typeof a === "function"
+      ? this.route(rule, { methods: [method] }, a)
+      : this.route(rule, { ...a, methods: [method] }, b as Handler);
+  }
+  Object.defineProperty(Scaffold.prototype, verb, {
+    value: register,
+    writable: true,
+    configurable: true,
+  });
 }
 
 /** The hooks and error handlers of one scope: the app, or one blueprint. */

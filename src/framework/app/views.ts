@@ -3,7 +3,9 @@
 
 import { isAsyncFunction, runSync, type RequestContext } from "../context/context.ts";
 import type { Request } from "../http/request.ts";
-import type { MatchResult } from "../routing/url-map.ts";
+import type { Placement } from "../boundary/records.ts";
+import type { UrlMap } from "../routing/url-map.ts";
+import type { SocketRoute } from "../websocket/socket-routes.ts";
 import type { Handler, HookScope } from "./scaffold.ts";
 
 /** What the URL map stores for each rule. */
@@ -20,16 +22,24 @@ export interface RoutePayload {
   readonly maxContentLength: number | null | undefined;
 }
 
-/** Where the matched route runs: `thread` for `{ thread: true }`, and for unmarked plain views when the server has threads. */
-export function placementOfMatch(
-  match: MatchResult<RoutePayload>,
-  threaded: boolean,
-): "loop" | "thread" {
-  if (match.kind !== "found") return "loop";
-  const { thread, isAsync, streamBody } = match.rule.payload;
+/** An app's URL map: its HTTP routes and its WebSocket routes. */
+export type AppUrlMap = UrlMap<RoutePayload, SocketRoute>;
+
+/**
+ * Where a route's requests run (DESIGN.md, "What runs where"): on a thread for
+ * `{ thread: true }`, and for unmarked plain views when the server has threads (`threaded`); on
+ * the loop for everything else, a streamed body among them (it arrives on the loop).
+ */
+export function placementOf(payload: RoutePayload, threaded: boolean): Placement {
+  const { thread, isAsync, streamBody } = payload;
   if (streamBody) return "loop";
   if (thread !== undefined) return thread ? "thread" : "loop";
   return threaded && !isAsync ? "thread" : "loop";
+}
+
+/** The body limit of a route: its own, or the app's. */
+export function limitOf(payload: RoutePayload, appLimit: number): number | null {
+  return payload.maxContentLength === undefined ? appLimit : payload.maxContentLength;
 }
 
 /** A request's hook scopes: the app, then its blueprint (if any); and which hooks they have. */

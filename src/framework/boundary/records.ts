@@ -70,30 +70,42 @@ export interface BodyPlan {
 /** The plan of a request that routing answers without a view: its body is never read. */
 export const SKIP_BODY: BodyPlan = Object.freeze({ read: "skip", limit: 0 });
 
-/** What a server needs of an app: the record-to-record function and a few limits. */
+/** Where a request's whole pipeline runs (DESIGN.md, "What runs where"). */
+export type Placement = "loop" | "thread";
+
+/**
+ * What an app decides about one request before a server reads it: the rule it matched, where
+ * it runs, how its body is read. A server asks for it once per request (`planOf`) and hands it
+ * back to `handle`, so the request is routed once; nothing of it is kept in the app.
+ */
+export interface RoutePlan {
+  /** The matched rule (`/user/<int:id>`), or `null`: no route matched, or the app names none. */
+  readonly rule: string | null;
+  /** On the event loop, or on a pool thread (only ever `thread` when the server has threads). */
+  readonly placement: Placement;
+  /** How the server reads the request's body. */
+  readonly body: BodyPlan;
+}
+
+/**
+ * The base of the contract between a server and the app it runs: the record-to-record function
+ * and the plan that comes before it. Any object with `fetch`, wrapped by the server, has this.
+ */
 export interface RecordHandler {
   /**
+   * The plan for a request to `url` (the target as sent: origin- or absolute-form). `threaded`:
+   * the server runs unmarked synchronous handlers on threads (`--threads N`).
+   */
+  planOf(method: string, url: string, threaded?: boolean): RoutePlan;
+  /**
+   * Handles one request. `plan` is what `planOf` gave for it (planned again when absent);
    * `connection`, when given, lets the app notice a client that leaves early; `bodyStream` is
-   * the body still arriving, for a route that reads it so (the record's `body` is then `null`).
+   * the body still arriving, for a route whose plan streams it (the record's `body` is `null`).
    */
   handle(
     record: RequestRecord,
+    plan?: RoutePlan,
     connection?: ClientConnection,
     bodyStream?: AsyncIterable<Uint8Array>,
   ): ResponseRecord | Promise<ResponseRecord>;
-  /** Largest accepted request body in bytes, or `null` for no limit. */
-  readonly maxContentLength: number | null;
-  /**
-   * How to read the body of a request to `url` (matched once: the `handle` call for the same
-   * request that follows reuses the match). Without it, every body is read into memory within
-   * `maxContentLength`.
-   */
-  bodyPlanOf?(method: string, url: string): BodyPlan;
-}
-
-/** `app`'s plan for the body of a request, or reading it whole within `maxContentLength`. @internal */
-export function bodyPlanOf(app: RecordHandler, method: string, url: string): BodyPlan {
-  return app.bodyPlanOf !== undefined
-    ? app.bodyPlanOf(method, url)
-    : { read: "buffer", limit: app.maxContentLength };
 }

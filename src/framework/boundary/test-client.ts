@@ -5,12 +5,7 @@ import { Buffer } from "node:buffer";
 import { randomBytes } from "node:crypto";
 import { HeaderMap } from "../http/datastructures.ts";
 import { readBoundedBody } from "./body-reader.ts";
-import {
-  bodyPlanOf,
-  type RecordHandler,
-  type RequestRecord,
-  type ResponseRecord,
-} from "./records.ts";
+import type { RecordHandler, RequestRecord, ResponseRecord } from "./records.ts";
 
 const encoder = new TextEncoder();
 
@@ -186,13 +181,14 @@ export class TestClient {
     };
     // The body reaches the app as a server would hand it over: not at all when routing answers
     // without a view, and not past the route's limit.
+    const plan = this.app.planOf(record.method, url);
     if (body !== null) {
-      const plan = bodyPlanOf(this.app, record.method, url);
-      const read = plan.read === "skip" ? null : await readBoundedBody([body], plan.limit);
+      const { read: mode, limit } = plan.body;
+      const read = mode === "skip" ? null : await readBoundedBody([body], limit);
       record.body = read?.body ?? null;
       if (read?.tooLarge) record.bodyTooLarge = true;
     }
-    const response = await this.app.handle(record);
+    const response = await this.app.handle(record, plan);
     this.#storeCookies(response.headers);
     return new TestResponse(response.status, response.headers, await readBody(response));
   }

@@ -4,7 +4,6 @@
 // (record → Request, Response → record).
 
 import {
-  bodyPlanOf,
   type BodyStream,
   type ClientConnection,
   type RecordHandler,
@@ -155,9 +154,9 @@ export async function fetchWith(
   request: globalThis.Request,
 ): Promise<globalThis.Response> {
   const url = new URL(request.url);
-  const plan = bodyPlanOf(app, request.method.toUpperCase(), url.pathname + url.search);
-  const record = await recordFromRequest(request, plan.limit, plan.read !== "skip");
-  return responseFromRecord(await app.handle(record, connectionOf(request.signal)));
+  const plan = app.planOf(request.method.toUpperCase(), url.pathname + url.search);
+  const record = await recordFromRequest(request, plan.body.limit, plan.body.read !== "skip");
+  return responseFromRecord(await app.handle(record, plan, connectionOf(request.signal)));
 }
 
 /** The host's abort signal of a web request as the connection `request.signal` follows. */

@@ -1,4 +1,8 @@
-// The URL map: every rule of an app, the matcher compiled from them, and URL building.
+// The URL map: every rule of an app, HTTP and WebSocket alike (as Starlette's router and
+// Werkzeug's Map hold both), the matchers compiled from them, and URL building. The two kinds
+// share one endpoint namespace and one converter table, so `urlFor` builds either; each kind
+// has its own matcher, so a path may have an HTTP route and a socket route, and an HTTP request
+// is never answered 405 because of a socket rule.
 
 import { BuildError, CarafeError } from "../errors.ts";
 import { DEFAULT_CONVERTERS, type Converter, type ConverterFactory } from "./converters.ts";
@@ -43,6 +47,14 @@ export interface BuildOptions {
   method?: string;
 }
 
+/** A matched rule's variables by name, from their values in the rule's order. */
+function paramsOf(rule: Rule<unknown>, values: readonly unknown[]): Record<string, unknown> {
+  const params: Record<string, unknown> = {};
+  const names = rule.parsed.variables;
+  for (let i = 0; i < names.length; i += 1) params[names[i] as string] = values[i];
+  return params;
+}
+
 /** Whether a rule answers the method (the matcher's test for the request's rule). */
 function answers(rule: Rule<unknown>, method: string): boolean {
   return rule.methods.has(method);
@@ -78,19 +90,28 @@ function encodeSegment(text: string): string {
   );
 }
 
+/** Accepts any rule: a WebSocket rule answers an upgrade whatever its method. */
+function always(): boolean {
+  return true;
+}
+
 /**
- * Every rule of an app, compiled into one matcher.
+ * Every rule of an app: HTTP rules with payload `P`, WebSocket rules with payload `S`.
  *
  * @example
- * const map = new UrlMap<string>();
+ * const map = new UrlMap<string, string>();
  * map.add("/user/<int:id>", { endpoint: "user", methods: ["GET"], payload: "user" });
+ * map.addSocket("/chat/<room>", { endpoint: "chat", payload: "chat" });
  * map.match("GET", "/user/7"); // { kind: "found", params: { id: 7 }, … }
+ * map.build("chat", { room: "lobby" }); // "/chat/lobby"
  */
-export class UrlMap<P> {
+export class UrlMap<P, S = never> {
   readonly #converters = new Map<string, ConverterFactory>(DEFAULT_CONVERTERS);
   readonly #matcher = new SegmentMatcher<Rule<P>>();
-  readonly #byEndpoint = new Map<string, Rule<P>[]>();
+  readonly #socketMatcher = new SegmentMatcher<Rule<S>>();
+  readonly #byEndpoint = new Map<string, Rule<P | S>[]>();
   readonly #rules: Rule<P>[] = [];
+  readonly #socketRules: Rule<S>[] = [];
   /** The rules without variables, by their path: most requests match one without a walk. */
   readonly #static = new Map<string, Rule<P>[]>();
 
@@ -125,9 +146,7 @@ export class UrlMap<P> {
       options.payload,
     );
     this.#matcher.insert(entry.parsed.segments, entry);
-    const list = this.#byEndpoint.get(entry.endpoint);
-    if (list === undefined) this.#byEndpoint.set(entry.endpoint, [entry]);
-    else list.push(entry);
+    this.#index(entry);
     this.#rules.push(entry);
     const segments = entry.parsed.segments;
     if (segments.every((segment) => segment.kind === "static")) {
@@ -139,14 +158,50 @@ export class UrlMap<P> {
     return entry;
   }
 
-  /** Every rule, in registration order. */
+  /** Adds a WebSocket rule; the caller has checked the endpoint is not taken by another view. */
+  addSocket(rule: string, options: { endpoint: string; payload: S }): Rule<S> {
+    const entry = new Rule(
+      this.parse(rule),
+      options.endpoint,
+      ["GET"],
+      false,
+      true,
+      options.payload,
+    );
+    this.#socketMatcher.insert(entry.parsed.segments, entry);
+    this.#index(entry);
+    this.#socketRules.push(entry);
+    return entry;
+  }
+
+  #index(entry: Rule<P | S>): void {
+    const list = this.#byEndpoint.get(entry.endpoint);
+    if (list === undefined) this.#byEndpoint.set(entry.endpoint, [entry]);
+    else list.push(entry);
+  }
+
+  /** Every HTTP rule, in registration order. */
   rules(): readonly Rule<P>[] {
     return this.#rules;
   }
 
-  /** The rules registered under `endpoint` (empty when none). */
-  rulesFor(endpoint: string): readonly Rule<P>[] {
+  /** Every WebSocket rule, in registration order. */
+  socketRules(): readonly Rule<S>[] {
+    return this.#socketRules;
+  }
+
+  /** The rules, of either kind, registered under `endpoint` (empty when none). */
+  rulesFor(endpoint: string): readonly Rule<P | S>[] {
     return this.#byEndpoint.get(endpoint) ?? [];
+  }
+
+  /** Finds the WebSocket rule for `path` (percent-encoded, without query). */
+  matchSocket(path: string): MatchResult<S> {
+    if (!decodes(path)) return { kind: "bad-path" };
+    const values: unknown[] = [];
+    const rule = this.#socketMatcher.find(path, always, undefined, values);
+    if (rule === undefined) return { kind: "not-found" };
+    return { kind: "found", rule, params: paramsOf(rule, values) };
   }
 
   /** Finds the rule for `method` and `path` (the percent-encoded path, without query). */
@@ -173,12 +228,7 @@ export class UrlMap<P> {
   #matchPath(method: string, path: string): MatchResult<P> {
     const values: unknown[] = [];
     const rule = this.#matcher.find(path, answers, method, values);
-    if (rule !== undefined) {
-      const params: Record<string, unknown> = {};
-      const names = rule.parsed.variables;
-      for (let i = 0; i < names.length; i += 1) params[names[i] as string] = values[i];
-      return { kind: "found", rule, params };
-    }
+    if (rule !== undefined) return { kind: "found", rule, params: paramsOf(rule, values) };
     const rules = this.#matcher.all(path);
     if (rules.length === 0) return { kind: "not-found" };
     const allowed = new Set<string>();
@@ -211,7 +261,7 @@ export class UrlMap<P> {
           each.parsed.variables.every((name) => provided.includes(name)),
       ) ?? null;
     if (rule === null) {
-      const first = candidates[0] as Rule<P>;
+      const first = candidates[0] as Rule<P | S>;
       const missing = first.parsed.variables.filter((name) => !provided.includes(name));
       throw new BuildError(
         missing.length > 0

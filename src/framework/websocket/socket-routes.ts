@@ -1,6 +1,7 @@
-// The app's WebSocket routes: their own URL map (a path may have an HTTP route and a socket),
-// and the decision a server asks for on each upgrade request: refuse it with an HTTP response
-// (no route, or a beforeRequest hook said no) or accept it and start the handler.
+// The app's WebSocket routes, kept in the app's one URL map beside its HTTP routes (a path may
+// have both), and the decision a server asks for on each upgrade request: refuse it with an
+// HTTP response (an untrusted Host, no route, or a beforeRequest hook said no) or accept it and
+// start the handler.
 
 import {
   RequestContext,
@@ -14,7 +15,7 @@ import type { RequestRecord, ResponseRecord } from "../boundary/records.ts";
 import { Request } from "../http/request.ts";
 import { exceptionResponse, prefersJson } from "../http/response.ts";
 import type { RouteParams } from "../routing/params.ts";
-import { UrlMap } from "../routing/url-map.ts";
+import type { UrlMap } from "../routing/url-map.ts";
 
 import type { Rooms } from "./rooms.ts";
 import { WebSocket, type SocketTransport, type WebSocketMessage } from "./websocket.ts";
@@ -72,7 +73,8 @@ export interface WebSocketOptions {
   endpoint?: string;
 }
 
-interface SocketRoute {
+/** What the URL map stores for a WebSocket rule. @internal */
+export interface SocketRoute {
   readonly handler: SocketHandler | SocketEvents;
   readonly blueprint: string | undefined;
   readonly subprotocols: readonly string[];
@@ -96,6 +98,8 @@ export type SocketDecision =
 export interface SocketHost {
   /** The app itself: the handler's context (`currentApp`, `session`, `broadcast`). */
   readonly app: ContextApp;
+  /** The answer to a request for a Host the app does not trust, or `null` (`trustedHosts`). */
+  untrustedHost(request: Request): ResponseRecord | null;
   /** The app's rooms in this process. */
   readonly rooms: Rooms;
   /** Reports a handler that failed (the app's logger). */
@@ -110,9 +114,15 @@ const DEFAULT_MAX_MESSAGE = 1 << 20;
 /** Bytes waiting for a client above which a broadcast closes its socket (1013). */
 const DEFAULT_MAX_BUFFERED = 4 << 20;
 
-/** The socket routes of one app. @internal */
+/** The socket routes of one app, in its URL map. @internal */
 export class SocketRoutes {
-  readonly urlMap = new UrlMap<SocketRoute>();
+  readonly #urlMap: Pick<UrlMap<unknown, SocketRoute>, "addSocket" | "matchSocket" | "socketRules">;
+
+  constructor(
+    urlMap: Pick<UrlMap<unknown, SocketRoute>, "addSocket" | "matchSocket" | "socketRules">,
+  ) {
+    this.#urlMap = urlMap;
+  }
 
   add(
     rule: string,
@@ -123,9 +133,8 @@ export class SocketRoutes {
   ): void {
     const maxMessageSize = byteCount(rule, "maxMessageSize", options.maxMessageSize);
     const maxBuffered = byteCount(rule, "maxBuffered", options.maxBuffered);
-    this.urlMap.add(rule, {
+    this.#urlMap.addSocket(rule, {
       endpoint,
-      methods: ["GET"],
       payload: {
         handler,
         blueprint,
@@ -138,12 +147,14 @@ export class SocketRoutes {
 
   /** Whether any socket route exists (a server then listens for upgrades). */
   get any(): boolean {
-    return this.urlMap.rules().length > 0;
+    return this.#urlMap.socketRules().length > 0;
   }
 
   async decide(host: SocketHost, record: RequestRecord): Promise<SocketDecision> {
     const request = new Request(record, {});
-    const match = this.urlMap.match("GET", request.rawPath);
+    const untrusted = host.untrustedHost(request);
+    if (untrusted !== null) return { kind: "refuse", response: untrusted };
+    const match = this.#urlMap.matchSocket(request.rawPath);
     if (match.kind !== "found") {
       return { kind: "refuse", response: exceptionResponse(new NotFound(), false).toRecord("GET") };
     }

@@ -8,32 +8,19 @@ import type { AddressInfo } from "node:net";
 import process from "node:process";
 import {
   withConsoleFallback,
-  type Logger,
-  type RecordHandler,
   type RunOptions,
+  type ServableApp,
 } from "../../framework/internal.ts";
 import { createRequestListener } from "../http/http-loop.ts";
 import { DEFAULT_REQUEST_LIMITS } from "../settings.ts";
-import { connectBroadcasts, hasRooms } from "../worker/broadcast-relay.ts";
-import { createUpgrades, servesSockets } from "../http/websocket-upgrades.ts";
+import { connectBroadcasts } from "../worker/broadcast-relay.ts";
+import { createUpgrades } from "../http/websocket-upgrades.ts";
 import { parseAppSpec } from "../loading/load-app.ts";
 import { ThreadPool, useHeapBound } from "../pool/index.ts";
 import { isReloaderChild, runWithReloader } from "./reloader.ts";
 import { createWatchdog } from "../http/watchdog.ts";
 import { describeThreads } from "../../threading/internal.ts";
 import { ServerError } from "../errors.ts";
-
-/** What the development server needs of an app. */
-export type ServableApp = RecordHandler & {
-  readonly name?: string;
-  /** Where failures and warnings go; what it leaves out goes to standard error. */
-  readonly logger?: Pick<Logger, "error"> & Partial<Logger>;
-  /** The module that created the app (pool threads import it). */
-  readonly sourceFile?: string | undefined;
-  /** Whether a route asks for a thread (`{ thread: true }`). */
-  readonly needsThreads?: boolean;
-  ruleOf?(method: string, url: string): string | undefined;
-};
 
 /** Options of the development server beyond `app.run()`'s. */
 export interface DevServerOptions extends RunOptions {
@@ -68,7 +55,8 @@ export async function startDevServer(
   const port = options.port ?? 5000;
   const logger = withConsoleFallback(app.logger);
   // One process: broadcasts leave it only through Redis, when the app names a server.
-  const broadcasts = hasRooms(app) ? await connectBroadcasts(app, null, logger) : null;
+  const broadcasts =
+    app.broadcasting !== undefined ? await connectBroadcasts(app.broadcasting, null, logger) : null;
   let pool: ThreadPool | null = null;
   // toThread without threads runs on its own pool, whose threads get the same heap bound.
   if (options.threadMaxHeap !== undefined) useHeapBound(options.threadMaxHeap);
@@ -99,13 +87,16 @@ export async function startDevServer(
     // The same 414/431 limits as `carafe serve`'s defaults, so what works here works there.
     limits: DEFAULT_REQUEST_LIMITS,
     ...(watchdogMs > 0
-      ? { watchdog: createWatchdog(app, watchdogMs, (message) => logger.warn(message)) }
+      ? { watchdog: createWatchdog(watchdogMs, (message) => logger.warn(message)) }
       : {}),
   });
   // The loop answers a missing Host itself, with a message saying what to send.
   const server = createServer({ requireHostHeader: false }, listener);
-  const upgrades = servesSockets(app)
-    ? createUpgrades(app, logger, { httpListener: listener, limits: DEFAULT_REQUEST_LIMITS })
+  const upgrades = app.sockets
+    ? createUpgrades(app.sockets, logger, {
+        httpListener: listener,
+        limits: DEFAULT_REQUEST_LIMITS,
+      })
     : null;
   if (upgrades !== null) server.on("upgrade", upgrades.listener);
   // "Expect: 100-continue" is answered by the loop, only for a body it will read.

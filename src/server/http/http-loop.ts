@@ -10,7 +10,6 @@ import process from "node:process";
 import {
   BadRequest,
   RequestHeaderFieldsTooLarge,
-  bodyPlanOf,
   bodyTooLarge,
   BodyCollector,
   declaresMoreThan,
@@ -22,6 +21,7 @@ import {
   type RecordHandler,
   type RequestRecord,
   type ResponseRecord,
+  type RoutePlan,
 } from "../../framework/internal.ts";
 import { hostError, useTargetAuthority } from "./host.ts";
 import { internalServerError } from "./plain-response.ts";
@@ -231,16 +231,7 @@ export interface LoopOptions {
   /** While true, every response closes its connection (the process is draining). */
   isDraining?: () => boolean;
   /** Told how long each request held the event loop synchronously. */
-  watchdog?: (record: RequestRecord, elapsedMs: number) => void;
-}
-
-interface Placeable {
-  /** The rule of the request's route when it runs on a thread; `null` when on the loop. */
-  threadRuleOf(method: string, url: string, threaded: boolean): string | null;
-}
-
-function hasPlacement(app: RecordHandler): app is RecordHandler & Placeable {
-  return typeof (app as Partial<Placeable>).threadRuleOf === "function";
+  watchdog?: (record: RequestRecord, plan: RoutePlan, elapsedMs: number) => void;
 }
 
 /**
@@ -310,15 +301,19 @@ export function refusalOf(
   );
 }
 
-/** A `node:http` request listener that serves `app`, on the loop or on the pool. */
+/**
+ * A `node:http` request listener that serves `app`: each request's plan, asked of the app once,
+ * says how its body is read and where it runs, on the loop or on the pool; the plan then goes
+ * back to the app with the request.
+ */
 export function createRequestListener(
   app: RecordHandler,
   logger: Pick<Logger, "error">,
   options: LoopOptions = {},
 ) {
   const pool = options.pool ?? null;
-  const threaded = options.threaded ?? false;
-  const placeable = pool !== null && hasPlacement(app) ? app : null;
+  // Without a pool every request runs on the loop, so none is planned for a thread.
+  const threaded = pool !== null && (options.threaded ?? false);
   const { limits, applyProxy, onExchange, onResponse, isDraining, watchdog } = options;
 
   const respond = (
@@ -349,6 +344,7 @@ export function createRequestListener(
   const handleRecord = (
     request: IncomingMessage,
     response: ServerResponse,
+    plan: RoutePlan,
     body: Uint8Array | null,
     tooLarge: boolean,
     startedAt: bigint,
@@ -360,15 +356,14 @@ export function createRequestListener(
     applyProxy?.(record);
     let result: ResponseRecord | Promise<ResponseRecord>;
     try {
-      const rule = placeable?.threadRuleOf(record.method, record.url, threaded) ?? null;
-      if (rule !== null) {
-        result = (pool as Dispatcher).dispatch(record, response, rule);
+      if (pool !== null && plan.placement === "thread") {
+        result = pool.dispatch(record, response, plan.rule ?? undefined);
       } else if (watchdog !== undefined) {
         const started = performance.now();
-        result = app.handle(record, response, stream);
-        watchdog(record, performance.now() - started);
+        result = app.handle(record, plan, response, stream);
+        watchdog(record, plan, performance.now() - started);
       } else {
-        result = app.handle(record, response, stream);
+        result = app.handle(record, plan, response, stream);
       }
     } catch (error) {
       logger.error("The app failed to handle a request", error);
@@ -403,26 +398,35 @@ export function createRequestListener(
       respond(request, response, recordFromIncoming(request, null, false), refused, startedAt);
       return;
     }
-    // Most requests have no body: they go straight on, with no closure to wait for one.
-    if (hasNoBody(request)) {
-      handleRecord(request, response, null, false, startedAt);
+    let plan: RoutePlan;
+    try {
+      plan = app.planOf(request.method ?? "GET", request.url ?? "/", threaded);
+    } catch (error) {
+      logger.error("The app failed to plan a request", error);
+      response.shouldKeepAlive = false;
+      writeFailure(response, logger);
       return;
     }
-    const plan = bodyPlanOf(app, request.method ?? "GET", request.url ?? "/");
-    if (plan.read === "skip") {
+    // Most requests have no body: they go straight on, with no closure to wait for one.
+    if (hasNoBody(request)) {
+      handleRecord(request, response, plan, null, false, startedAt);
+      return;
+    }
+    const { read, limit } = plan.body;
+    if (read === "skip") {
       // Routing answers without a view (404, 405, …): not a byte of the body is read, and the
       // connection closes after the answer, since the unread rest cannot be skipped.
       response.shouldKeepAlive = false;
-      handleRecord(request, response, null, false, startedAt);
-    } else if (declaresMoreThan(request.headers["content-length"], plan.limit)) {
-      handleRecord(request, response, null, true, startedAt);
+      handleRecord(request, response, plan, null, false, startedAt);
+    } else if (declaresMoreThan(request.headers["content-length"], limit)) {
+      handleRecord(request, response, plan, null, true, startedAt);
     } else {
       if (expectsContinue) response.writeContinue();
-      if (plan.read === "stream") {
-        handleRecord(request, response, null, false, startedAt, bodyStream(request, plan.limit));
+      if (read === "stream") {
+        handleRecord(request, response, plan, null, false, startedAt, bodyStream(request, limit));
       } else {
-        readBody(request, plan.limit, (read) =>
-          handleRecord(request, response, read.body, read.tooLarge, startedAt),
+        readBody(request, limit, (body) =>
+          handleRecord(request, response, plan, body.body, body.tooLarge, startedAt),
         );
       }
     }

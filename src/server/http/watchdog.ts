@@ -3,27 +3,22 @@
 // long each request held it; past the threshold the watchdog says so once per route, naming
 // the way out.
 
-import type { RequestRecord } from "../../framework/internal.ts";
-
-/** What the watchdog needs of an app: which rule a request matched. */
-export interface RuleLookup {
-  ruleOf?(method: string, url: string): string | undefined;
-}
+import type { RequestRecord, RoutePlan } from "../../framework/internal.ts";
 
 /**
  * Returns the loop's `watchdog` callback: warns once per route whose handler held the event
- * loop longer than `thresholdMs`.
+ * loop longer than `thresholdMs`. The route is named by the request's plan (its rule), or by
+ * its path when the app names no route.
  */
 export function createWatchdog(
-  app: RuleLookup,
   thresholdMs: number,
   warn: (message: string) => void,
-): (record: RequestRecord, elapsedMs: number) => void {
+): (record: RequestRecord, plan: RoutePlan, elapsedMs: number) => void {
   const warned = new Set<string>();
-  return (record, elapsedMs) => {
+  return (record, plan, elapsedMs) => {
     if (elapsedMs < thresholdMs) return;
     const path = record.url.split("?")[0] ?? record.url;
-    const route = `${record.method} ${app.ruleOf?.(record.method, record.url) ?? path}`;
+    const route = `${record.method} ${plan.rule ?? path}`;
     if (warned.has(route)) return;
     warned.add(route);
     warn(

@@ -16,24 +16,12 @@ import type {
   RequestRecord,
   ResponseRecord,
   SocketDecision,
+  SocketGate,
   SocketTransport,
   WebSocketMessage,
 } from "../../framework/internal.ts";
 import { hasNoBody, recordFromIncoming, refusalOf, type RequestLimits } from "./http-loop.ts";
 import { internalServerError } from "./plain-response.ts";
-
-/** What a server needs of an app to accept WebSockets. */
-export interface SocketApp {
-  readonly hasSockets: boolean;
-  acceptSocket(record: RequestRecord): Promise<SocketDecision>;
-}
-
-/** Whether `app` can take WebSockets (a Carafe app with socket routes). */
-export function servesSockets(app: object): app is SocketApp {
-  return (
-    typeof (app as Partial<SocketApp>).acceptSocket === "function" && (app as SocketApp).hasSockets
-  );
-}
 
 /** Options of the upgrade listener. */
 export interface UpgradeOptions {
@@ -139,9 +127,9 @@ function sendOn(
   else peer.send(data.utf8, TEXT_FRAME, done);
 }
 
-/** Creates the `upgrade` listener that serves `app`'s WebSocket routes. */
+/** Creates the `upgrade` listener that serves an app's WebSocket routes (its `sockets` part). */
 export function createUpgrades(
-  app: SocketApp,
+  sockets: SocketGate,
   logger: Pick<Logger, "error">,
   options: UpgradeOptions = {},
 ): Upgrades {
@@ -231,7 +219,7 @@ export function createUpgrades(
       }
       const record = recordFromIncoming(request, null, false);
       options.applyProxy?.(record);
-      app.acceptSocket(record).then(
+      sockets.accept(record).then(
         (decision) => {
           if (decision.kind === "refuse") refuse(socket, decision.response);
           else accept(request, socket, head, decision);

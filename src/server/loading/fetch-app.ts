@@ -8,9 +8,10 @@ import {
   requestFromRecord,
   withConsoleFallback,
   type Logger,
-  type RecordHandler,
   type RequestRecord,
   type ResponseRecord,
+  type RoutePlan,
+  type ServableApp,
 } from "../../framework/internal.ts";
 import { ServerError } from "../errors.ts";
 import { internalServerError, plainResponse } from "../http/plain-response.ts";
@@ -36,10 +37,15 @@ export interface FetchAppOptions {
   name?: string;
 }
 
-/** A fetch app wrapped as a RecordHandler, with what the development server also reads. */
-export interface FetchAppHandler extends RecordHandler {
+/**
+ * A fetch app wrapped as the base of the server's contract: every request is planned alike (no
+ * rule, on the loop, its body read whole within `maxContentLength`), with a name and a logger.
+ */
+export interface FetchAppHandler extends ServableApp {
   readonly name: string;
   readonly logger: Logger;
+  /** Largest accepted request body in bytes, or `null` for no limit. */
+  readonly maxContentLength: number | null;
 }
 
 /** Thrown by {@link fromFetchApp} when it is given something without a `fetch` method. */
@@ -64,7 +70,7 @@ function isResponse(value: unknown): value is Response {
 }
 
 /**
- * Wraps an object with `fetch(Request)` as a RecordHandler the Carafe server can run.
+ * Wraps an object with `fetch(Request)` as an app the Carafe server can run.
  *
  * The app's `Response` body is streamed (never buffered); a thrown or rejected `fetch`, or one
  * that returns something other than a `Response`, is answered with a plain 500 and logged.
@@ -92,6 +98,12 @@ export function fromFetchApp(target: FetchApp, options: FetchAppOptions = {}): F
     logger.error("The app failed to handle a request", error);
     return internalServerError();
   };
+  // A fetch app names no routes: one plan fits every request, and nothing is made per request.
+  const plan: RoutePlan = Object.freeze({
+    rule: null,
+    placement: "loop",
+    body: Object.freeze({ read: "buffer", limit: maxContentLength }),
+  });
   const finish = (result: unknown, method: string): ResponseRecord =>
     isResponse(result)
       ? recordFromResponse(result, method)
@@ -106,6 +118,7 @@ export function fromFetchApp(target: FetchApp, options: FetchAppOptions = {}): F
     name,
     logger,
     maxContentLength,
+    planOf: () => plan,
     handle(record: RequestRecord): ResponseRecord | Promise<ResponseRecord> {
       if (record.bodyTooLarge) return plainResponse(413, "Payload Too Large\n");
       if (UNSUPPORTED_METHODS.has(record.method)) return plainResponse(501, "Not Implemented\n");
@@ -144,20 +157,25 @@ export function isFetchApp(value: unknown): value is FetchApp {
   );
 }
 
-/** Whether `value` is an app the server runs directly (it has `handle(record)`). */
-export function isRecordHandler(value: unknown): value is RecordHandler {
+/**
+ * Whether `value` is an app the server runs directly: it has the contract's `planOf` and
+ * `handle` (a Carafe app, or a fetch app already wrapped). A module's export is checked so when
+ * the app is loaded; past that point the server knows its app by the contract's type.
+ */
+export function isRecordHandler(value: unknown): value is ServableApp {
   return (
     (typeof value === "object" || typeof value === "function") &&
     value !== null &&
-    typeof (value as { handle?: unknown }).handle === "function"
+    typeof (value as { handle?: unknown }).handle === "function" &&
+    typeof (value as { planOf?: unknown }).planOf === "function"
   );
 }
 
 /**
- * The RecordHandler for anything the server can run: a Carafe app as it is, a fetch app
+ * The app for anything the server can run: a Carafe app as it is, a fetch app
  * wrapped by {@link fromFetchApp}, or `null` for anything else (what `loadApp` needs).
  */
-export function toRecordHandler(value: unknown, options?: FetchAppOptions): RecordHandler | null {
+export function toRecordHandler(value: unknown, options?: FetchAppOptions): ServableApp | null {
   if (isRecordHandler(value)) return value;
   if (isFetchApp(value)) return fromFetchApp(value, options);
   return null;

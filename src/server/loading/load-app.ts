@@ -2,7 +2,7 @@
 
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, extname, join, resolve } from "node:path";
-import { appsCreatedIn, setManaged, type RecordHandler } from "../../framework/internal.ts";
+import { appsCreatedIn, setManaged, type ServableApp } from "../../framework/internal.ts";
 import { toRecordHandler } from "./fetch-app.ts";
 import { importFile } from "../../threading/internal.ts";
 import { ServerError } from "../errors.ts";
@@ -14,9 +14,6 @@ export class AppLoadError extends ServerError {
     super("ERR_APP_LOAD", message, options);
   }
 }
-
-/** An app as loaded: a Carafe app (it has `handle`), or any object with `fetch` wrapped as one. */
-export type LoadedApp = RecordHandler & { readonly name?: string };
 
 const DEFAULT_EXPORTS = ["app", "application", "default"];
 
@@ -31,7 +28,7 @@ export function parseAppSpec(spec: string): { modulePath: string; exportName: st
 }
 
 /** Imports the module and returns its app; throws `AppLoadError` with an actionable message. */
-export async function loadApp(spec: string): Promise<LoadedApp> {
+export async function loadApp(spec: string): Promise<ServableApp> {
   const { modulePath, exportName } = parseAppSpec(spec);
   const file = resolve(modulePath);
   if (!existsSync(file))
@@ -48,12 +45,12 @@ export async function loadApp(spec: string): Promise<LoadedApp> {
   const names = exportName === undefined ? DEFAULT_EXPORTS : [exportName];
   for (const name of names) {
     const app = toRecordHandler(module[name]);
-    if (app !== null) return app as LoadedApp;
+    if (app !== null) return app;
   }
   // An app the module created but did not export (it calls app.run() itself) is still its app.
   if (exportName === undefined) {
     const [created] = appsCreatedIn(file);
-    if (created !== undefined) return created as LoadedApp;
+    if (created !== undefined) return created;
   }
   const available = Object.keys(module).join(", ") || "none";
   const missing =

@@ -24,8 +24,9 @@ import type {
   BodyChunk,
   BodyStream,
   ClientConnection,
-  RecordHandler,
   RequestRecord,
+  RoutePlan,
+  ServableApp,
 } from "../../framework/internal.ts";
 import {
   claimToStart,
@@ -37,7 +38,6 @@ import {
 import { consoleLogger } from "../../framework/internal.ts";
 import { internalServerError } from "../http/plain-response.ts";
 import { NotInPoolThreadError } from "./errors.ts";
-import { hasRooms } from "../worker/broadcast-relay.ts";
 import { loadApp } from "../loading/load-app.ts";
 import { catchStrayErrors, setRunning, tagOf, type RequestTag } from "./stray-errors.ts";
 import {
@@ -174,10 +174,15 @@ async function runCall(id: number, call: ThreadCall): Promise<void> {
   sendOutcome((sent) => post({ type: "outcome", id, outcome: sent }), outcome);
 }
 
-async function serve(app: RecordHandler, id: number, record: RequestRecord): Promise<void> {
+async function serve(
+  app: ServableApp,
+  id: number,
+  record: RequestRecord,
+  plan: RoutePlan | undefined,
+): Promise<void> {
   let result;
   try {
-    result = await app.handle(record, clients.get(id));
+    result = await app.handle(record, plan, clients.get(id));
   } catch (error) {
     hold(failure(id, error));
     return;
@@ -203,7 +208,7 @@ let running = false;
 let runningTag: RequestTag | null = null;
 
 /** Starts the next waiting request, skipping any the loop took back. */
-function startNext(app: Routed): void {
+function startNext(app: ServableApp): void {
   for (let next = waiting.shift(); next !== undefined; next = waiting.shift()) {
     const slot = next.type === "request" ? next.slot : undefined;
     if (!claimToStart(claims, slot, next.id)) {
@@ -217,17 +222,17 @@ function startNext(app: Routed): void {
     runningTag =
       next.type === "call" ? { name: `toThread(${next.call.target.name})` } : tagOf(next.record);
     setRunning(runningTag);
-    // A route that matched nothing is keyed as one: it is answered without running a handler.
-    const rule =
-      next.type === "request" && app.ruleOf !== undefined
-        ? (app.ruleOf(next.record.method, next.record.url) ?? "")
-        : null;
+    // The thread plans the request it is sent, once: the plan names its route (one that
+    // matched nothing is keyed as one, answered without running a handler) and goes to handle.
+    const plan =
+      next.type === "request" ? app.planOf(next.record.method, next.record.url, true) : undefined;
+    const rule = plan === undefined ? null : (plan.rule ?? "");
     const quick = isQuick(rule, call);
     const began = performance.now();
     // A call is never sent ahead: unless something waits behind it already, nothing need move.
     if (quick === false && (!call || waiting.length > 0)) hold({ type: "slow", id });
     if (quick !== true || began - heldSince >= HOLD_MS) sendHeld();
-    const work = next.type === "call" ? runCall(id, next.call) : serve(app, id, next.record);
+    const work = next.type === "call" ? runCall(id, next.call) : serve(app, id, next.record, plan);
     void work.finally(() => {
       ran(rule, performance.now() - began);
       setRunning(null);
@@ -242,10 +247,7 @@ function startNext(app: Routed): void {
   sendHeld();
 }
 
-/** A Carafe app names each request's route, which tells quick routes from slow ones. */
-type Routed = RecordHandler & { ruleOf?(method: string, url: string): string | undefined };
-
-function onMessage(app: Routed, message: LoopMessage): void {
+function onMessage(app: ServableApp, message: LoopMessage): void {
   if (message.type === "request" || message.type === "call") {
     // A toThread call has no client; a request's may leave while it waits or runs.
     if (message.type === "request") clients.set(message.id, new LoopClient());
@@ -284,9 +286,10 @@ process.on("exit", sendHeld);
 try {
   const app = await loadApp((workerData as ThreadData).appSpec);
   // No socket lives on a thread: its broadcasts go to the loop, which has them.
-  if (hasRooms(app)) {
-    app.rooms.relay = { publish: (envelope) => post({ type: "broadcast", envelope }) };
-    app.rooms.holdsMembers = false;
+  const rooms = app.broadcasting?.rooms;
+  if (rooms !== undefined) {
+    rooms.relay = { publish: (envelope) => post({ type: "broadcast", envelope }) };
+    rooms.holdsMembers = false;
   }
   // Messages the loop sent together come as one array.
   port.on("message", (message: LoopMessage | LoopMessage[]) => {

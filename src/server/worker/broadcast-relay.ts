@@ -7,14 +7,13 @@
 // then: an app that never sets `broadcastUrl` needs nothing installed.
 
 import { randomUUID } from "node:crypto";
-import type { BroadcastEnvelope, BroadcastRelay, Logger, Rooms } from "../../framework/internal.ts";
+import type {
+  BroadcastEnvelope,
+  BroadcastRelay,
+  Broadcasting,
+  Logger,
+} from "../../framework/internal.ts";
 import { ServerError } from "../errors.ts";
-
-/** What a server needs of an app to relay its broadcasts. */
-export interface BroadcastingApp {
-  readonly rooms: Rooms;
-  readonly config: { readonly [key: string]: unknown };
-}
 
 /** The relay a process installed; `close` ends its connections. */
 export interface Broadcasts {
@@ -23,12 +22,6 @@ export interface Broadcasts {
   /** A broadcast made on one of this process's pool threads (the pool's `onBroadcast`). */
   forward(envelope: BroadcastEnvelope): void;
   close(): Promise<void>;
-}
-
-/** Whether `app` keeps rooms (a Carafe app). */
-export function hasRooms(app: object): app is BroadcastingApp {
-  const candidate = app as Partial<BroadcastingApp>;
-  return typeof candidate.rooms?.broadcast === "function" && typeof candidate.config === "object";
 }
 
 /** The error for a `broadcastUrl` Carafe cannot use. */
@@ -44,12 +37,12 @@ export class BroadcastUrlError extends ServerError {
  * supervisor, or `null` in a process that is alone). Fails when Redis cannot be reached.
  */
 export async function connectBroadcasts(
-  app: BroadcastingApp,
+  app: Broadcasting,
   local: BroadcastRelay | null,
   /** Told when broadcasts through Redis are failing. */
   logger: Pick<Logger, "warn">,
 ): Promise<Broadcasts> {
-  const url = app.config["broadcastUrl"];
+  const url: unknown = app.relayUrl;
   const rooms = app.rooms;
   const forward = (envelope: BroadcastEnvelope): void => rooms.forward(envelope);
   if (url === null || url === undefined) {
@@ -65,7 +58,7 @@ export async function connectBroadcasts(
       `app.config.broadcastUrl must be a redis:// or rediss:// URL, got ${JSON.stringify(url)}`,
     );
   }
-  const channel = String(app.config["broadcastChannel"] ?? "carafe");
+  const channel = String(app.channel ?? "carafe");
   const redis = await connectRedis(url, channel, (envelope) => rooms.receive(envelope), logger);
   rooms.relay = redis;
   // Redis reaches every other worker already; a supervisor message would deliver twice.

@@ -15,8 +15,8 @@ import process from "node:process";
 import { ThreadPool, requestsBeforeRetiring, useHeapBound } from "../pool/index.ts";
 import { createRequestListener, type Exchange, type LoopOptions } from "../http/http-loop.ts";
 import { loadApp } from "../loading/load-app.ts";
-import { connectBroadcasts, hasRooms, type Broadcasts } from "./broadcast-relay.ts";
-import { createUpgrades, servesSockets } from "../http/websocket-upgrades.ts";
+import { connectBroadcasts, type Broadcasts } from "./broadcast-relay.ts";
+import { createUpgrades } from "../http/websocket-upgrades.ts";
 import { createWatchdog } from "../http/watchdog.ts";
 import type { BroadcastEnvelope, Logger } from "../../framework/internal.ts";
 import {
@@ -95,15 +95,14 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
     // toThread without --threads runs on its own pool, whose threads get the same heap bound.
     useHeapBound(options.threadMaxHeap);
     app = await loadApp(options.appSpec);
-    if (hasRooms(app)) {
+    if (app.broadcasting !== undefined) {
       // The supervisor passes each broadcast to the other workers.
       const supervisor = {
         publish: (envelope: BroadcastEnvelope) => send({ type: "broadcast", envelope }),
       };
-      broadcasts = await connectBroadcasts(app, supervisor, logger);
+      broadcasts = await connectBroadcasts(app.broadcasting, supervisor, logger);
     }
-    const wantsThreads =
-      options.threads > 0 || (app as { needsThreads?: boolean }).needsThreads === true;
+    const wantsThreads = options.threads > 0 || app.needsThreads === true;
     if (wantsThreads) {
       pool = await ThreadPool.start({
         appSpec: options.appSpec,
@@ -147,7 +146,7 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
     limits,
     ...(hooks.applyProxy ? { applyProxy: hooks.applyProxy } : {}),
     isDraining: () => draining,
-    watchdog: createWatchdog(app as object, 100, (message) => logger.warn(message)),
+    watchdog: createWatchdog(100, (message) => logger.warn(message)),
     ...(hooks.onExchange ? { onExchange: hooks.onExchange } : {}),
     ...(retireAfter === Infinity ? {} : { onResponse: countServed }),
   });
@@ -164,8 +163,8 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
       ),
     ),
   };
-  const upgrades = servesSockets(app)
-    ? createUpgrades(app, logger, {
+  const upgrades = app.sockets
+    ? createUpgrades(app.sockets, logger, {
         httpListener: listener,
         limits,
         ...(hooks.applyProxy ? { applyProxy: hooks.applyProxy } : {}),
