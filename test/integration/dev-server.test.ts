@@ -395,6 +395,54 @@ describe("the carafe command", () => {
   });
 
   it(
+    "lists where each kind of route runs, as its requests are planned",
+    { timeout: 30_000 },
+    async () => {
+      const result = await runCli(["routes", "test/fixtures/routes/app.ts"]);
+      assert.equal(result.code, 0, result.stderr);
+      const rows = new Map(
+        result.stdout
+          .trim()
+          .split("\n")
+          .slice(2)
+          .map((line) => {
+            const [endpoint = "", methods = "", rule = "", runsOn = ""] = line.split(/\s{2,}/);
+            return [endpoint, { methods, rule, runsOn }];
+          }),
+      );
+      assert.deepEqual(rows.get("asyncView"), { methods: "GET", rule: "/async", runsOn: "loop" });
+      assert.deepEqual(rows.get("syncView"), {
+        methods: "GET",
+        rule: "/sync",
+        runsOn: "loop (thread with --threads)",
+      });
+      assert.deepEqual(rows.get("markedView"), {
+        methods: "GET",
+        rule: "/marked",
+        runsOn: "thread",
+      });
+      assert.deepEqual(rows.get("pinnedView"), { methods: "GET", rule: "/pinned", runsOn: "loop" });
+      // A streamed body arrives on the loop, so its route stays there even with --threads.
+      assert.deepEqual(rows.get("uploadView"), {
+        methods: "POST",
+        rule: "/upload",
+        runsOn: "loop",
+      });
+      assert.deepEqual(rows.get("echo"), {
+        methods: "WEBSOCKET",
+        rule: "/echo",
+        runsOn: "loop (websocket)",
+      });
+      assert.deepEqual(rows.get("rooms.join"), {
+        methods: "WEBSOCKET",
+        rule: "/rooms/<name>",
+        runsOn: "loop (websocket)",
+      });
+      assert.equal(rows.size, 7, "every route is listed once");
+    },
+  );
+
+  it(
     "exits 1 with a clear message when the app module does not exist",
     { timeout: 30_000 },
     async () => {
