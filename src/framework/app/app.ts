@@ -155,7 +155,7 @@ export class Carafe extends Scaffold implements ServableApp {
 
   /** Whether some route asks to run on a pool thread (`{ thread: true }`). */
   get needsThreads(): boolean {
-    return this.urlMap.rules().some((rule) => rule.payload.thread === true);
+    return this.urlMap.rules().some((rule) => placementOf(rule.payload, false) === "thread");
   }
 
   /**
