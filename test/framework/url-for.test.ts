@@ -334,7 +334,7 @@ describe("urlFor of WebSocket routes (one URL map holds both kinds)", () => {
     });
     app.registerBlueprint(rooms);
     assert.equal(app.urlFor("rooms.join", { name: "lobby" }), "/rooms/lobby/ws");
-    assert.equal((await app.testClient().get("/rooms/lobby")).text, "/rooms/lobby/ws");
+    assert.equal((await app.testClient().get("/rooms/lobby")).text(), "/rooms/lobby/ws");
   });
 
   it("keeps an HTTP route and a socket route on the same path apart", async () => {
@@ -347,7 +347,7 @@ describe("urlFor of WebSocket routes (one URL map holds both kinds)", () => {
     assert.equal(app.urlFor("feedPage"), "/feed");
     assert.equal(app.urlFor("feedSocket"), "/feed");
     const client = app.testClient();
-    assert.equal((await client.get("/feed")).text, "page");
+    assert.equal((await client.get("/feed")).text(), "page");
     // A plain HTTP request never reaches a socket rule: 404, not 405.
     assert.equal((await client.get("/only-socket")).status, 404);
     assert.equal((await client.post("/feed")).headers.get("allow"), "GET, HEAD, OPTIONS");

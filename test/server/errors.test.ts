@@ -45,7 +45,7 @@ describe("server errors", () => {
     );
     const app = newApp();
     app.config.broadcastUrl = "http://localhost:6379";
-    await assert.rejects(connectBroadcasts(app as never, null, { warn: () => {} }), (error) =>
+    await assert.rejects(connectBroadcasts(app.broadcasting, null, { warn: () => {} }), (error) =>
       assertServerError(error, BroadcastUrlError, "ERR_BROADCAST_URL"),
     );
   });
