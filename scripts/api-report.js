@@ -34,13 +34,11 @@ const helperTypes = {
   TypedArrayConstructor: "NamedShared.array's constraint: Int32Array, Float64Array, …",
   SourceItem: "what an EventSource yields; users name EventSource",
   NotAMethod: "JsonObject's value for a key named like a method (then, has, …)",
+  VerbMethods: "the get/post/put/patch/delete members of Carafe and Blueprint, made from one list",
 };
 
 /** Types on Carafe's public face that the route-plan contract (app.ts) is redefining. */
-const undecided = {
-  UrlMap: "Carafe#urlMap (Flask's url_map): public with its own type, or internal",
-  BodyPlan: "Carafe#bodyPlanOf, which leaves the public class",
-};
+const undecided = {};
 
 // Declarations of the current sources, never a stale dist/.
 const tsc = spawnSync(

@@ -55,12 +55,16 @@ export { FileStorage } from "./http/forms.ts";
 export type { Logger } from "./app/logging.ts";
 export type {
   BodyChunk,
+  BodyPlan,
   BodyStream,
   ClientConnection,
+  Placement,
   RecordHandler,
+  RoutePlan,
   RequestRecord,
   ResponseRecord,
 } from "./boundary/records.ts";
+export type { RouteListing } from "./boundary/servable-app.ts";
 export { Request } from "./http/request.ts";
 export type { GetJsonOptions } from "./http/request.ts";
 export { Response, abort, json, makeResponse, redirect } from "./http/response.ts";

@@ -7,7 +7,6 @@ export { setManaged, setRunner, appsCreatedIn, runnerSlot, type Runner } from ".
 export { consoleLogger, withConsoleFallback } from "./app/logging.ts";
 export type { BodyPlan, Placement, RoutePlan } from "./boundary/records.ts";
 export type {
-  AppLogger,
   Broadcasting,
   RouteListing,
   ServableApp,

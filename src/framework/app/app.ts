@@ -98,7 +98,10 @@ export class Carafe extends Scaffold implements ServableApp {
   /** The module that created the app; pool threads import it to get their own copy. */
   readonly sourceFile: string | undefined;
   readonly config: AppConfig;
-  /** Every rule of the app, its WebSocket routes' included. */
+  /**
+   * Every rule of the app, its WebSocket routes' included; `listRoutes()` is the public view of
+   * it. @internal
+   */
   readonly urlMap: AppUrlMap = new UrlMap<RoutePayload, SocketRoute>();
   /** Absolute folder of static files, or `null`. */
   readonly staticFolder: string | null;
@@ -163,12 +166,18 @@ export class Carafe extends Scaffold implements ServableApp {
    * (DESIGN.md, "What runs where"; `threaded`: the server runs unmarked synchronous handlers on
    * threads) and how its body is read. Hand it back to `handle` for the same request.
    */
-  planOf(method: string, url: string, threaded = false): RequestPlan {
+  planOf(method: string, url: string, threaded = false): RoutePlan {
     const match = this.urlMap.match(method, rawPathOf(url));
     return new RequestPlan(this, match, threaded, this.config.maxContentLength);
   }
 
-  /** Every route with where its requests run, by the rule `planOf` places them with. */
+  /**
+   * Every route, HTTP and WebSocket, with where its requests run: by the rule `planOf` places
+   * them with (what `carafe routes` prints).
+   *
+   * @example
+   * for (const route of app.listRoutes()) console.log(route.endpoint, route.rule, route.withThreads);
+   */
   listRoutes(): RouteListing[] {
     const http = this.urlMap.rules().map((rule) => ({
       endpoint: rule.endpoint,
@@ -272,7 +281,7 @@ export class Carafe extends Scaffold implements ServableApp {
     this.#sockets.add(spec.rule, spec.endpoint, spec.options, spec.handler, undefined);
   }
 
-  /** The contract's WebSocket part: present when the app has WebSocket routes. */
+  /** The contract's WebSocket part: present when the app has WebSocket routes. @internal */
   get sockets(): SocketGate | undefined {
     return this.#sockets.any ? this.#socketGate : undefined;
   }
@@ -284,7 +293,10 @@ export class Carafe extends Scaffold implements ServableApp {
     },
   };
 
-  /** The contract's broadcasting part: the rooms, and where broadcasts go beyond this process. */
+  /**
+   * The contract's broadcasting part: the rooms, and where broadcasts go beyond this process.
+   * @internal
+   */
   get broadcasting(): Broadcasting {
     return {
       rooms: this.rooms,

@@ -26,19 +26,19 @@ export interface Broadcasting {
 
 /** One route as `carafe routes` lists it; its placement is the one its requests are planned with. */
 export interface RouteListing {
+  /** The name `urlFor` knows it by (`user`, `api.listUsers`). */
   readonly endpoint: string;
   /** Methods answered (HEAD included wherever GET is); `[]` for a WebSocket route. */
   readonly methods: readonly string[];
+  /** The URL rule, its blueprint's prefix included (`/user/<int:id>`). */
   readonly rule: string;
+  /** Whether it is a WebSocket route (it then runs on the loop that holds its connection). */
   readonly websocket: boolean;
   /** Where its requests run without threads (`--threads 0`, `app.run()`). */
   readonly withoutThreads: Placement;
   /** Where its requests run with `--threads N`. */
   readonly withThreads: Placement;
 }
-
-/** Where an app reports its failures: `error` at least; what it leaves out goes to standard error. */
-export type AppLogger = Pick<Logger, "error"> & Partial<Logger>;
 
 /**
  * An app a server can run: the base (`planOf`, `handle`) and the parts it has. A Carafe app has
@@ -47,17 +47,17 @@ export type AppLogger = Pick<Logger, "error"> & Partial<Logger>;
 export interface ServableApp extends RecordHandler {
   /** The app's name, for the boot banner. */
   readonly name?: string;
-  /** Where the server reports what fails around the app. */
-  readonly logger?: AppLogger;
+  /** Where the server reports what fails around the app; what it leaves out goes to standard error. */
+  readonly logger?: Pick<Logger, "error"> & Partial<Logger>;
   /** The module that created the app: pool threads import it to get their own copy. */
   readonly sourceFile?: string | undefined;
   /** Whether some route asks for a pool thread (`{ thread: true }`) even with `--threads 0`. */
   readonly needsThreads?: boolean;
   /** The configuration keys a server sets (`--debug`). */
   readonly config?: { debug: boolean };
-  /** Present when the app has WebSocket routes. */
+  /** Present when the app has WebSocket routes. @internal */
   readonly sockets?: SocketGate | undefined;
-  /** Present when the app keeps WebSocket rooms. */
+  /** Present when the app keeps WebSocket rooms. @internal */
   readonly broadcasting?: Broadcasting | undefined;
   /** Every route, HTTP and WebSocket, with where its requests run; for `carafe routes`. */
   listRoutes?(): readonly RouteListing[];
