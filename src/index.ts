@@ -5,4 +5,4 @@ export * from "./integrations/index.ts";
 export { startDevServer } from "./server/index.ts";
 export { fromFetchApp } from "./server/loading/fetch-app.ts";
 export type { FetchApp, FetchAppHandler, FetchAppOptions } from "./server/loading/fetch-app.ts";
-export type { DevServer, DevServerOptions, ServableApp } from "./server/index.ts";
+export type { DevServer, DevServerOptions } from "./server/index.ts";

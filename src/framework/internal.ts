@@ -5,13 +5,7 @@
 export * from "./index.ts";
 export { setManaged, setRunner, appsCreatedIn, runnerSlot, type Runner } from "./app/runner.ts";
 export { consoleLogger, withConsoleFallback } from "./app/logging.ts";
-export type { BodyPlan, Placement, RoutePlan } from "./boundary/records.ts";
-export type {
-  Broadcasting,
-  RouteListing,
-  ServableApp,
-  SocketGate,
-} from "./boundary/servable-app.ts";
+export type { Broadcasting, SocketGate } from "./boundary/servable-app.ts";
 export {
   BodyCollector,
   declaresMoreThan,

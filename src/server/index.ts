@@ -25,6 +25,5 @@ export async function startDevServer(
 }
 
 export type { DevServer, DevServerOptions } from "./dev/dev-server.ts";
-export type { ServableApp } from "../framework/internal.ts";
 export { createRequestListener, writeResponse } from "./http/http-loop.ts";
 export { AppLoadError, loadApp, parseAppSpec } from "./loading/load-app.ts";
