@@ -20,7 +20,7 @@ export {
 } from "./boundary/web-adapter.ts";
 export { bodyTooLarge } from "./errors.ts";
 export { exceptionResponse, prefersJson } from "./http/response.ts";
-export { UrlMap, type MatchResult } from "./routing/url-map.ts";
+export { UrlMap } from "./routing/url-map.ts";
 export { Rooms, type BroadcastEnvelope, type BroadcastRelay } from "./websocket/rooms.ts";
 export type { SocketDecision } from "./websocket/socket-routes.ts";
 export type { EncodedText, SocketTransport } from "./websocket/websocket.ts";

@@ -3,15 +3,8 @@
 // request pool is built on). Not a package export; only src/server imports it.
 
 export * from "./index.ts";
-export {
-  executeCall,
-  sendOutcome,
-  unsendable,
-  type CallOutcome,
-  type ThreadCall,
-} from "./calls.ts";
-export { defaultThreadHeapMb, describeThreads, heapLimits } from "./heap-bound.ts";
-export { namedSharedValues } from "./shared.ts";
+export { executeCall, sendOutcome, type CallOutcome, type ThreadCall } from "./calls.ts";
+export { defaultThreadHeapMb, describeThreads } from "./heap-bound.ts";
 export { entryUrl, spawnThread } from "./spawn.ts";
 export { callsOn, useExecutor, useHeapBound, type CallExecutor } from "./to-thread.ts";
 export { CallJob } from "./pool/call-job.ts";

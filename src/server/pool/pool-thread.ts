@@ -86,13 +86,9 @@ function sendHeld(): void {
 /** Each route's longest recent run (ms), by rule, slowly forgotten; see `FORGET`. */
 const recentLongest = new Map<string, number>();
 
-/**
- * Whether a request on `rule` is expected to be quick; `null` when the app does not name its
- * routes (an app served through `fetch`), so nothing is known either way.
- */
-function isQuick(rule: string | null, call: boolean): boolean | null {
-  if (call) return false;
-  if (rule === null) return null;
+/** Whether a request on `rule` is expected to be quick; a call (no rule) never is. */
+function isQuick(rule: string | null, call: boolean): boolean {
+  if (call || rule === null) return false;
   return (recentLongest.get(rule) ?? Infinity) < QUICK_MS;
 }
 
