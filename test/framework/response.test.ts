@@ -345,6 +345,18 @@ describe("cookies", () => {
     ]);
   });
 
+  it("adds the Expires a Max-Age implies when no Expires is given, as Werkzeug does", () => {
+    const before = Math.floor(Date.now() / 1000) * 1000;
+    const header = new Response("ok")
+      .setCookie("sid", "1", { maxAge: 3600 })
+      .headers.get("set-cookie");
+    const after = Date.now();
+    const match = /^sid=1; Expires=([^;]+); Max-Age=3600; Path=\/$/.exec(header ?? "");
+    assert.ok(match, `unexpected Set-Cookie: ${header}`);
+    const expires = Date.parse(match[1] as string);
+    assert.ok(expires >= before + 3600_000 && expires <= after + 3600_000, `Expires ${match[1]}`);
+  });
+
   it("writes SameSite=Strict and SameSite=Lax", () => {
     const response = new Response("ok")
       .setCookie("a", "1", { sameSite: "Strict" })

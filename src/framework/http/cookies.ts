@@ -6,9 +6,9 @@ import { CarafeError } from "../errors.ts";
 
 /** Attributes of a `Set-Cookie` header. */
 export interface CookieOptions {
-  /** Lifetime in seconds (`Max-Age`); `0` deletes the cookie. */
+  /** Lifetime in seconds (`Max-Age`, and the `Expires` it implies); `0` deletes the cookie. */
   maxAge?: number;
-  /** Absolute expiry (`Expires`). */
+  /** Absolute expiry (`Expires`); without it, `maxAge` sets `Expires` too. */
   expires?: Date;
   /** Path the cookie is sent for; default `/`. */
   path?: string;
@@ -114,16 +114,18 @@ export function serializeCookie(name: string, value: string, options: CookieOpti
   let header = `${name}=${encoded}`;
   if (options.domain !== undefined)
     header += `; Domain=${checkAttribute("Domain", options.domain)}`;
-  if (options.expires !== undefined) header += `; Expires=${options.expires.toUTCString()}`;
-  if (options.maxAge !== undefined) {
-    if (!Number.isFinite(options.maxAge)) {
-      throw new CarafeError(
-        "ERR_BAD_COOKIE",
-        `setCookie("${name}", …, { maxAge: ${options.maxAge} }): maxAge is a finite number of seconds; omit it for a session cookie`,
-      );
-    }
-    header += `; Max-Age=${Math.floor(options.maxAge)}`;
+  const maxAge = options.maxAge === undefined ? undefined : Math.floor(options.maxAge);
+  if (maxAge !== undefined && !Number.isFinite(maxAge)) {
+    throw new CarafeError(
+      "ERR_BAD_COOKIE",
+      `setCookie("${name}", …, { maxAge: ${options.maxAge} }): maxAge is a finite number of seconds; omit it for a session cookie`,
+    );
   }
+  // As Werkzeug does, a Max-Age brings the Expires it implies, for clients that know only Expires.
+  const expires =
+    options.expires ?? (maxAge === undefined ? undefined : new Date(Date.now() + maxAge * 1000));
+  if (expires !== undefined) header += `; Expires=${expires.toUTCString()}`;
+  if (maxAge !== undefined) header += `; Max-Age=${maxAge}`;
   header += `; Path=${checkAttribute("Path", options.path ?? "/")}`;
   // Browsers drop a Partitioned cookie that is not Secure, so partitioned implies it (as in Werkzeug).
   if (options.secure || options.partitioned) header += "; Secure";
