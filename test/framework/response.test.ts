@@ -113,6 +113,11 @@ describe("return-value conversion", () => {
     assert.equal((await client.get("/scalar")).json(), "just a string");
   });
 
+  it("lets json()'s headers replace the Content-Type instead of sending a second one", () => {
+    const response = json({ ok: true }, 200, { "Content-Type": "application/problem+json" });
+    assert.deepEqual(response.headers.getAll("content-type"), ["application/problem+json"]);
+  });
+
   it("refuses json() on a value that cannot be serialised", () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;

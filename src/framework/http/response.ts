@@ -250,8 +250,13 @@ export function json(value: unknown, status = 200, headers?: HeadersInit): Respo
     );
   }
   const response = new Response(text, { status, mimetype: "application/json" });
-  if (headers)
-    for (const [name, each] of new HeaderMap(headers)) response.headers.append(name, each);
+  if (headers) {
+    for (const [name, each] of new HeaderMap(headers)) {
+      // A Content-Type given here replaces the JSON one instead of sending a second header.
+      if (name.toLowerCase() === "content-type") response.headers.set(name, each);
+      else response.headers.append(name, each);
+    }
+  }
   return response;
 }
 
