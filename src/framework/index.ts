@@ -13,7 +13,7 @@ export { findContext, g, request, session } from "./context/context.ts";
 export type { AppGlobals, ContextApp, RequestContext } from "./context/context.ts";
 export type { CookieOptions } from "./http/cookies.ts";
 export { HeaderMap, MultiDict, RequestHeaders } from "./http/datastructures.ts";
-export type { HeadersInit } from "./http/datastructures.ts";
+export type { GetOptions, HeadersInit } from "./http/datastructures.ts";
 export {
   BadGateway,
   BadRequest,

@@ -1,7 +1,7 @@
 // Small containers shared by requests and responses: a multi-valued dictionary (query strings,
 // forms, files) and header maps for each direction.
 
-import { CarafeError } from "../errors.ts";
+import { BadRequest, CarafeError } from "../errors.ts";
 
 /**
  * A dictionary whose keys may hold several values, in the order they arrived
@@ -18,12 +18,37 @@ export class MultiDict<V = string> implements Iterable<[string, V]> {
     if (entries) for (const [key, value] of entries) this.append(key, value);
   }
 
-  /** The first value of `key`, or `fallback` (default `undefined`) when it is absent. */
+  /**
+   * The first value of `key`, or `fallback` (default `undefined`) when it is absent. With
+   * `{ type, default }` the value goes through `type` first, as in Werkzeug: a `type` that
+   * throws, or gives `NaN`, gives the default instead (`?n=abc` with `type: Number`).
+   *
+   * @example
+   * request.args.get("page", { type: Number, default: 1 }); // 1 for ?page=x or no page
+   */
   get(key: string): V | undefined;
+  get<T, D = undefined>(key: string, options: GetOptions<V, T, D>): T | D;
   get<D>(key: string, fallback: D): V | D;
-  get<D>(key: string, fallback?: D): V | D | undefined {
+  get<T, D>(key: string, fallback?: D | GetOptions<V, T, D>): V | T | D | undefined {
     const values = this.#map.get(key);
-    return values === undefined ? fallback : values[0];
+    if (!isGetOptions<V, T, D>(fallback)) return values === undefined ? fallback : values[0];
+    if (values === undefined) return fallback.default as D;
+    try {
+      const converted = fallback.type(values[0] as V);
+      return Number.isNaN(converted) ? (fallback.default as D) : converted;
+    } catch {
+      return fallback.default as D;
+    }
+  }
+
+  /**
+   * The first value of `key`; a 400 Bad Request naming the key when it is absent (Flask's
+   * `request.form["title"]`).
+   */
+  require(key: string): V {
+    const values = this.#map.get(key);
+    if (values === undefined) throw new BadRequest(`The request has no '${key}'.`);
+    return values[0] as V;
   }
 
   /** Every value of `key`, in arrival order; empty when it is absent. */
@@ -59,6 +84,16 @@ export class MultiDict<V = string> implements Iterable<[string, V]> {
     return this.#map.keys();
   }
 
+  /** The first value of each key, in key order (Werkzeug's `values()`; `getAll` for the rest). */
+  *values(): IterableIterator<V> {
+    for (const values of this.#map.values()) yield values[0] as V;
+  }
+
+  /** Each key with its first value (Werkzeug's `items()`; iterate the dict for every pair). */
+  *items(): IterableIterator<[string, V]> {
+    for (const [key, values] of this.#map) yield [key, values[0] as V];
+  }
+
   /** Every `[key, value]` pair, repeated keys included. */
   *[Symbol.iterator](): Iterator<[string, V]> {
     for (const [key, values] of this.#map) for (const value of values) yield [key, value];
@@ -72,13 +107,29 @@ export class MultiDict<V = string> implements Iterable<[string, V]> {
   }
 }
 
+/** How `MultiDict.get` converts a value: `type` makes it, `default` stands in when it fails. */
+export interface GetOptions<V, T, D> {
+  type: (value: V) => T;
+  default?: D;
+}
+
+function isGetOptions<V, T, D>(value: unknown): value is GetOptions<V, T, D> {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as { type?: unknown }).type === "function"
+  );
+}
+
 /** Read-only, case-insensitive view of a request's headers. */
 export class RequestHeaders implements Iterable<[string, string]> {
   constructor(private readonly raw: Record<string, string>) {}
 
-  /** The header's value (repeated headers joined with `, `), or `undefined`. */
-  get(name: string): string | undefined {
-    return this.raw[name.toLowerCase()];
+  /** The header's value (repeated headers joined with `, `), or `fallback` when it is absent. */
+  get(name: string): string | undefined;
+  get<D>(name: string, fallback: D): string | D;
+  get<D>(name: string, fallback?: D): string | D | undefined {
+    return this.raw[name.toLowerCase()] ?? fallback;
   }
 
   has(name: string): boolean {

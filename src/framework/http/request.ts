@@ -196,6 +196,14 @@ export class Request<P = Record<string, unknown>> {
     return this.#path;
   }
 
+  /**
+   * The decoded path and the raw query string, always joined by `?` (Werkzeug's `full_path`):
+   * `/search?q=tea`, or `/about?` without a query.
+   */
+  get fullPath(): string {
+    return `${this.path}?${this.queryString}`;
+  }
+
   /** `http` or `https`. */
   get scheme(): "http" | "https" {
     return this.record.scheme;
