@@ -232,7 +232,8 @@ export class RequestPipeline {
     const request = context.request;
     let value: unknown;
     try {
-      if (needsBodyStep(request)) yield* loadBody(request);
+      // A view already called (`outcome`) was plain: #isPlain found no body step for it.
+      if (outcome === undefined && needsBodyStep(request)) yield* loadBody(request);
       if (this.#chainOf(request.blueprint).before) value = yield* this.#preprocessRequest(context);
       if (outcome !== undefined) value = yield settle(outcome);
       else if (value === undefined) value = yield* dispatchRequest(request, match);
