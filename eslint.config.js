@@ -1,7 +1,7 @@
 // Lint rules, including the layer rules of the architecture: imports point one way
-// (server → framework, anything → threading, integrations → public exports), checked on
-// resolved paths for every kind of import. Import cycles are scripts/check-cycles.js's: the
-// cycle rules of ESLint plugins skip type-only imports.
+// (server → framework, anything → threading, integrations → public exports, security →
+// CarafeError only), checked on resolved paths for every kind of import. Import cycles are
+// scripts/check-cycles.js's: the cycle rules of ESLint plugins skip type-only imports.
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import js from "@eslint/js";
@@ -126,6 +126,17 @@ export default tseslint.config(
               target: "src/server",
               from: "src/integrations",
               message: "the server does not import integrations.",
+            },
+            {
+              target: "src/security",
+              from: "src/framework",
+              except: ["./errors.ts"],
+              message: "security uses the framework's errors (framework/errors.ts) only.",
+            },
+            {
+              target: "src/security",
+              from: ["src/server", "src/threading", "src/integrations"],
+              message: "security needs node:crypto and CarafeError only.",
             },
           ],
         },
