@@ -84,6 +84,7 @@ export type {
   AfterRequestHook,
   Awaitable,
   BeforeRequestHook,
+  ContextProcessor,
   ErrorClass,
   ErrorHandler,
   ErrorHandlerMap,
@@ -92,6 +93,7 @@ export type {
   RouteOptions,
   Scaffold,
   TeardownHook,
+  TemplateFunction,
 } from "./app/scaffold.ts";
 export { guessMimetype, safeJoin, sendFile, sendFromDirectory } from "./http/send-file.ts";
 export type { SendFileOptions } from "./http/send-file.ts";

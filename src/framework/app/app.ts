@@ -28,7 +28,14 @@ import { Request, rawPathOf } from "../http/request.ts";
 import type { Converter, ConverterFactory } from "../routing/converters.ts";
 import { UrlMap } from "../routing/url-map.ts";
 import { callerFile, registerApp, runnerSlot, type RunOptions } from "./runner.ts";
-import { Scaffold, type HookScope, type RouteSpec, type SocketSpec } from "./scaffold.ts";
+import {
+  Scaffold,
+  namedTemplateFunction,
+  type HookScope,
+  type RouteSpec,
+  type SocketSpec,
+  type TemplateFunction,
+} from "./scaffold.ts";
 import { sendFromDirectory } from "../http/send-file.ts";
 import { openSession, type Session } from "../context/sessions.ts";
 import { TestClient } from "../boundary/test-client.ts";
@@ -119,6 +126,12 @@ export class Carafe extends Scaffold implements ServableApp {
    * the process; declare them at the module's top level (see docs/threading.md).
    */
   readonly shared = new NamedShared();
+  /** Template filters by name (`templateFilter`); the template integration installs them. */
+  readonly templateFilters = new Map<string, TemplateFunction>();
+  /** Template global functions by name (`templateGlobal`). */
+  readonly templateGlobals = new Map<string, TemplateFunction>();
+  /** Template tests by name (`templateTest`). */
+  readonly templateTests = new Map<string, TemplateFunction>();
 
   readonly #scopes = new Map<string | undefined, HookScope>();
   readonly #pipeline = new RequestPipeline(this, this.#scopes);
@@ -392,9 +405,65 @@ export class Carafe extends Scaffold implements ServableApp {
       this.#checkEndpoint(prefixed(rule), full, socket);
       this.#sockets.add(prefixed(rule), full, options, handler, name);
     }
+    // App-wide hooks are added once per app, however many names the blueprint is mounted under.
+    const first = ![...this.blueprints.values()].includes(blueprint);
     blueprint.markRegistered();
     this.blueprints.set(name, blueprint);
+    if (first) for (const setup of blueprint.appSetup) setup(this);
     this.#scopes.set(name, blueprint);
+    return this;
+  }
+
+  /**
+   * Adds a filter for the app's templates, named `name` or the function's name.
+   *
+   * @example
+   * app.templateFilter(function reverse(text: string) { return [...text].reverse().join(""); });
+   * // {{ "abc" | reverse }} → cba
+   */
+  templateFilter(filter: TemplateFunction): this;
+  templateFilter(name: string, filter: TemplateFunction): this;
+  templateFilter(nameOrFn: string | TemplateFunction, maybeFn?: TemplateFunction): this {
+    return this.#addTemplateFunction(this.templateFilters, "templateFilter()", nameOrFn, maybeFn);
+  }
+
+  /**
+   * Adds a global function for the app's templates, named `name` or the function's name.
+   * Keyword arguments (`f(a, b=2)`) arrive as a last object argument.
+   *
+   * @example
+   * app.templateGlobal("now", () => new Date().toISOString());
+   * // {{ now() }}
+   */
+  templateGlobal(fn: TemplateFunction): this;
+  templateGlobal(name: string, fn: TemplateFunction): this;
+  templateGlobal(nameOrFn: string | TemplateFunction, maybeFn?: TemplateFunction): this {
+    return this.#addTemplateFunction(this.templateGlobals, "templateGlobal()", nameOrFn, maybeFn);
+  }
+
+  /**
+   * Adds a test for the app's templates (`{% if value is name %}`), named `name` or the
+   * function's name.
+   *
+   * @example
+   * app.templateTest(function weekend(day: Date) { return day.getDay() % 6 === 0; });
+   * // {% if post.created is weekend %}
+   */
+  templateTest(test: TemplateFunction): this;
+  templateTest(name: string, test: TemplateFunction): this;
+  templateTest(nameOrFn: string | TemplateFunction, maybeFn?: TemplateFunction): this {
+    return this.#addTemplateFunction(this.templateTests, "templateTest()", nameOrFn, maybeFn);
+  }
+
+  #addTemplateFunction(
+    into: Map<string, TemplateFunction>,
+    method: string,
+    nameOrFn: string | TemplateFunction,
+    maybeFn: TemplateFunction | undefined,
+  ): this {
+    this.checkSetup(method);
+    const [name, fn] = namedTemplateFunction(method, nameOrFn, maybeFn);
+    into.set(name, fn);
     return this;
   }
 

@@ -67,6 +67,15 @@ export type TeardownHook = (error: unknown) => Awaitable<void>;
 /** Turns an error into a response. */
 export type ErrorHandler<E = unknown> = (error: E) => Awaitable<ResponseValue>;
 
+/**
+ * Returns values merged into the context of every template rendered (Flask's context
+ * processor): a plain object, computed synchronously (templates render synchronously).
+ */
+export type ContextProcessor = () => Record<string, unknown>;
+
+/** A template filter, global function or test: a plain function called while a template renders. */
+export type TemplateFunction = (...args: never[]) => unknown;
+
 /** A constructor of errors (`NotFound`, `TypeError`, your own class). */
 export type ErrorClass<E = Error> = abstract new (...args: never[]) => E;
 
@@ -127,7 +136,7 @@ function isFunction(value: unknown): boolean {
 }
 
 /** Maps `errorHandler`'s first argument to the key pair error handlers are stored under. */
-function errorKey(key: number | ErrorClass<unknown>): [number | null, ErrorClass<unknown>] {
+export function errorKey(key: number | ErrorClass<unknown>): [number | null, ErrorClass<unknown>] {
   if (typeof key === "number") {
     if (!Number.isInteger(key) || key < 400 || key > 599) {
       throw new CarafeError(
@@ -182,6 +191,8 @@ export abstract class Scaffold {
   readonly afterRequestHooks: AfterRequestHook[] = [];
   readonly teardownHooks: TeardownHook[] = [];
   readonly errorHandlers: ErrorHandlerMap = new Map();
+  /** Context processors of this scope, in registration order. */
+  readonly contextProcessors: ContextProcessor[] = [];
 
   /** Registers a route; `setupMethod` has been checked by the caller. @internal */
   protected abstract addRoute(spec: RouteSpec): void;
@@ -331,6 +342,50 @@ export abstract class Scaffold {
     byClass.set(errorClass, handler as ErrorHandler);
     return this;
   }
+
+  /**
+   * Merges what `processor` returns into the context of every template rendered (on a
+   * blueprint: of the templates its own requests render). The values a render is given win
+   * over a processor's.
+   *
+   * @example
+   * app.contextProcessor(() => ({ siteName: "Flaskr", year: new Date().getFullYear() }));
+   */
+  contextProcessor(processor: ContextProcessor): this {
+    this.checkSetup("contextProcessor()");
+    this.contextProcessors.push(checkFunction("contextProcessor()", processor));
+    return this;
+  }
+}
+
+/** `fn`, when it is a function; a clear error naming `method` otherwise. */
+export function checkFunction<F>(method: string, fn: F | undefined): F {
+  if (typeof fn !== "function") {
+    throw new CarafeError("ERR_BAD_TEMPLATE_HOOK", `${method}: expected a function`);
+  }
+  return fn;
+}
+
+/**
+ * The name and function of `templateFilter([name,] fn)` and its kin: the name defaults to the
+ * function's.
+ */
+export function namedTemplateFunction(
+  method: string,
+  nameOrFn: string | TemplateFunction,
+  maybeFn: TemplateFunction | undefined,
+): [string, TemplateFunction] {
+  const fn = checkFunction(method, typeof nameOrFn === "string" ? maybeFn : nameOrFn);
+  const name = typeof nameOrFn === "string" ? nameOrFn : fn.name;
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+    throw new CarafeError(
+      "ERR_BAD_TEMPLATE_HOOK",
+      name === ""
+        ? `${method}: the function has no name; pass one first, e.g. ${method.replace("()", "")}("shout", fn)`
+        : `${method}: ${JSON.stringify(name)} is not a name a template can use (letters, digits and _, not first a digit)`,
+    );
+  }
+  return [name, fn];
 }
 
 for (const verb of VERBS) {
