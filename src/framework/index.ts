@@ -10,6 +10,8 @@ export type { BlueprintOptions } from "./app/blueprint.ts";
 export type { AppConfig, CarafeConfig } from "./app/config.ts";
 export { DEFAULT_MAX_CONTENT_LENGTH } from "./app/config.ts";
 export { findContext, g, request, session } from "./context/context.ts";
+export { flash, getFlashedMessages } from "./context/flash.ts";
+export type { FlashedMessage, FlashedMessagesOptions } from "./context/flash.ts";
 export type { AppGlobals, ContextApp, RequestContext } from "./context/context.ts";
 export type { CookieOptions } from "./http/cookies.ts";
 export { HeaderMap, MultiDict, RequestHeaders } from "./http/datastructures.ts";
