@@ -1,10 +1,19 @@
 // Templates on Nunjucks, whose syntax is Jinja2's, so Flask templates carry over. Each app gets
-// one environment over its `templates/` folder, with autoescaping on and `url_for`/`urlFor`,
-// `request`, `session`, `g` and `config` available inside templates.
+// one environment over its `templates/` folder, with autoescaping on, `url_for`/`urlFor` and
+// `get_flashed_messages`, and the filters, globals and tests the app registered; every render
+// gets `request`, `session`, `g` and `config` (with Jinja's item access: template-views.ts),
+// then what the app's and the blueprint's context processors return, then its own values.
 
 import { createRequire } from "node:module";
 import type nunjucks from "nunjucks";
-import { CarafeError, findContext, type Carafe } from "../framework/index.ts";
+import {
+  CarafeError,
+  findContext,
+  getFlashedMessages,
+  type Carafe,
+  type RequestContext,
+} from "../framework/index.ts";
+import { templateValue } from "./template-views.ts";
 
 type Nunjucks = typeof nunjucks;
 let loaded: Nunjucks | undefined;
@@ -46,24 +55,111 @@ function urlForInTemplates(app: Carafe) {
   };
 }
 
+function isKeywords(value: unknown): value is Keywords {
+  return typeof value === "object" && value !== null && (value as Keywords).__keywords === true;
+}
+
 /**
- * The Nunjucks environment of `app` (created on first use); add filters and globals to it.
- *
- * @example
- * templateEnvironment(app).addFilter("shout", (text: string) => text.toUpperCase());
+ * Jinja's `get_flashed_messages(with_categories=false, category_filter=())`, with its
+ * arguments given by position or by keyword.
  */
-export function templateEnvironment(app: Carafe): nunjucks.Environment {
-  let environment = app.extensions.get(ENVIRONMENT) as nunjucks.Environment | undefined;
-  if (environment === undefined) {
+function getFlashedMessagesInTemplates(...args: unknown[]): unknown[] {
+  const keywords = isKeywords(args.at(-1)) ? (args.pop() as Keywords) : {};
+  const withCategories = args[0] ?? keywords["with_categories"] ?? keywords["withCategories"];
+  let filter = args[1] ?? keywords["category_filter"] ?? keywords["categoryFilter"] ?? [];
+  if (typeof filter === "string") filter = [filter];
+  if (!Array.isArray(filter) || filter.some((category) => typeof category !== "string")) {
+    throw new CarafeError(
+      "ERR_BAD_FLASH",
+      `get_flashed_messages(category_filter=…) takes a list of categories, e.g. ["error"] (got ${JSON.stringify(filter)})`,
+    );
+  }
+  return getFlashedMessages({
+    withCategories: Boolean(withCategories),
+    categoryFilter: filter as string[],
+  });
+}
+
+/** An app's environment, and whether it has every filter, global and test the app will have. */
+interface Templates {
+  readonly environment: nunjucks.Environment;
+  complete: boolean;
+}
+
+/**
+ * Installs the app's filters, globals and tests. Until the app serves, more may be registered
+ * (or a name given another function), so each use installs them again; once it serves,
+ * registration is closed and one last install is enough.
+ */
+function installAppFunctions(app: Carafe, templates: Templates): void {
+  if (templates.complete) return;
+  const { environment } = templates;
+  for (const [name, fn] of app.templateFilters) environment.addFilter(name, fn);
+  for (const [name, fn] of app.templateGlobals) environment.addGlobal(name, fn);
+  // Nunjucks has addTest; its type definitions do not declare it.
+  const withTests = environment as typeof environment & {
+    addTest(name: string, test: (...args: never[]) => unknown): unknown;
+  };
+  for (const [name, fn] of app.templateTests) withTests.addTest(name, fn);
+  templates.complete = app.serving;
+}
+
+function templatesOf(app: Carafe): Templates {
+  let templates = app.extensions.get(ENVIRONMENT) as Templates | undefined;
+  if (templates === undefined) {
     const engine = loadNunjucks();
     const loader = new engine.FileSystemLoader(app.templateFolder, { noCache: app.config.debug });
-    environment = new engine.Environment(loader, { autoescape: true });
+    const environment = new engine.Environment(loader, { autoescape: true });
     const urlFor = urlForInTemplates(app);
     environment.addGlobal("url_for", urlFor);
     environment.addGlobal("urlFor", urlFor);
-    app.extensions.set(ENVIRONMENT, environment);
+    environment.addGlobal("get_flashed_messages", getFlashedMessagesInTemplates);
+    environment.addGlobal("getFlashedMessages", getFlashedMessagesInTemplates);
+    templates = { environment, complete: false };
+    app.extensions.set(ENVIRONMENT, templates);
   }
-  return environment;
+  installAppFunctions(app, templates);
+  return templates;
+}
+
+/**
+ * The Nunjucks environment of `app` (created on first use). The app's `templateFilter`,
+ * `templateGlobal` and `templateTest` add to it; so may Nunjucks' own methods.
+ *
+ * @example
+ * templateEnvironment(app).addExtension("RemoteExtension", new RemoteExtension());
+ */
+export function templateEnvironment(app: Carafe): nunjucks.Environment {
+  return templatesOf(app).environment;
+}
+
+/** Runs the context processors that apply to `request`: the app's, then its blueprint's. */
+function processedContext(app: Carafe, request: RequestContext): Record<string, unknown> {
+  const name = request.request.blueprint;
+  const blueprint = name === undefined ? undefined : app.blueprints.get(name);
+  const values: Record<string, unknown> = {};
+  for (const scope of blueprint === undefined ? [app] : [app, blueprint]) {
+    for (const processor of scope.contextProcessors) {
+      const returned: unknown = processor();
+      const promised =
+        typeof (returned as Partial<PromiseLike<unknown>> | null)?.then === "function";
+      if (
+        promised ||
+        returned === null ||
+        typeof returned !== "object" ||
+        Array.isArray(returned)
+      ) {
+        throw new CarafeError(
+          "ERR_BAD_CONTEXT_PROCESSOR",
+          promised
+            ? `the context processor ${processor.name || "(anonymous)"} returned a promise; it must return its values synchronously (templates render synchronously): load async data in a beforeRequest hook and keep it on g`
+            : `the context processor ${processor.name || "(anonymous)"} returned ${String(returned)}; it must return a plain object of template values`,
+        );
+      }
+      Object.assign(values, returned);
+    }
+  }
+  return values;
 }
 
 function templateContext(context: Record<string, unknown>): [Carafe, Record<string, unknown>] {
@@ -78,16 +174,16 @@ function templateContext(context: Record<string, unknown>): [Carafe, Record<stri
   const session = request.session;
   // A page built from session data depends on the cookie: caches must vary on it.
   if (session.size > 0) session.accessed = true;
-  return [
-    app,
-    {
-      config: app.config,
-      request: request.request,
-      session: session.toJSON(),
-      g: request.g,
-      ...context,
-    },
-  ];
+  const values: Record<string, unknown> = {
+    config: app.config,
+    request: request.request,
+    session,
+    g: request.g,
+    ...processedContext(app, request),
+    ...context,
+  };
+  for (const key in values) values[key] = templateValue(values[key]);
+  return [app, values];
 }
 
 /**
@@ -99,7 +195,7 @@ function templateContext(context: Record<string, unknown>): [Carafe, Record<stri
 export function renderTemplate(name: string, context: Record<string, unknown> = {}): string {
   const [app, values] = templateContext(context);
   try {
-    return templateEnvironment(app).render(name, values);
+    return templatesOf(app).environment.render(name, values);
   } catch (error) {
     throw new CarafeError("ERR_TEMPLATE", `template '${name}' failed: ${(error as Error).message}`);
   }
@@ -112,7 +208,7 @@ export function renderTemplateString(
 ): string {
   const [app, values] = templateContext(context);
   try {
-    return templateEnvironment(app).renderString(source, values);
+    return templatesOf(app).environment.renderString(source, values);
   } catch (error) {
     throw new CarafeError("ERR_TEMPLATE", `template string failed: ${(error as Error).message}`);
   }
