@@ -7,7 +7,15 @@ export type { CarafeOptions, RegisterBlueprintOptions, RoutePayload } from "./ap
 export type { UrlForOptions } from "./app/url-for.ts";
 export { Blueprint } from "./app/blueprint.ts";
 export type { BlueprintOptions } from "./app/blueprint.ts";
-export type { AppConfig, CarafeConfig } from "./app/config.ts";
+export type {
+  AppConfig,
+  CarafeConfig,
+  ConfigFileLoader,
+  ConfigLoaders,
+  ConfigMapping,
+  ConfigValues,
+  FromFileOptions,
+} from "./app/config.ts";
 export { DEFAULT_MAX_CONTENT_LENGTH } from "./app/config.ts";
 export { findContext, g, request, session } from "./context/context.ts";
 export { flash, getFlashedMessages } from "./context/flash.ts";

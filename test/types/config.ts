@@ -1,6 +1,6 @@
 // Type tests for the app's configuration: checked by `npm run typecheck`, never run.
 
-import { Carafe, type AppConfig, type CarafeConfig } from "carafe";
+import { Carafe, type AppConfig, type CarafeConfig, type ConfigValues } from "carafe";
 
 // An app declares its own keys by merging into AppConfig (as AppGlobals and SessionData).
 declare module "carafe" {
@@ -37,3 +37,27 @@ app.config.greting = "hello";
 app.config.greeting = 42;
 // @ts-expect-error Carafe's keys keep theirs
 app.config.maxContentLength = "1 MiB";
+
+// The loaders: a key that names a config key keeps its type; any other key is checked at run time.
+app.config.fromMapping({ secretKey: "dev", SECRET_KEY: "dev", DATABASE: "/srv/app.db" });
+app.config.fromMapping({ greeting: "hi", debug: true });
+// @ts-expect-error secretKey is a string or null
+app.config.fromMapping({ secretKey: 42 });
+// @ts-expect-error a declared key of the app keeps its type too
+app.config.fromMapping({ greeting: 42 });
+const testConfig: Partial<ConfigValues> = { testing: true };
+app.config.fromMapping(testConfig);
+const _loaded: boolean = app.config.fromFile("config.json", { silent: true });
+const _parsed: boolean = app.config.fromFile("config.toml", (text) => text.length, {
+  silent: true,
+});
+// @ts-expect-error the loader is a function of the file's text
+app.config.fromFile("config.toml", "toml");
+app.config.fromPrefixedEnv();
+app.config.fromPrefixedEnv("FLASKR");
+// The methods are not among the keys.
+const _values: Expect<Equal<keyof ConfigValues & "fromFile", never>> = true;
+const _valuesKeep: Expect<Equal<ConfigValues["greeting"], string | undefined>> = true;
+
+const _instance: string = app.instancePath;
+new Carafe({ instancePath: "/srv/instance", instanceRelativeConfig: true });

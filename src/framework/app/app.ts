@@ -6,7 +6,8 @@
 import { dirname, resolve } from "node:path";
 import process from "node:process";
 import type { Blueprint } from "./blueprint.ts";
-import { makeConfig, type AppConfig, type CarafeConfig } from "./config.ts";
+import type { AppConfig, CarafeConfig } from "./config.ts";
+import { makeConfig } from "./config-object.ts";
 import { buildUrl, type UrlForOptions } from "./url-for.ts";
 import { RequestContext, isAsyncFunction, runAsync } from "../context/context.ts";
 import { CarafeError, NotFound } from "../errors.ts";
@@ -67,6 +68,16 @@ export interface CarafeOptions extends Partial<CarafeConfig> {
   staticUrlPath?: string;
   /** Folder of templates; default `templates`. */
   templateFolder?: string;
+  /**
+   * The instance folder: files that belong to this installation (a database, a local config),
+   * kept out of version control. Default `instance`; a relative path starts from `rootPath`.
+   */
+  instancePath?: string;
+  /**
+   * Relative paths of `app.config.fromFile` start from `instancePath` rather than `rootPath`
+   * (Flask's `instance_relative_config`).
+   */
+  instanceRelativeConfig?: boolean;
 }
 
 /** Options of `registerBlueprint`. */
@@ -115,6 +126,15 @@ export class Carafe extends Scaffold implements ServableApp {
   readonly staticUrlPath: string;
   /** Absolute folder of templates. */
   readonly templateFolder: string;
+  /**
+   * Absolute path of the instance folder (`instance` beside the app by default). Carafe does not
+   * create it, as Flask does not: an app that writes there makes it, usually in its factory.
+   *
+   * @example
+   * mkdirSync(app.instancePath, { recursive: true });
+   * app.config.fromMapping({ DATABASE: join(app.instancePath, "flaskr.sqlite") });
+   */
+  readonly instancePath: string;
   /** Registered blueprints by name. */
   readonly blueprints = new Map<string, Blueprint>();
   /** Where errors and warnings go; replace it to route them elsewhere. */
@@ -142,14 +162,33 @@ export class Carafe extends Scaffold implements ServableApp {
 
   constructor(options: CarafeOptions = {}) {
     super();
-    const { name, rootPath, staticFolder, staticUrlPath, templateFolder, ...config } = options;
+    const {
+      name,
+      rootPath,
+      staticFolder,
+      staticUrlPath,
+      templateFolder,
+      instancePath,
+      instanceRelativeConfig,
+      ...config
+    } = options;
     this.name = name ?? "carafe";
     this.sourceFile = callerFile();
     this.rootPath = resolve(
       rootPath ?? (this.sourceFile === undefined ? process.cwd() : dirname(this.sourceFile)),
     );
     registerApp(this, this.sourceFile);
-    this.config = makeConfig(config);
+    if (instancePath !== undefined && (typeof instancePath !== "string" || instancePath === "")) {
+      throw new CarafeError(
+        "ERR_CONFIG_VALUE",
+        `new Carafe({ instancePath }) must be a folder's path (got ${JSON.stringify(instancePath) ?? String(instancePath)})`,
+      );
+    }
+    this.instancePath = resolve(this.rootPath, instancePath ?? "instance");
+    this.config = makeConfig(
+      config,
+      instanceRelativeConfig === true ? this.instancePath : this.rootPath,
+    );
     checkBodyLimit(this.config.maxContentLength, "new Carafe({ maxContentLength })");
     this.staticUrlPath = (staticUrlPath ?? "/static").replace(/\/+$/, "");
     this.staticFolder =
