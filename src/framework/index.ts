@@ -16,6 +16,8 @@ export type {
   ConfigValues,
   FromFileOptions,
 } from "./app/config.ts";
+export { Resource } from "./app/resources.ts";
+export type { ResourceMode } from "./app/resources.ts";
 export { DEFAULT_MAX_CONTENT_LENGTH } from "./app/config.ts";
 export { findContext, g, request, session } from "./context/context.ts";
 export { flash, getFlashedMessages } from "./context/flash.ts";

@@ -1,10 +1,10 @@
-// The instance folder and the config loaders (fromFile, fromPrefixedEnv, fromMapping), on real
-// files in a temporary folder and real environment variables.
+// The instance folder, the config loaders (fromFile, fromPrefixedEnv, fromMapping) and the app's
+// resources, on real files in a temporary folder and real environment variables.
 
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import process from "node:process";
 import { after, afterEach, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -616,6 +616,128 @@ describe("app.config as data", () => {
     assert.deepEqual(shown, Object.keys(app.config));
     assert.ok(shown.includes("greeting"));
     assert.equal(shown.includes("fromFile"), false);
+  });
+});
+
+describe("app.openResource", () => {
+  it("reads a file beside the app, as bytes or text, from a view through currentApp", async () => {
+    const root = folder({ "schema.sql": "CREATE TABLE user (id INTEGER);\n", "data/blob.bin": "" });
+    writeFileSync(join(root, "data/blob.bin"), Buffer.from([0, 255, 1]));
+    const app = makeApp(root);
+    app.get("/schema", () => currentApp.openResource("schema.sql").text());
+    app.get("/blob", () => currentApp.openResource("data/blob.bin").read());
+    const client = app.testClient();
+    assert.equal(await (await client.get("/schema")).text(), "CREATE TABLE user (id INTEGER);\n");
+    assert.deepEqual([...(await client.get("/blob")).body], [0, 255, 1]);
+    const resource = app.openResource("schema.sql");
+    assert.equal(resource.path, join(root, "schema.sql"));
+    assert.ok(Buffer.isBuffer(resource.read()));
+    assert.equal(app.openResource("./data/../schema.sql").text().length, 32);
+  });
+
+  it("decodes with the encoding asked for", () => {
+    const root = folder();
+    writeFileSync(join(root, "latin1.txt"), Buffer.from([0x63, 0x61, 0x66, 0xe9]));
+    assert.equal(makeApp(root).openResource("latin1.txt").text("latin1"), "café");
+  });
+
+  it("refuses a path that leaves rootPath", () => {
+    const root = folder({ "ok.txt": "" });
+    writeFileSync(join(root, "..", `outside-${count}.txt`), "secret");
+    const app = makeApp(root);
+    for (const path of [
+      `../outside-${count}.txt`,
+      "a/../../x",
+      "/etc/passwd",
+      join(root, "ok.txt"),
+      ".",
+      "",
+    ]) {
+      const error = refusal(() => app.openResource(path));
+      assert.equal(error.code, "ERR_RESOURCE_PATH", path);
+    }
+  });
+
+  it("fails on a missing file or a folder, naming it", () => {
+    const root = folder({ "sub/x": "" });
+    const app = makeApp(root);
+    const missing = refusal(() => app.openResource("schema.sql"));
+    assert.equal(missing.code, "ERR_RESOURCE_MISSING");
+    assert.ok(missing.message.includes(join(root, "schema.sql")), missing.message);
+    assert.match(refusal(() => app.openResource("sub")).message, /is not a file/);
+  });
+
+  it("is opened for reading only", () => {
+    const root = folder({ "schema.sql": "x" });
+    const error = refusal(() => makeApp(root).openResource("schema.sql").write("y"));
+    assert.equal(error.code, "ERR_RESOURCE_MODE");
+    assert.equal(readFileSync(join(root, "schema.sql"), "utf8"), "x");
+  });
+
+  it("fails on a file removed after it was opened, naming it", () => {
+    const root = folder({ "gone.txt": "x" });
+    const resource = makeApp(root).openResource("gone.txt");
+    rmSync(join(root, "gone.txt"));
+    assert.equal(refusal(() => resource.text()).code, "ERR_RESOURCE_MISSING");
+  });
+});
+
+describe("app.openInstanceResource", () => {
+  it("writes from empty with 'w', adds with 'a' and reads with 'r' (the default)", () => {
+    const app = makeApp(folder());
+    mkdirSync(app.instancePath, { recursive: true });
+    writeFileSync(join(app.instancePath, "notes.txt"), "old content");
+    app.openInstanceResource("notes.txt", "w").write("one\n").write(Buffer.from("two\n"));
+    app.openInstanceResource("notes.txt", "a").write("three\n");
+    assert.equal(app.openInstanceResource("notes.txt").text(), "one\ntwo\nthree\n");
+    assert.equal(readFileSync(join(app.instancePath, "notes.txt"), "utf8"), "one\ntwo\nthree\n");
+  });
+
+  it("creates or empties the file as soon as it is opened for writing, as Python's open does", () => {
+    const app = makeApp(folder());
+    mkdirSync(app.instancePath);
+    app.openInstanceResource("created.txt", "a");
+    assert.equal(readFileSync(join(app.instancePath, "created.txt"), "utf8"), "");
+    writeFileSync(join(app.instancePath, "emptied.txt"), "content");
+    app.openInstanceResource("emptied.txt", "w");
+    assert.equal(readFileSync(join(app.instancePath, "emptied.txt"), "utf8"), "");
+  });
+
+  it("says to create the instance folder when it does not exist", () => {
+    const app = makeApp(folder());
+    const error = refusal(() => app.openInstanceResource("db.sqlite", "w"));
+    assert.equal(error.code, "ERR_RESOURCE_MISSING");
+    assert.match(error.message, /mkdirSync\(app\.instancePath, \{ recursive: true \}\)/);
+    assert.equal(existsSync(app.instancePath), false);
+  });
+
+  it("is a folder of its own: a path out of it, or into rootPath, is refused", () => {
+    const root = folder({ "schema.sql": "x" });
+    const app = makeApp(root);
+    mkdirSync(app.instancePath);
+    const error = refusal(() => app.openInstanceResource("../schema.sql"));
+    assert.equal(error.code, "ERR_RESOURCE_PATH");
+    assert.equal(
+      refusal(() => app.openInstanceResource("../schema.sql", "w")).code,
+      "ERR_RESOURCE_PATH",
+    );
+    assert.equal(readFileSync(join(root, "schema.sql"), "utf8"), "x");
+    assert.equal(relative(root, app.instancePath), "instance");
+  });
+
+  it("refuses a mode it does not know, and the wrong operation for its mode", () => {
+    const app = makeApp(folder());
+    mkdirSync(app.instancePath);
+    writeFileSync(join(app.instancePath, "x.txt"), "x");
+    const mode = refusal(() => app.openInstanceResource("x.txt", "rb" as "r"));
+    assert.equal(mode.code, "ERR_RESOURCE_MODE");
+    assert.match(mode.message, /mode must be 'r'.*got "rb"/);
+    const readingWritten = refusal(() => app.openInstanceResource("x.txt", "a").read());
+    assert.equal(readingWritten.code, "ERR_RESOURCE_MODE");
+    assert.equal(
+      refusal(() => app.openInstanceResource("x.txt").write("y")).code,
+      "ERR_RESOURCE_MODE",
+    );
   });
 });
 

@@ -1,6 +1,13 @@
 // Type tests for the app's configuration: checked by `npm run typecheck`, never run.
 
-import { Carafe, type AppConfig, type CarafeConfig, type ConfigValues } from "carafe";
+import type { Buffer } from "node:buffer";
+import {
+  Carafe,
+  type AppConfig,
+  type CarafeConfig,
+  type ConfigValues,
+  type Resource,
+} from "carafe";
 
 // An app declares its own keys by merging into AppConfig (as AppGlobals and SessionData).
 declare module "carafe" {
@@ -59,5 +66,13 @@ app.config.fromPrefixedEnv("FLASKR");
 const _values: Expect<Equal<keyof ConfigValues & "fromFile", never>> = true;
 const _valuesKeep: Expect<Equal<ConfigValues["greeting"], string | undefined>> = true;
 
+// Resources: bytes and text, synchronously.
+const _bytes: Buffer = app.openResource("schema.sql").read();
+const _text: string = app.openResource("schema.sql").text();
+const _written: Resource = app.openInstanceResource("log.txt", "a").write("line\n");
 const _instance: string = app.instancePath;
 new Carafe({ instancePath: "/srv/instance", instanceRelativeConfig: true });
+// @ts-expect-error the modes are "r", "w" and "a"
+app.openInstanceResource("log.txt", "rw");
+// @ts-expect-error the app's own resources are read only
+app.openResource("schema.sql", "w");

@@ -8,6 +8,7 @@ import process from "node:process";
 import type { Blueprint } from "./blueprint.ts";
 import type { AppConfig, CarafeConfig } from "./config.ts";
 import { makeConfig } from "./config-object.ts";
+import { openResourceIn, type Resource, type ResourceMode } from "./resources.ts";
 import { buildUrl, type UrlForOptions } from "./url-for.ts";
 import { RequestContext, isAsyncFunction, runAsync } from "../context/context.ts";
 import { CarafeError, NotFound } from "../errors.ts";
@@ -585,6 +586,31 @@ export class Carafe extends Scaffold implements ServableApp {
     }
     if (options.debug !== undefined) this.config.debug = options.debug;
     await slot.runner(this, options);
+  }
+
+  /**
+   * Opens a file of the app by its path relative to `rootPath`, for reading (Flask's
+   * `open_resource`): `read()` gives its bytes, `text()` its text. A missing file, or a path that
+   * leaves `rootPath`, is a `CarafeError`.
+   *
+   * @example
+   * db.exec(currentApp.openResource("schema.sql").text());
+   */
+  openResource(path: string): Resource {
+    return openResourceIn(this.rootPath, path, "r", "openResource");
+  }
+
+  /**
+   * Opens a file of the instance folder by its path relative to `instancePath` (Flask's
+   * `open_instance_resource`): `"r"` to read it (the default), `"w"` to write it from empty,
+   * `"a"` to add to it. A path that leaves the folder is a `CarafeError`.
+   *
+   * @example
+   * app.openInstanceResource("visits.log", "a").write(`${new Date().toISOString()}\n`);
+   * const settings = app.openInstanceResource("settings.txt").text();
+   */
+  openInstanceResource(path: string, mode: ResourceMode = "r"): Resource {
+    return openResourceIn(this.instancePath, path, mode, "openInstanceResource");
   }
 
   /** Opens the session from the request's cookie. @internal */
