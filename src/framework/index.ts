@@ -7,6 +7,7 @@ export type { CarafeOptions, RegisterBlueprintOptions, RoutePayload } from "./ap
 export type { UrlForOptions } from "./app/url-for.ts";
 export { Blueprint } from "./app/blueprint.ts";
 export type { BlueprintOptions } from "./app/blueprint.ts";
+export { wraps } from "./app/wraps.ts";
 export type {
   AppConfig,
   CarafeConfig,
