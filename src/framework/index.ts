@@ -8,6 +8,8 @@ export type { UrlForOptions } from "./app/url-for.ts";
 export { Blueprint } from "./app/blueprint.ts";
 export type { BlueprintOptions } from "./app/blueprint.ts";
 export { wraps } from "./app/wraps.ts";
+export { MethodView, View } from "./app/class-views.ts";
+export type { ClassView, ViewClass, ViewDecorator } from "./app/class-views.ts";
 export type {
   AppConfig,
   CarafeConfig,

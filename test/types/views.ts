@@ -2,7 +2,16 @@
 // never run. Each `Expect<Equal<…>>` fails to compile when a type is wrong, and each
 // `@ts-expect-error` fails the build when the line below it compiles.
 
-import { Blueprint, redirect, wraps, type Handler, type Request } from "carafe";
+import {
+  Blueprint,
+  MethodView,
+  View,
+  redirect,
+  wraps,
+  type Handler,
+  type Request,
+  type RouteParams,
+} from "carafe";
 
 type Equal<A, B> =
   (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -73,3 +82,43 @@ blog.addUrlRule("/n/<int:n>", {
   // @ts-expect-error a view typed for other params does not fit the rule
   view: (req: Request<{ n: string }>) => req.params.n,
 });
+
+// ---- class views -----------------------------------------------------------------------------
+
+class Greeting extends View {
+  constructor(
+    readonly word: string,
+    readonly times: number,
+  ) {
+    super();
+  }
+  dispatchRequest(): string {
+    return this.word.repeat(this.times);
+  }
+}
+const greeting = Greeting.asView("greeting", "hi", 2);
+const _viewClass: Expect<Equal<typeof greeting.viewClass, typeof Greeting>> = true;
+blog.route("/greeting/<int:n>", greeting);
+// @ts-expect-error asView passes its arguments to the constructor, typed
+Greeting.asView("greeting", "hi", "2");
+// @ts-expect-error a missing constructor argument
+Greeting.asView("greeting", "hi");
+// @ts-expect-error View is abstract: asView belongs to a concrete subclass
+View.asView("view");
+
+class NoDispatch extends View {
+  // @ts-expect-error dispatchRequest must return what a view returns
+  dispatchRequest(): number {
+    return 1;
+  }
+}
+void NoDispatch;
+
+// A method may name the params of the rule it serves.
+class UserApi extends MethodView {
+  get(req: Request<RouteParams<"/users/<int:id>">>): string {
+    return req.params.id.toFixed(0);
+  }
+}
+blog.addUrlRule("/users/<int:id>", { view: UserApi.asView("user") });
+blog.route("/people/<int:id>", loginRequired(UserApi.asView("person")));
