@@ -122,4 +122,9 @@ export type { SessionData } from "./context/sessions.ts";
 export { TestClient, TestResponse } from "./boundary/test-client.ts";
 export { WebSocket, WebSocketClosed } from "./websocket/websocket.ts";
 export type { WebSocketMessage } from "./websocket/websocket.ts";
-export type { TestFile, TestRequestOptions } from "./boundary/test-client.ts";
+export type {
+  TestFile,
+  TestRequestInfo,
+  TestRequestOptions,
+  TestableApp,
+} from "./boundary/test-client.ts";
