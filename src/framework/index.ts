@@ -7,6 +7,9 @@ export type { CarafeOptions, RegisterBlueprintOptions, RoutePayload } from "./ap
 export type { UrlForOptions } from "./app/url-for.ts";
 export { Blueprint } from "./app/blueprint.ts";
 export type { BlueprintOptions } from "./app/blueprint.ts";
+export { wraps } from "./app/wraps.ts";
+export { MethodView, View } from "./app/class-views.ts";
+export type { ClassView, ViewClass, ViewDecorator } from "./app/class-views.ts";
 export type {
   AppConfig,
   CarafeConfig,
@@ -119,4 +122,9 @@ export type { SessionData } from "./context/sessions.ts";
 export { TestClient, TestResponse } from "./boundary/test-client.ts";
 export { WebSocket, WebSocketClosed } from "./websocket/websocket.ts";
 export type { WebSocketMessage } from "./websocket/websocket.ts";
-export type { TestFile, TestRequestOptions } from "./boundary/test-client.ts";
+export type {
+  TestFile,
+  TestRequestInfo,
+  TestRequestOptions,
+  TestableApp,
+} from "./boundary/test-client.ts";

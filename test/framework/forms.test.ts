@@ -3,6 +3,9 @@ import assert from "node:assert/strict";
 import { MultiDict } from "../../src/framework/http/datastructures.ts";
 import { RequestEntityTooLarge } from "../../src/framework/errors.ts";
 import { parseQueryString } from "../../src/framework/http/forms.ts";
+import { Buffer } from "node:buffer";
+import { FileStorage, type Carafe } from "carafe";
+import { newApp } from "../helpers.ts";
 
 describe("parseQueryString", () => {
   it("reads what URLSearchParams reads, malformed escapes included", () => {
@@ -59,5 +62,106 @@ describe("parseQueryString", () => {
         ["b", "1"],
       ],
     );
+  });
+});
+
+describe("FileStorage", () => {
+  /** What a view sees of the uploaded file `f`. */
+  function describeUpload(app: Carafe): void {
+    app.post("/upload", async (req) => {
+      const file = req.files.require("f");
+      const streamed: Buffer[] = [];
+      for await (const chunk of file.stream) streamed.push(chunk as Buffer);
+      const again: Buffer[] = [];
+      for await (const chunk of file.stream) again.push(chunk as Buffer);
+      return {
+        contentType: file.contentType,
+        mimetype: file.mimetype,
+        params: file.mimetypeParams,
+        read: Buffer.from(file.read()).toString("utf8"),
+        sameAsBytes: file.read() === file.bytes,
+        streamed: Buffer.concat(streamed).toString("utf8"),
+        again: Buffer.concat(again).toString("utf8"),
+      };
+    });
+  }
+
+  it("gives read(), stream, mimetype and mimetypeParams of an upload", async () => {
+    const app = newApp();
+    describeUpload(app);
+    const res = await app.testClient().post("/upload", {
+      files: {
+        f: {
+          filename: "notes.txt",
+          content: "héllo",
+          contentType: 'Text/Plain; Charset=ISO-8859-1; format="flo\\"wed"',
+        },
+      },
+    });
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.json(), {
+      contentType: 'Text/Plain; Charset=ISO-8859-1; format="flo\\"wed"',
+      mimetype: "text/plain",
+      params: { charset: "ISO-8859-1", format: 'flo"wed' },
+      read: "héllo",
+      sameAsBytes: true,
+      streamed: "héllo",
+      again: "héllo",
+    });
+  });
+
+  it("finds each file's parameters among fields, files without a type and octet-stream parts", async () => {
+    const app = newApp();
+    app.post("/upload", (req) =>
+      [...req.files.items()].map(([name, file]) => [name, file.contentType, file.mimetypeParams]),
+    );
+    const boundary = "XyZ";
+    const body = [
+      `--${boundary}`,
+      'Content-Disposition: form-data; name="title"',
+      "Content-Type: text/plain; charset=utf-8",
+      "",
+      "a field",
+      `--${boundary}`,
+      'Content-Disposition: form-data; name="plain"; filename="a.txt"',
+      "",
+      "no type",
+      `--${boundary}`,
+      'Content-Disposition: form-data; name="blob"',
+      "Content-Type: application/octet-stream; x-origin=camera",
+      "",
+      "\u0000\u0001",
+      `--${boundary}`,
+      "Content-Disposition: form-data; name=\"doc\"; filename*=utf-8''r%C3%A9sum%C3%A9.md",
+      "content-type: text/markdown; variant=GFM; title*=utf-8''r%C3%A9sum%C3%A9",
+      "",
+      "# hi",
+      `--${boundary}--`,
+      "",
+    ].join("\r\n");
+    const res = await app.testClient().post("/upload", {
+      data: body,
+      headers: { "content-type": `multipart/form-data; boundary="${boundary}"` },
+    });
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.json(), [
+      ["plain", "text/plain", {}],
+      ["blob", "application/octet-stream; x-origin=camera", { "x-origin": "camera" }],
+      [
+        "doc",
+        "text/markdown; variant=GFM; title*=utf-8''r%C3%A9sum%C3%A9",
+        {
+          variant: "GFM",
+          title: "résumé",
+        },
+      ],
+    ]);
+  });
+
+  it("keeps the type without parameters when the file is made by hand", () => {
+    const file = new FileStorage("f", "a.csv", "text/csv", new Uint8Array([97, 44, 98]));
+    assert.equal(file.mimetype, "text/csv");
+    assert.deepEqual(file.mimetypeParams, {});
+    assert.deepEqual([...file.read()], [97, 44, 98]);
   });
 });

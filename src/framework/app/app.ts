@@ -39,7 +39,7 @@ import {
   type TemplateFunction,
 } from "./scaffold.ts";
 import { sendFromDirectory } from "../http/send-file.ts";
-import { openSession, type Session } from "../context/sessions.ts";
+import { openSession, sessionTransaction, type Session } from "../context/sessions.ts";
 import { TestClient } from "../boundary/test-client.ts";
 import { untrustedHostResponse } from "../http/trusted-hosts.ts";
 import { RequestPipeline } from "./pipeline.ts";
@@ -536,6 +536,31 @@ export class Carafe extends Scaffold implements ServableApp {
     // Another app's plan (or none) says nothing of this app's routes: they are matched here.
     const match = plan instanceof RequestPlan && plan.app === this ? plan.match : undefined;
     return this.#pipeline.handle(record, match, connection, bodyStream);
+  }
+
+  /**
+   * `handle` for the test client, which keeps each request's context: `client.session` and
+   * `client.g` read it. @internal
+   */
+  handleForTest(
+    record: RequestRecord,
+    plan: RoutePlan | undefined,
+    capture: (context: RequestContext) => void,
+  ): ResponseRecord | Promise<ResponseRecord> {
+    this.#serving = true;
+    const match = plan instanceof RequestPlan && plan.app === this ? plan.match : undefined;
+    return this.#pipeline.handle(record, match, undefined, undefined, capture);
+  }
+
+  /**
+   * The test client's `sessionTransaction`: the session its cookies carry, given to `fn`, and
+   * the headers that save it. @internal
+   */
+  testSessionTransaction<T>(
+    cookieHeaderFor: (path: string) => string,
+    fn: (session: Session) => T | Promise<T>,
+  ): Promise<[T, string[]]> {
+    return sessionTransaction(this.config, cookieHeaderFor(this.config.sessionCookiePath), fn);
   }
 
   /** The web-standard entry point: runs the app on any fetch-handler host. */

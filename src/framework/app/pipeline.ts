@@ -145,13 +145,15 @@ export class RequestPipeline {
 
   /**
    * Handles one request: `match` is its route's, as its plan found it (matched here when the
-   * caller had no plan).
+   * caller had no plan). `capture`, given by the test client only, receives the request's
+   * context (for `client.session` and `client.g`).
    */
   handle(
     record: RequestRecord,
     match: MatchResult<RoutePayload> | undefined,
     connection?: ClientConnection,
     bodyStream?: AsyncIterable<Uint8Array>,
+    capture?: (context: RequestContext) => void,
   ): ResponseRecord | Promise<ResponseRecord> {
     const config = this.#app.config;
     const request = new Request(record, NO_PARAMS, connection, bodyStream);
@@ -159,6 +161,7 @@ export class RequestPipeline {
     if (untrusted !== null) return untrusted;
     request.maxFormParts = config.maxFormParts;
     const context = new RequestContext(this.#app, request);
+    if (capture !== undefined) capture(context);
     const matched = match ?? this.#app.urlMap.match(request.method, request.rawPath);
     if (matched.kind === "found") {
       const { rule } = matched;

@@ -26,7 +26,10 @@ export type HttpMethod =
 
 /** Options of `route`. */
 export interface RouteOptions {
-  /** Methods the route answers; default `["GET"]` (HEAD and OPTIONS come with it). */
+  /**
+   * Methods the route answers (HEAD and OPTIONS come with GET); default: the `methods` the view
+   * carries itself (a class view's, from `asView`), else `["GET"]`.
+   */
   methods?: readonly HttpMethod[];
   /** The name `urlFor` knows it by; default: the handler's name, or the methods and rule. */
   endpoint?: string;
@@ -129,6 +132,27 @@ function optionsAndHandler<O extends object, H>(
     );
   }
   return [options, handler];
+}
+
+/**
+ * The methods a view carries on itself (`methods`, as a class view's `asView` sets it), which a
+ * route takes when its options name none (Flask's `view_func.methods`); `undefined` when it
+ * carries none.
+ */
+function methodsOf(rule: string, handler: unknown): readonly string[] | undefined {
+  const methods = (handler as { methods?: unknown }).methods;
+  if (methods === undefined || methods === null) return undefined;
+  const list: unknown[] =
+    typeof methods === "object" && Symbol.iterator in methods
+      ? [...(methods as Iterable<unknown>)]
+      : [];
+  if (list.length === 0 || !list.every((method) => typeof method === "string" && method !== "")) {
+    throw new CarafeError(
+      "ERR_BAD_ROUTE",
+      `route(${JSON.stringify(rule)}): the view's own methods property must list method names, such as ["GET", "POST"] (got ${JSON.stringify(methods) ?? String(methods)}); fix it, or pass { methods } to the route`,
+    );
+  }
+  return list as string[];
 }
 
 function isFunction(value: unknown): boolean {
@@ -269,7 +293,9 @@ export abstract class Scaffold {
       isFunction,
     );
     this.checkSetup(`route(${JSON.stringify(rule)})`);
-    const methods = (options.methods ?? ["GET"]).map((method) => method.toUpperCase());
+    const methods = (options.methods ?? methodsOf(rule, handler) ?? ["GET"]).map((method) =>
+      method.toUpperCase(),
+    );
     if (methods.length === 0) {
       throw new CarafeError(
         "ERR_BAD_ROUTE",
@@ -288,6 +314,24 @@ export abstract class Scaffold {
     }
     this.addRoute({ rule, endpoint, methods, handler: handler as Handler, options });
     return this;
+  }
+
+  /**
+   * Registers a view for a URL rule (Flask's `add_url_rule`): `route` with the view given among
+   * the options, the form class-based views are usually registered with.
+   *
+   * @example
+   * app.addUrlRule("/users/<int:id>", { view: UserApi.asView("user") });
+   */
+  addUrlRule<R extends string>(rule: R, options: RouteOptions & { view: Handler<R> }): this {
+    if (options === null || typeof options !== "object") {
+      throw new CarafeError(
+        "ERR_BAD_ROUTE",
+        `addUrlRule(${JSON.stringify(rule)}): the second argument must be the options, with the view in them: { view }`,
+      );
+    }
+    const { view, ...rest } = options;
+    return this.route(rule, rest, view);
   }
 
   /**

@@ -66,9 +66,18 @@ let syncContext: RequestContext | undefined;
 /** Requests and streams that may still resume inside `storage`. */
 let asyncRuns = 0;
 
-/** Whether `fn` was declared `async` (its calls return a promise and may await). @internal */
+/**
+ * Whether `fn` was declared `async` (its calls return a promise and may await), or wraps (through
+ * `wraps`) a function that was: a plain decorator around an `async` view returns the view's
+ * promise, whose awaits need the request context as much as the view's own. @internal
+ */
 export function isAsyncFunction(fn: unknown): boolean {
-  return typeof fn === "function" && fn.constructor.name === "AsyncFunction";
+  // Bounded, so a function that names itself as `__wrapped__` cannot loop forever.
+  for (let depth = 0; typeof fn === "function" && depth < 100; depth += 1) {
+    if (fn.constructor.name === "AsyncFunction") return true;
+    fn = (fn as { __wrapped__?: unknown }).__wrapped__;
+  }
+  return false;
 }
 
 /** Runs `fn` synchronously with `context` as the current request context. @internal */

@@ -6,7 +6,8 @@ import { Buffer } from "node:buffer";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { AppConfig } from "../app/config.ts";
 import { CarafeError } from "../errors.ts";
-import type { Response } from "../http/response.ts";
+import { parseCookies } from "../http/cookies.ts";
+import { Response } from "../http/response.ts";
 
 /**
  * Session data types. Declare your keys by declaration merging to type `session.get`:
@@ -224,4 +225,24 @@ export function saveSession(
       ? { ...cookie, maxAge: lifetime, expires: new Date(Date.now() + lifetime * 1000) }
       : cookie,
   );
+}
+
+/**
+ * Opens the session that `cookieHeader` carries, lets `fn` read and change it, and returns the
+ * headers of a response that saves it (`Set-Cookie` when it changed): the test client's
+ * `sessionTransaction`. @internal
+ */
+export async function sessionTransaction<T>(
+  config: AppConfig,
+  cookieHeader: string,
+  fn: (session: Session) => T | Promise<T>,
+): Promise<[T, string[]]> {
+  if (!config.secretKey) {
+    throw new CarafeError("ERR_NO_SECRET_KEY", `sessionTransaction(): ${NO_SECRET_KEY}`);
+  }
+  const session = openSession(config, parseCookies(cookieHeader));
+  const result = await fn(session);
+  const response = new Response();
+  saveSession(config, session, response);
+  return [result, response.headers.toFlat()];
 }
