@@ -22,10 +22,18 @@ export type {
 export { Resource } from "./app/resources.ts";
 export type { ResourceMode } from "./app/resources.ts";
 export { DEFAULT_MAX_CONTENT_LENGTH } from "./app/config.ts";
-export { findContext, g, request, session } from "./context/context.ts";
+export {
+  AppContext,
+  RequestContext,
+  findAppContext,
+  findContext,
+  g,
+  request,
+  session,
+} from "./context/context.ts";
 export { flash, getFlashedMessages } from "./context/flash.ts";
 export type { FlashedMessage, FlashedMessagesOptions } from "./context/flash.ts";
-export type { AppGlobals, ContextApp, RequestContext } from "./context/context.ts";
+export type { AnyAppContext, AppGlobals, ContextApp } from "./context/context.ts";
 export type { CookieOptions } from "./http/cookies.ts";
 export { HeaderMap, MultiDict, RequestHeaders } from "./http/datastructures.ts";
 export type { GetOptions, HeadersInit } from "./http/datastructures.ts";

@@ -8,10 +8,11 @@ import { createRequire } from "node:module";
 import type nunjucks from "nunjucks";
 import {
   CarafeError,
-  findContext,
+  RequestContext,
+  findAppContext,
   getFlashedMessages,
+  type AnyAppContext,
   type Carafe,
-  type RequestContext,
 } from "../framework/index.ts";
 import { templateValue } from "./template-views.ts";
 
@@ -133,9 +134,9 @@ export function templateEnvironment(app: Carafe): nunjucks.Environment {
   return templatesOf(app).environment;
 }
 
-/** Runs the context processors that apply to `request`: the app's, then its blueprint's. */
-function processedContext(app: Carafe, request: RequestContext): Record<string, unknown> {
-  const name = request.request.blueprint;
+/** Runs the context processors that apply to `context`: the app's, then its request's blueprint's. */
+function processedContext(app: Carafe, context: AnyAppContext): Record<string, unknown> {
+  const name = context instanceof RequestContext ? context.request.blueprint : undefined;
   const blueprint = name === undefined ? undefined : app.blueprints.get(name);
   const values: Record<string, unknown> = {};
   for (const scope of blueprint === undefined ? [app] : [app, blueprint]) {
@@ -163,25 +164,24 @@ function processedContext(app: Carafe, request: RequestContext): Record<string, 
 }
 
 function templateContext(context: Record<string, unknown>): [Carafe, Record<string, unknown>] {
-  const request = findContext();
-  if (request === undefined) {
+  const current = findAppContext();
+  if (current === undefined) {
     throw new CarafeError(
-      "ERR_NO_REQUEST_CONTEXT",
-      "renderTemplate() is only available while a request is being handled; wrap other calls in app.testRequestContext()",
+      "ERR_NO_APP_CONTEXT",
+      "renderTemplate() is only available inside an app context: while a request is being handled, in a CLI command, or inside app.appContext(() => …)",
     );
   }
-  const app = request.app as Carafe;
-  const session = request.session;
-  // A page built from session data depends on the cookie: caches must vary on it.
-  if (session.size > 0) session.accessed = true;
-  const values: Record<string, unknown> = {
-    config: app.config,
-    request: request.request,
-    session,
-    g: request.g,
-    ...processedContext(app, request),
-    ...context,
-  };
+  const app = current.app as Carafe;
+  const values: Record<string, unknown> = { config: app.config, g: current.g };
+  // Outside a request (a command, app.appContext()) there is no request or session to show.
+  if (current instanceof RequestContext) {
+    const session = current.session;
+    // A page built from session data depends on the cookie: caches must vary on it.
+    if (session.size > 0) session.accessed = true;
+    values.request = current.request;
+    values.session = session;
+  }
+  Object.assign(values, processedContext(app, current), context);
   for (const key in values) values[key] = templateValue(values[key]);
   return [app, values];
 }

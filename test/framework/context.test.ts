@@ -48,6 +48,15 @@ function noRequestContext(name: string): (error: unknown) => boolean {
     error.message.includes("testRequestContext");
 }
 
+function noAppContext(name: string): (error: unknown) => boolean {
+  return (error) =>
+    error instanceof CarafeError &&
+    error.code === "ERR_NO_APP_CONTEXT" &&
+    error.message.includes(name) &&
+    error.message.includes("only available inside an app context") &&
+    error.message.includes("app.appContext(");
+}
+
 describe("context globals inside a request", () => {
   it("gives handlers the current request, g and app", async () => {
     const app = newApp({ name: "ctx-app" });
@@ -329,21 +338,21 @@ describe("context globals outside a request", () => {
     assert.throws(() => request.args.get("x"), noRequestContext("'request'"));
   });
 
-  it("throws ERR_NO_REQUEST_CONTEXT for g, on read and on write", () => {
-    assert.throws(() => g.user, noRequestContext("'g'"));
+  it("throws ERR_NO_APP_CONTEXT for g, on read and on write", () => {
+    assert.throws(() => g.user, noAppContext("'g'"));
     assert.throws(() => {
       g.user = 1;
-    }, noRequestContext("'g'"));
-    assert.throws(() => "user" in g, noRequestContext("'g'"));
+    }, noAppContext("'g'"));
+    assert.throws(() => "user" in g, noAppContext("'g'"));
   });
 
-  it("throws ERR_NO_REQUEST_CONTEXT for session and currentApp", () => {
+  it("throws ERR_NO_REQUEST_CONTEXT for session, ERR_NO_APP_CONTEXT for currentApp", () => {
     assert.throws(() => session.get("user"), noRequestContext("'session'"));
-    assert.throws(() => currentApp.name, noRequestContext("'currentApp'"));
+    assert.throws(() => currentApp.name, noAppContext("'currentApp'"));
   });
 
-  it("throws ERR_NO_REQUEST_CONTEXT for urlFor", () => {
-    assert.throws(() => urlFor("index"), noRequestContext("urlFor()"));
+  it("throws ERR_NO_APP_CONTEXT for urlFor", () => {
+    assert.throws(() => urlFor("index"), noAppContext("urlFor()"));
   });
 
   it("throws again once the request is over", async () => {

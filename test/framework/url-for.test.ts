@@ -224,12 +224,12 @@ describe("urlFor inside a request", () => {
     assert.match(caught.message, /missing 'id'/);
   });
 
-  it("throws a clear error when called outside a request", () => {
+  it("throws a clear error when called outside an app context", () => {
     assert.throws(
       () => urlFor("index"),
       (error: unknown) => {
         assert.ok(error instanceof CarafeError);
-        assert.equal(error.code, "ERR_NO_REQUEST_CONTEXT");
+        assert.equal(error.code, "ERR_NO_APP_CONTEXT");
         assert.match(error.message, /urlFor\(\)/);
         return true;
       },

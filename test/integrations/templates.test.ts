@@ -228,9 +228,19 @@ describe("renderTemplate", () => {
     assert.match(String((logged[0]?.error as Error).message), /broken\.html/);
   });
 
-  it("throws ERR_NO_REQUEST_CONTEXT outside a request", () => {
-    assert.throws(() => renderTemplate("base.html"), { code: "ERR_NO_REQUEST_CONTEXT" });
-    assert.throws(() => renderTemplateString("x"), { code: "ERR_NO_REQUEST_CONTEXT" });
+  it("throws ERR_NO_APP_CONTEXT outside an app context", () => {
+    assert.throws(() => renderTemplate("base.html"), { code: "ERR_NO_APP_CONTEXT" });
+    assert.throws(() => renderTemplateString("x"), { code: "ERR_NO_APP_CONTEXT" });
+  });
+
+  it("renders inside app.appContext() with config, g and url_for, without request or session", () => {
+    const text = app.appContext(() => {
+      g.who = "cli";
+      return renderTemplateString(
+        "{{ g.who }} {{ config.secretKey is defined }} {{ request is defined }} {{ session is defined }} {{ url_for('user', id=2) }}",
+      );
+    });
+    assert.equal(text, "cli true false false /user/2");
   });
 
   it("renders inside app.testRequestContext()", () => {

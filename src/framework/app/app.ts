@@ -10,7 +10,7 @@ import type { AppConfig, CarafeConfig } from "./config.ts";
 import { makeConfig } from "./config-object.ts";
 import { openResourceIn, type Resource, type ResourceMode } from "./resources.ts";
 import { buildUrl, type UrlForOptions } from "./url-for.ts";
-import { RequestContext, isAsyncFunction, runAsync } from "../context/context.ts";
+import { AppContext, RequestContext, isAsyncFunction, runThenEnd } from "../context/context.ts";
 import { CarafeError, NotFound } from "../errors.ts";
 import { fetchWith } from "../boundary/web-adapter.ts";
 import { consoleLogger, type Logger } from "./logging.ts";
@@ -36,13 +36,15 @@ import {
   type HookScope,
   type RouteSpec,
   type SocketSpec,
+  type TeardownHook,
   type TemplateFunction,
 } from "./scaffold.ts";
 import { sendFromDirectory } from "../http/send-file.ts";
 import { openSession, sessionTransaction, type Session } from "../context/sessions.ts";
 import { TestClient } from "../boundary/test-client.ts";
 import { untrustedHostResponse } from "../http/trusted-hosts.ts";
-import { RequestPipeline } from "./pipeline.ts";
+import { RequestPipeline, runTeardownHooks } from "./pipeline.ts";
+import { drive } from "./drive.ts";
 import { RequestPlan } from "./plan.ts";
 import { placementOf, type AppUrlMap, type RoutePayload } from "./views.ts";
 import {
@@ -153,6 +155,8 @@ export class Carafe extends Scaffold implements ServableApp {
   readonly templateGlobals = new Map<string, TemplateFunction>();
   /** Template tests by name (`templateTest`). */
   readonly templateTests = new Map<string, TemplateFunction>();
+  /** The hooks `teardownAppcontext` registered, in registration order. */
+  readonly teardownAppcontextHooks: TeardownHook[] = [];
 
   readonly #scopes = new Map<string | undefined, HookScope>();
   readonly #pipeline = new RequestPipeline(this, this.#scopes);
@@ -579,7 +583,11 @@ export class Carafe extends Scaffold implements ServableApp {
 
   /**
    * Runs `fn` inside a request context for `url`, so that `request`, `urlFor`, `session` work
-   * outside a real request (scripts, tests).
+   * outside a real request (scripts, tests). When `fn` ends (its promise settles), the app's
+   * teardownRequest hooks run, then its teardownAppcontext hooks, as after a request.
+   *
+   * @example
+   * app.testRequestContext("/?q=1", () => request.args.get("q")); // "1"
    */
   testRequestContext<T>(url: string, fn: () => T): T {
     const request = new Request(
@@ -593,7 +601,55 @@ export class Carafe extends Scaffold implements ServableApp {
       },
       NO_PARAMS,
     );
-    return runAsync(new RequestContext(this, request), fn);
+    const context = new RequestContext(this, request);
+    return runThenEnd(context, fn, (error) => this.#pipeline.endRequestContext(context, error));
+  }
+
+  /**
+   * Runs `fn` inside an app context of this app (Flask's `with app.app_context():`):
+   * `currentApp`, a fresh `g` and `urlFor` work in it and in everything it awaits, while
+   * `request` and `session` do not (there is no request). Returns what `fn` returns (a promise
+   * for an async `fn`). When `fn` ends, or its promise settles, the teardownAppcontext hooks run.
+   *
+   * @example
+   * await app.appContext(async () => {
+   *   await initDb(); // code that reads currentApp.config and keeps its connection on g
+   * });
+   */
+  appContext<T>(fn: () => T): T {
+    return runThenEnd(new AppContext(this), fn, (error) => this.#endAppContext(error));
+  }
+
+  /**
+   * Runs `hook` whenever an app context ends, with the error that ended it (or `undefined`):
+   * after every request (after its teardownRequest hooks), after `appContext(fn)`,
+   * `testRequestContext(url, fn)` and each CLI command. The place to close what a request or
+   * command opened on `g`. A hook that fails is logged; the others still run.
+   *
+   * @example
+   * app.teardownAppcontext(() => {
+   *   (g.db as Database | undefined)?.close();
+   * });
+   */
+  teardownAppcontext(hook: TeardownHook): this {
+    this.checkSetup("teardownAppcontext()");
+    if (typeof hook !== "function") {
+      throw new CarafeError(
+        "ERR_BAD_HOOK",
+        "teardownAppcontext(hook): the hook must be a function",
+      );
+    }
+    this.teardownAppcontextHooks.push(hook);
+    return this;
+  }
+
+  /** The teardownAppcontext hooks of an app context that has no request. */
+  #endAppContext(error: unknown): void | Promise<void> {
+    return drive(
+      runTeardownHooks(this.teardownAppcontextHooks, error, (hookError) =>
+        this.logger.error("A teardownAppcontext hook failed", hookError),
+      ),
+    );
   }
 
   /**

@@ -61,6 +61,8 @@ export interface PipelineApp extends ContextApp {
   /** Read at each use: an app may replace its logger. */
   readonly logger: Logger;
   readonly urlMap: AppUrlMap;
+  /** The app's `teardownAppcontext` hooks, run after every request's teardownRequest hooks. */
+  readonly teardownAppcontextHooks: readonly TeardownHook[];
 }
 
 /** The hook scopes of an app: its own under `undefined`, each blueprint's under its name. */
@@ -74,6 +76,24 @@ const NO_PARAMS: Record<string, unknown> = Object.freeze({}) as Record<string, u
  */
 function driveInContext<T>(context: RequestContext, pipeline: Pipeline<T>): T | Promise<T> {
   return runHeld(context, (release) => drive(pipeline, undefined, release));
+}
+
+/**
+ * Runs teardown `hooks`, the last registered first, with the error (or `undefined`); a hook
+ * that fails is handed to `failed` and the others still run.
+ */
+export function* runTeardownHooks(
+  hooks: readonly TeardownHook[],
+  error: unknown,
+  failed: (hookError: unknown) => void,
+): Pipeline<void> {
+  for (let i = hooks.length - 1; i >= 0; i -= 1) {
+    try {
+      yield (hooks[i] as TeardownHook)(error);
+    } catch (hookError) {
+      failed(hookError);
+    }
+  }
 }
 
 /** A request whose body exceeded its route's limit (or the server said so). */
@@ -282,7 +302,10 @@ export class RequestPipeline {
       const scopes = this.#scopes;
       const app = scopes.get(undefined) as HookScope;
       const scope = blueprint === undefined ? undefined : scopes.get(blueprint);
-      chain = scopeChainOf(scope === undefined ? [app] : [app, scope]);
+      chain = scopeChainOf(
+        scope === undefined ? [app] : [app, scope],
+        this.#app.teardownAppcontextHooks,
+      );
       this.#chains.set(blueprint, chain);
     }
     return chain;
@@ -366,18 +389,32 @@ export class RequestPipeline {
     return response;
   }
 
-  *#teardown(context: RequestContext, error: unknown): Pipeline<void> {
-    for (const scope of this.#chainOf(context.request.blueprint).inward) {
-      for (let i = scope.teardownHooks.length - 1; i >= 0; i -= 1) {
-        try {
-          yield (scope.teardownHooks[i] as TeardownHook)(error);
-        } catch (teardownError) {
-          this.#app.logger.error(
-            `A teardownRequest hook failed on ${context.request.path}`,
-            teardownError,
-          );
-        }
-      }
+  /**
+   * Ends a request context made outside the pipeline (`testRequestContext`): the app's
+   * teardownRequest hooks, then its teardownAppcontext hooks. The hooks are read now, as
+   * registration may still go on.
+   */
+  endRequestContext(context: RequestContext, error: unknown): void | Promise<void> {
+    const app = this.#scopes.get(undefined) as HookScope;
+    return drive(
+      this.#teardown(context, error, scopeChainOf([app], this.#app.teardownAppcontextHooks)),
+    );
+  }
+
+  *#teardown(
+    context: RequestContext,
+    error: unknown,
+    chain: ScopeChain = this.#chainOf(context.request.blueprint),
+  ): Pipeline<void> {
+    const { logger } = this.#app;
+    const path = context.request.path;
+    for (const scope of chain.inward) {
+      yield* runTeardownHooks(scope.teardownHooks, error, (hookError) =>
+        logger.error(`A teardownRequest hook failed on ${path}`, hookError),
+      );
     }
+    yield* runTeardownHooks(chain.appTeardown, error, (hookError) =>
+      logger.error(`A teardownAppcontext hook failed on ${path}`, hookError),
+    );
   }
 }

@@ -2,7 +2,7 @@
 // that the current-app helpers (which name Carafe) and app.ts do not import each other.
 
 import type { AppConfig } from "./config.ts";
-import { findContext, type ContextApp } from "../context/context.ts";
+import { RequestContext, findAppContext, type ContextApp } from "../context/context.ts";
 import { BuildError } from "../errors.ts";
 import type { UrlMap } from "../routing/url-map.ts";
 
@@ -18,7 +18,7 @@ export interface UrlForOptions {
   scheme?: "http" | "https";
 }
 
-/** What building a URL needs of an app (the current request's, when it is this one). @internal */
+/** What building a URL needs of an app (the current context's, when it is this one). @internal */
 export interface UrlBuildingApp extends ContextApp {
   readonly urlMap: Pick<UrlMap<unknown>, "build">;
   readonly config: Pick<AppConfig, "serverName" | "preferredUrlScheme">;
@@ -26,7 +26,9 @@ export interface UrlBuildingApp extends ContextApp {
 
 /**
  * What `app.urlFor` does: the URL of one of `app`'s endpoints, with the blueprint, host and
- * scheme of the current request when it is one of `app`'s. @internal
+ * scheme of the current request when it is one of `app`'s. In an app context of `app` without a
+ * request (a command, `app.appContext()`), an external URL's host is `serverName`, or
+ * `localhost` when none is set. @internal
  */
 export function buildUrl(
   app: UrlBuildingApp,
@@ -34,8 +36,9 @@ export function buildUrl(
   params: Readonly<Record<string, unknown>>,
   options: UrlForOptions,
 ): string {
-  const context = findContext();
-  const request = context?.app === app ? context.request : undefined;
+  const context = findAppContext();
+  const ours = context !== undefined && context.app === app;
+  const request = ours && context instanceof RequestContext ? context.request : undefined;
   let name = endpoint;
   if (name.startsWith(".")) {
     name = request?.blueprint ? `${request.blueprint}${name}` : name.slice(1);
@@ -47,7 +50,7 @@ export function buildUrl(
   );
   if (options.anchor !== undefined) url += `#${encodeURIComponent(options.anchor)}`;
   if (!options.external) return url;
-  const host = request?.host ?? app.config.serverName;
+  const host = request?.host ?? app.config.serverName ?? (ours ? "localhost" : undefined);
   if (!host) {
     throw new BuildError(
       `urlFor('${endpoint}', …, { external: true }) outside a request needs config.serverName (e.g. "example.com")`,

@@ -6,7 +6,7 @@ import type { Request } from "../http/request.ts";
 import type { Placement } from "../boundary/records.ts";
 import type { UrlMap } from "../routing/url-map.ts";
 import type { SocketRoute } from "../websocket/socket-routes.ts";
-import type { Handler, HookScope } from "./scaffold.ts";
+import type { Handler, HookScope, TeardownHook } from "./scaffold.ts";
 
 /** What the URL map stores for each rule. */
 export interface RoutePayload {
@@ -46,30 +46,42 @@ export function limitOf(payload: RoutePayload, appLimit: number): number | null 
 export interface ScopeChain {
   readonly outward: readonly HookScope[];
   readonly inward: readonly HookScope[];
+  /** The app's `teardownAppcontext` hooks, which run after the scopes' teardown hooks. */
+  readonly appTeardown: readonly TeardownHook[];
   readonly before: boolean;
   readonly after: boolean;
+  /** Whether a request has teardown hooks to run: `teardownRequest` or `teardownAppcontext`. */
   readonly teardown: boolean;
   /** Whether a hook or error handler among them is an `async` function. */
   readonly async: boolean;
 }
 
-/** The chain of `outward` scopes (app first), and which kinds of hooks they hold. */
-export function scopeChainOf(outward: readonly HookScope[]): ScopeChain {
+/**
+ * The chain of `outward` scopes (app first), with the app's `teardownAppcontext` hooks, and
+ * which kinds of hooks they hold.
+ */
+export function scopeChainOf(
+  outward: readonly HookScope[],
+  appTeardown: readonly TeardownHook[],
+): ScopeChain {
   return {
     outward,
     inward: [...outward].reverse(),
+    appTeardown,
     before: outward.some((each) => each.beforeRequestHooks.length > 0),
     after: outward.some((each) => each.afterRequestHooks.length > 0),
-    teardown: outward.some((each) => each.teardownHooks.length > 0),
-    async: outward.some(
-      (each) =>
-        [...each.beforeRequestHooks, ...each.afterRequestHooks, ...each.teardownHooks].some(
-          isAsyncFunction,
-        ) ||
-        [...each.errorHandlers.values()].some((byClass) =>
-          [...byClass.values()].some(isAsyncFunction),
-        ),
-    ),
+    teardown: appTeardown.length > 0 || outward.some((each) => each.teardownHooks.length > 0),
+    async:
+      appTeardown.some(isAsyncFunction) ||
+      outward.some(
+        (each) =>
+          [...each.beforeRequestHooks, ...each.afterRequestHooks, ...each.teardownHooks].some(
+            isAsyncFunction,
+          ) ||
+          [...each.errorHandlers.values()].some((byClass) =>
+            [...byClass.values()].some(isAsyncFunction),
+          ),
+      ),
   };
 }
 

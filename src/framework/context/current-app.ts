@@ -1,16 +1,16 @@
-// The app of the current request, reachable from anywhere inside it: `currentApp`, `urlFor`,
-// `broadcast` and `subscribe`.
+// The app of the current app context (a request's, a CLI command's, `app.appContext()`'s),
+// reachable from anywhere inside it: `currentApp`, `urlFor`, `broadcast` and `subscribe`.
 
 import type { Carafe } from "../app/app.ts";
 import type { UrlForOptions } from "../app/url-for.ts";
-import { currentContext } from "./context.ts";
+import { currentAppContext } from "./context.ts";
 import type { BroadcastOptions, SubscribeOptions, Subscription } from "../websocket/rooms.ts";
 import type { WebSocketMessage } from "../websocket/websocket.ts";
 
-/** The app handling the current request. */
+/** The app of the current app context: the one handling the request, or running the command. */
 export const currentApp: Carafe = new Proxy({} as Carafe, {
   get(_target, key) {
-    const app = currentContext("'currentApp'").app as Carafe;
+    const app = currentAppContext("'currentApp'").app as Carafe;
     const value: unknown = Reflect.get(app, key, app);
     return typeof value === "function"
       ? (value as (...args: unknown[]) => unknown).bind(app)
@@ -32,7 +32,7 @@ export function urlFor(
   params: Readonly<Record<string, unknown>> = {},
   options: UrlForOptions = {},
 ): string {
-  return (currentContext("urlFor()").app as Carafe).urlFor(endpoint, params, options);
+  return (currentAppContext("urlFor()").app as Carafe).urlFor(endpoint, params, options);
 }
 
 /**
@@ -50,7 +50,7 @@ export function broadcast(
   message: WebSocketMessage,
   options?: BroadcastOptions,
 ): void {
-  (currentContext("broadcast()").app as Carafe).broadcast(room, message, options);
+  (currentAppContext("broadcast()").app as Carafe).broadcast(room, message, options);
 }
 
 /**
@@ -64,5 +64,5 @@ export function subscribe(
   rooms: string | readonly string[],
   options?: SubscribeOptions,
 ): Subscription {
-  return (currentContext("subscribe()").app as Carafe).subscribe(rooms, options);
+  return (currentAppContext("subscribe()").app as Carafe).subscribe(rooms, options);
 }
