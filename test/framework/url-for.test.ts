@@ -370,3 +370,51 @@ describe("urlFor of WebSocket routes (one URL map holds both kinds)", () => {
     );
   });
 });
+
+describe("addUrlRule without a view", () => {
+  it("names a path for urlFor while another rule's view serves it, as Flaskr's index", async () => {
+    const blog = new Blueprint("blog");
+    blog.get("/", function index() {
+      return "posts";
+    });
+    const app = new Carafe({ staticFolder: null });
+    app.registerBlueprint(blog);
+    app.addUrlRule("/", { endpoint: "index" });
+    assert.equal(app.urlFor("index"), "/");
+    assert.equal(app.urlFor("blog.index"), "/");
+    const res = await app.testClient().get("/");
+    assert.equal(res.text(), "posts");
+    assert.deepEqual(
+      app.listRoutes().map((route) => route.endpoint),
+      ["blog.index"],
+    );
+  });
+
+  it("is never matched: a request only it would match is 404", async () => {
+    const app = new Carafe({ staticFolder: null });
+    app.addUrlRule("/elsewhere/<int:id>", { endpoint: "elsewhere" });
+    assert.equal(app.urlFor("elsewhere", { id: 3 }), "/elsewhere/3");
+    assert.equal((await app.testClient().get("/elsewhere/3")).status, 404);
+  });
+
+  it("lets a view take the endpoint later, and a blueprint hold one", () => {
+    const app = new Carafe({ staticFolder: null });
+    app.addUrlRule("/home", { endpoint: "home" });
+    app.get("/start", function home() {
+      return "start";
+    });
+    const bp = new Blueprint("docs", { urlPrefix: "/docs" });
+    bp.addUrlRule("/latest", { endpoint: "latest" });
+    app.registerBlueprint(bp);
+    assert.equal(app.urlFor("docs.latest"), "/docs/latest");
+    assert.equal(app.urlFor("home"), "/home");
+  });
+
+  it("needs an endpoint to be named by", () => {
+    const app = new Carafe({ staticFolder: null });
+    assert.throws(
+      () => app.addUrlRule("/x", { endpoint: "" }),
+      (error: unknown) => error instanceof CarafeError && /\{ endpoint \}/.test(error.message),
+    );
+  });
+});

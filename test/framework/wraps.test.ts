@@ -186,7 +186,7 @@ describe("routes take their methods from the view", () => {
     );
     assert.throws(
       () => app.addUrlRule("/z", {} as unknown as { view: Handler<"/z"> }),
-      isCarafeError("ERR_BAD_ROUTE", /the handler must be a function/),
+      isCarafeError("ERR_BAD_ROUTE", /give the view \(\{ view \}\), or the endpoint/),
     );
   });
 });

@@ -283,8 +283,10 @@ export class Carafe extends Scaffold implements ServableApp {
   }
 
   #checkEndpoint(rule: string, endpoint: string, spec: RouteSpec | SocketSpec): void {
+    // A rule that only builds URLs shares its endpoint with the view that serves it.
+    if (spec.handler === null) return;
     for (const existing of this.urlMap.rulesFor(endpoint)) {
-      if (existing.payload.handler !== spec.handler) {
+      if (existing.payload !== null && existing.payload.handler !== spec.handler) {
         throw new CarafeError(
           "ERR_DUPLICATE_ENDPOINT",
           `route ${JSON.stringify(rule)}: endpoint '${endpoint}' is already used by rule ${JSON.stringify(existing.rule)} with another handler; give one of them another endpoint (options.endpoint) or a different function name`,
@@ -295,6 +297,10 @@ export class Carafe extends Scaffold implements ServableApp {
 
   #addRule(rule: string, endpoint: string, spec: RouteSpec, blueprint: string | undefined): void {
     this.#checkEndpoint(rule, endpoint, spec);
+    if (spec.handler === null) {
+      this.urlMap.addBuildOnly(rule, { endpoint, methods: spec.methods });
+      return;
+    }
     if (spec.options.streamBody === true && spec.options.thread === true) {
       throw new CarafeError(
         "ERR_ROUTE_OPTIONS",
@@ -433,13 +439,18 @@ export class Carafe extends Scaffold implements ServableApp {
     for (const { spec, rule, endpoint } of rules) {
       this.urlMap.parse(rule);
       const earlier = seen.get(endpoint);
-      if (earlier !== undefined && earlier.handler !== spec.handler) {
+      if (
+        earlier !== undefined &&
+        earlier.handler !== null &&
+        spec.handler !== null &&
+        earlier.handler !== spec.handler
+      ) {
         throw new CarafeError(
           "ERR_DUPLICATE_ENDPOINT",
           `blueprint '${name}': endpoint '${endpoint}' is used by rules ${JSON.stringify(earlier.rule)} and ${JSON.stringify(spec.rule)} with different handlers`,
         );
       }
-      seen.set(endpoint, spec);
+      if (spec.handler !== null) seen.set(endpoint, spec);
       this.#checkEndpoint(rule, endpoint, spec);
     }
     for (const { spec, rule, endpoint } of rules) this.#addRule(rule, endpoint, spec, name);

@@ -87,7 +87,8 @@ export interface RouteSpec {
   readonly rule: string;
   readonly endpoint: string;
   readonly methods: readonly string[];
-  readonly handler: Handler;
+  /** `null` for a rule that only builds URLs (`addUrlRule` without a view). */
+  readonly handler: Handler | null;
   readonly options: RouteOptions;
 }
 
@@ -318,20 +319,36 @@ export abstract class Scaffold {
 
   /**
    * Registers a view for a URL rule (Flask's `add_url_rule`): `route` with the view given among
-   * the options, the form class-based views are usually registered with.
+   * the options, the form class-based views are usually registered with. Without a view, the
+   * rule only builds URLs: `urlFor(endpoint)` gives its path, and requests never match it (they
+   * reach the view registered for that path elsewhere).
    *
    * @example
    * app.addUrlRule("/users/<int:id>", { view: UserApi.asView("user") });
+   * app.addUrlRule("/", { endpoint: "index" }); // urlFor("index") is "/", served by blog.index
    */
-  addUrlRule<R extends string>(rule: R, options: RouteOptions & { view: Handler<R> }): this {
+  addUrlRule<R extends string>(
+    rule: R,
+    options: (RouteOptions & { view: Handler<R> }) | (RouteOptions & { endpoint: string }),
+  ): this {
     if (options === null || typeof options !== "object") {
       throw new CarafeError(
         "ERR_BAD_ROUTE",
-        `addUrlRule(${JSON.stringify(rule)}): the second argument must be the options, with the view in them: { view }`,
+        `addUrlRule(${JSON.stringify(rule)}): the second argument must be the options, with the view in them: { view }, or the endpoint of a rule that only builds URLs: { endpoint }`,
       );
     }
-    const { view, ...rest } = options;
-    return this.route(rule, rest, view);
+    const { view, ...rest } = options as RouteOptions & { view?: Handler<R> };
+    if (view !== undefined) return this.route(rule, rest, view);
+    if (typeof rest.endpoint !== "string" || rest.endpoint === "") {
+      throw new CarafeError(
+        "ERR_BAD_ROUTE",
+        `addUrlRule(${JSON.stringify(rule)}): give the view ({ view }), or the endpoint that names the rule ({ endpoint }) when it only builds URLs`,
+      );
+    }
+    this.checkSetup(`addUrlRule(${JSON.stringify(rule)})`);
+    const methods = (rest.methods ?? ["GET"]).map((method) => method.toUpperCase());
+    this.addRoute({ rule, endpoint: rest.endpoint, methods, handler: null, options: rest });
+    return this;
   }
 
   /**

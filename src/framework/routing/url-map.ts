@@ -109,7 +109,8 @@ export class UrlMap<P, S = never> {
   readonly #converters = new Map<string, ConverterFactory>(DEFAULT_CONVERTERS);
   readonly #matcher = new SegmentMatcher<Rule<P>>();
   readonly #socketMatcher = new SegmentMatcher<Rule<S>>();
-  readonly #byEndpoint = new Map<string, Rule<P | S>[]>();
+  /** Every rule by endpoint; a `null` payload is a rule that only builds URLs. */
+  readonly #byEndpoint = new Map<string, Rule<P | S | null>[]>();
   readonly #rules: Rule<P>[] = [];
   readonly #socketRules: Rule<S>[] = [];
   /** The rules without variables, by their path: most requests match one without a walk. */
@@ -174,7 +175,16 @@ export class UrlMap<P, S = never> {
     return entry;
   }
 
-  #index(entry: Rule<P | S>): void {
+  /**
+   * Adds a rule that `build` uses and requests never match (Flask's `add_url_rule` without a
+   * view): another name, or another path, for URLs of a view registered elsewhere.
+   */
+  addBuildOnly(rule: string, options: { endpoint: string; methods: readonly string[] }): void {
+    const methods = options.methods.map((method) => method.toUpperCase());
+    this.#index(new Rule(this.parse(rule), options.endpoint, methods, false, true, null));
+  }
+
+  #index(entry: Rule<P | S | null>): void {
     const list = this.#byEndpoint.get(entry.endpoint);
     if (list === undefined) this.#byEndpoint.set(entry.endpoint, [entry]);
     else list.push(entry);
@@ -191,7 +201,7 @@ export class UrlMap<P, S = never> {
   }
 
   /** The rules, of either kind, registered under `endpoint` (empty when none). */
-  rulesFor(endpoint: string): readonly Rule<P | S>[] {
+  rulesFor(endpoint: string): readonly Rule<P | S | null>[] {
     return this.#byEndpoint.get(endpoint) ?? [];
   }
 
