@@ -128,6 +128,22 @@ export { sse } from "./http/sse.ts";
 export type { EventSource, ServerSentEvent, SseOptions } from "./http/sse.ts";
 export type { SessionData } from "./context/sessions.ts";
 export { TestClient, TestResponse } from "./boundary/test-client.ts";
+export { CliRunner } from "./boundary/cli-runner.ts";
+export type { CliResult } from "./boundary/cli-runner.ts";
+export { CommandGroup } from "./app/commands.ts";
+export type {
+  Command,
+  CommandArgument,
+  CommandArgumentValue,
+  CommandHandler,
+  CommandOption,
+  CommandOptionValue,
+  CommandOptions,
+  CommandScalar,
+  CommandValueType,
+  CommandValues,
+  Echo,
+} from "./app/commands.ts";
 export { WebSocket, WebSocketClosed } from "./websocket/websocket.ts";
 export type { WebSocketMessage } from "./websocket/websocket.ts";
 export type {

@@ -42,6 +42,8 @@ import {
 import { sendFromDirectory } from "../http/send-file.ts";
 import { openSession, sessionTransaction, type Session } from "../context/sessions.ts";
 import { TestClient } from "../boundary/test-client.ts";
+import { CliRunner } from "../boundary/cli-runner.ts";
+import { CommandGroup } from "./commands.ts";
 import { untrustedHostResponse } from "../http/trusted-hosts.ts";
 import { RequestPipeline, runTeardownHooks } from "./pipeline.ts";
 import { drive } from "./drive.ts";
@@ -155,6 +157,13 @@ export class Carafe extends Scaffold implements ServableApp {
   readonly templateGlobals = new Map<string, TemplateFunction>();
   /** Template tests by name (`templateTest`). */
   readonly templateTests = new Map<string, TemplateFunction>();
+  /**
+   * The app's command-line commands (Flask's `app.cli`), run as `carafe --app app.ts NAME`.
+   *
+   * @example
+   * app.cli.command("init-db", { help: "Create the tables." }, () => initDb());
+   */
+  readonly cli: CommandGroup = new CommandGroup(this);
   /** The hooks `teardownAppcontext` registered, in registration order. */
   readonly teardownAppcontextHooks: TeardownHook[] = [];
 
@@ -590,6 +599,17 @@ export class Carafe extends Scaffold implements ServableApp {
    */
   testClient(): TestClient {
     return new TestClient(this);
+  }
+
+  /**
+   * A runner of the app's commands for tests (Flask's `app.test_cli_runner()`).
+   *
+   * @example
+   * const result = await app.testCliRunner().invoke(["init-db"]);
+   * assert.equal(result.exitCode, 0);
+   */
+  testCliRunner(): CliRunner {
+    return new CliRunner(this.cli);
   }
 
   /**
