@@ -54,7 +54,14 @@ export default tseslint.config(
     // A promise nobody awaits or catches loses its rejection: an unhandled rejection ends the
     // process. `void` marks the few that are dropped on purpose (with a comment saying why).
     files: ["**/*.ts"],
-    languageOptions: { parserOptions: { project: "./tsconfig.json", tsconfigRootDir: root } },
+    languageOptions: {
+      parserOptions: {
+        // The tutorial app is a project of its own, with its own declarations of AppConfig and
+        // AppGlobals, as a user's app is.
+        project: ["./tsconfig.json", "./examples/flaskr/tsconfig.json"],
+        tsconfigRootDir: root,
+      },
+    },
     rules: {
       "@typescript-eslint/no-floating-promises": [
         "error",

@@ -1,12 +1,12 @@
-// Runs every test file under test/ with Node's test runner, TypeScript loaded through tsx and
+// Runs every test file under test/ and under examples/ (an example's own suite) with Node's test runner, TypeScript loaded through tsx and
 // `carafe` resolved to the sources (the carafe-source export condition).
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 
 const filter = process.argv.slice(2);
-const files = readdirSync("test", { recursive: true })
-  .map((file) => join("test", String(file)))
+const files = ["test", "examples"]
+  .flatMap((root) => readdirSync(root, { recursive: true }).map((file) => join(root, String(file))))
   .filter((file) => file.endsWith(".test.ts"))
   .filter((file) => filter.length === 0 || filter.some((part) => file.includes(part)))
   .sort();
