@@ -1,5 +1,15 @@
 // Registering, logging in and out, the current user on `g.user`, and `loginRequired`.
-import { Blueprint, flash, g, redirect, renderTemplate, session, urlFor, wraps } from "carafe";
+import {
+  Blueprint,
+  type Handler,
+  flash,
+  g,
+  redirect,
+  renderTemplate,
+  session,
+  urlFor,
+  wraps,
+} from "carafe";
 import { checkPasswordHash, generatePasswordHash } from "carafe/security";
 import { getDb } from "./db.ts";
 
@@ -21,11 +31,8 @@ declare module "carafe" {
 export const bp = new Blueprint("auth", { urlPrefix: "/auth" });
 
 /** Sends anonymous users to the login page instead of running `view`. */
-export function loginRequired<V extends (...args: never[]) => unknown>(view: V): V {
-  return wraps((...args: Parameters<V>) => {
-    if (!g.user) return redirect(urlFor("auth.login"));
-    return view(...args);
-  }, view);
+export function loginRequired<R extends string>(view: Handler<R>): Handler<R> {
+  return wraps((req) => (g.user ? view(req) : redirect(urlFor("auth.login"))), view);
 }
 
 bp.beforeAppRequest(function loadLoggedInUser() {
