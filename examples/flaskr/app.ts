@@ -17,7 +17,7 @@ export function createApp(testConfig?: Record<string, unknown>): Carafe {
     SECRET_KEY: "dev",
     DATABASE: join(app.instancePath, "flaskr.sqlite"),
   });
-  if (testConfig === undefined) app.config.fromFile("config.json", undefined, { silent: true });
+  if (testConfig === undefined) app.config.fromFile("config.json", { silent: true });
   else app.config.fromMapping(testConfig);
   mkdirSync(app.instancePath, { recursive: true });
 

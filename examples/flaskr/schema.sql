@@ -1,7 +1,8 @@
--- Flaskr's tables. Running this file empties the database: it drops them first.
+-- Flaskr's tables. Running this file empties the database: it drops them first (the posts
+-- before the users they refer to, since the connection enforces foreign keys).
 
-DROP TABLE IF EXISTS user;
 DROP TABLE IF EXISTS post;
+DROP TABLE IF EXISTS user;
 
 CREATE TABLE user (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
