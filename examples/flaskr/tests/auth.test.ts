@@ -36,8 +36,8 @@ test("login", async (t) => {
 
   // The session of the next request holds the user's id; the user is loaded from it.
   await client.get("/");
-  assert.equal(client.session?.get("userId"), 1);
-  assert.equal(client.g?.user?.username, "test");
+  assert.equal(client.session.get("userId"), 1);
+  assert.equal(client.g.user?.username, "test");
 });
 
 for (const [username, password, message] of [
@@ -55,5 +55,5 @@ test("logout", async (t) => {
   const { client, auth } = setUp(t);
   await auth.login();
   await auth.logout();
-  assert.equal(client.session?.has("userId"), false);
+  assert.equal(client.session.has("userId"), false);
 });
