@@ -39,7 +39,9 @@ The app is named after serve, run or routes, or before any command with --app, o
 CARAFE_APP environment variable. 'carafe --app MODULE --help' lists the app's commands, and
 'carafe --app MODULE NAME --help' shows one's arguments and options.
 
-MODULE is a .ts or .js file; EXPORT defaults to app, application or default.
+MODULE is a .ts or .js file; EXPORT defaults to app, application or default, else a
+createApp or makeApp factory is called. MODULE:createApp('dev', 2) calls a factory with
+literal arguments (strings, numbers, true, false, null).
 The app is a Carafe app or any object with a fetch(Request) method (a Hono app, say).
 'carafe serve --help' lists the options of serve.
 
