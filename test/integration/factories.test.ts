@@ -103,6 +103,38 @@ describe("factory specs", { timeout: 60_000 }, () => {
     assert.equal(discovered.stdout, "made 1 false none\n");
   });
 
+  it("runs app.run({ threaded: true }) of a factory-made app: each pool thread serves that app", async () => {
+    // The factory lives in factory.ts; run-threaded.ts makes the app with its own arguments.
+    const server = await startNode(
+      ["--conditions=carafe-source", "--import", "tsx", "test/fixtures/factories/run-threaded.ts"],
+      { listening: /Running on (http:\/\/\S+)/ },
+    );
+    try {
+      assert.ok(server.lines.some((line) => line.includes("synchronous ones on 2 threads")));
+      const infos = await Promise.all(
+        Array.from(
+          { length: 8 },
+          async () => JSON.parse((await fetchReply(`${server.url}/info`)).text) as Info,
+        ),
+      );
+      for (const info of infos) {
+        assert.notEqual(info.threadId, 0, "a pool thread answered");
+        assert.deepEqual(
+          {
+            name: info.name,
+            count: info.count,
+            flag: info.flag,
+            extra: info.extra,
+            made: info.made,
+          },
+          { name: "run-made", count: 5, flag: true, extra: "from run", made: 1 },
+        );
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+
   it("exits 1 naming a spec whose arguments are not literals", async () => {
     const run = await carafe(["routes", `${FACTORY}:createApp(process.exit(3))`]);
     assert.equal(run.code, 1);

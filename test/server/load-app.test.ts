@@ -125,6 +125,11 @@ describe("loadApp", () => {
     );
   });
 
+  it("takes the app whose run() the module calls before any export, as running the module serves it", async () => {
+    assert.equal((await loadApp("test/fixtures/factories/runs-other.ts")).name, "served by run()");
+    assert.equal((await loadApp("test/fixtures/factories/runs-other.ts:app")).name, "exported");
+  });
+
   it("explains a factory that fails, returns no app, or is not a function", async () => {
     await assert.rejects(
       loadApp("test/fixtures/factories/needs-args.ts"),

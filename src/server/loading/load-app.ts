@@ -1,13 +1,19 @@
 // Loads the app a command names as `MODULE[:EXPORT]`, the way gunicorn loads `module:app`, or
 // as `MODULE:factory(args)`, the way Flask calls `app:create_app('dev')`: the arguments are
 // literals (strings, numbers, booleans, null), read here and never evaluated. Without an
-// export named, Flask's discovery: an `app`/`application`/`default` export, then the one app
-// the module exports, then a `createApp` or `makeApp` factory called without arguments, and
-// last an app the module created without exporting it. Every worker process and every pool thread loads its app from the same spec.
+// export named: the app whose run() the module calls (see app.run()), then Flask's discovery
+// (an `app`/`application`/`default` export, the one app the module exports, a `createApp` or
+// `makeApp` factory called without arguments), and last an app the module created without
+// exporting it. Every worker process and every pool thread loads its app from the same spec.
 
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, extname, join, resolve } from "node:path";
-import { appsCreatedIn, setManaged, type ServableApp } from "../../framework/internal.ts";
+import {
+  appsCreatedIn,
+  appsRunIn,
+  setManaged,
+  type ServableApp,
+} from "../../framework/internal.ts";
 import { toRecordHandler } from "./fetch-app.ts";
 import { importFile } from "../../threading/internal.ts";
 import { ServerError } from "../errors.ts";
@@ -224,6 +230,10 @@ export async function loadApp(spec: string): Promise<ServableApp> {
       `'${modulePath}' has no app (a Carafe app or an object with fetch) exported as '${exportName}' (its exports: ${available})${commonJsHint(file)}`,
     );
   }
+  // The app whose run() the module's own code called: what it serves when run as a script,
+  // so what a pool thread of `app.run({ threaded: true })` must serve, however it was made.
+  const [ran] = appsRunIn(file);
+  if (ran !== undefined) return ran;
   for (const name of DEFAULT_EXPORTS) {
     const app = toRecordHandler(module[name]);
     if (app !== null) return app;
