@@ -9,4 +9,5 @@ if (import.meta.resolve("carafe/cli").endsWith(".ts")) {
   globalThis[Symbol.for("carafe.typescript")] = true;
 }
 const { main } = await import("carafe/cli");
-process.exitCode = await main(process.argv.slice(2));
+// An app's own command ends the process when it is done, as Flask's do, whatever it left open.
+process.exitCode = await main(process.argv.slice(2), { exitAfterCommand: true });

@@ -87,7 +87,7 @@ export type {
   RequestRecord,
   ResponseRecord,
 } from "./boundary/records.ts";
-export type { RouteListing, ServableApp } from "./boundary/servable-app.ts";
+export type { AppCommands, RouteListing, ServableApp } from "./boundary/servable-app.ts";
 export { Request } from "./http/request.ts";
 export type { GetJsonOptions } from "./http/request.ts";
 export { Response, abort, json, makeResponse, redirect } from "./http/response.ts";

@@ -3,9 +3,17 @@
 // only src/server imports it.
 
 export * from "./index.ts";
-export { setManaged, setRunner, appsCreatedIn, runnerSlot, type Runner } from "./app/runner.ts";
+export {
+  setManaged,
+  setRunner,
+  appsCreatedIn,
+  appsRunIn,
+  runnerSlot,
+  type Runner,
+} from "./app/runner.ts";
 export { consoleLogger, withConsoleFallback } from "./app/logging.ts";
-export type { Broadcasting, SocketGate } from "./boundary/servable-app.ts";
+export type { AppCommands, Broadcasting, SocketGate } from "./boundary/servable-app.ts";
+export type { CommandIO } from "./app/commands.ts";
 export {
   BodyCollector,
   declaresMoreThan,

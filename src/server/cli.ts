@@ -1,28 +1,54 @@
 // The `carafe` command: `carafe serve` (supervisor, worker processes and threads, as gunicorn),
-// `carafe run` (the development server) and `carafe routes` (the URL map with where each route
-// runs). In a worker process forked by `serve`, the same command line lands here again and
-// becomes that worker.
+// `carafe run` (the development server), `carafe routes` (the URL map with where each route
+// runs), and the app's own commands (`app.cli.command`), as `flask --app app NAME` runs them.
+// The app is named after the built-in command, or before any command with --app (or by
+// CARAFE_APP). In a worker process forked by `serve`, the same command line lands here again
+// and becomes that worker.
 
 import { readFileSync } from "node:fs";
 import process from "node:process";
 import { parseArgs } from "node:util";
-import type { RouteListing, ServableApp } from "../framework/internal.ts";
+import type { AppCommands, RouteListing, ServableApp } from "../framework/internal.ts";
 import { runDevServer } from "./dev/dev-server.ts";
 import { ServerError } from "./errors.ts";
 import { loadApp } from "./loading/load-app.ts";
 import { serve, workerOptions } from "./serve.ts";
-import { SettingsError, isHelpRequest, resolveSettings, serveHelp } from "./settings.ts";
+import {
+  SettingsError,
+  isHelpRequest,
+  resolveSettings,
+  serveHelp,
+  type NamedApp,
+} from "./settings.ts";
 
-const USAGE = `Usage: carafe <command> [options]
+const BUILT_IN: readonly (readonly [string, string])[] = [
+  ["serve", "Serve the app in production: worker processes × threads"],
+  ["run", "Serve the app with the development server"],
+  ["routes", "List the app's routes: endpoint, methods, rule, where it runs"],
+];
+
+const USAGE = `Usage: carafe [--app MODULE[:EXPORT]] COMMAND [ARGS]...
 
 Commands:
-  serve MODULE[:EXPORT]    Serve the app in production: worker processes × threads
-  run MODULE[:EXPORT]      Serve the app with the development server
-  routes MODULE[:EXPORT]   List the app's routes: endpoint, methods, rule, where it runs
+  serve [MODULE[:EXPORT]]   Serve the app in production: worker processes × threads
+  run [MODULE[:EXPORT]]     Serve the app with the development server
+  routes [MODULE[:EXPORT]]  List the app's routes: endpoint, methods, rule, where it runs
+  NAME [ARGS]...            Run one of the app's own commands (app.cli.command)
 
-MODULE is a .ts or .js file; EXPORT defaults to app, application or default.
+The app is named after serve, run or routes, or before any command with --app, or by the
+CARAFE_APP environment variable. 'carafe --app MODULE --help' lists the app's commands, and
+'carafe --app MODULE NAME --help' shows one's arguments and options.
+
+MODULE is a .ts or .js file; EXPORT defaults to app, application or default, else a
+createApp or makeApp factory is called. MODULE:createApp('dev', 2) calls a factory with
+literal arguments (strings, numbers, true, false, null).
 The app is a Carafe app or any object with a fetch(Request) method (a Hono app, say).
 'carafe serve --help' lists the options of serve.
+
+Options:
+  -A, --app MODULE[:EXPORT] The app (default: $CARAFE_APP)
+  -h, --help               Show this help (with the app's commands when the app is named)
+  -v, --version            Show the version
 
 Options of run:
   -H, --host HOST          Interface to listen on (default 127.0.0.1)
@@ -32,8 +58,6 @@ Options of run:
       --thread-max-heap MB Largest JS heap of each pool thread (default: as carafe serve's)
       --reload             Restart when a source file changes
       --debug              Debug mode: stack traces for loopback clients, and --reload
-  -h, --help               Show this help
-  -v, --version            Show the version
 `;
 
 function version(): string {
@@ -98,18 +122,145 @@ function printRoutes(app: ServableApp): void {
   for (const row of rows) console.log(line(row));
 }
 
-async function serveCommand(argv: readonly string[]): Promise<number> {
+async function serveCommand(argv: readonly string[], named: NamedApp | undefined): Promise<number> {
   const given = workerOptions();
   if (given !== null) return serve(given, version());
   if (isHelpRequest(argv)) {
     console.log(serveHelp());
     return 0;
   }
-  const options = await resolveSettings({ argv, env: process.env, cwd: process.cwd() });
+  const options = await resolveSettings({
+    argv,
+    env: process.env,
+    cwd: process.cwd(),
+    ...(named === undefined ? {} : { app: named }),
+  });
   return serve(options, version());
 }
 
-async function devCommand(command: string, argv: readonly string[]): Promise<number> {
+/** What comes before the command: `--app`, `--help`, `--version`. */
+interface GlobalOptions {
+  app: NamedApp | undefined;
+  help: boolean;
+  version: boolean;
+  command: string | undefined;
+  rest: string[];
+}
+
+function readGlobalOptions(
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+): GlobalOptions {
+  const options: GlobalOptions = {
+    app: undefined,
+    help: false,
+    version: false,
+    command: undefined,
+    rest: [],
+  };
+  let i = 0;
+  for (; i < argv.length; i += 1) {
+    const arg = argv[i] as string;
+    if (arg === "-h" || arg === "--help") options.help = true;
+    else if (arg === "-v" || arg === "--version") options.version = true;
+    else if (arg === "-A" || arg === "--app" || arg.startsWith("--app=")) {
+      const spec = arg.startsWith("--app=") ? arg.slice("--app=".length) : argv[++i];
+      if (spec === undefined || spec === "" || spec.startsWith("-")) {
+        throw new UsageError(`${arg.split("=")[0] as string} needs the app, e.g. --app app.ts:app`);
+      }
+      options.app = { spec, from: "--app" };
+    } else if (arg.startsWith("-")) {
+      throw new UsageError(`unknown option '${arg}' before the command`);
+    } else break;
+  }
+  options.command = argv[i];
+  options.rest = argv.slice(i + 1);
+  const fromEnv = env.CARAFE_APP;
+  if (options.app === undefined && fromEnv !== undefined && fromEnv !== "") {
+    options.app = { spec: fromEnv, from: "CARAFE_APP" };
+  }
+  return options;
+}
+
+/** The commands of a loaded app, or a usage error saying why there are none. */
+function commandsOf(app: ServableApp, spec: string): AppCommands {
+  if (app.cli === undefined) {
+    throw new UsageError(
+      `'${spec}' is not a Carafe app, so it has no commands of its own; carafe's are ${BUILT_IN.map(([name]) => name).join(", ")}`,
+    );
+  }
+  return app.cli;
+}
+
+/** Writes `text` and resolves once the stream has taken it (before the process exits). */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => stream.write("", () => resolve()));
+}
+
+/** Options of `main`. */
+export interface MainOptions {
+  /**
+   * End the process once an app's command is done, as Flask's CLI does, even when the app left
+   * a timer or a connection open (what `bin/carafe.js` asks for).
+   */
+  exitAfterCommand?: boolean;
+}
+
+/** Runs one of the app's own commands: `carafe --app app.ts NAME ...`. */
+async function appCommand(
+  name: string,
+  argv: readonly string[],
+  named: NamedApp | undefined,
+  options: MainOptions,
+): Promise<number> {
+  if (named === undefined) {
+    throw new UsageError(
+      `unknown command '${name}'; carafe's commands are ${BUILT_IN.map(([each]) => each).join(", ")}. An app's own command needs the app: carafe --app app.ts ${name} (or CARAFE_APP=app.ts)`,
+    );
+  }
+  const cli = commandsOf(await loadApp(named.spec), named.spec);
+  if (!cli.commands.has(name)) {
+    const available = [...BUILT_IN.map(([each]) => each), ...cli.commands.keys()].sort();
+    throw new UsageError(`No such command '${name}'. Available commands: ${available.join(", ")}`);
+  }
+  const { exitCode } = await cli.main([name, ...argv], {
+    out: (text) => void process.stdout.write(text),
+    err: (text) => void process.stderr.write(text),
+    prog: "carafe",
+    stacks: true,
+  });
+  if (options.exitAfterCommand === true) {
+    await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+    process.exit(exitCode);
+  }
+  return exitCode;
+}
+
+/** The usage, with the app's commands when an app is named. */
+async function printUsage(
+  named: NamedApp | undefined,
+  print: (text: string) => void,
+): Promise<void> {
+  if (named === undefined) {
+    print(USAGE);
+    return;
+  }
+  const app = await loadApp(named.spec);
+  // A fetch app has no commands of its own: carafe's are listed alone.
+  const width = Math.max(...BUILT_IN.map(([name]) => name.length));
+  const listing =
+    app.cli?.listing(BUILT_IN) ??
+    BUILT_IN.map(([name, help]) => `  ${name.padEnd(width)}  ${help}`);
+  print(`${USAGE}
+Commands of ${named.spec}:
+${listing.join("\n")}`);
+}
+
+async function devCommand(
+  command: string,
+  argv: readonly string[],
+  named: NamedApp | undefined,
+): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...argv],
     allowPositionals: true,
@@ -123,10 +274,19 @@ async function devCommand(command: string, argv: readonly string[]): Promise<num
       debug: { type: "boolean" },
     },
   });
-  const [spec, ...extra] = positionals;
-  if (spec === undefined)
-    throw new UsageError(`${command} needs the app, e.g. carafe ${command} app.ts:app`);
+  const [given, ...extra] = positionals;
   if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0] as string}'`);
+  if (given !== undefined && named?.from === "--app") {
+    throw new UsageError(
+      `${command} got two apps: '${named.spec}' (--app) and '${given}'; name it once`,
+    );
+  }
+  const spec = given ?? named?.spec;
+  if (spec === undefined) {
+    throw new UsageError(
+      `${command} needs the app, e.g. carafe ${command} app.ts:app (or carafe --app app.ts:app ${command}, or CARAFE_APP=app.ts:app)`,
+    );
+  }
   const port = parseCount(values.port, "--port", 0, 5000);
   const threads = parseCount(values.threads, "--threads", 1, 0);
   const heap = values["thread-max-heap"];
@@ -151,26 +311,34 @@ async function devCommand(command: string, argv: readonly string[]): Promise<num
 }
 
 /** Runs the command line; returns the exit code. */
-export async function main(argv: readonly string[]): Promise<number> {
-  const [command, ...rest] = argv;
+export async function main(argv: readonly string[], options: MainOptions = {}): Promise<number> {
+  let command: string | undefined = argv[0];
   try {
-    if (command === "-v" || command === "--version") {
+    const global = readGlobalOptions(argv, process.env);
+    command = global.command;
+    if (global.version) {
       console.log(`carafe ${version()}`);
       return 0;
     }
-    if (command === undefined || command === "-h" || command === "--help") {
-      (command === undefined ? console.error : console.log)(USAGE);
-      return command === undefined ? 2 : 0;
+    if (command === undefined || global.help) {
+      // `carafe serve --help` reaches serve; `carafe --help serve` is the same request.
+      if (global.help && command === "serve") return await serveCommand(["--help"], global.app);
+      await printUsage(
+        global.app,
+        command === undefined && !global.help ? console.error : console.log,
+      );
+      return command === undefined && !global.help ? 2 : 0;
     }
-    if (command === "serve") return await serveCommand(rest);
+    const { rest, app } = global;
+    if (command === "serve") return await serveCommand(rest, app);
     if (command === "run" || command === "routes") {
       if (isHelpRequest(rest)) {
         console.log(USAGE);
         return 0;
       }
-      return await devCommand(command, rest);
+      return await devCommand(command, rest, app);
     }
-    throw new UsageError(`unknown command '${command}'`);
+    return await appCommand(command, rest, app, options);
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (

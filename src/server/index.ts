@@ -9,7 +9,14 @@ import type { DevServer, DevServerOptions } from "./dev/dev-server.ts";
 
 const devServer = (): Promise<typeof DevServerModule> => import("./dev/dev-server.ts");
 
-setRunner(async (app, options) => (await devServer()).runDevServer(app, options));
+// The pool threads of `app.run({ threaded: true })` import the module that called run(): its
+// code makes the app again there (a factory's included), and run() does nothing in a thread.
+setRunner(async (app, options, runFile) =>
+  (await devServer()).runDevServer(app, {
+    ...options,
+    ...(runFile === undefined ? {} : { appSpec: runFile }),
+  }),
+);
 
 /**
  * Starts serving `app` and resolves once it listens.

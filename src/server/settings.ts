@@ -257,7 +257,17 @@ function suggest(name: string, known: readonly string[], quote = "'"): string {
 /** The values one source gives, each with its label for errors: `--workers`, `CARAFE_WORKERS`, … */
 type Layer = Map<Setting, { raw: unknown; label: string }>;
 
-function readArgv(argv: readonly string[]): { flags: Layer; appSpec: string } {
+/** The app named before the command (`carafe --app app.ts serve`), and where it came from. */
+export interface NamedApp {
+  spec: string;
+  /** `--app` or `CARAFE_APP`, for messages. */
+  from: string;
+}
+
+function readArgv(
+  argv: readonly string[],
+  named: NamedApp | undefined,
+): { flags: Layer; appSpec: string } {
   const flags: Layer = new Map();
   const positionals: string[] = [];
   const byFlag = new Map<string, Setting>();
@@ -296,10 +306,21 @@ function readArgv(argv: readonly string[]): { flags: Layer; appSpec: string } {
     const raw = listy ? [...((flags.get(row)?.raw as string[]) ?? []), inline] : (inline ?? "true");
     flags.set(row, { raw, label: name });
   }
-  const [appSpec, ...extra] = positionals;
-  if (!appSpec) throw new SettingsError("serve needs the app, e.g. carafe serve app.ts:app");
+  const [given, ...extra] = positionals;
   const got = positionals.join("' and '");
   if (extra.length > 0) throw new SettingsError(`serve takes one app, got '${got}'`);
+  // The app after the command wins over CARAFE_APP; named with --app too, it is named twice.
+  if (given !== undefined && named?.from === "--app") {
+    throw new SettingsError(
+      `serve got two apps: '${named.spec}' (--app) and '${given}'; name it once`,
+    );
+  }
+  const appSpec = given ?? named?.spec;
+  if (!appSpec) {
+    throw new SettingsError(
+      "serve needs the app, e.g. carafe serve app.ts:app (or carafe --app app.ts:app serve, or CARAFE_APP=app.ts:app)",
+    );
+  }
   return { flags, appSpec };
 }
 
@@ -368,8 +389,10 @@ export async function resolveSettings(input: {
   argv: readonly string[];
   env: Record<string, string | undefined>;
   cwd: string;
+  /** The app named before the command, used when the arguments name none. */
+  app?: NamedApp;
 }): Promise<ServeOptions> {
-  const { flags, appSpec } = readArgv(input.argv);
+  const { flags, appSpec } = readArgv(input.argv, input.app);
   const env = readEnv(input.env);
   const config = await configLayer(flags, env, input.cwd);
   const values: Record<string, Value> = { appSpec };
@@ -412,9 +435,13 @@ export function serveHelp(): string {
     return `  ${flags}\n        ${row.help}\n        env ${env}; default ${shownDefault(row.default)}`;
   });
   return `Usage: carafe serve [options] MODULE[:EXPORT]
+       carafe --app MODULE[:EXPORT] serve [options]
 
 Serve the app with a supervisor and worker processes, the way gunicorn does.
-MODULE is a .ts or .js file; EXPORT defaults to app, application or default.
+MODULE is a .ts or .js file; EXPORT defaults to app, application or default, else a
+createApp or makeApp factory is called. MODULE:createApp('dev', 2) calls a factory with
+literal arguments; every worker process and every pool thread calls it.
+Without MODULE, the app is --app's, or the CARAFE_APP environment variable's.
 
 Settings come from, lowest precedence first: defaults, the config file (whose default export
 is an object with the flags' names in camelCase, e.g. { workers: 4, bind: ["0.0.0.0:8000"] }),

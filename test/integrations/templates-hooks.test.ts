@@ -121,6 +121,13 @@ describe("contextProcessor", () => {
     assert.equal(calls, 2, "run at each render");
   });
 
+  it("runs the app's processors for a render in an app context without a request", () => {
+    const app = newApp();
+    app.contextProcessor(() => ({ site: "Flaskr", section: "cli", path: "-" }));
+    const text = app.appContext(() => renderTemplate("context.html", { title: "email" }));
+    assert.equal(text, "Flaskr|cli|-|email");
+  });
+
   it("applies a blueprint's appContextProcessor to every request of the app", async () => {
     const app = newApp();
     const auth = new Blueprint("auth");

@@ -83,6 +83,8 @@ describe("the command line", () => {
   it("points a usage error to --help", async () => {
     const { code, stderr } = await run(["frobnicate"]);
     assert.equal(code, 2);
-    assert.match(stderr, /^carafe: unknown command 'frobnicate'\nRun 'carafe --help' for usage\./);
+    assert.match(stderr, /^carafe: unknown command 'frobnicate'; carafe's commands are /);
+    assert.match(stderr, /carafe --app app\.ts frobnicate/);
+    assert.match(stderr, /\nRun 'carafe --help' for usage\.$/);
   });
 });

@@ -235,11 +235,30 @@ export default { workers, bind: ["0.0.0.0:9000", "unix:/tmp/carafe.sock"], prelo
     const cwd = project();
     await rejectsWith(
       resolveIn(cwd, ["-w", "2"]),
-      "serve needs the app, e.g. carafe serve app.ts:app",
+      "serve needs the app, e.g. carafe serve app.ts:app (or carafe --app app.ts:app serve, or CARAFE_APP=app.ts:app)",
     );
     await rejectsWith(
       resolveIn(cwd, ["a.ts", "b.ts"]),
       "serve takes one app, got 'a.ts' and 'b.ts'",
+    );
+  });
+
+  it("takes the app named before the command when the arguments name none", async () => {
+    const cwd = project();
+    const fromFlag = { spec: "a.ts", from: "--app" };
+    const fromEnv = { spec: "a.ts", from: "CARAFE_APP" };
+    assert.equal(
+      (await resolveSettings({ argv: ["-w", "2"], env: {}, cwd, app: fromFlag })).appSpec,
+      "a.ts",
+    );
+    // The app after the command is more specific than the environment's.
+    assert.equal(
+      (await resolveSettings({ argv: ["b.ts"], env: {}, cwd, app: fromEnv })).appSpec,
+      "b.ts",
+    );
+    await rejectsWith(
+      resolveSettings({ argv: ["b.ts"], env: {}, cwd, app: fromFlag }),
+      "serve got two apps: 'a.ts' (--app) and 'b.ts'; name it once",
     );
   });
 

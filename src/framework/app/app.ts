@@ -29,7 +29,7 @@ import type {
 import { Request, rawPathOf } from "../http/request.ts";
 import type { Converter, ConverterFactory } from "../routing/converters.ts";
 import { UrlMap } from "../routing/url-map.ts";
-import { callerFile, registerApp, runnerSlot, type RunOptions } from "./runner.ts";
+import { callerFile, registerApp, registerRun, runnerSlot, type RunOptions } from "./runner.ts";
 import {
   Scaffold,
   namedTemplateFunction,
@@ -685,10 +685,14 @@ export class Carafe extends Scaffold implements ServableApp {
 
   /**
    * Serves the app with the development server (127.0.0.1:5000 by default). Does nothing when
-   * the module is being served by `carafe serve` or `carafe run`.
+   * the module is being served by `carafe serve` or `carafe run`, or imported by a pool thread.
+   * With threads, each pool thread imports the module whose code called `run()` and serves the
+   * app whose `run()` that code calls there: the same app, made the same way, a factory's too.
    */
   async run(options: RunOptions = {}): Promise<void> {
     const slot = runnerSlot();
+    const runFile = callerFile();
+    registerRun(this, runFile);
     if (slot.managed) return;
     if (slot.runner === undefined) {
       throw new CarafeError(
@@ -697,7 +701,7 @@ export class Carafe extends Scaffold implements ServableApp {
       );
     }
     if (options.debug !== undefined) this.config.debug = options.debug;
-    await slot.runner(this, options);
+    await slot.runner(this, options, runFile);
   }
 
   /**

@@ -27,12 +27,21 @@ export interface RunOptions {
   watchdogMs?: number;
 }
 
-/** Something that can serve an app. */
-export type Runner = (app: ServableApp, options: RunOptions) => Promise<unknown>;
+/**
+ * Something that can serve an app. `runFile` is the module whose code called `app.run()`: pool
+ * threads import it to build their own copy of the app.
+ */
+export type Runner = (
+  app: ServableApp,
+  options: RunOptions,
+  runFile: string | undefined,
+) => Promise<unknown>;
 
 interface RunnerSlot {
   /** Every app created in this thread, with the module that created it. */
   apps?: { app: ServableApp; file: string | undefined }[];
+  /** Every app whose `run()` was called in this thread, with the module that called it. */
+  runs?: { app: ServableApp; file: string | undefined }[];
   runner?: Runner;
   /** Set by `carafe serve`/`carafe run`: they serve the module themselves, so `app.run()` is a no-op. */
   managed?: boolean;
@@ -69,6 +78,20 @@ export function registerApp(app: ServableApp, file: string | undefined): void {
 /** The apps created by the module `file` in this thread, in creation order. */
 export function appsCreatedIn(file: string): ServableApp[] {
   return (slot().apps ?? []).filter((entry) => entry.file === file).map((entry) => entry.app);
+}
+
+/** Records that the module `file` called `app.run()`. @internal */
+export function registerRun(app: ServableApp, file: string | undefined): void {
+  (slot().runs ??= []).push({ app, file });
+}
+
+/**
+ * The apps whose `run()` the module `file` called in this thread, first call first: in a pool
+ * thread (or under `carafe serve`), where `run()` does nothing, this is the app the module
+ * serves, however it was made (an exported app, a factory's, one imported from elsewhere).
+ */
+export function appsRunIn(file: string): ServableApp[] {
+  return (slot().runs ?? []).filter((entry) => entry.file === file).map((entry) => entry.app);
 }
 
 // This file lives in framework/app/: the framework is the folder above.

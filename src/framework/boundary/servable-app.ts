@@ -3,6 +3,7 @@
 // route table, threads it asks for). The server sees an app through this interface only; a
 // fetch app wrapped by the server has the base and none of the parts.
 
+import type { CommandIO } from "../app/commands.ts";
 import type { Logger } from "../app/logging.ts";
 import type { Placement, RecordHandler, RequestRecord } from "./records.ts";
 import type { Rooms } from "../websocket/rooms.ts";
@@ -22,6 +23,16 @@ export interface Broadcasting {
   readonly relayUrl: string | null;
   /** `config.broadcastChannel`: the Redis channel they travel on. */
   readonly channel: string;
+}
+
+/** The commands part of an app (`app.cli`): what `carafe --app app.ts NAME` runs. */
+export interface AppCommands {
+  /** The commands by name, with their help. */
+  readonly commands: ReadonlyMap<string, { readonly help: string }>;
+  /** One line per command (and per `extra` row): its name and the first line of its help. */
+  listing(extra?: readonly (readonly [string, string])[]): string[];
+  /** Runs a command line (`["init-db", "--force"]`); resolves with its exit code. @internal */
+  main(argv: readonly string[], io: CommandIO): Promise<{ exitCode: number; error?: unknown }>;
 }
 
 /** One route as `carafe routes` lists it; its placement is the one its requests are planned with. */
@@ -59,6 +70,8 @@ export interface ServableApp extends RecordHandler {
   readonly sockets?: SocketGate | undefined;
   /** Present when the app keeps WebSocket rooms. @internal */
   readonly broadcasting?: Broadcasting | undefined;
+  /** The app's own commands, for `carafe --app app.ts NAME`. */
+  readonly cli?: AppCommands;
   /** Every route, HTTP and WebSocket, with where its requests run; for `carafe routes`. */
   listRoutes?(): readonly RouteListing[];
 }
