@@ -155,9 +155,17 @@ export class JsonProvider {
    * `Response`. @internal
    */
   responseText(value: unknown): string | undefined {
-    return this.response === JsonProvider.prototype.response ? this.dumps(value) : undefined;
+    if (this.response !== RESPONSE) return undefined;
+    // The defaults, by far the most common case: JSON.stringify's text as it is (the caller
+    // reports a value it cannot encode).
+    if (this.compact && !this.sortKeys && !this.ensureAscii && this.dumps === DUMPS) {
+      return JSON.stringify(value);
+    }
+    return this.dumps(value);
   }
 }
+
+const { dumps: DUMPS, response: RESPONSE } = JsonProvider.prototype;
 
 /** The provider used outside a request (`json()` in a script): the defaults. @internal */
 export const DEFAULT_JSON = new JsonProvider();
