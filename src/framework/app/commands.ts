@@ -268,7 +268,7 @@ export class CommandGroup {
     return this.#commands;
   }
 
-  /** `  name  first line of its help` for each command, names aligned. @internal */
+  /** `  name  first line of its help` for each command (and each `extra` row), sorted, names aligned. */
   listing(extra: readonly (readonly [string, string])[] = []): string[] {
     const rows: (readonly [string, string])[] = [
       ...[...this.#commands.values()].map(
