@@ -2,7 +2,15 @@
 // beyond them is in internal.ts.
 
 export { Carafe } from "./app/app.ts";
-export { broadcast, currentApp, subscribe, urlFor } from "./context/current-app.ts";
+export {
+  broadcast,
+  currentApp,
+  json,
+  makeResponse,
+  subscribe,
+  urlFor,
+} from "./context/current-app.ts";
+export { JsonProvider } from "./http/json-provider.ts";
 export type { CarafeOptions, RegisterBlueprintOptions, RoutePayload } from "./app/app.ts";
 export type { UrlForOptions } from "./app/url-for.ts";
 export { Blueprint } from "./app/blueprint.ts";
@@ -82,7 +90,7 @@ export type {
 export type { RouteListing, ServableApp } from "./boundary/servable-app.ts";
 export { Request } from "./http/request.ts";
 export type { GetJsonOptions } from "./http/request.ts";
-export { Response, abort, json, makeResponse, redirect } from "./http/response.ts";
+export { Response, abort, redirect } from "./http/response.ts";
 export type {
   JsonObject,
   JsonValue,

@@ -39,6 +39,7 @@ import {
   type TemplateFunction,
 } from "./scaffold.ts";
 import { sendFromDirectory } from "../http/send-file.ts";
+import { JsonProvider } from "../http/json-provider.ts";
 import { openSession, sessionTransaction, type Session } from "../context/sessions.ts";
 import { TestClient } from "../boundary/test-client.ts";
 import { untrustedHostResponse } from "../http/trusted-hosts.ts";
@@ -140,6 +141,14 @@ export class Carafe extends Scaffold implements ServableApp {
   readonly blueprints = new Map<string, Blueprint>();
   /** Where errors and warnings go; replace it to route them elsewhere. */
   logger: Logger = consoleLogger;
+  /**
+   * How the app encodes JSON responses (Flask's `app.json`): set its options, or replace it
+   * with an instance of a `JsonProvider` subclass.
+   *
+   * @example
+   * app.json.sortKeys = true;
+   */
+  json: JsonProvider = new JsonProvider();
   /** Values shared by integrations (the template environment, …) keyed by their own symbols. */
   readonly extensions = new Map<symbol, unknown>();
   /**

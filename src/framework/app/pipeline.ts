@@ -23,6 +23,7 @@ import {
   RequestRedirect,
 } from "../errors.ts";
 import { parseMultipart } from "../http/forms.ts";
+import type { JsonProvider } from "../http/json-provider.ts";
 import type { Logger } from "./logging.ts";
 import type { ClientConnection, RequestRecord, ResponseRecord } from "../boundary/records.ts";
 import { Request } from "../http/request.ts";
@@ -61,6 +62,8 @@ export interface PipelineApp extends ContextApp {
   /** Read at each use: an app may replace its logger. */
   readonly logger: Logger;
   readonly urlMap: AppUrlMap;
+  /** Read at each use: an app may replace its JSON provider. */
+  readonly json: JsonProvider;
 }
 
 /** The hook scopes of an app: its own under `undefined`, each blueprint's under its name. */
@@ -180,7 +183,7 @@ export class RequestPipeline {
       // an exception, a promise, another kind of value, or an opened session to save.
       outcome = callView(context, matched.rule.payload.handler, request);
       if (!outcome.threw && context.openedSession === undefined) {
-        const direct = plainRecord(outcome.value, record.method);
+        const direct = plainRecord(outcome.value, record.method, this.#app.json);
         if (direct !== null) return direct;
       }
     }
@@ -205,7 +208,7 @@ export class RequestPipeline {
   makeResponse(request: Request, value: unknown): Response {
     if (value instanceof HTTPException)
       return exceptionResponse(value, prefersJson(request.headers.get("accept")));
-    return toResponse(value, viewReturned(request));
+    return toResponse(value, viewReturned(request), this.#app.json);
   }
 
   *#pipeline(

@@ -227,38 +227,58 @@ function closeStream(body: BodyChunk | BodyStream | null): void {
 }
 
 /**
- * Builds a JSON response.
- *
- * @example
- * return json({ error: "not found" }, 404);
+ * `encode(value)` (`JSON.stringify` by default), or a `CarafeError` (`ERR_NOT_JSON`) that says
+ * why `value` has no JSON text. @internal
  */
-export function json(value: unknown, status = 200, headers?: HeadersInit): Response {
+export function encodeJson(
+  value: unknown,
+  encode: (value: unknown) => string | undefined = JSON.stringify,
+): string {
   let text: string | undefined;
   try {
-    text = JSON.stringify(value);
+    text = encode(value);
   } catch (error) {
     throw new CarafeError(
       "ERR_NOT_JSON",
-      `json(): the value cannot be sent as JSON (${(error as Error).message}); remove cycles and BigInts, or convert them first`,
+      `the value cannot be sent as JSON (${(error as Error).message}); remove cycles and BigInts, or convert them first`,
       { cause: error },
     );
   }
   if (text === undefined) {
     throw new CarafeError(
       "ERR_NOT_JSON",
-      `json(): ${String(value)} has no JSON form; pass an object, an array, a string, a number, a boolean or null`,
+      `${String(value)} has no JSON form; pass an object, an array, a string, a number, a boolean or null`,
     );
   }
-  const response = new Response(text, { status, mimetype: "application/json" });
-  if (headers) {
-    for (const [name, each] of new HeaderMap(headers)) {
-      // A Content-Type given here replaces the JSON one instead of sending a second header.
-      if (name.toLowerCase() === "content-type") response.headers.set(name, each);
-      else response.headers.append(name, each);
-    }
-  }
-  return response;
+  return text;
 }
+
+/**
+ * How JSON responses are made: the app's `app.json` (a `JsonProvider`), or `PLAIN_JSON` where
+ * there is no app. @internal
+ */
+export interface JsonEncoding {
+  /**
+   * Whether responses are `JSON.stringify`'s text sent as `application/json` (the defaults,
+   * nothing overridden): the record is then built without asking the encoding.
+   */
+  readonly isPlain: boolean;
+  /** The media type of JSON responses. */
+  readonly mimetype: string;
+  /** The body `response(value)` sends, or `undefined` when it cannot say without making it. */
+  responseText(value: unknown): string | undefined;
+  /** A JSON response of `value`. */
+  response(value: unknown, status?: number): Response;
+}
+
+/** JSON as `app.json` sends it with its defaults: for responses made without an app. @internal */
+export const PLAIN_JSON: JsonEncoding = {
+  isPlain: true,
+  mimetype: "application/json",
+  responseText: (value) => encodeJson(value),
+  response: (value, status = 200) =>
+    new Response(encodeJson(value), { status, mimetype: "application/json" }),
+};
 
 /**
  * A redirect to `location` (302 by default; 301, 303, 307 and 308 also make sense).
@@ -320,7 +340,10 @@ export function exceptionResponse(error: HTTPException, wantsJson: boolean): Res
   const code = error.status;
   const phrase = STATUS_PHRASES[code] ?? "Error";
   const response = wantsJson
-    ? json({ error: { status: code, name: phrase, description: error.description } }, code)
+    ? PLAIN_JSON.response(
+        { error: { status: code, name: phrase, description: error.description } },
+        code,
+      )
     : new Response(
         `<!doctype html>\n<html lang="en">\n<title>${code} ${phrase}</title>\n<h1>${phrase}</h1>\n<p>${escapeHtml(error.description)}</p>\n</html>\n`,
         { status: code },
@@ -336,38 +359,27 @@ export function prefersJson(accept: string | undefined): boolean {
 }
 
 /**
- * Turns a handler's return value into a `Response`, like Flask's `make_response`.
- *
- * @example
- * return makeResponse("Created", 201, { Location: "/items/7" });
- */
-export function makeResponse(
-  value: ResponseValue,
-  status?: number,
-  headers?: HeadersInit,
-): Response {
-  const response = toResponse(value, "makeResponse() was given");
-  if (status !== undefined) response.status = status;
-  if (headers) for (const [name, each] of new HeaderMap(headers)) response.headers.set(name, each);
-  return response;
-}
-
-/**
  * The record for the two values most handlers return, text (HTML) and a plain JSON object or
- * array, built without a `Response`: the same status, headers and body as
- * `toResponse(value).toRecord(method)`. `null` for any other value, and for a value JSON cannot
- * encode, so that `toResponse` handles (or reports) it. @internal
+ * array (encoded by `json`, the app's `app.json`), built without a `Response`: the same status,
+ * headers and body as `toResponse(value, …, json).toRecord(method)`. `null` for any other
+ * value, for a value JSON cannot encode, and where `json` needs its `response`, so that
+ * `toResponse` handles (or reports) it. @internal
  */
-export function plainRecord(value: unknown, method: string): ResponseRecord | null {
+export function plainRecord(
+  value: unknown,
+  method: string,
+  json: JsonEncoding = PLAIN_JSON,
+): ResponseRecord | null {
   let type: string;
   let text: string | undefined;
   if (typeof value === "string") {
     type = HTML;
     text = value;
   } else if (isPlainJson(value)) {
-    type = "application/json";
+    const plain = json.isPlain;
+    type = plain ? "application/json" : contentTypeFor(json.mimetype);
     try {
-      text = JSON.stringify(value);
+      text = plain ? JSON.stringify(value) : json.responseText(value);
     } catch {
       return null;
     }
@@ -416,7 +428,11 @@ export function viewReturned(request: Request): string {
  * The conversion rules from a returned value to a `Response`; anything else throws a
  * `CarafeError` (`ERR_BAD_RESPONSE`) whose message starts with `where`, who gave the value.
  */
-export function toResponse(value: unknown, where = "the handler returned"): Response {
+export function toResponse(
+  value: unknown,
+  where = "the handler returned",
+  json: JsonEncoding = PLAIN_JSON,
+): Response {
   if (typeof value === "string") return new Response(value);
   if (value instanceof Response) return value;
   if (typeof value !== "object" || value === null) {
@@ -424,7 +440,7 @@ export function toResponse(value: unknown, where = "the handler returned"): Resp
   }
   if (value instanceof Uint8Array)
     return new Response(value, { mimetype: "application/octet-stream" });
-  if (Array.isArray(value)) return jsonFrom(value, where);
+  if (Array.isArray(value)) return jsonFrom(value, where, json);
   if (value instanceof globalThis.Response) {
     const response = new Response((value.body as BodyStream | null) ?? null, {
       status: value.status,
@@ -443,7 +459,7 @@ export function toResponse(value: unknown, where = "the handler returned"): Resp
   ) {
     return new Response(value as BodyStream);
   }
-  if (isPlainObject(value)) return jsonFrom(value, where);
+  if (isPlainObject(value)) return jsonFrom(value, where, json);
   // JSON would send a Map or a Set as `{}`: say how to convert one, and point a class instance
   // (which JSON sends by its fields or its toJSON) to json(), which sends it as it is.
   const hint =
@@ -458,10 +474,10 @@ export function toResponse(value: unknown, where = "the handler returned"): Resp
   );
 }
 
-/** `json(value)`, its failure told as the view's. */
-function jsonFrom(value: object, where: string): Response {
+/** `json.response(value)`, its failure told as the view's. */
+function jsonFrom(value: object, where: string, json: JsonEncoding): Response {
   try {
-    return json(value);
+    return json.response(value);
   } catch (error) {
     throw new CarafeError(
       "ERR_BAD_RESPONSE",
