@@ -110,6 +110,18 @@ describe("app.json", () => {
     }
   });
 
+  it("sends what a subclass's dumps writes, on every path", async () => {
+    class Shouting extends JsonProvider {
+      override dumps(value: unknown): string {
+        return super.dumps(value).toUpperCase();
+      }
+    }
+    const app = sampleApp();
+    app.json = new Shouting();
+    for (const [body] of await answers(app))
+      assert.equal(body, JSON.stringify(SAMPLE).toUpperCase());
+  });
+
   it("is the defaults' outside a request", () => {
     const app = sampleApp();
     app.json.sortKeys = true;

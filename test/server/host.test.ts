@@ -213,6 +213,7 @@ describe("trustedHosts on a server behind a proxy", () => {
   app.get("/", function index() {
     return urlFor("index", {}, { external: true });
   });
+  app.get("/docs/", () => "docs");
   const trusted = createProxyTrust(["127.0.0.1"]);
   const server = createServer(
     { requireHostHeader: false },
@@ -237,6 +238,17 @@ describe("trustedHosts on a server behind a proxy", () => {
     const [status, body] = await send(port, head("evil.example"));
     assert.equal(status, 400);
     assert.match(body, /The host &#39;evil.example&#39; is not served here/);
+  });
+
+  it("redirects a missing trailing slash to the proxy's scheme and host, and no other", async () => {
+    const head = (forwarded: string): string =>
+      `GET /docs?page=2 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: ${forwarded}\r\nConnection: close\r\n\r\n`;
+    const redirected = await exchange(port, head("app.example"));
+    assert.equal(statusOf(redirected), 308);
+    assert.match(redirected, /\r\nlocation: https:\/\/app\.example\/docs\/\?page=2\r\n/i);
+    const refused = await exchange(port, head("evil.example"));
+    assert.equal(statusOf(refused), 400);
+    assert.doesNotMatch(refused, /location:/i);
   });
 
   it("answers 400 to a Host that is not on the list", async () => {

@@ -35,7 +35,7 @@ import {
   toResponse,
   viewReturned,
 } from "../http/response.ts";
-import type { MatchResult } from "../routing/url-map.ts";
+import { redirectLocation, type MatchResult } from "../routing/url-map.ts";
 import {
   findErrorHandler,
   type AfterRequestHook,
@@ -137,7 +137,12 @@ function* dispatchRequest(request: Request, match: MatchResult<RoutePayload>): P
       throw new MethodNotAllowed(match.allowed);
     case "redirect":
       throw new RequestRedirect(
-        match.path + (request.queryString ? `?${request.queryString}` : ""),
+        redirectLocation(
+          request.scheme,
+          request.record.headers["host"],
+          match.path,
+          request.queryString,
+        ),
       );
     case "bad-path":
       throw new BadRequest("The URL's percent-encoding is malformed.");

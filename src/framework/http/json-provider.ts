@@ -150,18 +150,28 @@ export class JsonProvider {
   }
 
   /**
+   * Whether responses are `JSON.stringify`'s text sent as `application/json`: the defaults,
+   * with `dumps` and `response` this class's own. A view's object then becomes a record at once.
+   * @internal
+   */
+  get isPlain(): boolean {
+    return (
+      this.compact &&
+      !this.sortKeys &&
+      !this.ensureAscii &&
+      this.mimetype === "application/json" &&
+      this.dumps === DUMPS &&
+      this.response === RESPONSE
+    );
+  }
+
+  /**
    * The body `response(value)` sends, when `response` is this class's own (a subclass may
    * replace it); `undefined` otherwise. Lets a view's value become a record without a
    * `Response`. @internal
    */
   responseText(value: unknown): string | undefined {
-    if (this.response !== RESPONSE) return undefined;
-    // The defaults, by far the most common case: JSON.stringify's text as it is (the caller
-    // reports a value it cannot encode).
-    if (this.compact && !this.sortKeys && !this.ensureAscii && this.dumps === DUMPS) {
-      return JSON.stringify(value);
-    }
-    return this.dumps(value);
+    return this.response === RESPONSE ? this.dumps(value) : undefined;
   }
 }
 

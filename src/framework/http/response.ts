@@ -258,6 +258,11 @@ export function encodeJson(
  * there is no app. @internal
  */
 export interface JsonEncoding {
+  /**
+   * Whether responses are `JSON.stringify`'s text sent as `application/json` (the defaults,
+   * nothing overridden): the record is then built without asking the encoding.
+   */
+  readonly isPlain: boolean;
   /** The media type of JSON responses. */
   readonly mimetype: string;
   /** The body `response(value)` sends, or `undefined` when it cannot say without making it. */
@@ -268,6 +273,7 @@ export interface JsonEncoding {
 
 /** JSON as `app.json` sends it with its defaults: for responses made without an app. @internal */
 export const PLAIN_JSON: JsonEncoding = {
+  isPlain: true,
   mimetype: "application/json",
   responseText: (value) => encodeJson(value),
   response: (value, status = 200) =>
@@ -370,9 +376,10 @@ export function plainRecord(
     type = HTML;
     text = value;
   } else if (isPlainJson(value)) {
-    type = contentTypeFor(json.mimetype);
+    const plain = json.isPlain;
+    type = plain ? "application/json" : contentTypeFor(json.mimetype);
     try {
-      text = json.responseText(value);
+      text = plain ? JSON.stringify(value) : json.responseText(value);
     } catch {
       return null;
     }

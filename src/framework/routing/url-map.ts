@@ -90,6 +90,28 @@ function encodeSegment(text: string): string {
   );
 }
 
+/**
+ * A Host header that is only an authority: a name or an IPv4 or bracketed IPv6 address, and a
+ * port. Anything else (`@`, `/`, `\\`, spaces, non-ASCII) would make a URL point elsewhere.
+ */
+const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::\d{0,5})?$/;
+
+/**
+ * The `Location` of a redirect routing answers (the 308 of a missing trailing slash), absolute as
+ * Werkzeug's `RequestRedirect` sends it: `scheme://host/path?query`, from the request's scheme and
+ * `Host` (as the server resolved them, a trusted proxy's `X-Forwarded-*` included). Without a
+ * `Host`, or with one that is not a plain authority, the path and query alone.
+ */
+export function redirectLocation(
+  scheme: string,
+  host: string | undefined,
+  path: string,
+  query: string,
+): string {
+  const target = query ? `${path}?${query}` : path;
+  return host !== undefined && AUTHORITY.test(host) ? `${scheme}://${host}${target}` : target;
+}
+
 /** Accepts any rule: a WebSocket rule answers an upgrade whatever its method. */
 function always(): boolean {
   return true;

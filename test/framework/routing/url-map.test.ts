@@ -418,12 +418,12 @@ describe("user-registered converters", () => {
 });
 
 describe("trailing slashes", () => {
-  it("redirects with 308 to the rule's slash, keeping the query string", async () => {
+  it("redirects with 308 to the rule's slash, an absolute URL keeping the query string", async () => {
     const app = newApp();
     app.get("/docs/", () => "docs");
     const res = await app.testClient().get("/docs?page=2&q=a%20b");
     assert.equal(res.status, 308);
-    assert.equal(res.headers.get("location"), "/docs/?page=2&q=a%20b");
+    assert.equal(res.headers.get("location"), "http://localhost/docs/?page=2&q=a%20b");
   });
 
   it("redirects without a query string when there is none", async () => {
@@ -431,7 +431,40 @@ describe("trailing slashes", () => {
     app.get("/docs/", () => "docs");
     const res = await app.testClient().get("/docs");
     assert.equal(res.status, 308);
-    assert.equal(res.headers.get("location"), "/docs/");
+    assert.equal(res.headers.get("location"), "http://localhost/docs/");
+  });
+
+  it("builds the Location from the request's scheme and Host, port included", async () => {
+    const app = newApp();
+    app.get("/a b/<name>/", () => "docs");
+    const client = app.testClient();
+    for (const [scheme, host] of [
+      ["https", "example.com:8443"],
+      ["http", "[::1]:8000"],
+      ["http", "127.0.0.1"],
+    ] as const) {
+      const res = await client.get("/a%20b/%C3%A9", { scheme, headers: { host } });
+      assert.equal(res.headers.get("location"), `${scheme}://${host}/a%20b/%C3%A9/`);
+    }
+  });
+
+  it("sends the path alone when the Host is not a plain host and port", async () => {
+    const app = newApp();
+    app.get("/docs/", () => "docs");
+    const client = app.testClient();
+    for (const host of ["evil.example/x", "user@evil.example", "a b", "é.example", "a:b:c", ""]) {
+      const res = await client.get("/docs?x=1", { headers: { host } });
+      assert.equal(res.status, 308, host);
+      assert.equal(res.headers.get("location"), "/docs/?x=1", host);
+    }
+  });
+
+  it("is followed by the test client to the rule, method and body kept", async () => {
+    const app = newApp();
+    app.post("/items/", (req) => `created ${req.text()}`);
+    const res = await app.testClient().post("/items", { data: "x", followRedirects: true });
+    assert.equal(res.text(), "created x");
+    assert.equal(res.history[0]?.status, 308);
   });
 
   it("serves the rule when the slash is present", async () => {
