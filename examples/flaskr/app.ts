@@ -21,7 +21,9 @@ export function createApp(testConfig?: Record<string, unknown>): Carafe {
   else app.config.fromMapping(testConfig);
   mkdirSync(app.instancePath, { recursive: true });
 
-  app.get("/hello", () => "Hello, World!");
+  app.get("/hello", function hello() {
+    return "Hello, World!";
+  });
 
   db.initApp(app);
   app.registerBlueprint(auth.bp);
