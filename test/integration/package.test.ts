@@ -1,20 +1,24 @@
 // The package as users install it: the tarball `npm pack` writes ships what its README links
-// to, runs nothing when installed, and declares its types with nothing a user must add.
+// to, runs nothing when installed, and declares its types with nothing a user must add; and a
+// new user's way from the tarball to a served app works, step by step
+// (scripts/check-package.ts, which CI also runs on its own, timing each step).
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import ts from "typescript";
-import { manifest, packCarafe, unpack } from "../../scripts/check-package.ts";
+import { journeyIn, manifest, steps, unpack } from "../../scripts/check-package.ts";
 import { brokenLinks, markdownFiles } from "../markdown-links.ts";
 
-let folder: string;
+const folder = mkdtempSync(join(tmpdir(), "carafe-package-"));
+const journey = journeyIn(folder);
+const [pack, ...userSteps] = steps(journey);
 let packed: string;
 
-before(() => {
-  folder = mkdtempSync(join(tmpdir(), "carafe-package-"));
-  packed = unpack(packCarafe(folder), join(folder, "unpacked"));
+before(async () => {
+  await pack?.run();
+  packed = unpack(journey.tarball, join(folder, "unpacked"));
 });
 
 after(() => rmSync(folder, { recursive: true, force: true }));
@@ -93,4 +97,12 @@ describe("the packed tarball", { timeout: 120_000 }, () => {
     );
     assert.deepEqual(foreignImports(file, typedDependencies()), ["nunjucks"]);
   });
+});
+
+describe("a new project from the tarball", { timeout: 300_000 }, () => {
+  for (const step of userSteps) {
+    it(`works as a new user runs it: ${step.name}`, async () => {
+      await step.run();
+    });
+  }
 });
