@@ -1,3 +1,9 @@
 // The integrations' public names.
 
-export { renderTemplate, renderTemplateString, templateEnvironment } from "./templates.ts";
+export {
+  renderTemplate,
+  renderTemplateString,
+  templateEnvironment,
+  type TemplateEnvironment,
+  type TemplateExtension,
+} from "./templates.ts";

@@ -13,6 +13,7 @@ import {
   getFlashedMessages,
   type AnyAppContext,
   type Carafe,
+  type TemplateFunction,
 } from "../framework/index.ts";
 import { templateValue } from "./template-views.ts";
 
@@ -81,9 +82,50 @@ function getFlashedMessagesInTemplates(...args: unknown[]): unknown[] {
   });
 }
 
+/**
+ * A Nunjucks extension: the tags it adds and how it parses them (Nunjucks documents the parser
+ * it passes; `run` and the other methods the parsed nodes call are the extension's own).
+ */
+export interface TemplateExtension {
+  /** The block tags it handles (`{% remote %}` for `["remote"]`). */
+  tags: string[];
+  /** Turns one of its tags into nodes, with Nunjucks' parser, nodes and lexer. */
+  parse(parser: unknown, nodes: unknown, lexer: unknown): unknown;
+}
+
+/**
+ * What Carafe shows of an app's Nunjucks environment: its filters, globals, tests and
+ * extensions, and synchronous rendering. Declared here, so an app's type check needs no types of
+ * Nunjucks.
+ */
+export interface TemplateEnvironment {
+  /** Adds the filter `name` (`{{ value | name }}`); `async` for a filter that takes a callback. */
+  addFilter(name: string, filter: TemplateFunction, async?: boolean): TemplateEnvironment;
+  /** The filter `name`; throws when there is none. */
+  getFilter(name: string): TemplateFunction;
+  /** Adds a global: a value or a function every template sees. */
+  addGlobal(name: string, value: unknown): TemplateEnvironment;
+  /** The global `name`; throws when there is none. */
+  getGlobal(name: string): unknown;
+  /** Adds the test `name` (`{% if value is name %}`). */
+  addTest(name: string, test: TemplateFunction): TemplateEnvironment;
+  /** Adds `extension` under `name`: its tags become usable in every template. */
+  addExtension(name: string, extension: TemplateExtension): TemplateEnvironment;
+  /** Removes the extension `name`, if there is one. */
+  removeExtension(name: string): void;
+  /** The extension `name`, or `undefined`. */
+  getExtension(name: string): TemplateExtension | undefined;
+  /** Whether there is an extension `name`. */
+  hasExtension(name: string): boolean;
+  /** Renders the template file `name`; values are escaped unless marked `| safe`. */
+  render(name: string, context?: object): string;
+  /** Renders `source`, a template given as a string. */
+  renderString(source: string, context?: object): string;
+}
+
 /** An app's environment, and whether it has every filter, global and test the app will have. */
 interface Templates {
-  readonly environment: nunjucks.Environment;
+  readonly environment: TemplateEnvironment;
   complete: boolean;
 }
 
@@ -97,11 +139,7 @@ function installAppFunctions(app: Carafe, templates: Templates): void {
   const { environment } = templates;
   for (const [name, fn] of app.templateFilters) environment.addFilter(name, fn);
   for (const [name, fn] of app.templateGlobals) environment.addGlobal(name, fn);
-  // Nunjucks has addTest; its type definitions do not declare it.
-  const withTests = environment as typeof environment & {
-    addTest(name: string, test: (...args: never[]) => unknown): unknown;
-  };
-  for (const [name, fn] of app.templateTests) withTests.addTest(name, fn);
+  for (const [name, fn] of app.templateTests) environment.addTest(name, fn);
   templates.complete = app.serving;
 }
 
@@ -110,7 +148,11 @@ function templatesOf(app: Carafe): Templates {
   if (templates === undefined) {
     const engine = loadNunjucks();
     const loader = new engine.FileSystemLoader(app.templateFolder, { noCache: app.config.debug });
-    const environment = new engine.Environment(loader, { autoescape: true });
+    // Nunjucks' own type definitions leave out addTest, which its Environment has; the tests
+    // call every method of TemplateEnvironment on the real thing.
+    const environment = new engine.Environment(loader, {
+      autoescape: true,
+    }) as unknown as TemplateEnvironment;
     const urlFor = urlForInTemplates(app);
     environment.addGlobal("url_for", urlFor);
     environment.addGlobal("urlFor", urlFor);
@@ -125,12 +167,12 @@ function templatesOf(app: Carafe): Templates {
 
 /**
  * The Nunjucks environment of `app` (created on first use). The app's `templateFilter`,
- * `templateGlobal` and `templateTest` add to it; so may Nunjucks' own methods.
+ * `templateGlobal` and `templateTest` add to it; so may its own methods.
  *
  * @example
  * templateEnvironment(app).addExtension("RemoteExtension", new RemoteExtension());
  */
-export function templateEnvironment(app: Carafe): nunjucks.Environment {
+export function templateEnvironment(app: Carafe): TemplateEnvironment {
   return templatesOf(app).environment;
 }
 

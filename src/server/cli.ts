@@ -25,6 +25,7 @@ const BUILT_IN: readonly (readonly [string, string])[] = [
   ["serve", "Serve the app in production: worker processes × threads"],
   ["run", "Serve the app with the development server"],
   ["routes", "List the app's routes: endpoint, methods, rule, where it runs"],
+  ["init", "Write a new project into a directory: app, template, test, tsconfig"],
 ];
 
 const USAGE = `Usage: carafe [--app MODULE[:EXPORT]] COMMAND [ARGS]...
@@ -33,6 +34,7 @@ Commands:
   serve [MODULE[:EXPORT]]   Serve the app in production: worker processes × threads
   run [MODULE[:EXPORT]]     Serve the app with the development server
   routes [MODULE[:EXPORT]]  List the app's routes: endpoint, methods, rule, where it runs
+  init [DIR]                Write a new project into DIR: app, template, test, tsconfig
   NAME [ARGS]...            Run one of the app's own commands (app.cli.command)
 
 The app is named after serve, run or routes, or before any command with --app, or by the
@@ -330,6 +332,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       return command === undefined && !global.help ? 2 : 0;
     }
     const { rest, app } = global;
+    if (command === "init") return (await import("./init.ts")).initCommand(rest);
     if (command === "serve") return await serveCommand(rest, app);
     if (command === "run" || command === "routes") {
       if (isHelpRequest(rest)) {

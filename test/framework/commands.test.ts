@@ -269,6 +269,7 @@ describe("app.cli.command and app.testCliRunner()", () => {
     const refused: [() => unknown, RegExp][] = [
       [() => app.cli.command("taken", () => undefined), /already registered/],
       [() => app.cli.command("run", () => undefined), /one of carafe's own commands/],
+      [() => app.cli.command("init", () => undefined), /one of carafe's own commands/],
       [() => app.cli.command("two words", () => undefined), /must be a word/],
       [
         () => app.cli.command("x", { options: { help: { type: "boolean" } } }, () => undefined),

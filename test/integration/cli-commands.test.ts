@@ -95,7 +95,7 @@ describe("carafe --app MODULE NAME", { timeout: 60_000 }, () => {
     assert.equal(run.code, 2);
     assert.match(
       run.stderr,
-      /No such command 'frobnicate'\. Available commands: fail, greet, init-db, leave-timer, routes, run, serve/,
+      /No such command 'frobnicate'\. Available commands: fail, greet, init, init-db, leave-timer, routes, run, serve/,
     );
     const without = await carafe(["frobnicate"]);
     assert.equal(without.code, 2);

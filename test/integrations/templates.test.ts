@@ -12,6 +12,8 @@ import {
   session,
   templateEnvironment,
   type Logger,
+  type TemplateEnvironment,
+  type TemplateExtension,
   type TestClient,
 } from "carafe";
 
@@ -19,6 +21,30 @@ import {
 declare module "carafe" {
   interface AppConfig {
     siteName?: string;
+  }
+}
+
+/** The parts of Nunjucks' parser and nodes a one-tag extension uses (Nunjucks leaves them untyped). */
+interface Parser {
+  nextToken(): { value: string };
+  parseSignature(throws: null, noParens: boolean): unknown;
+  advanceAfterBlockEnd(name: string): void;
+}
+interface Nodes {
+  CallExtension: new (extension: object, method: string, args: unknown, body: unknown[]) => unknown;
+}
+
+/** `{% shout 'text' %}` writes the text in capitals. */
+class ShoutExtension implements TemplateExtension {
+  tags = ["shout"];
+  parse(parser: Parser, nodes: Nodes): unknown {
+    const token = parser.nextToken();
+    const args = parser.parseSignature(null, true);
+    parser.advanceAfterBlockEnd(token.value);
+    return new nodes.CallExtension(this, "run", args, []);
+  }
+  run(_context: unknown, text: string): string {
+    return text.toUpperCase();
   }
 }
 
@@ -182,6 +208,35 @@ describe("renderTemplate", () => {
     assert.equal(templateEnvironment(app), templateEnvironment(app));
     const other = new Carafe({ rootPath: tmp });
     assert.notEqual(templateEnvironment(other), templateEnvironment(app));
+  });
+
+  it("offers every method TemplateEnvironment declares, on Nunjucks' environment", () => {
+    const environment: TemplateEnvironment = templateEnvironment(new Carafe({ rootPath: tmp }));
+    const twice = (n: number) => n * 2;
+    assert.equal(environment.addFilter("twice", twice), environment);
+    assert.equal(environment.getFilter("twice"), twice);
+    assert.throws(() => environment.getFilter("thrice"), /filter not found: thrice/);
+    assert.equal(environment.addGlobal("site", "Carafe"), environment);
+    assert.equal(environment.getGlobal("site"), "Carafe");
+    assert.throws(() => environment.getGlobal("nothing"), /global not found: nothing/);
+    assert.equal(
+      environment.addTest("even", (n: number) => n % 2 === 0),
+      environment,
+    );
+
+    const extension = new ShoutExtension();
+    assert.equal(environment.hasExtension("shout"), false);
+    assert.equal(environment.getExtension("shout"), undefined);
+    assert.equal(environment.addExtension("shout", extension), environment);
+    assert.equal(environment.hasExtension("shout"), true);
+    assert.equal(environment.getExtension("shout"), extension);
+    assert.equal(
+      environment.renderString("{{ 3 | twice }} {{ site }} {{ 4 is even }} {% shout 'hi' %}", {}),
+      "6 Carafe true HI",
+    );
+    assert.equal(environment.render("escape.html", { value: "<b>" }), "[&lt;b&gt;](<b>)");
+    environment.removeExtension("shout");
+    assert.equal(environment.hasExtension("shout"), false);
   });
 
   it("keeps each app's filters to itself", async () => {

@@ -118,7 +118,7 @@ export interface CommandApp {
 }
 
 /** Names `carafe` itself answers (`carafe --app app.ts run`): an app's command cannot take them. */
-const BUILT_IN = ["run", "routes", "serve"];
+const BUILT_IN = ["init", "run", "routes", "serve"];
 
 /** A command line that cannot run: exit code 2, with the command's usage. */
 class UsageError extends Error {
