@@ -7,16 +7,18 @@
 //   npm run bench -- --report          the tables and chart again from results/latest.json
 //   npm run bench -- --rounds 5 --seconds 8 --only carafe-loop,fastify,node-http --scenarios S1,S3
 //   npm run bench -- --quick --scenarios W1,W2,W3   the WebSocket servers only
+//   npm run bench -- --node /path/to/node   the servers (and the micro-benchmarks) on that Node
 //
 // A whole run (no --only or --scenarios) ends with the micro-benchmarks: bench:micro and
 // bench:threading, quick when the run is.
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
+import { delimiter, dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { setTimeout as delay } from "node:timers/promises";
 import { chart } from "./lib/chart.ts";
-import { CONFIGS, buildApps, type Config } from "./lib/configs.ts";
+import type { Config } from "./lib/configs.ts";
 import {
   LOAD_CPU,
   loadTool,
@@ -52,6 +54,7 @@ const { values } = parseArgs({
     only: { type: "string" },
     scenarios: { type: "string" },
     report: { type: "boolean", default: false },
+    node: { type: "string" },
   },
 });
 
@@ -72,6 +75,33 @@ if (values.report) {
   writeFileSync("bench/results/latest.svg", chart(results));
   console.log(markdown(results));
   process.exit(0);
+}
+
+/**
+ * The version of the Node the servers run on: `--node PATH`, else CARAFE_BENCH_NODE, else this
+ * process's own. Set in the environment before lib/configs.ts loads, since its configurations
+ * name that Node.
+ */
+function chooseServerNode(): string {
+  const given = values.node ?? process.env.CARAFE_BENCH_NODE;
+  if (given === undefined || given === "") return process.version;
+  const path = resolve(given);
+  try {
+    const version = execFileSync(path, ["--version"], { encoding: "utf8" }).trim();
+    process.env.CARAFE_BENCH_NODE = path;
+    return version;
+  } catch (error) {
+    const from = values.node === undefined ? "CARAFE_BENCH_NODE" : "--node";
+    console.error(
+      `${from}: cannot run ${JSON.stringify(given)} as Node: ${(error as Error).message}`,
+    );
+    process.exit(2);
+  }
+}
+const serverVersion = chooseServerNode();
+const { CONFIGS, buildApps, serverNode } = await import("./lib/configs.ts");
+if (serverNode !== process.execPath) {
+  console.log(`The servers run on Node ${serverVersion} (${serverNode}).`);
 }
 
 const quick = values.quick ?? false;
@@ -119,7 +149,7 @@ const results: Results = {
     cpus: cpus().length,
     model: cpus()[0]?.model.trim() ?? "unknown CPU",
     memoryGiB: Math.round(totalmem() / 2 ** 30),
-    node: process.version,
+    node: serverVersion,
     os: `Linux ${release()}`,
   },
   tool: tool === "wrk" ? "wrk -t1" : "autocannon",
@@ -357,8 +387,11 @@ if (missed.length > 0 && !quick) console.log(`${missed.length} target(s) missed.
 if (only === undefined && values.scenarios === undefined) {
   for (const script of ["bench:micro", "bench:threading"]) {
     console.log(`\n${script}`);
+    // npm's scripts run the first `node` on PATH: the servers' Node, so that the figures of a
+    // run all come from one Node.
     const run = spawnSync("npm", ["run", "--silent", script, ...(quick ? ["--", "--quick"] : [])], {
       stdio: "inherit",
+      env: { ...process.env, PATH: `${dirname(serverNode)}${delimiter}${process.env.PATH ?? ""}` },
     });
     if (run.status !== 0) process.exit(run.status ?? 1);
   }

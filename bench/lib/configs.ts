@@ -25,13 +25,19 @@ export interface Config {
   missing?(): string | null;
 }
 
-const node = process.execPath;
+/**
+ * The Node that runs the Node servers: CARAFE_BENCH_NODE (what `npm run bench -- --node PATH`
+ * sets before it loads this file), else the one running the benchmark. The compiler and the
+ * load generators run on the benchmark's own Node whichever it is.
+ */
+export const serverNode = process.env.CARAFE_BENCH_NODE || process.execPath;
+const node = serverNode;
 
 /** Compiles Carafe (dist/) and the apps (bench/.build/) from the working tree. */
 export function buildApps(): void {
   const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
   for (const project of ["tsconfig.build.json", "bench/tsconfig.apps.json"]) {
-    execFileSync(node, [tsc, "-p", project], { stdio: "inherit" });
+    execFileSync(process.execPath, [tsc, "-p", project], { stdio: "inherit" });
   }
 }
 

@@ -2,8 +2,8 @@
 // `carafe run` (the development server), `carafe routes` (the URL map with where each route
 // runs), and the app's own commands (`app.cli.command`), as `flask --app app NAME` runs them.
 // The app is named after the built-in command, or before any command with --app (or by
-// CARAFE_APP). In a worker process forked by `serve`, the same command line lands here again
-// and becomes that worker.
+// CARAFE_APP), or else found in the current directory as `flask run` finds it. In a worker
+// process forked by `serve`, the same command line lands here again and becomes that worker.
 
 import { readFileSync } from "node:fs";
 import process from "node:process";
@@ -11,7 +11,12 @@ import { parseArgs } from "node:util";
 import type { AppCommands, RouteListing, ServableApp } from "../framework/internal.ts";
 import { runDevServer } from "./dev/dev-server.ts";
 import { ServerError } from "./errors.ts";
-import { loadApp } from "./loading/load-app.ts";
+import {
+  DEFAULT_MODULES,
+  findDefaultModule,
+  loadApp,
+  moduleCandidates,
+} from "./loading/load-app.ts";
 import { serve, workerOptions } from "./serve.ts";
 import {
   SettingsError,
@@ -38,12 +43,15 @@ Commands:
   NAME [ARGS]...            Run one of the app's own commands (app.cli.command)
 
 The app is named after serve, run or routes, or before any command with --app, or by the
-CARAFE_APP environment variable. 'carafe --app MODULE --help' lists the app's commands, and
-'carafe --app MODULE NAME --help' shows one's arguments and options.
+CARAFE_APP environment variable; else run, routes and the app's commands take wsgi.ts or
+app.ts (.mts, .js, .mjs) from the current directory. 'carafe --app MODULE --help' lists the
+app's commands, and 'carafe --app MODULE NAME --help' shows one's arguments and options.
 
-MODULE is a .ts or .js file; EXPORT defaults to app, application or default, else a
-createApp or makeApp factory is called. MODULE:createApp('dev', 2) calls a factory with
-literal arguments (strings, numbers, true, false, null).
+MODULE is a file (app.ts, src/app.js) or a module name: app is app.ts, app.mts, app.js or
+app.mjs, the first that exists, and pkg.module is pkg/module.ts and so on, as gunicorn reads
+it. EXPORT defaults to app, application or default, else a createApp or makeApp factory is
+called. MODULE:createApp('dev', 2) calls a factory with literal arguments (strings, numbers,
+true, false, null).
 The app is a Carafe app or any object with a fetch(Request) method (a Hono app, say).
 'carafe serve --help' lists the options of serve.
 
@@ -208,6 +216,23 @@ export interface MainOptions {
   exitAfterCommand?: boolean;
 }
 
+/** The files looked for when no app is named, for messages: `wsgi.ts, wsgi.mts, …`. */
+function defaultFiles(): string {
+  return DEFAULT_MODULES.flatMap((name) => moduleCandidates(name)).join(", ");
+}
+
+/**
+ * The app a command serves when none is named (no argument, no --app, no CARAFE_APP): the
+ * current directory's wsgi or app module, as `flask run` finds wsgi.py or app.py.
+ */
+function defaultApp(command: string): string {
+  const found = findDefaultModule();
+  if (found !== undefined) return found;
+  throw new UsageError(
+    `${command} needs the app: none was named and the current directory (${process.cwd()}) has none of ${defaultFiles()}; name it, e.g. carafe ${command} app.ts:app (or carafe --app app.ts:app ${command}, or CARAFE_APP=app.ts:app)`,
+  );
+}
+
 /** Runs one of the app's own commands: `carafe --app app.ts NAME ...`. */
 async function appCommand(
   name: string,
@@ -215,12 +240,13 @@ async function appCommand(
   named: NamedApp | undefined,
   options: MainOptions,
 ): Promise<number> {
-  if (named === undefined) {
+  const spec = named?.spec ?? findDefaultModule();
+  if (spec === undefined) {
     throw new UsageError(
-      `unknown command '${name}'; carafe's commands are ${BUILT_IN.map(([each]) => each).join(", ")}. An app's own command needs the app: carafe --app app.ts ${name} (or CARAFE_APP=app.ts)`,
+      `unknown command '${name}'; carafe's commands are ${BUILT_IN.map(([each]) => each).join(", ")}. An app's own command needs the app: carafe --app app.ts ${name} (or CARAFE_APP=app.ts), or one of ${defaultFiles()} in the current directory`,
     );
   }
-  const cli = commandsOf(await loadApp(named.spec), named.spec);
+  const cli = commandsOf(await loadApp(spec), spec);
   if (!cli.commands.has(name)) {
     const available = [...BUILT_IN.map(([each]) => each), ...cli.commands.keys()].sort();
     throw new UsageError(`No such command '${name}'. Available commands: ${available.join(", ")}`);
@@ -283,12 +309,7 @@ async function devCommand(
       `${command} got two apps: '${named.spec}' (--app) and '${given}'; name it once`,
     );
   }
-  const spec = given ?? named?.spec;
-  if (spec === undefined) {
-    throw new UsageError(
-      `${command} needs the app, e.g. carafe ${command} app.ts:app (or carafe --app app.ts:app ${command}, or CARAFE_APP=app.ts:app)`,
-    );
-  }
+  const spec = given ?? named?.spec ?? defaultApp(command);
   const port = parseCount(values.port, "--port", 0, 5000);
   const threads = parseCount(values.threads, "--threads", 1, 0);
   const heap = values["thread-max-heap"];

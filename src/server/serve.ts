@@ -7,9 +7,9 @@ import cluster from "node:cluster";
 import process from "node:process";
 import { AccessLogger, ErrorLogger, type AccessEntry, type LogLevel } from "./http/access-log.ts";
 import type { Exchange } from "./http/http-loop.ts";
-import { loadApp } from "./loading/load-app.ts";
+import { AppLoadError, loadApp, parseAppSpec, resolveAppModule } from "./loading/load-app.ts";
 import { applyProxyHeaders, createProxyTrust } from "./http/proxy.ts";
-import type { ServeOptions } from "./supervisor/protocol.ts";
+import { BOOT_FAILED_EXIT, type ServeOptions } from "./supervisor/protocol.ts";
 import { Supervisor } from "./supervisor/supervisor.ts";
 import { runWorker } from "./worker/worker.ts";
 
@@ -72,6 +72,15 @@ export async function serve(options: ServeOptions, version: string): Promise<num
       },
     });
     return 0;
+  }
+  // The workers would each fail to import a module that is not there: say so once, before
+  // forking any, with the exit code a worker's failed boot gives (gunicorn's 3).
+  try {
+    resolveAppModule(parseAppSpec(options.appSpec).modulePath);
+  } catch (error) {
+    if (!(error instanceof AppLoadError)) throw error;
+    console.error(`carafe: ${error.message}`);
+    return BOOT_FAILED_EXIT;
   }
   if (options.preload) {
     // Node cannot fork a process with the app already in memory as gunicorn does; preloading

@@ -438,8 +438,10 @@ export function serveHelp(): string {
        carafe --app MODULE[:EXPORT] serve [options]
 
 Serve the app with a supervisor and worker processes, the way gunicorn does.
-MODULE is a .ts or .js file; EXPORT defaults to app, application or default, else a
-createApp or makeApp factory is called. MODULE:createApp('dev', 2) calls a factory with
+MODULE is a file (app.ts, src/app.js) or a module name: app is app.ts, app.mts, app.js or
+app.mjs, the first that exists, and pkg.module is pkg/module.ts and so on, as gunicorn reads
+it. EXPORT defaults to app, application or default, else a createApp or makeApp factory is
+called. MODULE:createApp('dev', 2) calls a factory with
 literal arguments; every worker process and every pool thread calls it.
 Without MODULE, the app is --app's, or the CARAFE_APP environment variable's.
 

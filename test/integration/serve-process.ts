@@ -27,7 +27,7 @@ export interface ServeProcess {
 /** Starts `carafe serve ...args` and waits until it listens (or exits). */
 export function startServe(
   args: string[],
-  options: { env?: Record<string, string>; waitForListening?: boolean } = {},
+  options: { env?: Record<string, string>; waitForListening?: boolean; cwd?: string } = {},
 ): Promise<ServeProcess> {
   return startNode(
     ["--conditions=carafe-source", resolve(ROOT, "bin/carafe.js"), "serve", ...args],
@@ -53,15 +53,20 @@ export function serveInThisFile(): typeof startServe {
 }
 
 /**
- * Starts `node ...args` in the repository and, unless `waitForListening` is false, waits for
- * the line that `listening` matches; its first group is the url.
+ * Starts `node ...args` in the repository (or in `cwd`) and, unless `waitForListening` is
+ * false, waits for the line that `listening` matches; its first group is the url.
  */
 export async function startNode(
   args: string[],
-  options: { env?: Record<string, string>; waitForListening?: boolean; listening: RegExp },
+  options: {
+    env?: Record<string, string>;
+    waitForListening?: boolean;
+    listening: RegExp;
+    cwd?: string;
+  },
 ): Promise<ServeProcess> {
   const child = spawn(process.execPath, args, {
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });

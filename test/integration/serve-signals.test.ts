@@ -2,7 +2,7 @@
 // signals, and waits on what the server prints, never on a fixed time.
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, it } from "node:test";
@@ -19,15 +19,19 @@ const ANY_PORT = ["--bind", "127.0.0.1:0"];
 
 const serve = serveInThisFile();
 
-/** Whether process `pid` still runs (an exited one waiting to be reaped does not). */
+/**
+ * Whether process `pid` still runs. One that has exited and waits to be reaped does not, nor
+ * one in the middle of its exit: the kernel releases a process's memory before its files (the
+ * pipe a test waits on closes then), and marks it a zombie only after both.
+ */
 function isRunning(pid: number): boolean {
-  const stat = `/proc/${pid}/stat`;
-  if (!existsSync(stat)) return false;
   try {
     // The state follows the command name in parentheses: "1234 (node) S ...".
-    return readFileSync(stat, "utf8").split(") ")[1]?.[0] !== "Z";
+    const state = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0];
+    // A process that still has its memory lists it in status (VmRSS); an exiting one does not.
+    return state !== "Z" && /^VmRSS:/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
   } catch {
-    return false; // reaped between the two reads
+    return false; // gone, or reaped between the two reads
   }
 }
 

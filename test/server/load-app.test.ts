@@ -1,9 +1,19 @@
 // Loading the app a spec names: an export, a factory call with literal arguments, and Flask's
 // discovery when no export is named.
 import assert from "node:assert/strict";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { describe, it } from "node:test";
 import type { ServableApp } from "carafe";
-import { AppLoadError, loadApp, parseAppSpec } from "../../src/server/loading/load-app.ts";
+import {
+  AppLoadError,
+  findDefaultModule,
+  loadApp,
+  moduleCandidates,
+  parseAppSpec,
+  resolveAppModule,
+} from "../../src/server/loading/load-app.ts";
 
 const FACTORY = "test/fixtures/factories/factory.ts";
 
@@ -66,6 +76,16 @@ describe("parseAppSpec", () => {
       args: undefined,
     });
     assert.equal(parseAppSpec("dir:x/app.ts:createApp('y')").modulePath, "dir:x/app.ts");
+  });
+
+  it("reads gunicorn's module:app, a one-letter module included", () => {
+    assert.deepEqual(parseAppSpec("app:app"), {
+      modulePath: "app",
+      exportName: "app",
+      args: undefined,
+    });
+    assert.equal(parseAppSpec("pkg.module:createApp('x')").modulePath, "pkg.module");
+    assert.equal(parseAppSpec("a:app").modulePath, "a");
   });
 
   it("refuses what is not a literal, naming the spec and the problem, and never evaluates it", () => {
@@ -164,5 +184,78 @@ describe("loadApp", () => {
         /exports no app named app, application, default and no factory named createApp or makeApp .*:createApp\(\)/,
       ),
     );
+  });
+});
+
+describe("resolveAppModule", () => {
+  const NAMING = resolve(import.meta.dirname, "../fixtures/naming");
+
+  it("tries a module name with .ts, .mts, .js and .mjs, and a dotted name as folders", () => {
+    assert.deepEqual(moduleCandidates("app"), ["app.ts", "app.mts", "app.js", "app.mjs"]);
+    assert.deepEqual(moduleCandidates("pkg.module"), [
+      "pkg/module.ts",
+      "pkg/module.mts",
+      "pkg/module.js",
+      "pkg/module.mjs",
+    ]);
+    assert.deepEqual(moduleCandidates("src/app"), [
+      "src/app.ts",
+      "src/app.mts",
+      "src/app.js",
+      "src/app.mjs",
+    ]);
+    // A file name and a path with a dot in a folder are what they say.
+    assert.deepEqual(moduleCandidates("app.ts"), ["app.ts"]);
+    assert.deepEqual(moduleCandidates("v1.2/app.mjs"), ["v1.2/app.mjs"]);
+    assert.deepEqual(moduleCandidates(".hidden"), [
+      ".hidden.ts",
+      ".hidden.mts",
+      ".hidden.js",
+      ".hidden.mjs",
+    ]);
+  });
+
+  it("finds the first file that exists, from the folder given", () => {
+    assert.equal(resolveAppModule("app", NAMING), join(NAMING, "app.ts"));
+    assert.equal(resolveAppModule("pkg.module", NAMING), join(NAMING, "pkg/module.ts"));
+    assert.equal(resolveAppModule("pkg/module", NAMING), join(NAMING, "pkg/module.ts"));
+    assert.equal(resolveAppModule("js-only/app", NAMING), join(NAMING, "js-only/app.mjs"));
+    assert.equal(resolveAppModule("wsgi.ts", NAMING), join(NAMING, "wsgi.ts"));
+  });
+
+  it("says which files it looked for when none exists, in one line", () => {
+    assert.throws(
+      () => resolveAppModule("missing", NAMING),
+      loadError(
+        /^cannot find the app module 'missing': looked for missing\.ts, missing\.mts, missing\.js, missing\.mjs in .*naming$/,
+      ),
+    );
+    assert.throws(
+      () => resolveAppModule("pkg.other", NAMING),
+      loadError(/looked for pkg\/other\.ts, pkg\/other\.mts, pkg\/other\.js, pkg\/other\.mjs in/),
+    );
+    assert.throws(
+      () => resolveAppModule("missing.ts", NAMING),
+      loadError(/^cannot find the app module 'missing\.ts' \(looked at .*naming\/missing\.ts\)$/),
+    );
+    // A folder is not a module.
+    assert.throws(() => resolveAppModule("pkg", NAMING), loadError(/looked for pkg\.ts/));
+  });
+
+  it("finds wsgi before app, each with its extensions, as flask run does", () => {
+    const dir = mkdtempSync(join(tmpdir(), "carafe-naming-"));
+    try {
+      assert.equal(findDefaultModule(dir), undefined);
+      writeFileSync(join(dir, "app.mjs"), "");
+      assert.equal(findDefaultModule(dir), "app.mjs");
+      writeFileSync(join(dir, "app.js"), "");
+      assert.equal(findDefaultModule(dir), "app.js");
+      writeFileSync(join(dir, "wsgi.mjs"), "");
+      assert.equal(findDefaultModule(dir), "wsgi.mjs");
+      mkdirSync(join(dir, "wsgi.ts"));
+      assert.equal(findDefaultModule(dir), "wsgi.mjs", "a folder is not a module");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

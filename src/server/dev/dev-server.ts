@@ -3,7 +3,7 @@
 // per request). A watchdog names routes that hold the event loop too long.
 
 import { createServer, type Server } from "node:http";
-import { dirname, resolve } from "node:path";
+import { dirname } from "node:path";
 import type { AddressInfo } from "node:net";
 import process from "node:process";
 import {
@@ -15,7 +15,7 @@ import { createRequestListener } from "../http/http-loop.ts";
 import { DEFAULT_REQUEST_LIMITS } from "../settings.ts";
 import { connectBroadcasts } from "../worker/broadcast-relay.ts";
 import { createUpgrades } from "../http/websocket-upgrades.ts";
-import { parseAppSpec } from "../loading/load-app.ts";
+import { parseAppSpec, resolveAppModule } from "../loading/load-app.ts";
 import { ThreadPool, useHeapBound } from "../pool/index.ts";
 import { isReloaderChild, runWithReloader } from "./reloader.ts";
 import { createWatchdog } from "../http/watchdog.ts";
@@ -135,7 +135,7 @@ export async function runDevServer(
   const spec = options.appSpec ?? app.sourceFile;
   if ((options.reload ?? options.debug) === true && !isReloaderChild() && spec !== undefined) {
     // This process only watches; a child runs this same command and serves.
-    const watch = dirname(resolve(parseAppSpec(spec).modulePath));
+    const watch = dirname(resolveAppModule(parseAppSpec(spec).modulePath));
     console.log(` * Restarting with the reloader (watching ${watch})`);
     process.exitCode = await runWithReloader({
       command: [process.execPath, ...process.execArgv, ...process.argv.slice(1)],

@@ -5,9 +5,12 @@
 // (an `app`/`application`/`default` export, the one app the module exports, a `createApp` or
 // `makeApp` factory called without arguments), and last an app the module created without
 // exporting it. Every worker process and every pool thread loads its app from the same spec.
+// MODULE is a file (`app.ts`, `src/app.ts`) or, as gunicorn and Flask name one, a module name
+// without an extension (`app`, `pkg.module`), which resolveAppModule turns into a file.
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, extname, join, resolve } from "node:path";
+import process from "node:process";
 import {
   appsCreatedIn,
   appsRunIn,
@@ -49,9 +52,10 @@ const EXPORT_PART = /^([A-Za-z_$][\w$]*)\s*(?:\((.*)\))?\s*$/s;
  * `AppLoadError` naming the spec and what is wrong.
  */
 export function parseAppSpec(spec: string): AppSpec {
-  // The first colon whose right side is an export (or a call): a colon in the first two
-  // characters is a Windows drive letter, and one inside the call's arguments comes later.
-  for (let colon = spec.indexOf(":", 2); colon !== -1; colon = spec.indexOf(":", colon + 1)) {
+  // The first colon whose right side is an export (or a call): a colon after one letter and
+  // before a slash is a Windows drive letter, and one inside the call's arguments comes later.
+  const start = /^[A-Za-z]:[\\/]/.test(spec) ? 2 : 1;
+  for (let colon = spec.indexOf(":", start); colon !== -1; colon = spec.indexOf(":", colon + 1)) {
     const rest = spec.slice(colon + 1);
     const match = EXPORT_PART.exec(rest);
     if (match !== null) {
@@ -69,7 +73,7 @@ export function parseAppSpec(spec: string): AppSpec {
     }
   }
   const colon = spec.lastIndexOf(":");
-  if (colon > 1 && !spec.slice(colon + 1).includes("/")) {
+  if (colon >= start && !spec.slice(colon + 1).includes("/")) {
     return { modulePath: spec.slice(0, colon), exportName: spec.slice(colon + 1), args: undefined };
   }
   return { modulePath: spec, exportName: undefined, args: undefined };
@@ -196,12 +200,75 @@ function describe(value: unknown): string {
   return `a ${typeof value}`;
 }
 
+/** The extensions a module named without one is tried with, in this order. */
+export const MODULE_EXTENSIONS: readonly string[] = [".ts", ".mts", ".js", ".mjs"];
+
+/** Extensions that make a module path a file name as written, never a module name. */
+const FILE_EXTENSIONS = new Set([...MODULE_EXTENSIONS, ".tsx", ".cts", ".cjs", ".jsx"]);
+
+/** `pkg.module`: names joined by dots, without a slash (gunicorn's dotted module path). */
+const DOTTED = /^[^./\\]+(?:\.[^./\\]+)+$/;
+
+/**
+ * The files a spec's module may be, in the order they are tried, relative as the spec writes
+ * them: `app.ts` and `src/app.mjs` are themselves; a name without such an extension is tried as
+ * `name.ts`, `.mts`, `.js`, `.mjs` (after `name` itself when that is a file); and a dotted name
+ * without a slash is gunicorn's module path, `pkg.module` being `pkg/module.ts` and so on.
+ *
+ * @example
+ * moduleCandidates("pkg.module"); // ["pkg/module.ts", "pkg/module.mts", "pkg/module.js", "pkg/module.mjs"]
+ */
+export function moduleCandidates(modulePath: string): string[] {
+  if (FILE_EXTENSIONS.has(extname(modulePath))) return [modulePath];
+  const base = DOTTED.test(modulePath) ? modulePath.replaceAll(".", "/") : modulePath;
+  return MODULE_EXTENSIONS.map((extension) => `${base}${extension}`);
+}
+
+function isFile(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isFile() === true;
+}
+
+/**
+ * The absolute path of the file a spec's module names (see {@link moduleCandidates}), found
+ * from `cwd`; an `AppLoadError` saying which files were looked for when none exists. Reads the
+ * file system only, never imports.
+ */
+export function resolveAppModule(modulePath: string, cwd: string = process.cwd()): string {
+  const asWritten = resolve(cwd, modulePath);
+  const candidates = moduleCandidates(modulePath);
+  // A file named exactly as written (an extensionless script, say) is taken as it is.
+  if (candidates[0] !== modulePath && isFile(asWritten)) return asWritten;
+  for (const candidate of candidates) {
+    const file = resolve(cwd, candidate);
+    if (isFile(file)) return file;
+  }
+  if (candidates.length === 1) {
+    throw new AppLoadError(`cannot find the app module '${modulePath}' (looked at ${asWritten})`);
+  }
+  throw new AppLoadError(
+    `cannot find the app module '${modulePath}': looked for ${candidates.join(", ")} in ${cwd}`,
+  );
+}
+
+/** The modules a command looks for when no app is named, in Flask's order: wsgi, then app. */
+export const DEFAULT_MODULES: readonly string[] = ["wsgi", "app"];
+
+/**
+ * The first of {@link DEFAULT_MODULES} that `cwd` holds, as the file name found (`app.ts`), or
+ * `undefined` when there is none: what `flask run` does without `--app` or `FLASK_APP`.
+ */
+export function findDefaultModule(cwd: string = process.cwd()): string | undefined {
+  for (const name of DEFAULT_MODULES) {
+    const found = moduleCandidates(name).find((candidate) => isFile(resolve(cwd, candidate)));
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
 /** Imports the module and returns its app; throws `AppLoadError` with an actionable message. */
 export async function loadApp(spec: string): Promise<ServableApp> {
   const { modulePath, exportName, args } = parseAppSpec(spec);
-  const file = resolve(modulePath);
-  if (!existsSync(file))
-    throw new AppLoadError(`cannot find the app module '${modulePath}' (looked at ${file})`);
+  const file = resolveAppModule(modulePath);
   // The module may call app.run() at top level for `tsx app.ts`; under the CLI that is a no-op.
   setManaged(true);
   let module: Record<string, unknown>;

@@ -18,9 +18,9 @@
 
 import cluster, { type Worker } from "node:cluster";
 import { existsSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { dirname } from "node:path";
 import process from "node:process";
-import { parseAppSpec } from "../loading/load-app.ts";
+import { parseAppSpec, resolveAppModule } from "../loading/load-app.ts";
 import { watchSources } from "../dev/reloader.ts";
 import type { Logger } from "../../framework/internal.ts";
 import { describeThreads } from "../../threading/internal.ts";
@@ -468,7 +468,7 @@ export class Supervisor {
 
   #watch(): void {
     const spec = this.#options.appSpec;
-    const root = dirname(resolve(parseAppSpec(spec).modulePath));
+    const root = dirname(resolveAppModule(parseAppSpec(spec).modulePath));
     let pending: NodeJS.Timeout | null = null;
     // A burst of changes (a save touching several files, a checkout) makes one reload.
     this.#watcher = watchSources(
