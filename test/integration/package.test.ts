@@ -1,7 +1,7 @@
 // The package as users install it: the tarball `npm pack` writes ships what its README links
 // to, runs nothing when installed, and declares its types with nothing a user must add; and a
 // new user's way from the tarball to a served app works, step by step
-// (scripts/check-package.ts, which CI also runs on its own, timing each step).
+// (scripts/check-package.ts, which also runs on its own, timing each step).
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
