@@ -69,6 +69,13 @@ function snapshot(app: Carafe): string {
   return JSON.stringify(app.config);
 }
 
+describe("the app's name", () => {
+  it("is its module's file name, as Flask names an app after its module, or the name given", () => {
+    assert.equal(new Carafe().name, "config-loading.test");
+    assert.equal(new Carafe({ name: "flaskr" }).name, "flaskr");
+  });
+});
+
 describe("the instance folder", () => {
   it("is `instance` beside the app by default, and is not created", () => {
     const root = folder();

@@ -3,7 +3,7 @@
 // the contract (servable-app.ts): the route plan (plan.ts), the request pipeline (pipeline.ts),
 // the WebSocket routes and rooms.
 
-import { dirname, resolve } from "node:path";
+import { basename, dirname, extname, resolve } from "node:path";
 import process from "node:process";
 import type { Blueprint } from "./blueprint.ts";
 import type { AppConfig, CarafeConfig } from "./config.ts";
@@ -64,7 +64,11 @@ export type { RoutePayload } from "./views.ts";
 
 /** Options of `new Carafe()`: Carafe's config keys, plus where the app's files live. */
 export interface CarafeOptions extends Partial<CarafeConfig> {
-  /** The app's name (for logs); default `carafe`. */
+  /**
+   * The app's name (for logs and the development server's banner); default: the creating
+   * module's file name without its extension (`app` for `app.ts`), as Flask names an app after
+   * its module; `app` when that is unknown.
+   */
   name?: string;
   /** Folder that relative paths (static, templates) start from; default: the creating module's folder. */
   rootPath?: string;
@@ -195,8 +199,10 @@ export class Carafe extends Scaffold implements ServableApp {
       instanceRelativeConfig,
       ...config
     } = options;
-    this.name = name ?? "carafe";
     this.sourceFile = callerFile();
+    this.name =
+      name ??
+      (this.sourceFile === undefined ? "app" : basename(this.sourceFile, extname(this.sourceFile)));
     this.rootPath = resolve(
       rootPath ?? (this.sourceFile === undefined ? process.cwd() : dirname(this.sourceFile)),
     );
