@@ -85,7 +85,7 @@ describe("context globals inside a request", () => {
   });
 
   it("works inside beforeRequest, afterRequest and teardownRequest hooks", async () => {
-    const app = newApp();
+    const app = newApp({ name: "hooked" });
     const seen: string[] = [];
     app.beforeRequest(() => {
       g.trace = [`before ${request.args.get("id")}`];
@@ -102,7 +102,7 @@ describe("context globals inside a request", () => {
       seen.push(...(g.trace as string[]), `teardown ${request.args.get("id")}`);
     });
     const res = await app.testClient().get("/?id=7");
-    assert.equal(res.headers.get("x-app"), "carafe");
+    assert.equal(res.headers.get("x-app"), "hooked");
     assert.deepEqual(seen, ["before 7", "view 7", "after 7", "teardown 7"]);
   });
 
@@ -163,7 +163,7 @@ describe("context globals inside a request", () => {
   });
 
   it("serves app.testRequestContext outside a real request", () => {
-    const app = newApp({ serverName: "example.com" });
+    const app = newApp({ name: "contextual", serverName: "example.com" });
     app.get("/user/<int:id>", function user() {
       return "x";
     });
@@ -173,7 +173,7 @@ describe("context globals inside a request", () => {
       url: urlFor("user", { id: 3 }),
       app: currentApp.name,
     }));
-    assert.deepEqual(result, { path: "/somewhere", x: "1", url: "/user/3", app: "carafe" });
+    assert.deepEqual(result, { path: "/somewhere", x: "1", url: "/user/3", app: "contextual" });
   });
 });
 
