@@ -17,8 +17,8 @@ import {
   setManaged,
   type ServableApp,
 } from "../../framework/internal.ts";
+import { importApp } from "./compile-app.ts";
 import { toRecordHandler } from "./fetch-app.ts";
-import { importFile } from "../../threading/internal.ts";
 import { ServerError } from "../errors.ts";
 
 /** The error `carafe` prints (without a stack) when the app cannot be loaded. */
@@ -273,7 +273,7 @@ export async function loadApp(spec: string): Promise<ServableApp> {
   setManaged(true);
   let module: Record<string, unknown>;
   try {
-    module = (await importFile(file)) as Record<string, unknown>;
+    module = (await importApp(file)) as Record<string, unknown>;
   } catch (error) {
     const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
     throw new AppLoadError(`importing '${modulePath}' failed:\n${detail}${commonJsHint(file)}`);

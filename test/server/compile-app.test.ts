@@ -1,0 +1,91 @@
+// A TypeScript app is compiled once into a cache of plain JavaScript, and its modules still know
+// their source: import.meta, the app's rootPath, and a change to a source.
+import assert from "node:assert/strict";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, describe, it } from "node:test";
+import { pathToFileURL } from "node:url";
+import { loadApp } from "../../src/server/loading/load-app.ts";
+
+const project = realpathSync(mkdtempSync(join(tmpdir(), "carafe-compile-")));
+after(() => rmSync(project, { recursive: true, force: true }));
+writeFileSync(join(project, "package.json"), JSON.stringify({ type: "module" }));
+mkdirSync(join(project, "node_modules"));
+symlinkSync(resolve("."), join(project, "node_modules", "carafe"), "dir");
+mkdirSync(join(project, "lib"));
+const whereSource = (marker: string): string => `
+export const marker: string = ${JSON.stringify(marker)};
+export const meta = { url: import.meta.url, filename: import.meta.filename, dirname: import.meta.dirname };
+const original = Error.prepareStackTrace;
+Error.prepareStackTrace = (_error, stack) => stack;
+const stack = new Error().stack as unknown as NodeJS.CallSite[];
+Error.prepareStackTrace = original;
+/** The file this module was really loaded from. */
+export const loadedFrom = stack[0]?.getFileName();
+`;
+writeFileSync(join(project, "lib", "where.ts"), whereSource("first"));
+writeFileSync(
+  join(project, "app.ts"),
+  `import { Carafe } from "carafe";
+import { loadedFrom, marker, meta } from "./lib/where.ts";
+export const app = new Carafe();
+app.get("/info", () => ({ loadedFrom, marker, meta, rootPath: app.rootPath }));
+`,
+);
+
+const compiledDir = join(project, "node_modules", ".cache", "carafe", "files", project);
+
+async function infoOf(spec: string): Promise<Record<string, unknown>> {
+  const app = await loadApp(spec);
+  const record = await app.handle({
+    method: "GET",
+    url: "/info",
+    headers: { host: "localhost" },
+    body: null,
+    remoteAddress: "127.0.0.1",
+    scheme: "http",
+  });
+  return JSON.parse(String(record.body)) as Record<string, unknown>;
+}
+
+describe("compiling a TypeScript app", () => {
+  it("imports plain JavaScript from the cache, whose modules still name their source", async () => {
+    const info = await infoOf(join(project, "app.ts"));
+    const where = join(project, "lib", "where.ts");
+    assert.equal(
+      info["loadedFrom"],
+      pathToFileURL(`${join(compiledDir, "lib", "where.ts")}.mjs`).href,
+    );
+    assert.deepEqual(info["meta"], {
+      url: pathToFileURL(where).href,
+      filename: where,
+      dirname: join(project, "lib"),
+    });
+    // The module that called new Carafe() is the source, so templates and static are beside it.
+    assert.equal(info["rootPath"], project);
+    assert.ok(existsSync(join(compiledDir, "app.ts.mjs.manifest.json")));
+  });
+
+  it("compiles a source again once it changed", () => {
+    const compiled = `${join(compiledDir, "lib", "where.ts")}.mjs`;
+    assert.match(readFileSync(compiled, "utf8"), /"first"/);
+    const where = join(project, "lib", "where.ts");
+    writeFileSync(where, whereSource("second"));
+    const later = new Date(Date.now() + 5000);
+    utimesSync(where, later, later);
+    return loadApp(join(project, "app.ts")).then(() => {
+      assert.match(readFileSync(compiled, "utf8"), /"second"/);
+    });
+  });
+});
