@@ -26,7 +26,7 @@ symlinkSync(resolve("."), join(project, "node_modules", "carafe"), "dir");
 mkdirSync(join(project, "lib"));
 const whereSource = (marker: string): string => `
 export const marker: string = ${JSON.stringify(marker)};
-export const meta = { url: import.meta.url, filename: import.meta.filename, dirname: import.meta.dirname };
+export const meta = { url: import.meta.url, filename: import.meta.filename, dirname: import.meta.dirname, sibling: import.meta.resolve("./other.ts") };
 const original = Error.prepareStackTrace;
 Error.prepareStackTrace = (_error, stack) => stack;
 const stack = new Error().stack as unknown as NodeJS.CallSite[];
@@ -71,6 +71,7 @@ describe("compiling a TypeScript app", () => {
       url: pathToFileURL(where).href,
       filename: where,
       dirname: join(project, "lib"),
+      sibling: pathToFileURL(join(project, "lib", "other.ts")).href,
     });
     // The module that called new Carafe() is the source, so templates and static are beside it.
     assert.equal(info["rootPath"], project);

@@ -9,7 +9,7 @@
 // the others' compiled copies, and everything else (packages, JavaScript files, JSON) by the
 // absolute URL Node would have loaded, so a module is what it was, only compiled. What the code
 // learns about its own place still names the source: `import.meta.url`, `.filename` and
-// `.dirname` are replaced by the source's, the stack traces map back to it (an inline source
+// `.dirname` are replaced by the source's (and `.resolve` resolves a path from it), the stack traces map back to it (an inline source
 // map, and `sourceFileOf` for Carafe's own look at its callers, which finds an app's
 // `rootPath`). A manifest beside the compiled entry lists each source with its size and
 // modification time; a pool thread (or a later process) imports the compiled entry only while
@@ -44,6 +44,9 @@ interface SourceStamp {
 }
 
 const COMPILED_EXTENSION = ".mjs";
+
+/** What a compiled file calls for `import.meta.resolve`, which resolves from the source. */
+const RESOLVE = "__carafeResolveFromSource";
 
 /** Imports the app module `file`: its compiled JavaScript when it is TypeScript and can be. */
 export async function importApp(file: string): Promise<unknown> {
@@ -176,7 +179,12 @@ async function compileApp(root: string, entry: string): Promise<string | undefin
         sourcemap: "inline",
         sourcesContent: false,
         logLevel: "silent",
+        // A path resolves from the source's folder; a package's name as Node resolves it.
+        banner: {
+          js: `const ${RESOLVE} = (specifier, ...rest) => /^\\.{0,2}\\//.test(specifier) ? new URL(specifier, ${JSON.stringify(pathToFileURL(source).href)}).href : import.meta.resolve(specifier, ...rest);`,
+        },
         define: {
+          "import.meta.resolve": RESOLVE,
           "import.meta.url": JSON.stringify(pathToFileURL(source).href),
           "import.meta.filename": JSON.stringify(source),
           "import.meta.dirname": JSON.stringify(dirname(source)),
