@@ -33,7 +33,6 @@ import { dirname, join, parse, sep } from "node:path";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { isMainThread, threadId } from "node:worker_threads";
-import { registerCompiledRoot } from "../../framework/internal.ts";
 import { importFile, isTypeScript } from "../../threading/internal.ts";
 
 /** A compiled source as the manifest records it. */
@@ -48,14 +47,21 @@ const COMPILED_EXTENSION = ".mjs";
 /** What a compiled file calls for `import.meta.resolve`, which resolves from the source. */
 const RESOLVE = "__carafeResolveFromSource";
 
-/** Imports the app module `file`: its compiled JavaScript when it is TypeScript and can be. */
-export async function importApp(file: string): Promise<unknown> {
+/**
+ * Imports the module `file` (an app, a config file): its compiled JavaScript when it is
+ * TypeScript and can be. `beforeImport` learns the folder of the compiled copies first (the
+ * app loader registers it, so code that looks at its callers finds the sources).
+ */
+export async function importCompiled(
+  file: string,
+  beforeImport: (compiledRoot: string) => void = () => {},
+): Promise<unknown> {
   if (!isTypeScript(file)) return importFile(file);
   const root = cacheRoot(file);
   let compiled = isFresh(root, file) ? compiledPath(root, file) : undefined;
   if (compiled === undefined && isMainThread) compiled = await compileApp(root, file);
   if (compiled === undefined) return importFile(file);
-  registerCompiledRoot(filesDir(root));
+  beforeImport(filesDir(root));
   process.setSourceMapsEnabled(true);
   return import(pathToFileURL(compiled).href);
 }

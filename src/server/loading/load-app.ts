@@ -12,10 +12,11 @@ import { dirname, extname, join } from "node:path";
 import {
   appsCreatedIn,
   appsRunIn,
+  registerCompiledRoot,
   setManaged,
   type ServableApp,
 } from "../../framework/internal.ts";
-import { importApp } from "./compile-app.ts";
+import { importCompiled } from "./compile-app.ts";
 import { toRecordHandler } from "./fetch-app.ts";
 import { AppLoadError, parseAppSpec, resolveAppModule, type SpecLiteral } from "./app-spec.ts";
 
@@ -88,7 +89,7 @@ export async function loadApp(spec: string): Promise<ServableApp> {
   setManaged(true);
   let module: Record<string, unknown>;
   try {
-    module = (await importApp(file)) as Record<string, unknown>;
+    module = (await importCompiled(file, registerCompiledRoot)) as Record<string, unknown>;
   } catch (error) {
     const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
     throw new AppLoadError(`importing '${modulePath}' failed:\n${detail}${commonJsHint(file)}`);
