@@ -6,6 +6,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  readdirSync,
   realpathSync,
   rmSync,
   symlinkSync,
@@ -26,6 +27,7 @@ symlinkSync(resolve("."), join(project, "node_modules", "carafe"), "dir");
 mkdirSync(join(project, "lib"));
 const whereSource = (marker: string): string => `
 export const marker: string = ${JSON.stringify(marker)};
+export const pause = function pause(): void {};
 export const meta = { url: import.meta.url, filename: import.meta.filename, dirname: import.meta.dirname, sibling: import.meta.resolve("./other.ts") };
 const original = Error.prepareStackTrace;
 Error.prepareStackTrace = (_error, stack) => stack;
@@ -38,13 +40,18 @@ writeFileSync(join(project, "lib", "where.ts"), whereSource("first"));
 writeFileSync(
   join(project, "app.ts"),
   `import { Carafe } from "carafe";
-import { loadedFrom, marker, meta } from "./lib/where.ts";
+import { loadedFrom, marker, meta, pause } from "./lib/where.ts";
 export const app = new Carafe();
-app.get("/info", () => ({ loadedFrom, marker, meta, rootPath: app.rootPath }));
+app.get("/info", () => ({ loadedFrom, marker, meta, name: pause.name, rootPath: app.rootPath }));
 `,
 );
 
-const compiledDir = join(project, "node_modules", ".cache", "carafe", "files", project);
+const cache = join(project, "node_modules", ".cache", "carafe");
+/** The compiled copy of the project's `file`, in the one folder of copies the cache holds. */
+function compiledCopy(file: string): string {
+  const [folder] = readdirSync(cache);
+  return `${join(cache, folder as string, project, file)}.mjs`;
+}
 
 async function infoOf(spec: string): Promise<Record<string, unknown>> {
   const app = await loadApp(spec);
@@ -63,23 +70,22 @@ describe("compiling a TypeScript app", () => {
   it("imports plain JavaScript from the cache, whose modules still name their source", async () => {
     const info = await infoOf(join(project, "app.ts"));
     const where = join(project, "lib", "where.ts");
-    assert.equal(
-      info["loadedFrom"],
-      pathToFileURL(`${join(compiledDir, "lib", "where.ts")}.mjs`).href,
-    );
+    assert.equal(info["loadedFrom"], pathToFileURL(compiledCopy("lib/where.ts")).href);
     assert.deepEqual(info["meta"], {
       url: pathToFileURL(where).href,
       filename: where,
       dirname: join(project, "lib"),
       sibling: pathToFileURL(join(project, "lib", "other.ts")).href,
     });
+    // A function keeps its name where a binding of the same name surrounds it.
+    assert.equal(info["name"], "pause");
     // The module that called new Carafe() is the source, so templates and static are beside it.
     assert.equal(info["rootPath"], project);
-    assert.ok(existsSync(join(compiledDir, "app.ts.mjs.manifest.json")));
+    assert.ok(existsSync(`${compiledCopy("app.ts")}.manifest.json`));
   });
 
   it("compiles a source again once it changed", () => {
-    const compiled = `${join(compiledDir, "lib", "where.ts")}.mjs`;
+    const compiled = compiledCopy("lib/where.ts");
     assert.match(readFileSync(compiled, "utf8"), /"first"/);
     const where = join(project, "lib", "where.ts");
     writeFileSync(where, whereSource("second"));

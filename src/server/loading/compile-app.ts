@@ -29,7 +29,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, parse, sep } from "node:path";
+import { dirname, isAbsolute, join, parse, sep } from "node:path";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { isMainThread, threadId } from "node:worker_threads";
@@ -91,8 +91,12 @@ function isDirectory(path: string): boolean {
   }
 }
 
+/**
+ * The folder of compiled copies for the `--conditions` this process runs with: they decide
+ * which file a package's import names (Carafe's own TypeScript under `carafe-source`).
+ */
 function filesDir(root: string): string {
-  return join(root, "files");
+  return join(root, ["files", ...nodeConditions().sort()].join("+").replace(/[^\w.+-]/g, "_"));
 }
 
 /** Where the compiled copy of `source` goes: its absolute path under the cache. */
@@ -165,6 +169,7 @@ async function compileApp(root: string, entry: string): Promise<string | undefin
   const queue = [entry];
   const stamps: SourceStamp[] = [];
   const seen = new Set<string>();
+  const imported = new Set<string>();
   const resolving = Symbol("resolving");
   try {
     for (let source = queue.pop(); source !== undefined; source = queue.pop()) {
@@ -184,6 +189,9 @@ async function compileApp(root: string, entry: string): Promise<string | undefin
         mainFields: ["main"],
         sourcemap: "inline",
         sourcesContent: false,
+        // Each file is compiled alone, but esbuild renames what collides as if bundling: a
+        // function keeps its name (an endpoint's, a thread target's), as tsx keeps it.
+        keepNames: true,
         logLevel: "silent",
         // A path resolves from the source's folder; a package's name as Node resolves it.
         banner: {
@@ -218,6 +226,8 @@ async function compileApp(root: string, entry: string): Promise<string | undefin
                   isTypeScript(file) &&
                   !file.split(sep).includes("node_modules");
                 if (own) queue.push(file);
+                // A package's file that moves (an upgrade) must not leave a copy importing it.
+                else if (isAbsolute(file)) imported.add(file);
                 const target = own ? compiledPath(root, file) : file;
                 return { path: pathToFileURL(target).href, external: true };
               });
@@ -229,6 +239,7 @@ async function compileApp(root: string, entry: string): Promise<string | undefin
       if (output === undefined) return undefined;
       writeWhole(outfile, output.text);
     }
+    for (const file of imported) stamps.push(stampOf(file));
     writeWhole(manifestPath(root, entry), JSON.stringify(stamps));
     return compiledPath(root, entry);
   } catch {
