@@ -7,6 +7,7 @@ import {
   mkdtempSync,
   readFileSync,
   readdirSync,
+  statSync,
   realpathSync,
   rmSync,
   symlinkSync,
@@ -94,5 +95,41 @@ describe("compiling a TypeScript app", () => {
     return loadApp(join(project, "app.ts")).then(() => {
       assert.match(readFileSync(compiled, "utf8"), /"second"/);
     });
+  });
+
+  it("keeps the copies of an app with no node_modules above it in a temp folder of the user's alone", async () => {
+    const alone = realpathSync(mkdtempSync(join(tmpdir(), "carafe-alone-")));
+    after(() => rmSync(alone, { recursive: true, force: true }));
+    writeFileSync(join(alone, "package.json"), JSON.stringify({ type: "module" }));
+    writeFileSync(
+      join(alone, "app.ts"),
+      `${whereSource("alone")}
+export const app = { fetch: (): Response => Response.json({ loadedFrom }) };
+`,
+    );
+    const served = async (): Promise<unknown> => {
+      const app = await loadApp(join(alone, "app.ts"));
+      const record = await app.handle({
+        method: "GET",
+        url: "/",
+        headers: { host: "localhost" },
+        body: null,
+        remoteAddress: "127.0.0.1",
+        scheme: "http",
+      });
+      const { body } = record;
+      let text = "";
+      if (typeof body === "string") text = body;
+      else if (body instanceof Uint8Array) text = new TextDecoder().decode(body);
+      else if (body !== null)
+        for await (const chunk of body)
+          text += typeof chunk === "string" ? chunk : new TextDecoder().decode(chunk);
+      return (JSON.parse(text) as { loadedFrom: unknown }).loadedFrom;
+    };
+    const folder = join(tmpdir(), `carafe-${process.getuid?.() ?? "user"}`);
+    assert.match(String(await served()), new RegExp(`^file://${realpathSync(folder)}/`));
+    if (process.getuid === undefined) return;
+    assert.equal(statSync(folder).uid, process.getuid());
+    assert.equal(statSync(folder).mode & 0o022, 0, "no one else may write in it");
   });
 });

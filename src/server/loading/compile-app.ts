@@ -58,6 +58,7 @@ export async function importCompiled(
 ): Promise<unknown> {
   if (!isTypeScript(file)) return importFile(file);
   const root = cacheRoot(file);
+  if (root === undefined) return importFile(file);
   let compiled = isFresh(root, file) ? compiledPath(root, file) : undefined;
   if (compiled === undefined && isMainThread) compiled = await compileApp(root, file);
   if (compiled === undefined) return importFile(file);
@@ -67,20 +68,27 @@ export async function importCompiled(
 }
 
 /**
- * The cache of compiled apps: node_modules/.cache/carafe above the app, else a temp folder. Its
- * real path (Node imports a module by its real path, which is what stack traces then name).
+ * The cache of compiled apps: node_modules/.cache/carafe above the app, else a folder of this
+ * user's in the temp directory, or `undefined` when that folder is not this user's alone
+ * (another user could plant code in it). Its real path: Node imports a module by its real
+ * path, which is what stack traces then name.
  */
-function cacheRoot(file: string): string {
-  let root = join(tmpdir(), `carafe-${process.getuid?.() ?? "user"}`);
+function cacheRoot(file: string): string | undefined {
   for (let dir = dirname(file); ; dir = dirname(dir)) {
     const modules = join(dir, "node_modules");
-    if (isDirectory(modules)) {
-      root = join(realpathSync(modules), ".cache", "carafe");
-      break;
-    }
+    if (isDirectory(modules)) return join(realpathSync(modules), ".cache", "carafe");
     if (dirname(dir) === dir) break;
   }
-  return root;
+  const uid = process.getuid?.();
+  const root = join(tmpdir(), `carafe-${uid ?? "user"}`);
+  try {
+    mkdirSync(root, { recursive: true, mode: 0o700 });
+    const stats = statSync(root);
+    if (uid !== undefined && (stats.uid !== uid || (stats.mode & 0o022) !== 0)) return undefined;
+    return realpathSync(root);
+  } catch {
+    return undefined;
+  }
 }
 
 function isDirectory(path: string): boolean {
