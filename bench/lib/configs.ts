@@ -1,7 +1,8 @@
 // The servers the benchmark compares: Carafe in each shape it is deployed in, and the peers,
 // each serving the same routes (bench/apps/) on its own port. HTTP servers serve the HTTP
 // scenarios (S*), WebSocket servers the WebSocket scenarios (W*). Every Node server runs as it would
-// in production: compiled JavaScript (bench/.build/), Carafe from its build (dist/), no tsx.
+// in production: compiled JavaScript (bench/.build/), Carafe from its build (dist/), no tsx; two
+// Carafe configurations serve the TypeScript source of the app, as a user does.
 import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
 
@@ -44,7 +45,13 @@ export function buildApps(): void {
 /** Carafe's app for each kind of scenario. */
 const CARAFE_APP: Record<Kind, string> = { http: "carafe.js", websocket: "carafe-ws.js" };
 
-function carafe(key: string, label: string, flags: string[], kind: Kind = "http"): Config {
+function carafe(
+  key: string,
+  label: string,
+  flags: string[],
+  kind: Kind = "http",
+  app = `bench/.build/${CARAFE_APP[kind]}`,
+): Config {
   const workers = flags.indexOf("--workers");
   return {
     key,
@@ -56,7 +63,7 @@ function carafe(key: string, label: string, flags: string[], kind: Kind = "http"
     args: (port) => [
       "bin/carafe.js",
       "serve",
-      `bench/.build/${CARAFE_APP[kind]}:app`,
+      `${app}:app`,
       "--bind",
       `127.0.0.1:${port}`,
       ...flags,
@@ -92,6 +99,16 @@ export const CONFIGS: Config[] = [
   carafe("carafe-t8", "Carafe --threads 8", ["--threads", "8"]),
   carafe("carafe-w2", "Carafe --workers 2", ["--workers", "2", "--threads", "0"]),
   carafe("carafe-w2t2", "Carafe --workers 2 --threads 2", ["--workers", "2", "--threads", "2"]),
+  // The app as its TypeScript source, as a user serves it without a build step (Carafe from its
+  // build, as installed): what the footprint targets are judged on.
+  carafe("carafe-ts-w1", "Carafe, app.ts, --workers 1", [], "http", "bench/apps/carafe.ts"),
+  carafe(
+    "carafe-ts-w2t4",
+    "Carafe, app.ts, --workers 2 --threads 4",
+    ["--workers", "2", "--threads", "4"],
+    "http",
+    "bench/apps/carafe.ts",
+  ),
   peer("node-http", "node:http", "node-http.js"),
   peer("node-cluster", "node:cluster ×2", "node-cluster.js"),
   // The floor under `--threads 2` on tiny routes: node:http handing each request to 2 threads.

@@ -150,10 +150,31 @@ export function targets(results: Results): Target[] {
         processMedian(results, "carafe-t2", "idleMiB")) /
       6;
     list.push({
-      what: "idle RSS of each extra pool thread ≤ 20 MB",
+      what: "idle RSS of each extra pool thread ≤ 10 MB",
       figure: perThread,
       shown: `${perThread.toFixed(1)} MiB`,
-      met: perThread * 1.048576 <= 20,
+      met: perThread * 1.048576 <= 10,
+    });
+  }
+  if (has("carafe-ts-w2t4", "gunicorn")) {
+    const figure =
+      processMedian(results, "carafe-ts-w2t4", "idleMiB") /
+      processMedian(results, "gunicorn", "idleMiB");
+    list.push({
+      what: "idle RSS of app.ts on --workers 2 --threads 4 ≤ 2× gunicorn 2×4",
+      figure,
+      shown: times(figure),
+      met: figure <= 2,
+    });
+  }
+  if (has("carafe-ts-w1", BASE)) {
+    const figure =
+      processMedian(results, "carafe-ts-w1", "readyMs") / processMedian(results, BASE, "readyMs");
+    list.push({
+      what: "app.ts on --workers 1 ready ≤ 2× Fastify's time",
+      figure,
+      shown: times(figure),
+      met: figure <= 2,
     });
   }
   return list;

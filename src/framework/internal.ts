@@ -9,6 +9,7 @@ export {
   appsCreatedIn,
   appsRunIn,
   runnerSlot,
+  registerCompiledRoot,
   type Runner,
 } from "./app/runner.ts";
 export { consoleLogger, withConsoleFallback } from "./app/logging.ts";

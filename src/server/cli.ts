@@ -9,14 +9,8 @@ import { readFileSync } from "node:fs";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import type { AppCommands, RouteListing, ServableApp } from "../framework/internal.ts";
-import { runDevServer } from "./dev/dev-server.ts";
 import { ServerError } from "./errors.ts";
-import {
-  DEFAULT_MODULES,
-  findDefaultModule,
-  loadApp,
-  moduleCandidates,
-} from "./loading/load-app.ts";
+import { DEFAULT_MODULES, findDefaultModule, moduleCandidates } from "./loading/app-spec.ts";
 import { serve, workerOptions } from "./serve.ts";
 import {
   SettingsError,
@@ -25,6 +19,11 @@ import {
   serveHelp,
   type NamedApp,
 } from "./settings.ts";
+
+/** Imports the app; only the commands that need it load it, and the framework with it. */
+async function loadApp(spec: string): Promise<ServableApp> {
+  return (await import("./loading/load-app.ts")).loadApp(spec);
+}
 
 const BUILT_IN: readonly (readonly [string, string])[] = [
   ["serve", "Serve the app in production: worker processes × threads"],
@@ -320,6 +319,7 @@ async function devCommand(
     return 0;
   }
   if (values.debug && app.config !== undefined) app.config.debug = true;
+  const { runDevServer } = await import("./dev/dev-server.ts");
   await runDevServer(app, {
     host: values.host ?? "127.0.0.1",
     port,

@@ -7,11 +7,9 @@ import cluster from "node:cluster";
 import process from "node:process";
 import { AccessLogger, ErrorLogger, type AccessEntry, type LogLevel } from "./http/access-log.ts";
 import type { Exchange } from "./http/http-loop.ts";
-import { AppLoadError, loadApp, parseAppSpec, resolveAppModule } from "./loading/load-app.ts";
+import { AppLoadError, parseAppSpec, resolveAppModule } from "./loading/app-spec.ts";
 import { applyProxyHeaders, createProxyTrust } from "./http/proxy.ts";
 import { BOOT_FAILED_EXIT, type ServeOptions } from "./supervisor/protocol.ts";
-import { Supervisor } from "./supervisor/supervisor.ts";
-import { runWorker } from "./worker/worker.ts";
 
 const OPTIONS_ENV = "CARAFE_WORKER_OPTIONS";
 
@@ -59,6 +57,8 @@ export async function serve(options: ServeOptions, version: string): Promise<num
   if (cluster.isWorker) {
     const access = new AccessLogger({ target: options.accessLog, format: options.accessLogFormat });
     const trusted = createProxyTrust(options.forwardedAllowIps);
+    // Each side imports only its own code: the primary never loads the worker's, nor the reverse.
+    const { runWorker } = await import("./worker/worker.ts");
     await runWorker(options, {
       logger,
       // Without an access log, no request pays for the exchange and its timestamps.
@@ -85,8 +85,10 @@ export async function serve(options: ServeOptions, version: string): Promise<num
   if (options.preload) {
     // Node cannot fork a process with the app already in memory as gunicorn does; preloading
     // imports it once here so a broken app stops the server before any worker is forked.
+    const { loadApp } = await import("./loading/load-app.ts");
     await loadApp(options.appSpec);
   }
   process.env[OPTIONS_ENV] = JSON.stringify(options);
+  const { Supervisor } = await import("./supervisor/supervisor.ts");
   return new Supervisor(options, logger, version).run();
 }

@@ -13,7 +13,7 @@ import { DEFAULT_ACCESS_LOG_FORMAT, LOG_LEVELS } from "./http/access-log.ts";
 import type { RequestLimits } from "./http/http-loop.ts";
 import { isTrustEntry } from "./http/proxy.ts";
 import { defaultThreadHeapMb } from "../threading/internal.ts";
-import { importFile } from "../threading/internal.ts";
+import { importCompiled } from "./loading/compile-app.ts";
 import type { Bind, ServeOptions } from "./supervisor/protocol.ts";
 import { ServerError } from "./errors.ts";
 
@@ -335,7 +335,7 @@ function readEnv(env: Record<string, string | undefined>): Layer {
 }
 
 async function readConfig(file: string, shown: string): Promise<Layer> {
-  const module = (await importFile(file).catch((error: Error) => {
+  const module = (await importCompiled(file).catch((error: Error) => {
     throw new SettingsError(`${shown}: could not load it: ${error.message}`, { cause: error });
   })) as { default?: unknown };
   const config = module.default;

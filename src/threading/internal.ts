@@ -13,4 +13,4 @@ export { PoolCore, type PoolHost, type PoolLogger } from "./pool/core.ts";
 export { PoolJob, type Failure } from "./pool/job.ts";
 export type { CallMessage, CoreThreadMessage, PoolThreadData } from "./pool/messages.ts";
 export type { PoolThread } from "./pool/threads.ts";
-export { importFile } from "./typescript.ts";
+export { importFile, isTypeScript } from "./typescript.ts";

@@ -1,5 +1,6 @@
 // Carafe as an installed package runs it: from the build (dist/, no carafe-source condition).
-// A JavaScript app then loads without tsx in any thread; a TypeScript app registers it itself.
+// A JavaScript app then loads without tsx in any thread, and so does a TypeScript app, compiled
+// once by the process that loads it.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
@@ -45,12 +46,12 @@ describe("carafe serve from the build", { timeout: 120_000 }, () => {
     assert.equal(await server.stop(), 0);
   });
 
-  it("registers tsx where a TypeScript app is loaded, on the loop and on each pool thread", async () => {
+  it("compiles a TypeScript app, so neither the loop nor a pool thread registers tsx", async () => {
     const server = await serveBuilt("typed.ts");
-    assert.deepEqual(await where(server, "/loop"), { threadId: 0, tsx: true });
+    assert.deepEqual(await where(server, "/loop"), { threadId: 0, tsx: false });
     const thread = await where(server, "/thread");
     assert.notEqual(thread.threadId, 0);
-    assert.equal(thread.tsx, true);
+    assert.equal(thread.tsx, false);
     assert.equal(await server.stop(), 0);
   });
 });

@@ -2,7 +2,7 @@
 // (imports point from server to framework, never back). The server layer fills the slot when
 // it loads; the slot lives on globalThis so that two copies of Carafe (source and build) agree.
 
-import { dirname } from "node:path";
+import { dirname, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ServableApp } from "../boundary/servable-app.ts";
 
@@ -45,6 +45,8 @@ interface RunnerSlot {
   runner?: Runner;
   /** Set by `carafe serve`/`carafe run`: they serve the module themselves, so `app.run()` is a no-op. */
   managed?: boolean;
+  /** Folders of compiled copies of TypeScript sources, each mirroring the disk below it. */
+  compiledRoots?: string[];
 }
 
 const SLOT = Symbol.for("carafe.runner");
@@ -97,6 +99,26 @@ export function appsRunIn(file: string): ServableApp[] {
 // This file lives in framework/app/: the framework is the folder above.
 const FRAMEWORK_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
 
+/**
+ * Records a folder whose files are compiled copies of TypeScript sources, placed as the sources
+ * are on disk (`<root>/srv/app/db.ts.mjs` for `/srv/app/db.ts`), so that the code in them is
+ * known by its source. @internal
+ */
+export function registerCompiledRoot(root: string): void {
+  const roots = (slot().compiledRoots ??= []);
+  if (!roots.includes(root)) roots.push(root);
+}
+
+/** The source of `file` when it is a compiled copy (see registerCompiledRoot), else `file`. */
+function sourceOf(file: string): string {
+  const root = slot().compiledRoots?.find((each) => file.startsWith(each + sep));
+  if (root === undefined || !file.endsWith(".mjs")) return file;
+  const mirrored = file.slice(root.length, -".mjs".length);
+  if (sep === "/") return mirrored;
+  const [volume, ...rest] = mirrored.split(sep).filter((part) => part !== "");
+  return `${volume ?? ""}:${sep}${rest.join(sep)}`;
+}
+
 /** The file of the first caller outside Carafe's own code: the module that made the app. */
 export function callerFile(): string | undefined {
   const original = Error.prepareStackTrace;
@@ -107,7 +129,7 @@ export function callerFile(): string | undefined {
       let file = site.getFileName();
       if (!file || file.startsWith("node:")) continue;
       if (file.startsWith("file:")) file = fileURLToPath(file);
-      if (!file.startsWith(FRAMEWORK_DIR)) return file;
+      if (!file.startsWith(FRAMEWORK_DIR)) return sourceOf(file);
     }
   } catch {
     // unknown: the caller decides the fallback

@@ -15,7 +15,7 @@ import { createRequestListener } from "../http/http-loop.ts";
 import { DEFAULT_REQUEST_LIMITS } from "../settings.ts";
 import { connectBroadcasts } from "../worker/broadcast-relay.ts";
 import { createUpgrades } from "../http/websocket-upgrades.ts";
-import { parseAppSpec, resolveAppModule } from "../loading/load-app.ts";
+import { parseAppSpec, resolveAppModule } from "../loading/app-spec.ts";
 import { ThreadPool, useHeapBound } from "../pool/index.ts";
 import { isReloaderChild, runWithReloader } from "./reloader.ts";
 import { createWatchdog } from "../http/watchdog.ts";

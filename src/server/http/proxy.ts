@@ -14,7 +14,7 @@
 
 import { BlockList, isIP } from "node:net";
 import type { RequestRecord } from "../../framework/internal.ts";
-import { isHost } from "./host.ts";
+import { isHost } from "./host-name.ts";
 import { ServerError } from "../errors.ts";
 
 /** Thrown by `createProxyTrust` for an allow-list entry that is not an address, network or `*`. */

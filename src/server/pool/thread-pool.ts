@@ -24,7 +24,7 @@ import type {
   RequestRecord,
   ResponseRecord,
 } from "../../framework/internal.ts";
-import { AppLoadError } from "../loading/load-app.ts";
+import { AppLoadError } from "../loading/app-spec.ts";
 import {
   CallJob,
   PoolCore,

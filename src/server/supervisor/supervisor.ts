@@ -20,7 +20,7 @@ import cluster, { type Worker } from "node:cluster";
 import { existsSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import process from "node:process";
-import { parseAppSpec, resolveAppModule } from "../loading/load-app.ts";
+import { parseAppSpec, resolveAppModule } from "../loading/app-spec.ts";
 import { watchSources } from "../dev/reloader.ts";
 import type { Logger } from "../../framework/internal.ts";
 import { describeThreads } from "../../threading/internal.ts";
