@@ -2,13 +2,17 @@
 // and `pkg.module:app` resolve module names to files, a missing module stops the supervisor
 // before it forks, and `carafe run` without an app finds one in the current directory.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, describe, it } from "node:test";
-import { fetchReply, startNode, type ServeProcess } from "./serve-process.ts";
+import {
+  fetchReply,
+  runCarafe,
+  startNode,
+  type CarafeRun,
+  type ServeProcess,
+} from "./serve-process.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const CARAFE = ["--conditions=carafe-source", resolve(ROOT, "bin/carafe.js")];
@@ -43,21 +47,8 @@ async function indexOf(server: ServeProcess): Promise<string> {
 }
 
 /** Runs `carafe ...args` in `cwd` to its end. */
-async function carafe(
-  args: string[],
-  cwd: string,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [...CARAFE, ...args], {
-    cwd,
-    env: { ...process.env, CARAFE_APP: "" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (text: string) => (stdout += text));
-  child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
-  const [code] = (await once(child, "close")) as [number | null];
-  return { code, stdout, stderr };
+function carafe(args: string[], cwd: string): Promise<CarafeRun> {
+  return runCarafe(args, { cwd });
 }
 
 describe("naming the app", { timeout: 60_000 }, () => {

@@ -1,34 +1,14 @@
 // `carafe --app MODULE NAME` as users run it: the real bin/carafe.js, a child process per
 // command, on a fixture app with commands of its own.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import { resolve } from "node:path";
 import { describe, it } from "node:test";
-import { fetchReply, startNode } from "./serve-process.ts";
+import { fetchReply, runCarafe, startNode, type CarafeRun } from "./serve-process.ts";
 
-const ROOT = resolve(import.meta.dirname, "../..");
 const APP = "test/fixtures/cli/commands.ts";
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `carafe ...args` to its end. */
-async function carafe(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const child = spawn(process.execPath, ["--conditions=carafe-source", "bin/carafe.js", ...args], {
-    cwd: ROOT,
-    env: { ...process.env, CARAFE_APP: "", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (text: string) => (stdout += text));
-  child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
-  const [code] = (await once(child, "close")) as [number | null];
-  return { code, stdout, stderr };
+function carafe(args: string[], env: Record<string, string> = {}): Promise<CarafeRun> {
+  return runCarafe(args, { env });
 }
 
 describe("carafe --app MODULE NAME", { timeout: 60_000 }, () => {

@@ -1,19 +1,16 @@
 // Apps made by a factory, as users serve them: `carafe serve 'app.ts:createApp(…)'` (every
 // worker process and every pool thread calls the factory), run, routes and --app with one.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import { resolve } from "node:path";
 import { describe, it } from "node:test";
 import {
   allListening,
   bootedPids,
   fetchReply,
+  runCarafe,
   serveInThisFile,
   startNode,
 } from "./serve-process.ts";
 
-const ROOT = resolve(import.meta.dirname, "../..");
 const FACTORY = "test/fixtures/factories/factory.ts";
 
 const serve = serveInThisFile();
@@ -28,22 +25,7 @@ interface Info {
   made: number;
 }
 
-/** Runs `carafe ...args` to its end. */
-async function carafe(
-  args: string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ["--conditions=carafe-source", "bin/carafe.js", ...args], {
-    cwd: ROOT,
-    env: { ...process.env, CARAFE_APP: "" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (text: string) => (stdout += text));
-  child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
-  const [code] = (await once(child, "close")) as [number | null];
-  return { code, stdout, stderr };
-}
+const carafe = (args: string[]) => runCarafe(args);
 
 describe("factory specs", { timeout: 60_000 }, () => {
   it("serves 'app.ts:createApp(…)' with 2 workers × 2 threads, each thread calling the factory", async () => {

@@ -190,4 +190,36 @@ export function bootedPids(lines: readonly string[]): number[] {
   });
 }
 
+/** How a `carafe` command that ran to its end ended. */
+export interface CarafeRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `carafe ...args` (from the sources) to its end, in `cwd` (the repository by default),
+ * with `CARAFE_APP` unset unless `env` sets it.
+ */
+export async function runCarafe(
+  args: readonly string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<CarafeRun> {
+  const child = spawn(
+    process.execPath,
+    ["--conditions=carafe-source", resolve(ROOT, "bin/carafe.js"), ...args],
+    {
+      cwd: options.cwd ?? ROOT,
+      env: { ...process.env, CARAFE_APP: "", ...options.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (text: string) => (stdout += text));
+  child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
+  const [code] = (await once(child, "close")) as [number | null];
+  return { code, stdout, stderr };
+}
+
 export { once };
