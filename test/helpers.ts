@@ -1,9 +1,17 @@
 // Helpers shared by the framework tests.
-import { Carafe, type Logger, type RequestRecord } from "carafe";
+import { Carafe, CarafeError, type Logger, type RequestRecord } from "carafe";
 
 /** An app without the static route, so tests see only the routes they add. */
 export function newApp(options: ConstructorParameters<typeof Carafe>[0] = {}): Carafe {
   return new Carafe({ staticFolder: null, ...options });
+}
+
+/** For `assert.throws`: a `CarafeError` with `code`, whose message matches `pattern` if given. */
+export function isCarafeError(code: string, pattern?: RegExp): (error: unknown) => boolean {
+  return (error) =>
+    error instanceof CarafeError &&
+    error.code === code &&
+    (pattern === undefined || pattern.test(error.message));
 }
 
 /** One error the app logged. */

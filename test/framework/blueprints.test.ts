@@ -1,14 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Blueprint, CarafeError, NotFound, abort, json, makeResponse } from "carafe";
-import { newApp } from "../helpers.ts";
-
-function isCarafeError(code: string, pattern?: RegExp): (error: unknown) => boolean {
-  return (error) =>
-    error instanceof CarafeError &&
-    error.code === code &&
-    (pattern === undefined || pattern.test(error.message));
-}
+import { newApp, isCarafeError } from "../helpers.ts";
 
 describe("blueprint routes", () => {
   it("serves routes under the blueprint's urlPrefix", async () => {

@@ -2,7 +2,6 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   Blueprint,
-  CarafeError,
   MethodView,
   View,
   g,
@@ -14,14 +13,7 @@ import {
   type ResponseValue,
   type ViewDecorator,
 } from "carafe";
-import { newApp } from "../helpers.ts";
-
-function isCarafeError(code: string, pattern?: RegExp): (error: unknown) => boolean {
-  return (error) =>
-    error instanceof CarafeError &&
-    error.code === code &&
-    (pattern === undefined || pattern.test(error.message));
-}
+import { newApp, isCarafeError } from "../helpers.ts";
 
 declare module "carafe" {
   interface AppGlobals {

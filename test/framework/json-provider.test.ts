@@ -1,14 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { CarafeError, JsonProvider, Response, json, makeResponse } from "carafe";
-import { newApp } from "../helpers.ts";
-
-function isCarafeError(code: string, pattern?: RegExp): (error: unknown) => boolean {
-  return (error) =>
-    error instanceof CarafeError &&
-    error.code === code &&
-    (pattern === undefined || pattern.test(error.message));
-}
+import { JsonProvider, Response, json, makeResponse } from "carafe";
+import { newApp, isCarafeError } from "../helpers.ts";
 
 const SAMPLE = { b: 1, a: "café", c: [true, null, { z: 1, y: "😀" }], "10": 10, "9": 9 };
 

@@ -1,14 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { CarafeError, TestClient, g, redirect, session } from "carafe";
-import { newApp } from "../helpers.ts";
-
-function isCarafeError(code: string, pattern?: RegExp): (error: unknown) => boolean {
-  return (error) =>
-    error instanceof CarafeError &&
-    error.code === code &&
-    (pattern === undefined || pattern.test(error.message));
-}
+import { TestClient, g, redirect, session } from "carafe";
+import { newApp, isCarafeError } from "../helpers.ts";
 
 declare module "carafe" {
   interface AppGlobals {

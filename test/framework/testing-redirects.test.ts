@@ -1,14 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { CarafeError, makeResponse, redirect, type Request } from "carafe";
-import { newApp } from "../helpers.ts";
-
-function isCarafeError(code: string, pattern?: RegExp): (error: unknown) => boolean {
-  return (error) =>
-    error instanceof CarafeError &&
-    error.code === code &&
-    (pattern === undefined || pattern.test(error.message));
-}
+import { makeResponse, redirect, type Request } from "carafe";
+import { newApp, isCarafeError } from "../helpers.ts";
 
 const ALL = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
 
