@@ -19,6 +19,7 @@ import { join, resolve } from "node:path";
 import { after, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
 import { loadApp } from "../../src/server/loading/load-app.ts";
+import { getRecord } from "../helpers.ts";
 
 const project = realpathSync(mkdtempSync(join(tmpdir(), "carafe-compile-")));
 after(() => rmSync(project, { recursive: true, force: true }));
@@ -56,14 +57,7 @@ function compiledCopy(file: string): string {
 
 async function infoOf(spec: string): Promise<Record<string, unknown>> {
   const app = await loadApp(spec);
-  const record = await app.handle({
-    method: "GET",
-    url: "/info",
-    headers: { host: "localhost" },
-    body: null,
-    remoteAddress: "127.0.0.1",
-    scheme: "http",
-  });
+  const record = await app.handle(getRecord("/info"));
   return JSON.parse(String(record.body)) as Record<string, unknown>;
 }
 
@@ -109,14 +103,7 @@ export const app = { fetch: (): Response => Response.json({ loadedFrom }) };
     );
     const served = async (): Promise<unknown> => {
       const app = await loadApp(join(alone, "app.ts"));
-      const record = await app.handle({
-        method: "GET",
-        url: "/",
-        headers: { host: "localhost" },
-        body: null,
-        remoteAddress: "127.0.0.1",
-        scheme: "http",
-      });
+      const record = await app.handle(getRecord("/"));
       const { body } = record;
       let text = "";
       if (typeof body === "string") text = body;

@@ -14,18 +14,12 @@ import {
   parseAppSpec,
   resolveAppModule,
 } from "../../src/server/loading/load-app.ts";
+import { getRecord } from "../helpers.ts";
 
 const FACTORY = "test/fixtures/factories/factory.ts";
 
 async function infoOf(app: ServableApp): Promise<Record<string, unknown>> {
-  const record = await app.handle({
-    method: "GET",
-    url: "/info",
-    headers: { host: "localhost" },
-    body: null,
-    remoteAddress: "127.0.0.1",
-    scheme: "http",
-  });
+  const record = await app.handle(getRecord("/info"));
   return JSON.parse(String(record.body)) as Record<string, unknown>;
 }
 
