@@ -1,8 +1,10 @@
 // Design: a Barrier keeps its state in shared Int32s guarded by a small mutex: how many threads
 // arrived, the generation, whether it is broken, and which generation a reset broke. The last
 // of `parties` to arrive starts the next generation and wakes the rest, who sleep on the
-// generation word. abort() and reset() also wake them; each then learns from the state whether
-// its generation passed or broke. A wait that times out breaks the barrier, as in Python.
+// generation word. abort() and reset() also end the generation, marked as broken, and wake
+// them; each then learns from the state whether its generation passed or broke. Ending it (not
+// only notifying) matters: a thread counted in but not yet asleep would miss a bare notify and
+// sleep on the unchanged generation for good. A wait that times out breaks the barrier, as in Python.
 // wait() and waitAsync() run one algorithm, `waiting`, blocking the thread or awaiting without
 // blocking the event loop (see wait.ts).
 
@@ -15,8 +17,8 @@ const MUTEX = 0;
 const ARRIVED = 1;
 const GENERATION = 2;
 const BROKEN = 3;
-/** The generation a reset() ended while threads waited in it (-1: none). */
-const RESET_GENERATION = 4;
+/** The generation an abort() or reset() ended while threads waited in it (-1: none). */
+const BROKEN_GENERATION = 4;
 const PARTIES = 5;
 
 type Outcome = "passed" | "broken" | "waiting";
@@ -32,7 +34,7 @@ type Outcome = "passed" | "broken" | "waiting";
  */
 export class Barrier {
   readonly kind = "Barrier";
-  /** [mutex, arrived, generation, broken, reset generation, parties]. */
+  /** [mutex, arrived, generation, broken, broken generation, parties]. */
   readonly state: Int32Array;
 
   constructor(parties: number, state?: Int32Array) {
@@ -46,7 +48,7 @@ export class Barrier {
       );
     }
     this.state = sharedInts(6);
-    this.state[RESET_GENERATION] = -1;
+    this.state[BROKEN_GENERATION] = -1;
     this.state[PARTIES] = parties;
   }
 
@@ -82,25 +84,32 @@ export class Barrier {
   /** Breaks the barrier: every waiting and later wait() throws until reset(). */
   abort(): void {
     mutexAcquire(this.state, MUTEX, Infinity);
-    // Broken before the notify: every waiter it wakes finds the barrier broken.
     Atomics.store(this.state, BROKEN, 1);
-    Atomics.notify(this.state, GENERATION);
+    this.endGenerationBroken();
     mutexRelease(this.state, MUTEX);
   }
 
   /** Returns the barrier to its first state; threads waiting in it get `BrokenBarrierError`. */
   reset(): void {
     mutexAcquire(this.state, MUTEX, Infinity);
-    // With waiters: mark their generation as reset before moving on, so each wakes to "broken".
+    Atomics.store(this.state, BROKEN, 0);
+    this.endGenerationBroken();
+    mutexRelease(this.state, MUTEX);
+  }
+
+  /**
+   * Under the mutex: ends the current generation as broken if threads wait in it, and wakes
+   * them. The generation moves, so one counted in but not yet asleep does not sleep on it.
+   */
+  private endGenerationBroken(): void {
     if (Atomics.load(this.state, ARRIVED) > 0) {
-      Atomics.store(this.state, RESET_GENERATION, Atomics.load(this.state, GENERATION));
+      // Marked before the move: a waiter that sees the new generation also sees the mark.
+      Atomics.store(this.state, BROKEN_GENERATION, Atomics.load(this.state, GENERATION));
       Atomics.add(this.state, GENERATION, 1);
     }
     Atomics.store(this.state, ARRIVED, 0);
-    Atomics.store(this.state, BROKEN, 0);
     // Last, after the state is whole: the woken read it without the mutex.
     Atomics.notify(this.state, GENERATION);
-    mutexRelease(this.state, MUTEX);
   }
 
   /** The algorithm of wait() and waitAsync(): the caller's arrival index, or a throw. */
@@ -110,8 +119,8 @@ export class Barrier {
     const { generation, index } = this.arrive();
     if (index === this.parties - 1) return index;
     for (;;) {
-      // Sleeps while the generation holds: the last arrival and reset() move it, so a sleep that
-      // begins after either returns at once; abort() wakes the sleepers with a notify.
+      // Sleeps while the generation holds: the last arrival, abort() and reset() move it, so a
+      // sleep that begins after any of them returns at once.
       const woken = yield sleepWhile(this.state, GENERATION, generation, deadline);
       const outcome = this.outcome(generation);
       if (outcome === "passed") return index;
@@ -144,10 +153,10 @@ export class Barrier {
   }
 
   private outcome(generation: number): Outcome {
-    // Without the mutex: GENERATION moves after RESET_GENERATION is written, so a moved
-    // generation is read together with the reset that moved it, if one did.
+    // Without the mutex: GENERATION moves after BROKEN_GENERATION is written, so a moved
+    // generation is read together with the abort or reset that moved it, if one did.
     if (Atomics.load(this.state, GENERATION) !== generation) {
-      return Atomics.load(this.state, RESET_GENERATION) === generation ? "broken" : "passed";
+      return Atomics.load(this.state, BROKEN_GENERATION) === generation ? "broken" : "passed";
     }
     return this.broken ? "broken" : "waiting";
   }

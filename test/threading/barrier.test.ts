@@ -2,6 +2,7 @@
 // timeouts.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { performance } from "node:perf_hooks";
 import { Barrier, BrokenBarrierError, sharedArray } from "../../src/threading/index.ts";
 import { HANG_LIMIT, joinAll, settleAll, startThread, startThreads, until } from "./helpers.ts";
 
@@ -55,6 +56,49 @@ describe("Barrier", { timeout: HANG_LIMIT * 2 }, () => {
     assert.equal(barrier.broken, true);
     assert.throws(() => barrier.wait(), BrokenBarrierError);
     await assert.rejects(barrier.waitAsync(), BrokenBarrierError);
+  });
+
+  it("abort() wakes a thread that has just arrived and is not yet asleep, round after round", async () => {
+    // The main thread spins until the thread is counted in, then a little longer each round, and
+    // aborts, so some aborts land between the thread's arrival and its sleep, a window of a few
+    // microseconds; a wake-up lost there leaves the thread asleep for good.
+    function waitRounds(barrier: Barrier, signals: Int32Array, rounds: number): number {
+      let broken = 0;
+      for (let round = 0; round < rounds; round++) {
+        try {
+          barrier.wait();
+        } catch (error) {
+          if ((error as Error).name !== "BrokenBarrierError") throw error;
+          broken++;
+        }
+        Atomics.store(signals, 0, round + 1);
+        Atomics.notify(signals, 0);
+        // Waits for the main thread's reset() before the next round.
+        while (Atomics.load(signals, 1) === round) Atomics.wait(signals, 1, round);
+      }
+      return broken;
+    }
+    const rounds = 600;
+    const barrier = new Barrier(2);
+    const signals = sharedArray(Int32Array, 2);
+    const thread = startThread(waitRounds, [barrier, signals, rounds]);
+    for (let round = 0; round < rounds; round++) {
+      // Spins (the window after the arrival is a few microseconds wide), within the hang limit.
+      const deadline = performance.now() + HANG_LIMIT;
+      while (barrier.nWaiting === 0) {
+        if (performance.now() > deadline) assert.fail(`round ${round}: the thread never arrived`);
+      }
+      const spinUntil = performance.now() + (round % 30) / 10_000;
+      while (performance.now() < spinUntil) {
+        // a few microseconds more, a different offset each round
+      }
+      barrier.abort();
+      await until(() => Atomics.load(signals, 0) === round + 1, `round ${round} breaks`);
+      barrier.reset();
+      Atomics.store(signals, 1, round + 1);
+      Atomics.notify(signals, 1);
+    }
+    assert.equal(await thread.join(HANG_LIMIT), rounds);
   });
 
   it("reset() breaks the threads waiting at it, and the barrier works again afterwards", async () => {
