@@ -12,7 +12,7 @@ import { isIP } from "node:net";
 import { DEFAULT_ACCESS_LOG_FORMAT, LOG_LEVELS } from "./http/access-log.ts";
 import type { RequestLimits } from "./http/http-loop.ts";
 import { isTrustEntry } from "./http/proxy.ts";
-import { defaultThreadHeapMb } from "../threading/internal.ts";
+import { defaultThreadHeapMb } from "../threading/boot.ts";
 import { importCompiled } from "./loading/compile-app.ts";
 import type { Bind, ServeOptions } from "./supervisor/protocol.ts";
 import { ServerError } from "./errors.ts";

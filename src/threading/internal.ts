@@ -4,7 +4,7 @@
 
 export * from "./index.ts";
 export { executeCall, sendOutcome, type CallOutcome, type ThreadCall } from "./calls.ts";
-export { defaultThreadHeapMb, describeThreads } from "./heap-bound.ts";
+export * from "./boot.ts";
 export { entryUrl, spawnThread } from "./spawn.ts";
 export { callsOn, useExecutor, useHeapBound, type CallExecutor } from "./to-thread.ts";
 export { CallJob } from "./pool/call-job.ts";
@@ -13,4 +13,3 @@ export { PoolCore, type PoolHost, type PoolLogger } from "./pool/core.ts";
 export { PoolJob, type Failure } from "./pool/job.ts";
 export type { CallMessage, CoreThreadMessage, PoolThreadData } from "./pool/messages.ts";
 export type { PoolThread } from "./pool/threads.ts";
-export { importFile, isTypeScript } from "./typescript.ts";

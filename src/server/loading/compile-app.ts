@@ -33,7 +33,7 @@ import { dirname, isAbsolute, join, parse, sep } from "node:path";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { isMainThread, threadId } from "node:worker_threads";
-import { importFile, isTypeScript } from "../../threading/internal.ts";
+import { importFile, isTypeScript } from "../../threading/boot.ts";
 
 /** A compiled source as the manifest records it. */
 interface SourceStamp {

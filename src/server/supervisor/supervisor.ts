@@ -23,7 +23,7 @@ import process from "node:process";
 import { parseAppSpec, resolveAppModule } from "../loading/app-spec.ts";
 import { watchSources } from "../dev/reloader.ts";
 import type { Logger } from "../../framework/internal.ts";
-import { describeThreads } from "../../threading/internal.ts";
+import { describeThreads } from "../../threading/boot.ts";
 import {
   BOOT_FAILED_EXIT,
   isWorkerMessage,
