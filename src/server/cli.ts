@@ -10,7 +10,12 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import type { AppCommands, RouteListing, ServableApp } from "../framework/internal.ts";
 import { ServerError } from "./errors.ts";
-import { DEFAULT_MODULES, findDefaultModule, moduleCandidates } from "./loading/app-spec.ts";
+import {
+  DEFAULT_MODULES,
+  findDefaultModule,
+  listCandidates,
+  moduleCandidates,
+} from "./loading/app-spec.ts";
 import { serve, workerOptions } from "./serve.ts";
 import {
   SettingsError,
@@ -217,7 +222,7 @@ export interface MainOptions {
 
 /** The files looked for when no app is named, for messages: `wsgi.ts, wsgi.mts, …`. */
 function defaultFiles(): string {
-  return DEFAULT_MODULES.flatMap((name) => moduleCandidates(name)).join(", ");
+  return listCandidates(DEFAULT_MODULES.flatMap((name) => moduleCandidates(name)));
 }
 
 /**

@@ -63,6 +63,13 @@ describe("naming the app", { timeout: 60_000 }, () => {
     assert.equal(await indexOf(made), "made");
   });
 
+  it("serves pkg:app from pkg/index.ts, as gunicorn imports a package", async () => {
+    assert.equal(
+      await indexOf(await start(["serve", "pkg:app", ...ANY_PORT], NAMING)),
+      "pkg/index.ts",
+    );
+  });
+
   it("still takes a file name and a path", async () => {
     const file = await start(["serve", "wsgi.ts:app", ...ANY_PORT], NAMING);
     assert.equal(await indexOf(file), "wsgi.ts");
@@ -75,7 +82,7 @@ describe("naming the app", { timeout: 60_000 }, () => {
     assert.equal(run.code, 3);
     assert.equal(
       run.stderr,
-      `carafe: cannot find the app module 'missing': looked for missing.ts, missing.mts, missing.js, missing.mjs in ${NAMING}\n`,
+      `carafe: cannot find the app module 'missing': looked for missing.ts, .mts, .js, .mjs, missing/index.ts, .mts, .js, .mjs in ${NAMING}\n`,
     );
     assert.doesNotMatch(run.stdout, /Booting worker/);
   });
@@ -101,7 +108,7 @@ describe("naming the app", { timeout: 60_000 }, () => {
       assert.equal(run.code, 2);
       assert.match(
         run.stderr,
-        /^carafe: run needs the app: none was named and the current directory \(.*\) has none of wsgi\.ts, wsgi\.mts, wsgi\.js, wsgi\.mjs, app\.ts, app\.mts, app\.js, app\.mjs; name it, e\.g\. carafe run app\.ts:app/,
+        /^carafe: run needs the app: none was named and the current directory \(.*\) has none of wsgi\.ts, \.mts, \.js, \.mjs, wsgi\/index\.ts, \.mts, \.js, \.mjs, app\.ts, \.mts, \.js, \.mjs, app\/index\.ts, \.mts, \.js, \.mjs; name it, e\.g\. carafe run app\.ts:app/,
       );
       assert.equal(run.stdout, "");
     } finally {

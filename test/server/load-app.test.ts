@@ -184,29 +184,26 @@ describe("loadApp", () => {
 describe("resolveAppModule", () => {
   const NAMING = resolve(import.meta.dirname, "../fixtures/naming");
 
-  it("tries a module name with .ts, .mts, .js and .mjs, and a dotted name as folders", () => {
-    assert.deepEqual(moduleCandidates("app"), ["app.ts", "app.mts", "app.js", "app.mjs"]);
-    assert.deepEqual(moduleCandidates("pkg.module"), [
-      "pkg/module.ts",
-      "pkg/module.mts",
-      "pkg/module.js",
-      "pkg/module.mjs",
-    ]);
-    assert.deepEqual(moduleCandidates("src/app"), [
+  it("tries a module name with .ts, .mts, .js and .mjs, then as a folder's index, and a dotted name as folders", () => {
+    const extensions = [".ts", ".mts", ".js", ".mjs"];
+    const tried = (stem: string): string[] => [
+      ...extensions.map((extension) => `${stem}${extension}`),
+      ...extensions.map((extension) => `${stem}/index${extension}`),
+    ];
+    assert.deepEqual(moduleCandidates("app"), tried("app"));
+    assert.deepEqual(moduleCandidates("pkg.module"), tried("pkg/module"));
+    assert.deepEqual(moduleCandidates("src/app"), tried("src/app"));
+    assert.deepEqual(moduleCandidates("src/app").slice(0, 5), [
       "src/app.ts",
       "src/app.mts",
       "src/app.js",
       "src/app.mjs",
+      "src/app/index.ts",
     ]);
     // A file name and a path with a dot in a folder are what they say.
     assert.deepEqual(moduleCandidates("app.ts"), ["app.ts"]);
     assert.deepEqual(moduleCandidates("v1.2/app.mjs"), ["v1.2/app.mjs"]);
-    assert.deepEqual(moduleCandidates(".hidden"), [
-      ".hidden.ts",
-      ".hidden.mts",
-      ".hidden.js",
-      ".hidden.mjs",
-    ]);
+    assert.deepEqual(moduleCandidates(".hidden"), tried(".hidden"));
   });
 
   it("finds the first file that exists, from the folder given", () => {
@@ -215,25 +212,30 @@ describe("resolveAppModule", () => {
     assert.equal(resolveAppModule("pkg/module", NAMING), join(NAMING, "pkg/module.ts"));
     assert.equal(resolveAppModule("js-only/app", NAMING), join(NAMING, "js-only/app.mjs"));
     assert.equal(resolveAppModule("wsgi.ts", NAMING), join(NAMING, "wsgi.ts"));
+    // A folder is its index module, as a Python package is its __init__.py.
+    assert.equal(resolveAppModule("pkg", NAMING), join(NAMING, "pkg/index.ts"));
   });
 
   it("says which files it looked for when none exists, in one line", () => {
     assert.throws(
       () => resolveAppModule("missing", NAMING),
       loadError(
-        /^cannot find the app module 'missing': looked for missing\.ts, missing\.mts, missing\.js, missing\.mjs in .*naming$/,
+        /^cannot find the app module 'missing': looked for missing\.ts, \.mts, \.js, \.mjs, missing\/index\.ts, \.mts, \.js, \.mjs in .*naming$/,
       ),
     );
     assert.throws(
       () => resolveAppModule("pkg.other", NAMING),
-      loadError(/looked for pkg\/other\.ts, pkg\/other\.mts, pkg\/other\.js, pkg\/other\.mjs in/),
+      loadError(/looked for pkg\/other\.ts, \.mts, \.js, \.mjs, pkg\/other\/index\.ts, .* in/),
     );
     assert.throws(
       () => resolveAppModule("missing.ts", NAMING),
       loadError(/^cannot find the app module 'missing\.ts' \(looked at .*naming\/missing\.ts\)$/),
     );
-    // A folder is not a module.
-    assert.throws(() => resolveAppModule("pkg", NAMING), loadError(/looked for pkg\.ts/));
+    // A folder without an index module is not a module.
+    assert.throws(
+      () => resolveAppModule("js-only", NAMING),
+      loadError(/js-only\/index\.ts, \.mts, \.js, \.mjs in/),
+    );
   });
 
   it("finds wsgi before app, each with its extensions, as flask run does", () => {

@@ -151,16 +151,19 @@ const DOTTED = /^[^./\\]+(?:\.[^./\\]+)+$/;
 /**
  * The files a spec's module may be, in the order they are tried, relative as the spec writes
  * them: `app.ts` and `src/app.mjs` are themselves; a name without such an extension is tried as
- * `name.ts`, `.mts`, `.js`, `.mjs` (after `name` itself when that is a file); and a dotted name
- * without a slash is gunicorn's module path, `pkg.module` being `pkg/module.ts` and so on.
+ * `name.ts`, `.mts`, `.js`, `.mjs` (after `name` itself when that is a file), then as a folder's
+ * `name/index.ts` and so on (a Python package's `__init__.py`); and a dotted name without a
+ * slash is gunicorn's module path, `pkg.module` being `pkg/module.ts` and so on.
  *
  * @example
- * moduleCandidates("pkg.module"); // ["pkg/module.ts", "pkg/module.mts", "pkg/module.js", "pkg/module.mjs"]
+ * moduleCandidates("pkg.module"); // ["pkg/module.ts", …, "pkg/module.mjs", "pkg/module/index.ts", …]
  */
 export function moduleCandidates(modulePath: string): string[] {
   if (FILE_EXTENSIONS.has(extname(modulePath))) return [modulePath];
   const base = DOTTED.test(modulePath) ? modulePath.replaceAll(".", "/") : modulePath;
-  return MODULE_EXTENSIONS.map((extension) => `${base}${extension}`);
+  return [base, `${base}/index`].flatMap((stem) =>
+    MODULE_EXTENSIONS.map((extension) => `${stem}${extension}`),
+  );
 }
 
 function isFile(path: string): boolean {
@@ -185,8 +188,19 @@ export function resolveAppModule(modulePath: string, cwd: string = process.cwd()
     throw new AppLoadError(`cannot find the app module '${modulePath}' (looked at ${asWritten})`);
   }
   throw new AppLoadError(
-    `cannot find the app module '${modulePath}': looked for ${candidates.join(", ")} in ${cwd}`,
+    `cannot find the app module '${modulePath}': looked for ${listCandidates(candidates)} in ${cwd}`,
   );
+}
+
+/** `pkg/a.ts, .mts, .js, .mjs, pkg/a/index.ts, .mts, …`: candidates for a message, each stem once. */
+export function listCandidates(candidates: readonly string[]): string {
+  const byStem = new Map<string, string[]>();
+  for (const candidate of candidates) {
+    const extension = extname(candidate);
+    const stem = candidate.slice(0, -extension.length);
+    byStem.set(stem, [...(byStem.get(stem) ?? []), extension]);
+  }
+  return [...byStem].map(([stem, extensions]) => `${stem}${extensions.join(", ")}`).join(", ");
 }
 
 /** The modules a command looks for when no app is named, in Flask's order: wsgi, then app. */
