@@ -73,20 +73,21 @@ export async function serve(options: ServeOptions, version: string): Promise<num
     });
     return 0;
   }
-  // The workers would each fail to import a module that is not there: say so once, before
-  // forking any, with the exit code a worker's failed boot gives (gunicorn's 3).
+  // The workers would each fail to import a module that is not there (or, with --preload, an
+  // app that does not load): say so once, before forking any, with the exit code a worker's
+  // failed boot gives (gunicorn's 3).
   try {
     resolveAppModule(parseAppSpec(options.appSpec).modulePath);
+    if (options.preload) {
+      // Node cannot fork a process with the app already in memory as gunicorn does; preloading
+      // imports it once here so a broken app stops the server before any worker is forked.
+      const { loadApp } = await import("./loading/load-app.ts");
+      await loadApp(options.appSpec);
+    }
   } catch (error) {
     if (!(error instanceof AppLoadError)) throw error;
     console.error(`carafe: ${error.message}`);
     return BOOT_FAILED_EXIT;
-  }
-  if (options.preload) {
-    // Node cannot fork a process with the app already in memory as gunicorn does; preloading
-    // imports it once here so a broken app stops the server before any worker is forked.
-    const { loadApp } = await import("./loading/load-app.ts");
-    await loadApp(options.appSpec);
   }
   process.env[OPTIONS_ENV] = JSON.stringify(options);
   const { Supervisor } = await import("./supervisor/supervisor.ts");

@@ -87,6 +87,18 @@ describe("naming the app", { timeout: 60_000 }, () => {
     assert.doesNotMatch(run.stdout, /Booting worker/);
   });
 
+  it("with --preload, stops with exit code 3 and the app's error when the app does not load", async () => {
+    const broken = await carafe(["serve", "broken:app", "--preload", ...ANY_PORT], NAMING);
+    assert.equal(broken.code, 3);
+    assert.match(broken.stderr, /^carafe: importing 'broken' failed:\nError: broken at import\n/);
+    assert.doesNotMatch(broken.stdout, /Booting worker/);
+    const noApp = await carafe(["serve", "app:missing", "--preload", ...ANY_PORT], NAMING);
+    assert.equal(noApp.code, 3);
+    assert.match(noApp.stderr, /^carafe: .*has no app .* exported as 'missing'/);
+    const served = await start(["serve", "app:app", "--preload", ...ANY_PORT], NAMING);
+    assert.equal(await indexOf(served), "app.ts");
+  });
+
   it("runs wsgi.ts, before app.ts, when no app is named, as flask run does", async () => {
     assert.equal(await indexOf(await start(["run", "--port", "0"], NAMING)), "wsgi.ts");
   });
