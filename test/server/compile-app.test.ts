@@ -91,6 +91,43 @@ describe("compiling a TypeScript app", () => {
     });
   });
 
+  it("compiles again once the tsconfig.json it was compiled under changed", async () => {
+    const dir = realpathSync(mkdtempSync(join(tmpdir(), "carafe-tsconfig-")));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module" }));
+    mkdirSync(join(dir, "node_modules"));
+    const tsconfig = join(dir, "tsconfig.json");
+    const options = (define: boolean): string =>
+      JSON.stringify({ compilerOptions: { useDefineForClassFields: define } });
+    writeFileSync(tsconfig, options(true));
+    writeFileSync(
+      join(dir, "app.ts"),
+      `export class Box { size = 1; }
+export const app = { fetch: (): Response => new Response(String(new Box().size)) };
+`,
+    );
+    const copy = (): string => {
+      const root = join(dir, "node_modules", ".cache", "carafe");
+      const [folder] = readdirSync(root).filter((name) => name.startsWith("files"));
+      return readFileSync(`${join(root, folder as string, dir, "app.ts")}.mjs`, "utf8");
+    };
+    await loadApp(join(dir, "app.ts"));
+    assert.doesNotMatch(copy(), /this\.size = 1/, "a class field as written");
+    writeFileSync(tsconfig, options(false));
+    const later = new Date(Date.now() + 5000);
+    utimesSync(tsconfig, later, later);
+    await loadApp(join(dir, "app.ts"));
+    assert.match(copy(), /this\.size = 1/, "assigned in the constructor, as the new options say");
+  });
+
+  it("keeps the copies compiled by one Node apart from another's", () => {
+    const [folder] = readdirSync(cache);
+    assert.match(
+      String(folder),
+      new RegExp(`^files\\+node${process.versions.node.replaceAll(".", "\\.")}\\b`),
+    );
+  });
+
   it("keeps the copies of an app with no node_modules above it in a temp folder of the user's alone", async () => {
     const alone = realpathSync(mkdtempSync(join(tmpdir(), "carafe-alone-")));
     after(() => rmSync(alone, { recursive: true, force: true }));

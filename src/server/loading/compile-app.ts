@@ -11,8 +11,8 @@
 // learns about its own place still names the source: `import.meta.url`, `.filename` and
 // `.dirname` are replaced by the source's (and `.resolve` resolves a path from it), the stack traces map back to it (an inline source
 // map, and `sourceFileOf` for Carafe's own look at its callers, which finds an app's
-// `rootPath`). A manifest beside the compiled entry lists each source with its size and
-// modification time; a pool thread (or a later process) imports the compiled entry only while
+// `rootPath`). A manifest beside the compiled entry lists each source, and the tsconfig.json
+// each was compiled under, with its size and modification time; a pool thread (or a later process) imports the compiled entry only while
 // the manifest still matches the sources, which is how `--reload` and a HUP see new code.
 //
 // Anything this cannot handle (a compile error, a cache that cannot be written, a pool thread
@@ -100,11 +100,22 @@ function isDirectory(path: string): boolean {
 }
 
 /**
- * The folder of compiled copies for the `--conditions` this process runs with: they decide
- * which file a package's import names (Carafe's own TypeScript under `carafe-source`).
+ * The folder of compiled copies for this Node and the `--conditions` it runs with: the copies
+ * are compiled for this Node's syntax, and the conditions decide which file a package's import
+ * names (Carafe's own TypeScript under `carafe-source`).
  */
 function filesDir(root: string): string {
-  return join(root, ["files", ...nodeConditions().sort()].join("+").replace(/[^\w.+-]/g, "_"));
+  const parts = ["files", `node${process.versions.node}`, ...nodeConditions().sort()];
+  return join(root, parts.join("+").replace(/[^\w.+-]/g, "_"));
+}
+
+/** The tsconfig.json esbuild reads for a source in `dir`: the nearest one above it. */
+function nearestTsconfig(dir: string): string | undefined {
+  for (; ; dir = dirname(dir)) {
+    const file = join(dir, "tsconfig.json");
+    if (statSync(file, { throwIfNoEntry: false })?.isFile() === true) return file;
+    if (dirname(dir) === dir) return undefined;
+  }
 }
 
 /** Where the compiled copy of `source` goes: its absolute path under the cache. */
@@ -184,6 +195,12 @@ async function compileApp(root: string, entry: string): Promise<string | undefin
       if (seen.has(source)) continue;
       seen.add(source);
       stamps.push(stampOf(source));
+      // Its compiler options shape the output: a change to them compiles the app again.
+      const tsconfig = nearestTsconfig(dirname(source));
+      if (tsconfig !== undefined && !seen.has(tsconfig)) {
+        seen.add(tsconfig);
+        stamps.push(stampOf(tsconfig));
+      }
       const outfile = compiledPath(root, source);
       const result = await esbuild.build({
         entryPoints: [source],
