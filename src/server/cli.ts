@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 import type { AppCommands, RouteListing, ServableApp } from "../framework/internal.ts";
 import { ServerError } from "./errors.ts";
 import {
+  AppLoadError,
   DEFAULT_MODULES,
   findDefaultModule,
   listCandidates,
@@ -48,8 +49,8 @@ Commands:
 
 The app is named after serve, run or routes, or before any command with --app, or by the
 CARAFE_APP environment variable; else run, routes and the app's commands take wsgi.ts or
-app.ts (.mts, .js, .mjs) from the current directory. 'carafe --app MODULE --help' lists the
-app's commands, and 'carafe --app MODULE NAME --help' shows one's arguments and options.
+app.ts (.mts, .js, .mjs) from the current directory. 'carafe --help' lists the commands of the
+app named or found, and 'carafe NAME --help' shows one's arguments and options.
 
 MODULE is a file (app.ts, src/app.js) or a module name: app is app.ts, app.mts, app.js or
 app.mjs, the first that exists, and pkg.module is pkg/module.ts and so on, as gunicorn reads
@@ -268,23 +269,36 @@ async function appCommand(
   return exitCode;
 }
 
-/** The usage, with the app's commands when an app is named. */
+/**
+ * The usage, with the app's commands when an app is named or, as `flask --help` finds it, one
+ * is in the current directory (one that fails to load is named in a line after the usage).
+ */
 async function printUsage(
   named: NamedApp | undefined,
   print: (text: string) => void,
 ): Promise<void> {
-  if (named === undefined) {
+  const spec = named?.spec ?? findDefaultModule();
+  if (spec === undefined) {
     print(USAGE);
     return;
   }
-  const app = await loadApp(named.spec);
+  let app: Awaited<ReturnType<typeof loadApp>>;
+  try {
+    app = await loadApp(spec);
+  } catch (error) {
+    if (named !== undefined || !(error instanceof AppLoadError)) throw error;
+    print(`${USAGE}
+The app found in the current directory (${spec}) did not load, so its commands are not listed:
+${error.message.split("\n").slice(0, 2).join(" ")}`);
+    return;
+  }
   // A fetch app has no commands of its own: carafe's are listed alone.
   const width = Math.max(...BUILT_IN.map(([name]) => name.length));
   const listing =
     app.cli?.listing(BUILT_IN) ??
     BUILT_IN.map(([name, help]) => `  ${name.padEnd(width)}  ${help}`);
   print(`${USAGE}
-Commands of ${named.spec}:
+Commands of ${spec}:
 ${listing.join("\n")}`);
 }
 

@@ -1,6 +1,9 @@
 // `carafe --app MODULE NAME` as users run it: the real bin/carafe.js, a child process per
 // command, on a fixture app with commands of its own.
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fetchReply, runCarafe, startNode, type CarafeRun } from "./serve-process.ts";
 
@@ -68,6 +71,27 @@ describe("carafe --app MODULE NAME", { timeout: 60_000 }, () => {
     }
     assert.match(listed, /\n {2}init-db {6}Clear the existing data and create new tables\.\n/);
     assert.ok(listed.endsWith("threads\n"), "one newline at the end");
+  });
+
+  it("lists the commands of the app found in the current directory, as flask --help does", async () => {
+    const found = await runCarafe(["--help"], { cwd: "examples/flaskr", env: { CARAFE_APP: "" } });
+    assert.equal(found.code, 0, found.stderr);
+    assert.match(
+      found.stdout,
+      /\nCommands of app\.ts:\n(?:.*\n)*? {2}init-db {2}Clear the existing/,
+    );
+    const dir = mkdtempSync(join(tmpdir(), "carafe-help-"));
+    try {
+      writeFileSync(join(dir, "app.mjs"), 'throw new Error("broken at import");\n');
+      const broken = await runCarafe(["--help"], { cwd: dir, env: { CARAFE_APP: "" } });
+      assert.equal(broken.code, 0, broken.stderr);
+      assert.match(
+        broken.stdout,
+        /\nThe app found in the current directory \(app\.mjs\) did not load, so its commands are not listed:\nimporting 'app\.mjs' failed: Error: broken at import\n$/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("exits 2 for an unknown command, listing the available ones", async () => {
