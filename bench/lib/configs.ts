@@ -95,8 +95,11 @@ function gunicornMissing(): string | null {
 
 export const CONFIGS: Config[] = [
   carafe("carafe-loop", "Carafe --threads 0", ["--threads", "0"]),
-  carafe("carafe-t2", "Carafe --threads 2", ["--threads", "2"]),
-  carafe("carafe-t8", "Carafe --threads 8", ["--threads", "8"]),
+  // The pools of these two start every thread with the worker, so that the scenarios measure
+  // the pool at its size from the first request, and the idle memory of 8 threads against 2
+  // gives the cost of each thread (a worker starts one by default and the rest on demand).
+  carafe("carafe-t2", "Carafe --threads 2", ["--threads", "2", "--initial-threads", "2"]),
+  carafe("carafe-t8", "Carafe --threads 8", ["--threads", "8", "--initial-threads", "8"]),
   carafe("carafe-w2", "Carafe --workers 2", ["--workers", "2", "--threads", "0"]),
   carafe("carafe-w2t2", "Carafe --workers 2 --threads 2", ["--workers", "2", "--threads", "2"]),
   // The app as its TypeScript source, as a user serves it without a build step (Carafe from its

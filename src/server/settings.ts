@@ -72,6 +72,8 @@ const SETTINGS = [
     help: "Worker processes to run" },
   { name: "threads", flag: "--threads", env: "CARAFE_THREADS", kind: int(0), default: 0,
     help: "Pool threads per worker for sync handlers; 0 keeps them on the event loop (routes marked { thread: true } still get a pool)" },
+  { name: "initialThreads", flag: "--initial-threads", env: "CARAFE_INITIAL_THREADS", kind: int(0), default: 1,
+    help: "Pool threads each worker starts with; the rest start as requests find no idle thread, up to --threads (or the pool's size), and stay" },
   { name: "timeout", flag: "--timeout", short: "-t", env: "CARAFE_TIMEOUT", kind: seconds, default: 30, metavar: "SECONDS",
     help: "Kill a worker that is silent or a request that runs longer than this; 0 disables" },
   { name: "gracefulTimeout", flag: "--graceful-timeout", env: "CARAFE_GRACEFUL_TIMEOUT", kind: seconds, default: 30, metavar: "SECONDS",
@@ -406,6 +408,11 @@ export async function resolveSettings(input: {
   if ((options.certfile === null) !== (options.keyfile === null)) {
     const [has, lacks] = options.certfile ? ["certfile", "keyfile"] : ["keyfile", "certfile"];
     throw new SettingsError(`--${has} needs --${lacks} too: TLS takes a certificate and its key`);
+  }
+  if (options.threads > 0 && options.initialThreads > options.threads) {
+    throw new SettingsError(
+      `--initial-threads ${options.initialThreads} is more than --threads ${options.threads}: a worker cannot start more pool threads than its pool holds`,
+    );
   }
   for (const key of ["certfile", "keyfile"] as const) {
     const file = options[key];

@@ -31,9 +31,10 @@ export function defaultThreadHeapMb(): number {
 }
 
 /** How the boot banners name a pool: `2 threads (heap bound 512 MB each)`. */
-export function describeThreads(threads: number, heapMb: number): string {
+export function describeThreads(threads: number, heapMb: number, started = threads): string {
   const bound = heapMb > 0 ? `heap bound ${heapMb} MB each` : "V8's own heap limit";
-  return `${threads} thread${threads === 1 ? "" : "s"} (${bound})`;
+  const count = `${threads} thread${threads === 1 ? "" : "s"}`;
+  return started < threads ? `${count}, ${started} started (${bound})` : `${count} (${bound})`;
 }
 
 /** The `resourceLimits` of a thread whose heap may grow to `mb`; none for 0 (V8's own limit). */

@@ -21,7 +21,8 @@ function json<T>(text: string): T {
 
 describe("carafe serve", () => {
   it("runs N blocking handlers at the same time with --threads N", async () => {
-    const server = await serve([APP, ...ANY_PORT, "--threads", "3"]);
+    // Every thread started with the worker, so that all three run from the first request.
+    const server = await serve([APP, ...ANY_PORT, "--threads", "3", "--initial-threads", "3"]);
     const replies = await Promise.all([1, 2, 3].map(() => fetchReply(`${server.url}/overlap/400`)));
     const runs = replies.map((reply) =>
       json<{ threadId: number; start: number; end: number }>(reply.text),

@@ -49,6 +49,7 @@ describe("resolveSettings", () => {
       binds: [{ kind: "tcp", host: "127.0.0.1", port: 8000 }],
       workers: 1,
       threads: 0,
+      initialThreads: 1,
       timeout: 30,
       gracefulTimeout: 30,
       keepAlive: 5,

@@ -14,7 +14,6 @@ import {
 import { createRequestListener } from "../http/http-loop.ts";
 import { DEFAULT_REQUEST_LIMITS } from "../settings.ts";
 import { connectBroadcasts } from "../worker/broadcast-relay.ts";
-import { createUpgrades } from "../http/websocket-upgrades.ts";
 import { parseAppSpec, resolveAppModule } from "../loading/app-spec.ts";
 import { ThreadPool, useHeapBound } from "../pool/index.ts";
 import { isReloaderChild, runWithReloader } from "./reloader.ts";
@@ -92,8 +91,9 @@ export async function startDevServer(
   });
   // The loop answers a missing Host itself, with a message saying what to send.
   const server = createServer({ requireHostHeader: false }, listener);
+  // `ws` and the upgrade code load only for an app with WebSocket routes.
   const upgrades = app.sockets
-    ? createUpgrades(app.sockets, logger, {
+    ? (await import("../http/websocket-upgrades.ts")).createUpgrades(app.sockets, logger, {
         httpListener: listener,
         limits: DEFAULT_REQUEST_LIMITS,
       })
@@ -164,8 +164,8 @@ export async function runDevServer(
   }
   console.log(` * Serving Carafe app '${app.name ?? "app"}'`);
   const stats = server.pool?.stats();
-  const threads = stats?.threads ?? 0;
-  const pool = describeThreads(threads, stats?.maxHeapMb ?? 0);
+  const threads = stats?.size ?? 0;
+  const pool = describeThreads(threads, stats?.maxHeapMb ?? 0, stats?.threads);
   console.log(
     threads === 0
       ? " * Handlers: on the event loop (use threaded: true or --threaded to run synchronous ones on threads)"

@@ -50,6 +50,11 @@ export interface ThreadPoolOptions {
   appSpec: string;
   /** Number of threads (≥ 1); default: one per core. */
   size?: number;
+  /**
+   * Threads started with the pool (1 to `size`; default: all): the rest start as requests find
+   * no idle thread (`--initial-threads`).
+   */
+  initialThreads?: number;
   /** A request running longer than this (ms) gets a 504 and its thread is replaced; 0 = never. */
   timeoutMs: number;
   /** Requests that may wait for a thread; one more is answered 503 (`--max-queue`). */
@@ -70,6 +75,8 @@ export interface ThreadPoolOptions {
 
 /** A snapshot of the pool, for banners and tests. */
 export interface PoolStats {
+  /** The most threads the pool runs (`--threads`). */
+  size: number;
   /** Threads ready to take requests. */
   threads: number;
   /** Threads running a request. */
@@ -126,6 +133,7 @@ export class ThreadPool {
       entry: THREAD_MAIN,
       data: { appSpec: options.appSpec },
       size,
+      initial: options.initialThreads ?? size,
       maxHeapMb: options.maxHeapMb ?? defaultThreadHeapMb(),
       maxQueue: options.maxQueue,
       timeoutMs: options.timeoutMs,
@@ -139,7 +147,7 @@ export class ThreadPool {
     this.executor = callsOn(this.core);
   }
 
-  /** Starts the threads and resolves when every one has imported the app. */
+  /** Starts the first threads and resolves when every one of them has imported the app. */
   static async start(options: ThreadPoolOptions): Promise<ThreadPool> {
     const size = options.size ?? availableParallelism();
     if (!Number.isInteger(size) || size < 1) throw new PoolSizeError(size);

@@ -10,6 +10,8 @@ export interface ServeOptions {
   binds: Bind[];
   workers: number;
   threads: number;
+  /** Pool threads a worker starts with; the rest start as requests need them. */
+  initialThreads: number;
   /** Seconds; a silent worker or a request past it is killed. 0 disables. */
   timeout: number;
   gracefulTimeout: number;

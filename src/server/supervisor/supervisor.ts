@@ -373,7 +373,9 @@ export class Supervisor {
     this.#announced = true;
     for (const address of addresses) this.#log.info(`Listening at: ${address} (${process.pid})`);
     const threadText =
-      threads > 0 ? describeThreads(threads, this.#options.threadMaxHeap) : "the event loop";
+      threads > 0
+        ? describeThreads(threads, this.#options.threadMaxHeap, this.#options.initialThreads)
+        : "the event loop";
     this.#log.info(
       `Serving ${this.#options.appSpec}: ${this.#target} worker process${this.#target === 1 ? "" : "es"} × ${threadText}`,
     );

@@ -16,7 +16,6 @@ import { ThreadPool, requestsBeforeRetiring, useHeapBound } from "../pool/index.
 import { createRequestListener, type Exchange, type LoopOptions } from "../http/http-loop.ts";
 import { loadApp } from "../loading/load-app.ts";
 import { connectBroadcasts, type Broadcasts } from "./broadcast-relay.ts";
-import { createUpgrades } from "../http/websocket-upgrades.ts";
 import { createWatchdog } from "../http/watchdog.ts";
 import type { BroadcastEnvelope, Logger } from "../../framework/internal.ts";
 import {
@@ -107,6 +106,7 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
       pool = await ThreadPool.start({
         appSpec: options.appSpec,
         ...(options.threads > 0 ? { size: options.threads } : {}),
+        initialThreads: options.initialThreads,
         timeoutMs: options.timeout * 1000,
         maxQueue: options.maxQueue,
         maxHeapMb: options.threadMaxHeap,
@@ -163,8 +163,9 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
       ),
     ),
   };
+  // `ws` and the upgrade code load only for an app with WebSocket routes.
   const upgrades = app.sockets
-    ? createUpgrades(app.sockets, logger, {
+    ? (await import("../http/websocket-upgrades.ts")).createUpgrades(app.sockets, logger, {
         httpListener: listener,
         limits,
         ...(hooks.applyProxy ? { applyProxy: hooks.applyProxy } : {}),
@@ -192,7 +193,7 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
     const port = typeof address === "object" && address !== null ? address.port : 0;
     return describeBind(bind.kind === "tcp" ? { ...bind, port } : bind, tls !== null);
   });
-  send({ type: "booted", threads: pool?.stats().threads ?? 0, addresses });
+  send({ type: "booted", threads: pool?.stats().size ?? 0, addresses });
 
   reopenLogs = () => hooks.reopenLogs?.();
   drain = (graceMs: number): void => {

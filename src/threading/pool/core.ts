@@ -14,7 +14,9 @@
 // only in message and timer callbacks.
 //
 // A lazy pool (toThread's own) starts threads only as jobs need them, up to its size, and its
-// idle threads do not keep the process alive.
+// idle threads do not keep the process alive. A growing pool (the server's, by default) starts
+// `initial` threads and the rest as jobs find no idle thread, up to its size, as a Python
+// ThreadPoolExecutor does: idle, it holds only the threads it started with.
 
 import { performance } from "node:perf_hooks";
 import { CallJob } from "./call-job.ts";
@@ -52,8 +54,13 @@ export interface PoolCoreOptions<J extends PoolJob> {
   entry: string;
   /** The thread's workerData, beside its claim memory and the named shared values. */
   data?: Record<string, unknown>;
-  /** Number of threads (≥ 1); a lazy pool's most. */
+  /** Number of threads (≥ 1); a lazy or growing pool's most. */
   size: number;
+  /**
+   * Threads `spawnAll` starts (1 to `size`; default `size`); the rest start as jobs find no idle
+   * thread. Not for a lazy pool, which starts none.
+   */
+  initial?: number;
   /** Start threads only as jobs need them; idle threads do not keep the process alive. */
   lazy?: boolean;
   /** Largest JS heap (MB) of each thread; 0: V8's own limit. */
@@ -90,9 +97,14 @@ export class PoolCore<J extends PoolJob> {
   private readonly backoff = new Backoff();
   private booting = 0;
   private idleWaiters: (() => void)[] = [];
+  /** Threads started with the pool; below `size`, the pool grows as jobs need threads. */
+  private readonly initial: number;
+  /** A thread that failed to boot stops a growing pool from growing until then (ms). */
+  private growAfter = 0;
 
   constructor(private readonly options: PoolCoreOptions<J>) {
     this.logger = options.logger ?? SILENT;
+    this.initial = Math.min(options.initial ?? options.size, options.size);
     this.scheduler = new Scheduler(this.courier, {
       maxQueue: options.maxQueue ?? Infinity,
       ...(options.sendAhead === false ? { ahead: 0 } : {}),
@@ -123,9 +135,9 @@ export class PoolCore<J extends PoolJob> {
     takeBack: (thread, job) => withdraw(thread.claims, job.slot, job.id),
   };
 
-  /** Starts `size` threads; resolves with the boot failures (none: every thread is ready). */
+  /** Starts the pool's first threads; resolves with the boot failures (none: all are ready). */
   async spawnAll(): Promise<string[]> {
-    const boots = Array.from({ length: this.options.size }, () => this.spawn());
+    const boots = Array.from({ length: this.initial }, () => this.spawn());
     return (await Promise.all(boots)).filter((failure) => failure !== null);
   }
 
@@ -139,6 +151,10 @@ export class PoolCore<J extends PoolJob> {
     if (placed === "full") {
       job.fail({ kind: "full", threads: this.threads.size, waiting: this.scheduler.waiting() });
     } else if (placed === "queued" && this.options.lazy) this.grow();
+    else if (placed !== "started" && placed !== "closed" && this.initial < this.options.size) {
+      // No idle thread took it: one more thread, unless the pool is whole or one boots for it.
+      this.grow();
+    }
     return placed;
   }
 
@@ -186,9 +202,10 @@ export class PoolCore<J extends PoolJob> {
   }
 
   /** How many threads are ready, how many run a job, how many jobs wait. */
-  stats(): { threads: number; busy: number; queued: number; threadIds: number[] } {
+  stats(): { size: number; threads: number; busy: number; queued: number; threadIds: number[] } {
     const live = [...this.threads].filter((thread) => thread.ready && !thread.stopping);
     return {
+      size: this.options.size,
       threads: live.length,
       busy: live.filter((thread) => thread.lane.running !== null).length,
       queued: this.scheduler.waiting(),
@@ -223,10 +240,28 @@ export class PoolCore<J extends PoolJob> {
     this.replaceThread(thread, { kind: "timeout", ms });
   }
 
-  /** A lazy pool starts a thread for each queued job that no booting thread will take. */
+  /**
+   * A lazy or growing pool starts a thread for each waiting job that no booting thread will
+   * take. A growing pool whose new thread fails to boot says so, and grows again only after a
+   * backoff.
+   */
   private grow(): void {
+    if (this.closing) return;
+    const lazy = this.options.lazy === true;
+    if (!lazy && performance.now() < this.growAfter) return;
     const wanted = this.scheduler.waiting() - this.booting;
-    for (let i = 0; i < wanted && this.threads.size < this.options.size; i += 1) void this.spawn();
+    for (let i = 0; i < wanted && this.threads.size < this.options.size; i += 1) {
+      const booted = this.spawn();
+      if (lazy) continue;
+      void booted.then((failure) => {
+        if (failure === null || this.closing) return;
+        const delayMs = this.backoff.failed();
+        this.growAfter = performance.now() + delayMs;
+        this.logger.error(
+          `a new pool thread could not load the app (no more are started for ${delayMs / 1000} s): ${failure}`,
+        );
+      });
+    }
   }
 
   /** Starts one thread; resolves `null` once it is ready, or why it could not start. */
@@ -343,9 +378,10 @@ export class PoolCore<J extends PoolJob> {
     else this.starve();
   }
 
-  /** A lazy pool none of whose threads could start fails what waits, rather than hold it. */
+  /** A lazy or growing pool none of whose threads could start fails what waits, not hold it. */
   private starve(): void {
-    if (!this.options.lazy || this.booting > 0) return;
+    const grows = this.options.lazy === true || this.initial < this.options.size;
+    if (!grows || this.booting > 0) return;
     if ([...this.threads].some((thread) => thread.ready)) return;
     for (const job of this.scheduler.drain()) this.fail(job, { kind: "no-thread" });
   }
@@ -371,7 +407,8 @@ export class PoolCore<J extends PoolJob> {
   /** Starts a thread in place of one that ended; retries with backoff if its module breaks. */
   private async replace(): Promise<void> {
     if (this.closing) return;
-    if (this.options.lazy) {
+    // A lazy or growing pool above its first threads starts one again only for waiting jobs.
+    if (this.options.lazy === true || this.threads.size >= this.initial) {
       this.grow();
       return;
     }
