@@ -41,6 +41,33 @@ describe("carafe serve: pool threads", () => {
     await server.stop();
   });
 
+  it("says so when a new thread cannot load the app, and serves on the threads it has", async () => {
+    const server = await serve([
+      "test/fixtures/pool/second-thread-fails.ts",
+      ...ANY_PORT,
+      "--threads",
+      "2",
+    ]);
+    // The second request finds the first thread busy, so the pool starts a second, which fails.
+    const replies = await Promise.all([
+      fetchReply(`${server.url}/block/300`),
+      fetchReply(`${server.url}/block/10`),
+    ]);
+    assert.deepEqual(
+      replies.map((reply) => reply.status),
+      [200, 200],
+    );
+    const threads = replies.map(
+      (reply) => (JSON.parse(reply.text) as { threadId: number }).threadId,
+    );
+    assert.equal(new Set(threads).size, 1, "both ran on the one thread that loaded");
+    await server.waitFor(
+      /a new pool thread could not load the app \(no more are started for [\d.]+ s\): importing '.*second-thread-fails\.ts' failed:/,
+    );
+    await server.waitFor(/Error: this app loads on one pool thread only/);
+    await server.stop();
+  });
+
   it("refuses more initial threads than --threads, with exit code 2", async () => {
     const run = await runCarafe([
       "serve",
