@@ -3,11 +3,12 @@
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
+import { createServer, type AddressInfo } from "node:net";
 import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, it } from "node:test";
-import { bootedPids, fetchReply, serveInThisFile } from "./serve-process.ts";
+import { bootedPids, fetchReply, runCarafe, serveInThisFile } from "./serve-process.ts";
 
 const APP = "test/fixtures/pool/app.ts";
 const BROKEN = "test/fixtures/pool/broken.ts";
@@ -32,6 +33,27 @@ describe("carafe serve", () => {
     const firstEnd = Math.min(...runs.map((run) => run.end));
     assert.ok(lastStart < firstEnd, `the handlers did not overlap: ${JSON.stringify(runs)}`);
     await server.stop();
+  });
+
+  it("stops with exit code 1 and one line naming the address when a bind is in use", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      const run = await runCarafe(["serve", APP, "--bind", `127.0.0.1:${port}`, "--workers", "2"]);
+      assert.equal(run.code, 1);
+      const output = run.stdout + run.stderr;
+      assert.match(
+        output,
+        new RegExp(
+          `Worker failed to boot; stopping\\. It cannot listen: 127\\.0\\.0\\.1:${port}: the address is already in use`,
+        ),
+      );
+      assert.doesNotMatch(output, /node:net|Node\.js v/, "no stack trace of Node's");
+      assert.equal(output.match(/Booting worker/g)?.length, 2, "no worker started again");
+    } finally {
+      taken.close();
+    }
   });
 
   it("answers 504 to a handler past --timeout, replaces its thread and keeps serving", async () => {

@@ -45,7 +45,8 @@ export type WorkerMessage =
   /** The app is loaded, the pool started and every bind is listening. */
   | { type: "booted"; threads: number; addresses: string[] }
   /** The app could not be loaded; the message is the module's own error. */
-  | { type: "boot-failed"; message: string }
+  /** The app failed to load, or (`listen`) the worker could not listen on a bind. */
+  | { type: "boot-failed"; message: string; listen?: boolean }
   /** The event loop is alive. */
   | { type: "heartbeat" }
   /** `--max-requests` reached: replace me, then let me drain. */
@@ -64,6 +65,9 @@ export type SupervisorMessage =
 
 /** The exit code of a worker whose app failed to import (gunicorn's WORKER_BOOT_ERROR). */
 export const BOOT_FAILED_EXIT = 3;
+
+/** The exit code of `carafe serve` when it cannot listen on a bind (gunicorn's too). */
+export const LISTEN_FAILED_EXIT = 1;
 
 /** Whether an IPC message is one of ours. */
 export function isWorkerMessage(value: unknown): value is WorkerMessage {

@@ -26,6 +26,7 @@ import type { Logger } from "../../framework/internal.ts";
 import { describeThreads } from "../../threading/boot.ts";
 import {
   BOOT_FAILED_EXIT,
+  LISTEN_FAILED_EXIT,
   isWorkerMessage,
   type ServeOptions,
   type SupervisorMessage,
@@ -339,7 +340,7 @@ export class Supervisor {
         state.bootFailed = true;
         // Others of an abandoned reload report too; the first report decided already.
         if (state.leaving) return;
-        return this.#handleBootFailure(state, message.message);
+        return this.#handleBootFailure(state, message.message, message.listen === true);
       case "broadcast":
         // Every other worker that serves holds sockets the broadcast may be for.
         for (const other of this.#workers.values()) {
@@ -381,14 +382,19 @@ export class Supervisor {
     );
   }
 
-  #handleBootFailure(state: WorkerState, message: string): void {
+  #handleBootFailure(state: WorkerState, message: string, listen: boolean): void {
     state.leaving = true;
+    const why = listen ? `it cannot listen: ${message}` : `the app failed to load:\n${message}`;
     if (this.#reloading !== null && state.generation === this.#reloading) {
-      this.#abandonReload(`the app failed to load:\n${message}`);
+      this.#abandonReload(why);
       return;
     }
-    this.#log.error(`Worker failed to boot; stopping. The app failed to load:\n${message}`);
-    this.#exitCode = BOOT_FAILED_EXIT;
+    this.#log.error(
+      listen
+        ? `Worker failed to boot; stopping. It cannot listen: ${message}`
+        : `Worker failed to boot; stopping. The app failed to load:\n${message}`,
+    );
+    this.#exitCode = listen ? LISTEN_FAILED_EXIT : BOOT_FAILED_EXIT;
     this.#stopping = "fast";
     for (const each of this.#workers.values()) this.#kill(each, "SIGKILL");
   }

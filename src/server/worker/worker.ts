@@ -54,6 +54,23 @@ function listen(server: Server, bind: Bind, backlog: number): Promise<void> {
   });
 }
 
+/** What a person can act on when a bind cannot be listened on: the address and the cause. */
+function listenFailure(error: unknown): string {
+  const { code, address, port } = error as NodeJS.ErrnoException & {
+    address?: string;
+    port?: number;
+  };
+  const where = port === undefined ? (address ?? "") : `${address ?? ""}:${port}`;
+  const causes: Record<string, string> = {
+    EADDRINUSE: "the address is already in use (is another server running there?)",
+    EACCES:
+      "permission denied (a port below 1024 needs root or CAP_NET_BIND_SERVICE; a socket file needs a writable folder)",
+    EADDRNOTAVAIL: "no network interface of this machine has that address",
+  };
+  const cause = (code !== undefined ? causes[code] : undefined) ?? (error as Error).message;
+  return `${where}: ${cause}`;
+}
+
 /** Runs one worker process until it is told to drain (or killed). */
 export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Promise<void> {
   const { logger } = hooks;
@@ -183,7 +200,12 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
     server.on("checkContinue", (request, response) => listener(request, response, true));
     return { bind, server: server as Server };
   });
-  await Promise.all(servers.map(({ bind, server }) => listen(server, bind, options.backlog)));
+  try {
+    await Promise.all(servers.map(({ bind, server }) => listen(server, bind, options.backlog)));
+  } catch (error) {
+    send({ type: "boot-failed", message: listenFailure(error), listen: true });
+    process.exit(BOOT_FAILED_EXIT);
+  }
 
   const heartbeatMs = Math.max(200, Math.min(2000, (options.timeout * 1000) / 4 || 2000));
   const heartbeat = setInterval(() => send({ type: "heartbeat" }), heartbeatMs);
