@@ -20,6 +20,7 @@ import { performance } from "node:perf_hooks";
 import type {
   BroadcastEnvelope,
   ClientConnection,
+  FamilyDelta,
   Logger,
   RequestRecord,
   ResponseRecord,
@@ -34,6 +35,7 @@ import {
   useExecutor,
   type CallExecutor,
   type CallOutcome,
+  type PoolCounts,
   type PoolThread,
   type ThreadCall,
 } from "../../threading/internal.ts";
@@ -66,6 +68,11 @@ export interface ThreadPoolOptions {
   maxHeapMb?: number;
   /** A handler on a thread broadcast to a room (the loop holds the sockets). */
   onBroadcast?: (envelope: BroadcastEnvelope) => void;
+  /**
+   * What the app's metrics recorded on thread `threadId` since its last report. Set, it makes
+   * each thread report about once a second (with --metrics-bind).
+   */
+  onMetrics?: (threadId: number, deltas: FamilyDelta[]) => void;
 }
 
 /** A snapshot of the pool, for banners and tests. */
@@ -81,6 +88,10 @@ export interface PoolStats {
   takenBack: number;
   /** Each thread's heap bound in MB (0: V8's own limit). */
   maxHeapMb: number;
+  /** Requests sent ahead to a busy thread, to start once it is done. */
+  sentAhead: number;
+  /** Requests refused with 503 (full queue), stopped with 504, and threads replaced by cause. */
+  counts: PoolCounts;
 }
 
 /** A job of the request pool: a request, or a toThread call. */
@@ -124,7 +135,7 @@ export class ThreadPool {
   ) {
     this.core = new PoolCore<Job>({
       entry: THREAD_MAIN,
-      data: { appSpec: options.appSpec },
+      data: { appSpec: options.appSpec, metrics: options.onMetrics !== undefined },
       size,
       maxHeapMb: options.maxHeapMb ?? defaultThreadHeapMb(),
       maxQueue: options.maxQueue,
@@ -193,6 +204,8 @@ export class ThreadPool {
       ...this.core.stats(),
       takenBack: this.core.scheduler.takenBack,
       maxHeapMb: this.core.maxHeapMb,
+      sentAhead: this.core.scheduler.sentAhead,
+      counts: this.core.counts,
     };
   }
 
@@ -230,6 +243,10 @@ export class ThreadPool {
   private receive(thread: Thread, message: ThreadMessage): void {
     if (message.type === "broadcast") {
       this.options.onBroadcast?.(message.envelope);
+      return;
+    }
+    if (message.type === "metrics") {
+      this.options.onMetrics?.(thread.id, message.families);
       return;
     }
     if (message.type === "stray-error") {

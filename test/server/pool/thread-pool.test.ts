@@ -91,6 +91,9 @@ describe("ThreadPool", () => {
     assert.equal(next.status, 200);
     const after = (JSON.parse(text(next)) as { threadId: number }).threadId;
     assert.notEqual(after, before, "the stuck thread was replaced");
+    const { counts } = threads.stats();
+    assert.equal(counts.timeouts, 1);
+    assert.equal(counts.restarts.timeout, 1);
   });
 
   it("runs every request of a burst exactly once, in order, on a single thread", async () => {
@@ -120,6 +123,7 @@ describe("ThreadPool", () => {
     const waiting = track("waiting", "/thread");
     await Promise.all([slow, short, waiting]);
     assert.deepEqual(finished, ["short", "waiting", "slow"]);
+    assert.equal(threads.stats().sentAhead, 1, "the waiting request was sent ahead once");
   });
 
   it("sends nothing ahead to a thread whose route was slow last time", async () => {
@@ -252,6 +256,7 @@ describe("ThreadPool", () => {
     assert.equal(refused.status, 503);
     assert.equal(header(refused, "retry-after"), "1");
     assert.equal(threads.stats().queued, 1, "the refused request did not queue");
+    assert.equal(threads.stats().counts.rejected, 1);
     assert.equal((await running).status, 200);
     assert.equal((await queued).status, 200);
   });
@@ -279,6 +284,7 @@ describe("ThreadPool", () => {
     assert.notEqual(ids[1], ids[2]);
     assert.equal(ids[2], ids[3]);
     assert.ok(logs.some((log) => log.message.includes("--max-requests")));
+    assert.equal(threads.stats().counts.restarts.max_requests, 2, "each thread served its 2");
   });
 
   it("fails to start with the module's own error when the app cannot be imported", async () => {
