@@ -95,6 +95,13 @@ function gunicornMissing(): string | null {
 
 export const CONFIGS: Config[] = [
   carafe("carafe-loop", "Carafe --threads 0", ["--threads", "0"]),
+  // The same server with the supervisor's metrics on: what counting every request costs.
+  carafe("carafe-metrics", "Carafe --threads 0 --metrics-bind", [
+    "--threads",
+    "0",
+    "--metrics-bind",
+    "127.0.0.1:0",
+  ]),
   carafe("carafe-t2", "Carafe --threads 2", ["--threads", "2"]),
   carafe("carafe-t8", "Carafe --threads 8", ["--threads", "8"]),
   carafe("carafe-w2", "Carafe --workers 2", ["--workers", "2", "--threads", "0"]),
