@@ -30,6 +30,8 @@ const METHODS = new Set([
 
 /** The numbers of one combination of method, route, status and scheme. */
 interface Series {
+  readonly method: string;
+  readonly scheme: string;
   readonly labels: Record<string, string>;
   readonly duration: Float64Array;
   durationSum: number;
@@ -56,7 +58,12 @@ function count(buckets: Float64Array, at: number): void {
 export class RequestMeter {
   #begun = 0;
   #ended = 0;
-  readonly #series = new Map<string, Series>();
+  /**
+   * Series by route rule, then status; then the few methods and schemes met. No key is built
+   * per request: the rule is the app's own string, the status a number.
+   */
+  readonly #byRule = new Map<string | null, Map<number, Series[]>>();
+  readonly #series: Series[] = [];
 
   /** A request arrived. */
   begin(): void {
@@ -78,10 +85,28 @@ export class RequestMeter {
     responseBytes: number | null,
   ): void {
     this.#ended += 1;
-    const known = METHODS.has(method) ? method : "_OTHER";
-    const key = `${known} ${rule ?? "\u0000"} ${status} ${scheme}`;
-    let series = this.#series.get(key);
-    if (series === undefined) series = this.#add(key, known, rule, status, scheme);
+    const known = method === "GET" || METHODS.has(method) ? method : "_OTHER";
+    let byStatus = this.#byRule.get(rule);
+    if (byStatus === undefined) {
+      byStatus = new Map();
+      this.#byRule.set(rule, byStatus);
+    }
+    let list = byStatus.get(status);
+    if (list === undefined) {
+      list = [];
+      byStatus.set(status, list);
+    }
+    let series: Series | undefined;
+    for (const each of list) {
+      if (each.method === known && each.scheme === scheme) {
+        series = each;
+        break;
+      }
+    }
+    if (series === undefined) {
+      series = this.#add(known, rule, status, scheme);
+      list.push(series);
+    }
     count(series.duration, bucketOf(DURATION_BUCKETS, seconds));
     series.durationSum += seconds;
     count(series.requestSize, bucketOf(SIZE_BUCKETS, requestBytes));
@@ -93,7 +118,7 @@ export class RequestMeter {
     }
   }
 
-  #add(key: string, method: string, rule: string | null, status: number, scheme: string): Series {
+  #add(method: string, rule: string | null, status: number, scheme: string): Series {
     // An unmatched request has no route (the conventions leave the attribute out): a 404 per
     // scanned path would otherwise be a series of its own.
     const labels: Record<string, string> = { http_request_method: method };
@@ -101,6 +126,8 @@ export class RequestMeter {
     labels.http_response_status_code = String(status);
     labels.url_scheme = scheme;
     const series: Series = {
+      method,
+      scheme,
       labels,
       duration: new Float64Array(DURATION_BUCKETS.length + 1),
       durationSum: 0,
@@ -110,7 +137,7 @@ export class RequestMeter {
       responseSizeSum: 0,
       sizedResponses: 0,
     };
-    this.#series.set(key, series);
+    this.#series.push(series);
     return series;
   }
 
@@ -137,7 +164,7 @@ export class RequestMeter {
       aggregator: "sum",
       values: [],
     };
-    for (const series of this.#series.values()) {
+    for (const series of this.#series) {
       const { labels } = series;
       duration.values.push(
         ...histogramSamples(
