@@ -276,6 +276,50 @@ describe("carafe serve --metrics-bind", () => {
     },
   );
 
+  it(
+    "answers /readyz 503 while a HUP generation replaces the old one, and keeps the old one's counts",
+    { timeout: 60_000 },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "carafe-reload-"));
+      dirs.push(dir);
+      const bootGate = join(dir, "boot");
+      writeFileSync(bootGate, "");
+      const server = await serve(
+        [APP, ...ANY_PORT, ...METRICS_ANY_PORT, "--workers", "2", "--log-level", "debug"],
+        { env: { CARAFE_TEST_BOOT_GATE: bootGate } },
+      );
+      await allListening(server, 2);
+      const metrics = await metricsUrl(server);
+      await sendAll(server.url, repeat("/", 6));
+      await scrapeUntil(metrics, (samples) => requestTotal(samples) >= 6);
+      assert.equal((await fetchReply(`${metrics}/readyz`)).status, 200);
+
+      // The new generation waits at the gate: the reload is under way.
+      rmSync(bootGate);
+      const from = server.lines.length;
+      server.child.kill("SIGHUP");
+      await server.waitFor(/Handling signal: hup/, from);
+      assert.equal((await fetchReply(`${metrics}/readyz`)).status, 503, "reloading");
+      writeFileSync(bootGate, "");
+      await server.waitFor(/Reload complete/, from);
+      assert.equal((await fetchReply(`${metrics}/readyz`)).status, 200);
+
+      // The old generation drains away; what it counted stays, exactly.
+      await waitForLines(server, /Worker exiting/, 2, from);
+      await sendAll(server.url, repeat("/user/1", 3));
+      const after = await scrapeUntil(
+        metrics,
+        (samples) =>
+          requestTotal(samples) >= 9 &&
+          total(samples, "carafe_workers") === 2 &&
+          workerPids(samples).length === 2,
+      );
+      assert.equal(requestTotal(after), 9);
+      assert.deepEqual(byRoute(after), { "/": 6, "/user/<int:id>": 3 });
+      assert.equal(total(after, "carafe_worker_restarts_total", { reason: "reload" }), 2);
+    },
+  );
+
   it("fails to start with a clear message when the metrics address is taken", async () => {
     const first = await serve([APP, ...ANY_PORT, ...METRICS_ANY_PORT]);
     const taken = new URL(await metricsUrl(first)).host;
