@@ -5,7 +5,9 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { once } from "node:events";
 import { after, describe, it } from "node:test";
+import { WebSocket as Client } from "ws";
 import {
   allListening,
   bootedPids,
@@ -319,6 +321,37 @@ describe("carafe serve --metrics-bind", () => {
       assert.equal(total(after, "carafe_worker_restarts_total", { reason: "reload" }), 2);
     },
   );
+
+  it("counts open WebSockets and broadcasts made on the loop and on a pool thread", async () => {
+    const server = await serve([
+      "test/fixtures/sockets/app.ts:app",
+      ...ANY_PORT,
+      ...METRICS_ANY_PORT,
+    ]);
+    const metrics = await metricsUrl(server);
+    const client = new Client(`${server.url.replace("http://", "ws://")}/room/a`);
+    const inbox: string[] = [];
+    const arrived = (count: number): Promise<void> =>
+      new Promise((done) => {
+        const check = (): void => {
+          if (inbox.length < count) return;
+          client.off("message", check);
+          done();
+        };
+        client.on("message", check);
+        check();
+      });
+    client.on("message", (data) => inbox.push(String(data)));
+    await once(client, "open");
+    await arrived(1); // joined
+    await fetchReply(`${server.url}/announce/a?text=x`, { method: "POST" });
+    await fetchReply(`${server.url}/announce-from-thread/a?text=y`, { method: "POST" });
+    await arrived(3);
+    const samples = await scrape(metrics);
+    assert.equal(total(samples, "carafe_websocket_connections"), 1);
+    assert.equal(total(samples, "carafe_websocket_broadcasts_total"), 2);
+    client.close();
+  });
 
   it("fails to start with a clear message when the metrics address is taken", async () => {
     const first = await serve([APP, ...ANY_PORT, ...METRICS_ANY_PORT]);
