@@ -118,7 +118,7 @@ const SETTINGS = [
   { name: "keyfile", flag: "--keyfile", env: "CARAFE_KEYFILE", kind: path, default: null, metavar: "FILE",
     help: "TLS private key (PEM). Needs --certfile" },
   { name: "metricsBind", flag: "--metrics-bind", env: "CARAFE_METRICS_BIND", kind: { type: "bind" }, default: null, metavar: "ADDRESS",
-    help: "Serve Prometheus /metrics for all workers, and /healthz and /readyz, from the supervisor at HOST:PORT; off when unset" },
+    help: "Serve Prometheus /metrics for all workers, and /healthz and /readyz, from the supervisor at HOST:PORT (or unix:PATH); off when unset" },
   { name: "healthzPath", flag: "--healthz-path", env: "CARAFE_HEALTHZ_PATH", kind: { type: "url-path" }, default: null, metavar: "PATH",
     help: "Answer 200 on this path of the main bind, before any app code; off when unset" },
   { name: "readyzPath", flag: "--readyz-path", env: "CARAFE_READYZ_PATH", kind: { type: "url-path" }, default: null, metavar: "PATH",

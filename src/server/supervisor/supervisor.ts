@@ -173,12 +173,13 @@ export class Supervisor {
   async run(): Promise<number> {
     const options = this.#options;
     this.#log.info(`Starting Carafe ${this.#version} (Node ${process.version})`);
-    if (options.metricsBind !== null) await this.#serveMetrics(options.metricsBind);
-    for (const bind of options.binds) {
+    const metricsBind = options.metricsBind === null ? [] : [options.metricsBind];
+    for (const bind of [...options.binds, ...metricsBind]) {
       // A socket file left by a server that died would make listen fail with EADDRINUSE.
       if (bind.kind === "unix" && existsSync(bind.path) && statSync(bind.path).isSocket())
         rmSync(bind.path);
     }
+    if (options.metricsBind !== null) await this.#serveMetrics(options.metricsBind);
     if (options.pid !== null) writeFileSync(options.pid, `${process.pid}\n`);
     const onSignal = (signal: NodeJS.Signals): void => this.#push({ type: "signal", signal });
     for (const signal of SIGNALS) process.on(signal, onSignal);
@@ -295,7 +296,11 @@ export class Supervisor {
       ready: () => this.#isReady(),
     };
     this.#endpoint = await startMetricsServer(bind, source, this.#log);
-    this.#log.info(`Metrics at: ${this.#endpoint.address}/metrics (${process.pid})`);
+    const where =
+      bind.kind === "unix"
+        ? `${this.#endpoint.address} /metrics`
+        : `${this.#endpoint.address}/metrics`;
+    this.#log.info(`Metrics at: ${where} (${process.pid})`);
   }
 
   /** Takes work: some worker serves, and no stop or reload is under way. */
