@@ -123,7 +123,6 @@ describe("ThreadPool", () => {
     const waiting = track("waiting", "/thread");
     await Promise.all([slow, short, waiting]);
     assert.deepEqual(finished, ["short", "waiting", "slow"]);
-    assert.equal(threads.stats().sentAhead, 1, "the waiting request was sent ahead once");
   });
 
   it("sends nothing ahead to a thread whose route was slow last time", async () => {
