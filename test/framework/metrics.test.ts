@@ -87,6 +87,13 @@ describe("metrics", () => {
     // @ts-expect-error: 'b' is not one of the declared label names
     const unknownLabel = () => counter.inc({ b: "x" });
     assert.throws(unknownLabel, isCarafeError("ERR_METRIC_LABELS", /no label 'b'/));
+    // @ts-expect-error: a value is a number
+    const textValue = () => counter.inc({ a: "x" }, "2");
+    assert.throws(textValue, isCarafeError("ERR_METRIC_VALUE"));
+    const unlabelled = metrics.histogram({ name: "test_unlabelled", help: "x" });
+    // @ts-expect-error: a metric declared without labelNames takes no labels
+    const labelled = () => unlabelled.observe({ route: "/" }, 1);
+    assert.throws(labelled, isCarafeError("ERR_METRIC_LABELS"));
   });
 
   it("hands a thread's increments to its loop once, and its gauges as their value", () => {

@@ -9,8 +9,10 @@
 
 import { CarafeError } from "../errors.ts";
 
-/** The label values of one observation, by label name. */
-export type MetricLabels<L extends string> = Partial<Record<L, string | number>>;
+/** The label values of one observation, by label name; none for a metric declared without labels. */
+export type MetricLabels<L extends string> = [L] extends [never]
+  ? Record<string, never>
+  : Partial<Record<L, string | number>>;
 
 /** What every metric is declared with. */
 export interface MetricOptions<L extends string> {
