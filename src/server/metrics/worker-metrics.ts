@@ -2,7 +2,8 @@
 // asked (a scrape, or the report each second): the http loop's request meter, the pool's plain
 // counters (read from the pool, which only ever adds to them), the WebSocket counts, this
 // process's event loop and memory, and the app's own metrics, into which the pool threads'
-// reports are merged as they come. Loaded only with --metrics-bind.
+// reports are merged as they come (each second, and when a scrape asks them). Loaded only with
+// --metrics-bind.
 
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from "node:perf_hooks";
 import process from "node:process";

@@ -128,6 +128,8 @@ export class ThreadPool {
   private readonly core: PoolCore<Job>;
   private readonly outbox = new Outbox<Thread>((thread, error) => this.unreachable(thread, error));
   private readonly executor: CallExecutor;
+  /** Scrapes waiting for threads' answers to `report-metrics`, by thread. */
+  private readonly metricWaiters = new Map<Thread, (() => void)[]>();
 
   private constructor(
     private readonly options: ThreadPoolOptions,
@@ -209,6 +211,41 @@ export class ThreadPool {
     };
   }
 
+  /**
+   * Asks every ready thread for what the app's metrics recorded since its last report (they reach
+   * `onMetrics`); resolves once each has answered, or after `waitMs` (a thread running a long
+   * synchronous handler answers only after it).
+   */
+  gatherMetrics(waitMs: number): Promise<void> {
+    const threads = [...this.core.threads].filter((thread) => thread.ready && !thread.stopping);
+    if (this.options.onMetrics === undefined || threads.length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      let left = threads.length;
+      const answered = (): void => {
+        left -= 1;
+        if (left === 0) done();
+      };
+      const timer = setTimeout(() => done(), waitMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        for (const thread of threads) {
+          const waiters = this.metricWaiters.get(thread);
+          const at = waiters?.indexOf(answered) ?? -1;
+          if (at >= 0) waiters?.splice(at, 1);
+          if (waiters?.length === 0) this.metricWaiters.delete(thread);
+        }
+        resolve();
+      };
+      for (const thread of threads) {
+        const waiters = this.metricWaiters.get(thread) ?? [];
+        waiters.push(answered);
+        this.metricWaiters.set(thread, waiters);
+        this.outbox.post(thread, { type: "report-metrics" });
+        this.outbox.flush(thread);
+      }
+    });
+  }
+
   /** Stops taking requests, lets running ones finish within `graceMs`, then ends every thread. */
   async close(graceMs = 0): Promise<void> {
     useExecutor(this.executor, null);
@@ -247,6 +284,11 @@ export class ThreadPool {
     }
     if (message.type === "metrics") {
       this.options.onMetrics?.(thread.id, message.families);
+      if (message.asked) {
+        const waiters = this.metricWaiters.get(thread);
+        this.metricWaiters.delete(thread);
+        for (const wake of waiters ?? []) wake();
+      }
       return;
     }
     if (message.type === "stray-error") {

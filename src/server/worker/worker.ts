@@ -40,6 +40,8 @@ export interface WorkerHooks {
 
 /** How often (ms) a worker reports its metrics unasked (--metrics-bind). */
 const METRICS_EVERY_MS = 1000;
+/** How long (ms) a scrape waits for the pool threads' reports (under the supervisor's wait). */
+const THREADS_WAIT_MS = 300;
 
 function send(message: WorkerMessage): void {
   // Once the supervisor is gone, process.send emits ERR_IPC_CHANNEL_CLOSED as an 'error' on
@@ -204,7 +206,13 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
   if (metrics !== null) {
     const meter = metrics;
     meter.watch({ pool, sockets: upgrades, rooms: app.broadcasting?.rooms ?? null });
-    reportMetrics = (id) => send({ type: "metrics", id, families: meter.collect() });
+    const report = (id: number | null): void =>
+      send({ type: "metrics", id, families: meter.collect() });
+    // A scrape first gathers what the pool threads recorded of the app's own metrics.
+    reportMetrics = (id) => {
+      if (id === null || pool === null) report(id);
+      else void pool.gatherMetrics(THREADS_WAIT_MS).then(() => report(id));
+    };
     // Reported each second as well as on each scrape: a worker killed outright loses at most
     // the last second of its counts.
     metricsReports = setInterval(() => reportMetrics(null), METRICS_EVERY_MS);
