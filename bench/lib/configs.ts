@@ -95,6 +95,13 @@ function gunicornMissing(): string | null {
 
 export const CONFIGS: Config[] = [
   carafe("carafe-loop", "Carafe --threads 0", ["--threads", "0"]),
+  // The same server with the supervisor's metrics on: what counting every request costs.
+  carafe("carafe-metrics", "Carafe --threads 0 --metrics-bind", [
+    "--threads",
+    "0",
+    "--metrics-bind",
+    "127.0.0.1:0",
+  ]),
   // The pools of these two start every thread with the worker, so that the scenarios measure
   // the pool at its size from the first request, and the idle memory of 8 threads against 2
   // gives the cost of each thread (a worker starts one by default and the rest on demand).

@@ -69,6 +69,10 @@ export function targets(results: Results): Target[] {
       atLeast("S1 --threads 2 ≥ 0.6× --threads 0", figure, 0.6, `${times(figure)}${floor}`),
     );
   }
+  if (has("carafe-metrics", "carafe-loop")) {
+    const figure = ratio(results, "carafe-metrics", "carafe-loop", "S1");
+    list.push(atLeast("S1 with metrics on ≥ 0.95× S1 without", figure, 0.95));
+  }
   if (has("carafe-loop", BASE)) {
     const p99 = ratio(results, "carafe-loop", BASE, "S5", "p99");
     list.push(atLeast("S5 / req/s ≥ 10× Fastify", ratio(results, "carafe-loop", BASE, "S5"), 10), {

@@ -11,6 +11,16 @@ export {
   urlFor,
 } from "./context/current-app.ts";
 export { JsonProvider } from "./http/json-provider.ts";
+export { metrics } from "./metrics/user-metrics.ts";
+export type {
+  CounterMetric,
+  GaugeMetric,
+  HistogramMetric,
+  HistogramOptions,
+  MetricLabels,
+  MetricOptions,
+  Metrics,
+} from "./metrics/user-metrics.ts";
 export type { CarafeOptions, RegisterBlueprintOptions, RoutePayload } from "./app/app.ts";
 export type { UrlForOptions } from "./app/url-for.ts";
 export { Blueprint } from "./app/blueprint.ts";

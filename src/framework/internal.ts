@@ -29,6 +29,14 @@ export {
 } from "./boundary/web-adapter.ts";
 export { bodyTooLarge } from "./errors.ts";
 export { exceptionResponse, prefersJson } from "./http/response.ts";
+export {
+  MetricStore,
+  histogramSamples,
+  metricStore,
+  type FamilyDelta,
+  type MetricFamilyJson,
+  type MetricSample,
+} from "./metrics/user-metrics.ts";
 export { UrlMap } from "./routing/url-map.ts";
 export { Rooms, type BroadcastEnvelope, type BroadcastRelay } from "./websocket/rooms.ts";
 export type { SocketDecision } from "./websocket/socket-routes.ts";

@@ -31,9 +31,11 @@ type Kind =
   | { type: "boolean" }
   | { type: "list"; check?: (entry: string) => boolean; expected: string }
   | { type: "binds" }
+  | { type: "bind" }
+  | { type: "url-path" }
   | { type: "choice"; choices: readonly string[] };
 
-type Value = number | string | boolean | string[] | Bind[] | null;
+type Value = number | string | boolean | string[] | Bind | Bind[] | null;
 
 interface Setting {
   /** The key of `ServeOptions` (`config` only locates the config file). */
@@ -117,6 +119,12 @@ const SETTINGS = [
     help: "TLS certificate (PEM); serve HTTPS. Needs --keyfile" },
   { name: "keyfile", flag: "--keyfile", env: "CARAFE_KEYFILE", kind: path, default: null, metavar: "FILE",
     help: "TLS private key (PEM). Needs --certfile" },
+  { name: "metricsBind", flag: "--metrics-bind", env: "CARAFE_METRICS_BIND", kind: { type: "bind" }, default: null, metavar: "ADDRESS",
+    help: "Serve Prometheus /metrics for all workers, and /healthz and /readyz, from the supervisor at HOST:PORT (or unix:PATH); off when unset" },
+  { name: "healthzPath", flag: "--healthz-path", env: "CARAFE_HEALTHZ_PATH", kind: { type: "url-path" }, default: null, metavar: "PATH",
+    help: "Answer 200 on this path of the main bind, before any app code; off when unset" },
+  { name: "readyzPath", flag: "--readyz-path", env: "CARAFE_READYZ_PATH", kind: { type: "url-path" }, default: null, metavar: "PATH",
+    help: "Answer 200 on this path of the main bind while the worker takes work, 503 while it drains; off when unset" },
 ] as const satisfies readonly Setting[];
 
 // Every option of ServeOptions has a row; this fails to compile when one is added without one.
@@ -202,6 +210,16 @@ function parse(kind: Kind, raw: unknown): Value {
       if (list?.length) return list.map(bindOf);
       throw new Invalid("must name at least one address, e.g. 127.0.0.1:8000");
     }
+    case "bind":
+      if (raw === null || raw === "") return null;
+      if (typeof raw !== "string") throw new Invalid("must be HOST:PORT, e.g. 127.0.0.1:9100");
+      return bindOf(raw.trim());
+    case "url-path":
+      if (raw === null || raw === "") return null;
+      if (typeof raw !== "string" || !/^\/[^\s?#]*$/.test(raw)) {
+        throw new Invalid("must be a path starting with /, without spaces, ? or #, e.g. /healthz");
+      }
+      return raw;
   }
 }
 
@@ -412,6 +430,11 @@ export async function resolveSettings(input: {
   if (options.threads > 0 && options.initialThreads > options.threads) {
     throw new SettingsError(
       `--initial-threads ${options.initialThreads} is more than --threads ${options.threads}: a worker cannot start more pool threads than its pool holds`,
+    );
+  }
+  if (options.healthzPath !== null && options.healthzPath === options.readyzPath) {
+    throw new SettingsError(
+      `--healthz-path and --readyz-path must differ (both are '${options.healthzPath}'): one says the process lives, the other that it takes work`,
     );
   }
   for (const key of ["certfile", "keyfile"] as const) {

@@ -9,7 +9,13 @@ export { entryUrl, spawnThread } from "./spawn.ts";
 export { callsOn, useExecutor, useHeapBound, type CallExecutor } from "./to-thread.ts";
 export { CallJob } from "./pool/call-job.ts";
 export { claimToStart, claimsOf } from "./pool/claims.ts";
-export { PoolCore, type PoolHost, type PoolLogger } from "./pool/core.ts";
+export {
+  PoolCore,
+  type PoolCounts,
+  type PoolHost,
+  type PoolLogger,
+  type RestartCause,
+} from "./pool/core.ts";
 export { PoolJob, type Failure } from "./pool/job.ts";
 export type { CallMessage, CoreThreadMessage, PoolThreadData } from "./pool/messages.ts";
 export type { PoolThread } from "./pool/threads.ts";

@@ -71,6 +71,9 @@ describe("resolveSettings", () => {
       reload: false,
       certfile: null,
       keyfile: null,
+      metricsBind: null,
+      healthzPath: null,
+      readyzPath: null,
     });
   });
 
@@ -286,6 +289,36 @@ export default { workers, bind: ["0.0.0.0:9000", "unix:/tmp/carafe.sock"], prelo
     ]);
     assert.equal(options.certfile, join(cwd, "cert.pem"));
     assert.equal(options.keyfile, join(cwd, "key.pem"));
+  });
+
+  it("reads --metrics-bind as one address and the probe paths as paths", async () => {
+    const cwd = project();
+    const options = await resolveIn(
+      cwd,
+      ["app.ts", "--metrics-bind", "0.0.0.0:9100", "--readyz-path", "/ready"],
+      { CARAFE_HEALTHZ_PATH: "/live" },
+    );
+    assert.deepEqual(options.metricsBind, { kind: "tcp", host: "0.0.0.0", port: 9100 });
+    assert.equal(options.healthzPath, "/live");
+    assert.equal(options.readyzPath, "/ready");
+    const fromEnv = await resolveIn(cwd, ["app.ts"], { CARAFE_METRICS_BIND: "[::1]:0" });
+    assert.deepEqual(fromEnv.metricsBind, { kind: "tcp", host: "::1", port: 0 });
+  });
+
+  it("rejects a bad --metrics-bind or probe path, and one path for both probes", async () => {
+    const cwd = project();
+    await rejectsWith(
+      resolveIn(cwd, ["app.ts", "--metrics-bind", "9100"]),
+      "--metrics-bind must be HOST:PORT, [IPV6]:PORT or unix:PATH, e.g. 127.0.0.1:8000, got '9100'",
+    );
+    await rejectsWith(
+      resolveIn(cwd, ["app.ts", "--healthz-path", "healthz"]),
+      "--healthz-path must be a path starting with /, without spaces, ? or #, e.g. /healthz, got 'healthz'",
+    );
+    await rejectsWith(
+      resolveIn(cwd, ["app.ts", "--healthz-path", "/up", "--readyz-path", "/up"]),
+      /^--healthz-path and --readyz-path must differ/,
+    );
   });
 });
 

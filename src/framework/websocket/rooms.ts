@@ -142,6 +142,8 @@ export class Rooms {
   relay: BroadcastRelay | null = null;
   /** Whether broadcasts reach members here: not on a pool thread, where none can live. */
   holdsMembers = true;
+  /** Broadcasts made in this process, on its loop or (forwarded) on its pool threads. */
+  made = 0;
 
   /** Called by `ws.join` and `subscribe`. */
   add(room: string, member: RoomMember): void {
@@ -195,12 +197,15 @@ export class Rooms {
         `broadcast(room, message) takes a room name and text or bytes, got ${typeof room} and ${typeof message}: JSON.stringify an object first`,
       );
     }
+    // A pool thread's broadcast is counted once, when the loop forwards it.
+    if (this.holdsMembers) this.made += 1;
     this.#deliver(room, message, options.except);
     this.relay?.publish(envelopeOf(room, message));
   }
 
   /** A broadcast made where no socket lives (a pool thread): sent on as if it were made here. */
   forward(envelope: BroadcastEnvelope): void {
+    this.made += 1;
     this.receive(envelope);
     this.relay?.publish(envelope);
   }

@@ -25,6 +25,7 @@ import {
 } from "../../framework/internal.ts";
 import { hostError, useTargetAuthority } from "./host.ts";
 import { internalServerError } from "./plain-response.ts";
+import type { RequestMeter } from "../metrics/request-meter.ts";
 
 function headersOf(request: IncomingMessage): Record<string, string> {
   const headers = request.headers as Record<string, string | string[] | undefined>;
@@ -232,6 +233,46 @@ export interface LoopOptions {
   isDraining?: () => boolean;
   /** Told how long each request held the event loop synchronously. */
   watchdog?: (record: RequestRecord, plan: RoutePlan, elapsedMs: number) => void;
+  /** Counts each request for the metrics (`--metrics-bind`). */
+  meter?: RequestMeter;
+  /** Paths answered before the app sees anything: liveness and readiness probes. */
+  probes?: Probes;
+}
+
+/** The probe paths of `--healthz-path` and `--readyz-path` (`null`: not answered). */
+export interface Probes {
+  healthz: string | null;
+  readyz: string | null;
+}
+
+const PROBE_HEADERS = ["Content-Type", "text/plain; charset=utf-8", "Cache-Control", "no-store"];
+
+/**
+ * The answer to a probe, or `null` when `request` is none: the liveness path answers 200 while
+ * the process serves, the readiness path 503 once it drains. No app code runs for either.
+ */
+function probeAnswer(
+  request: IncomingMessage,
+  probes: Probes,
+  draining: boolean,
+): ResponseRecord | null {
+  const url = request.url ?? "/";
+  const end = url.indexOf("?");
+  const path = end === -1 ? url : url.slice(0, end);
+  const method = request.method;
+  if (method !== "GET" && method !== "HEAD") return null;
+  if (path === probes.healthz) return { status: 200, headers: [...PROBE_HEADERS], body: "ok\n" };
+  if (path !== probes.readyz) return null;
+  return draining
+    ? { status: 503, headers: [...PROBE_HEADERS], body: "draining\n" }
+    : { status: 200, headers: [...PROBE_HEADERS], body: "ready\n" };
+}
+
+/** The size of a request's body as far as the loop knows it: read, or declared. */
+function requestBytes(record: RequestRecord): number {
+  if (record.body !== null) return record.body.byteLength;
+  const declared = Number(record.headers["content-length"]);
+  return Number.isFinite(declared) ? declared : 0;
 }
 
 /**
@@ -314,7 +355,40 @@ export function createRequestListener(
   const pool = options.pool ?? null;
   // Without a pool every request runs on the loop, so none is planned for a thread.
   const threaded = pool !== null && (options.threaded ?? false);
-  const { limits, applyProxy, onExchange, onResponse, isDraining, watchdog } = options;
+  const { limits, applyProxy, onExchange, onResponse, isDraining, watchdog, meter, probes } =
+    options;
+
+  /** Counts a request's end for the metrics; `began` is from `performance.now()`. */
+  const metered = (
+    record: RequestRecord,
+    rule: string | null,
+    status: number,
+    began: number,
+    responseBytes: number | null,
+  ): void => {
+    (meter as RequestMeter).end(
+      record.method,
+      rule,
+      status,
+      record.scheme,
+      (performance.now() - began) / 1000,
+      requestBytes(record),
+      responseBytes,
+    );
+  };
+
+  const fail = (
+    response: ServerResponse,
+    record: RequestRecord | null,
+    rule: string | null,
+    began: number,
+    request: IncomingMessage,
+  ): void => {
+    writeFailure(response, logger);
+    if (meter !== undefined) {
+      metered(record ?? recordFromIncoming(request, null, false), rule, 500, began, null);
+    }
+  };
 
   const respond = (
     request: IncomingMessage,
@@ -322,10 +396,16 @@ export function createRequestListener(
     record: RequestRecord,
     result: ResponseRecord,
     startedAt: bigint,
+    rule: string | null = null,
+    began = 0,
   ): void => {
     if (isDraining?.()) response.shouldKeepAlive = false;
     writeResponse(response, result, logger);
     onResponse?.();
+    if (meter !== undefined) {
+      const bytes = request.method === "HEAD" ? 0 : bodyBytes(result.body);
+      metered(record, rule, result.status, began, bytes);
+    }
     if (onExchange) {
       // Reported once the response is complete (or the client left), so durations are whole.
       response.once("close", () =>
@@ -348,11 +428,13 @@ export function createRequestListener(
     body: Uint8Array | null,
     tooLarge: boolean,
     startedAt: bigint,
+    began: number,
     stream?: AsyncIterable<Uint8Array>,
   ): void => {
     // An unread body cannot be skipped on a kept-alive connection: close it after answering.
     if (tooLarge) response.shouldKeepAlive = false;
     const record = recordFromIncoming(request, body, tooLarge);
+    const rule = plan.rule ?? null;
     applyProxy?.(record);
     let result: ResponseRecord | Promise<ResponseRecord>;
     try {
@@ -367,35 +449,48 @@ export function createRequestListener(
       }
     } catch (error) {
       logger.error("The app failed to handle a request", error);
-      writeFailure(response, logger);
+      fail(response, record, rule, began, request);
       return;
     }
     if (result instanceof Promise) {
       result.then(
         (out) => {
           if (stream !== undefined) closeIfUnread(request, response);
-          respond(request, response, record, out, startedAt);
+          respond(request, response, record, out, startedAt, rule, began);
         },
         (error: unknown) => {
           logger.error("The app failed to handle a request", error);
-          writeFailure(response, logger);
+          fail(response, record, rule, began, request);
         },
       );
     } else {
       if (stream !== undefined) closeIfUnread(request, response);
-      respond(request, response, record, result, startedAt);
+      respond(request, response, record, result, startedAt, rule, began);
     }
   };
 
   // `expectsContinue`: the server's `checkContinue` event passed the request, so the client waits
   // for "100 Continue" before it sends the body; it gets one only when the body will be read.
   return (request: IncomingMessage, response: ServerResponse, expectsContinue = false): void => {
+    if (probes !== undefined) {
+      const answer = probeAnswer(request, probes, isDraining?.() ?? false);
+      if (answer !== null) {
+        writeResponse(response, answer, logger);
+        return;
+      }
+    }
     // Only the access log needs the time; a BigInt per request is not free.
     const startedAt = onExchange === undefined ? 0n : process.hrtime.bigint();
+    let began = 0;
+    if (meter !== undefined) {
+      meter.begin();
+      began = performance.now();
+    }
     const refused = refusalOf(request, limits);
     if (refused !== null) {
       response.shouldKeepAlive = false;
-      respond(request, response, recordFromIncoming(request, null, false), refused, startedAt);
+      const record = recordFromIncoming(request, null, false);
+      respond(request, response, record, refused, startedAt, null, began);
       return;
     }
     let plan: RoutePlan;
@@ -404,12 +499,12 @@ export function createRequestListener(
     } catch (error) {
       logger.error("The app failed to plan a request", error);
       response.shouldKeepAlive = false;
-      writeFailure(response, logger);
+      fail(response, null, null, began, request);
       return;
     }
     // Most requests have no body: they go straight on, with no closure to wait for one.
     if (hasNoBody(request)) {
-      handleRecord(request, response, plan, null, false, startedAt);
+      handleRecord(request, response, plan, null, false, startedAt, began);
       return;
     }
     const { read, limit } = plan.body;
@@ -417,16 +512,17 @@ export function createRequestListener(
       // Routing answers without a view (404, 405, …): not a byte of the body is read, and the
       // connection closes after the answer, since the unread rest cannot be skipped.
       response.shouldKeepAlive = false;
-      handleRecord(request, response, plan, null, false, startedAt);
+      handleRecord(request, response, plan, null, false, startedAt, began);
     } else if (declaresMoreThan(request.headers["content-length"], limit)) {
-      handleRecord(request, response, plan, null, true, startedAt);
+      handleRecord(request, response, plan, null, true, startedAt, began);
     } else {
       if (expectsContinue) response.writeContinue();
       if (read === "stream") {
-        handleRecord(request, response, plan, null, false, startedAt, bodyStream(request, limit));
+        const stream = bodyStream(request, limit);
+        handleRecord(request, response, plan, null, false, startedAt, began, stream);
       } else {
         readBody(request, limit, (body) =>
-          handleRecord(request, response, plan, body.body, body.tooLarge, startedAt),
+          handleRecord(request, response, plan, body.body, body.tooLarge, startedAt, began),
         );
       }
     }

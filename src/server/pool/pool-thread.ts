@@ -35,7 +35,7 @@ import {
   sendOutcome,
   type ThreadCall,
 } from "../../threading/internal.ts";
-import { consoleLogger } from "../../framework/internal.ts";
+import { consoleLogger, metricStore } from "../../framework/internal.ts";
 import { internalServerError } from "../http/plain-response.ts";
 import { NotInPoolThreadError } from "./errors.ts";
 import { loadApp } from "../loading/load-app.ts";
@@ -251,6 +251,10 @@ function onMessage(app: ServableApp, message: LoopMessage): void {
     if (!running) startNext(app);
     return;
   }
+  if (message.type === "report-metrics") {
+    reportMetrics(true);
+    return;
+  }
   if (message.type === "cancel") clients.get(message.id)?.left();
   const state = outgoing.get(message.id);
   if (state === undefined) return;
@@ -276,8 +280,23 @@ catchStrayErrors((origin, error, by) => {
   post({ type: "stray-error", origin, stack, route: by === null ? null : by.name, fatal });
   if (fatal) process.exit(1);
 });
+/** How often (ms) a thread reports its app metrics to the loop: what a killed thread may lose. */
+const METRICS_EVERY_MS = 1000;
+
+/** Hands what the app's metrics recorded since the last report to the loop: if anything, or if asked. */
+function reportMetrics(asked = false): void {
+  const families = metricStore.drain();
+  if (families.length > 0 || asked) post({ type: "metrics", families, asked });
+}
+
 // process.exit() in a handler ends the thread after this: the answers held leave first.
-process.on("exit", sendHeld);
+process.on("exit", () => {
+  if ((workerData as ThreadData).metrics) reportMetrics();
+  sendHeld();
+});
+if ((workerData as ThreadData).metrics) {
+  setInterval(() => reportMetrics(), METRICS_EVERY_MS).unref();
+}
 
 try {
   const app = await loadApp((workerData as ThreadData).appSpec);

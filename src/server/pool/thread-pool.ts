@@ -20,6 +20,7 @@ import { performance } from "node:perf_hooks";
 import type {
   BroadcastEnvelope,
   ClientConnection,
+  FamilyDelta,
   Logger,
   RequestRecord,
   ResponseRecord,
@@ -34,6 +35,7 @@ import {
   useExecutor,
   type CallExecutor,
   type CallOutcome,
+  type PoolCounts,
   type PoolThread,
   type ThreadCall,
 } from "../../threading/internal.ts";
@@ -71,6 +73,11 @@ export interface ThreadPoolOptions {
   maxHeapMb?: number;
   /** A handler on a thread broadcast to a room (the loop holds the sockets). */
   onBroadcast?: (envelope: BroadcastEnvelope) => void;
+  /**
+   * What the app's metrics recorded on thread `threadId` since its last report. Set, it makes
+   * each thread report about once a second (with --metrics-bind).
+   */
+  onMetrics?: (threadId: number, deltas: FamilyDelta[]) => void;
 }
 
 /** A snapshot of the pool, for banners and tests. */
@@ -88,6 +95,10 @@ export interface PoolStats {
   takenBack: number;
   /** Each thread's heap bound in MB (0: V8's own limit). */
   maxHeapMb: number;
+  /** Requests sent ahead to a busy thread, to start once it is done. */
+  sentAhead: number;
+  /** Requests refused with 503 (full queue), stopped with 504, and threads replaced by cause. */
+  counts: PoolCounts;
 }
 
 /** A job of the request pool: a request, or a toThread call. */
@@ -124,6 +135,8 @@ export class ThreadPool {
   private readonly core: PoolCore<Job>;
   private readonly outbox = new Outbox<Thread>((thread, error) => this.unreachable(thread, error));
   private readonly executor: CallExecutor;
+  /** Scrapes waiting for threads' answers to `report-metrics`, by thread. */
+  private readonly metricWaiters = new Map<Thread, (() => void)[]>();
 
   private constructor(
     private readonly options: ThreadPoolOptions,
@@ -131,7 +144,7 @@ export class ThreadPool {
   ) {
     this.core = new PoolCore<Job>({
       entry: THREAD_MAIN,
-      data: { appSpec: options.appSpec },
+      data: { appSpec: options.appSpec, metrics: options.onMetrics !== undefined },
       size,
       initial: options.initialThreads ?? size,
       maxHeapMb: options.maxHeapMb ?? defaultThreadHeapMb(),
@@ -201,7 +214,44 @@ export class ThreadPool {
       ...this.core.stats(),
       takenBack: this.core.scheduler.takenBack,
       maxHeapMb: this.core.maxHeapMb,
+      sentAhead: this.core.scheduler.sentAhead,
+      counts: this.core.counts,
     };
+  }
+
+  /**
+   * Asks every ready thread for what the app's metrics recorded since its last report (they reach
+   * `onMetrics`); resolves once each has answered, or after `waitMs` (a thread running a long
+   * synchronous handler answers only after it).
+   */
+  gatherMetrics(waitMs: number): Promise<void> {
+    const threads = [...this.core.threads].filter((thread) => thread.ready && !thread.stopping);
+    if (this.options.onMetrics === undefined || threads.length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      let left = threads.length;
+      const answered = (): void => {
+        left -= 1;
+        if (left === 0) done();
+      };
+      const timer = setTimeout(() => done(), waitMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        for (const thread of threads) {
+          const waiters = this.metricWaiters.get(thread);
+          const at = waiters?.indexOf(answered) ?? -1;
+          if (at >= 0) waiters?.splice(at, 1);
+          if (waiters?.length === 0) this.metricWaiters.delete(thread);
+        }
+        resolve();
+      };
+      for (const thread of threads) {
+        const waiters = this.metricWaiters.get(thread) ?? [];
+        waiters.push(answered);
+        this.metricWaiters.set(thread, waiters);
+        this.outbox.post(thread, { type: "report-metrics" });
+        this.outbox.flush(thread);
+      }
+    });
   }
 
   /** Stops taking requests, lets running ones finish within `graceMs`, then ends every thread. */
@@ -238,6 +288,15 @@ export class ThreadPool {
   private receive(thread: Thread, message: ThreadMessage): void {
     if (message.type === "broadcast") {
       this.options.onBroadcast?.(message.envelope);
+      return;
+    }
+    if (message.type === "metrics") {
+      this.options.onMetrics?.(thread.id, message.families);
+      if (message.asked) {
+        const waiters = this.metricWaiters.get(thread);
+        this.metricWaiters.delete(thread);
+        for (const wake of waiters ?? []) wake();
+      }
       return;
     }
     if (message.type === "stray-error") {

@@ -7,6 +7,7 @@
 import type {
   BodyChunk,
   BroadcastEnvelope,
+  FamilyDelta,
   RequestRecord,
   ResponseRecord,
 } from "../../framework/internal.ts";
@@ -20,6 +21,8 @@ import type { CallMessage, CoreThreadMessage, PoolThreadData } from "../../threa
 export interface ThreadData extends PoolThreadData {
   /** `path/to/app.ts[:export]`: the module the thread imports, as the worker process did. */
   appSpec: string;
+  /** Report the app's metrics to the loop now and then (`metrics` messages). */
+  metrics: boolean;
 }
 
 /** A response whose body is bytes or text (a streamed one is announced by `head`). */
@@ -38,7 +41,9 @@ export type LoopMessage =
   /** A streamed chunk was written to the socket: the thread may send one more. */
   | { type: "ack"; id: number }
   /** The client went away: its `request.signal` aborts, and a streamed body stops. */
-  | { type: "cancel"; id: number };
+  | { type: "cancel"; id: number }
+  /** Report the app's metrics now (a scrape), answering with `metrics` `asked`. */
+  | { type: "report-metrics" };
 
 /** Thread → loop. */
 export type ThreadMessage =
@@ -57,6 +62,11 @@ export type ThreadMessage =
   | { type: "end"; id: number; error?: string }
   /** A handler on the thread broadcast to a room: the sockets live on the loop. */
   | { type: "broadcast"; envelope: BroadcastEnvelope }
+  /**
+   * What the app's metrics recorded on the thread since its last report: `asked` when it answers
+   * `report-metrics`, otherwise the report it sends each second.
+   */
+  | { type: "metrics"; families: FamilyDelta[]; asked: boolean }
   /**
    * An error was thrown outside any request (by a timer, or a promise nobody handled); the
    * thread goes on serving. `route` is the request that scheduled the callback, when known.

@@ -1,7 +1,7 @@
 // The messages between the supervisor (primary process) and its worker processes, over the
 // cluster IPC channel. One discriminated union per direction.
 
-import type { BroadcastEnvelope } from "../../framework/internal.ts";
+import type { BroadcastEnvelope, MetricFamilyJson } from "../../framework/internal.ts";
 
 /** How a worker process should serve: what `carafe serve` resolved from its settings. */
 export interface ServeOptions {
@@ -35,6 +35,12 @@ export interface ServeOptions {
   reload: boolean;
   certfile: string | null;
   keyfile: string | null;
+  /** Where the supervisor serves /metrics, /healthz and /readyz; `null`: nowhere. */
+  metricsBind: Bind | null;
+  /** A path the workers answer 200 on, before any app code (`null`: none). */
+  healthzPath: string | null;
+  /** A path the workers answer 200 on while they take work, 503 while draining (`null`: none). */
+  readyzPath: string | null;
 }
 
 /** A listening address. */
@@ -52,7 +58,12 @@ export type WorkerMessage =
   /** `--max-requests` reached: replace me, then let me drain. */
   | { type: "retire" }
   /** A WebSocket broadcast made here, for the sockets of every other worker. */
-  | { type: "broadcast"; envelope: BroadcastEnvelope };
+  | { type: "broadcast"; envelope: BroadcastEnvelope }
+  /**
+   * Everything this worker counted since it started (--metrics-bind): the answer to
+   * `collect-metrics` `id`, or `null` in the report sent each second and as it exits.
+   */
+  | { type: "metrics"; id: number | null; families: MetricFamilyJson[] };
 
 /** Supervisor → worker. */
 export type SupervisorMessage =
@@ -61,7 +72,9 @@ export type SupervisorMessage =
   /** Reopen log files (after rotation, on USR1). */
   | { type: "reopen-logs" }
   /** A WebSocket broadcast made in another worker, for this worker's sockets. */
-  | { type: "broadcast"; envelope: BroadcastEnvelope };
+  | { type: "broadcast"; envelope: BroadcastEnvelope }
+  /** Report your metrics now (a scrape), with `id` in the answer. */
+  | { type: "collect-metrics"; id: number };
 
 /** The exit code of a worker whose app failed to import (gunicorn's WORKER_BOOT_ERROR). */
 export const BOOT_FAILED_EXIT = 3;

@@ -15,6 +15,11 @@
 // the app gets at least BOOT_GRACE_MS, since its import blocks the loop that would send them); a
 // crashed one is replaced with backoff; a worker whose app fails to import stops the server with
 // the app's error instead of forking forever.
+//
+// With --metrics-bind it also serves /metrics, /healthz and /readyz (metrics/metrics-server.ts):
+// a scrape is one more event of the loop, which asks every worker for its report, waits up to
+// SCRAPE_WAIT_MS for the answers, and sums them with what the workers gone had counted
+// (metrics/cluster-metrics.ts).
 
 import cluster, { type Worker } from "node:cluster";
 import { existsSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -22,12 +27,15 @@ import { dirname } from "node:path";
 import process from "node:process";
 import { parseAppSpec, resolveAppModule } from "../loading/app-spec.ts";
 import { watchSources } from "../dev/reloader.ts";
-import type { Logger } from "../../framework/internal.ts";
+import type { Logger, MetricFamilyJson } from "../../framework/internal.ts";
+import type { ClusterMetrics } from "../metrics/cluster-metrics.ts";
+import type { MetricsEndpoint } from "../metrics/metrics-server.ts";
 import { describeThreads } from "../../threading/boot.ts";
 import {
   BOOT_FAILED_EXIT,
   LISTEN_FAILED_EXIT,
   isWorkerMessage,
+  type Bind,
   type ServeOptions,
   type SupervisorMessage,
   type WorkerMessage,
@@ -37,8 +45,24 @@ type Event =
   | { type: "signal"; signal: NodeJS.Signals }
   | { type: "message"; worker: Worker; message: WorkerMessage }
   | { type: "exit"; worker: Worker; code: number | null; signal: string | null }
+  | { type: "disconnect"; worker: Worker }
   | { type: "tick" }
-  | { type: "change"; file: string };
+  | { type: "change"; file: string }
+  | { type: "scrape"; done: (reports: MetricFamilyJson[][]) => void }
+  | { type: "scrape-timeout"; id: number };
+
+/** Why the supervisor replaced a worker (`carafe_worker_restarts_total`). */
+type RestartReason = "died" | "timeout" | "max_requests" | "reload";
+
+/** A scrape waiting for the workers' reports. */
+interface Scrape {
+  /** Workers (cluster ids) that have not answered yet. */
+  readonly pending: Set<number>;
+  readonly done: (reports: MetricFamilyJson[][]) => void;
+}
+
+/** How long a scrape waits for a worker's report before it uses the last one it has. */
+const SCRAPE_WAIT_MS = 1000;
 
 interface WorkerState {
   readonly worker: Worker;
@@ -111,6 +135,17 @@ export class Supervisor {
   /** Workers retiring after --max-requests, keyed by the id of the worker replacing them. */
   readonly #successors = new Map<number, WorkerState>();
   #lastSpawned: number | null = null;
+  /** The workers' metrics, with --metrics-bind. */
+  #metrics: ClusterMetrics | null = null;
+  #endpoint: MetricsEndpoint | null = null;
+  readonly #scrapes = new Map<number, Scrape>();
+  #scrapeIds = 0;
+  readonly #restarts: Record<RestartReason, number> = {
+    died: 0,
+    timeout: 0,
+    max_requests: 0,
+    reload: 0,
+  };
 
   /** `log.reopen`, when there, reopens the error log after rotation (USR1). */
   constructor(options: ServeOptions, log: Logger & { reopen?(): void }, version: string) {
@@ -139,11 +174,13 @@ export class Supervisor {
   async run(): Promise<number> {
     const options = this.#options;
     this.#log.info(`Starting Carafe ${this.#version} (Node ${process.version})`);
-    for (const bind of options.binds) {
+    const metricsBind = options.metricsBind === null ? [] : [options.metricsBind];
+    for (const bind of [...options.binds, ...metricsBind]) {
       // A socket file left by a server that died would make listen fail with EADDRINUSE.
       if (bind.kind === "unix" && existsSync(bind.path) && statSync(bind.path).isSocket())
         rmSync(bind.path);
     }
+    if (options.metricsBind !== null) await this.#serveMetrics(options.metricsBind);
     if (options.pid !== null) writeFileSync(options.pid, `${process.pid}\n`);
     const onSignal = (signal: NodeJS.Signals): void => this.#push({ type: "signal", signal });
     for (const signal of SIGNALS) process.on(signal, onSignal);
@@ -153,6 +190,9 @@ export class Supervisor {
     cluster.on("exit", (worker, code, signal) =>
       this.#push({ type: "exit", worker, code, signal }),
     );
+    if (this.#metrics !== null) {
+      cluster.on("disconnect", (worker) => this.#push({ type: "disconnect", worker }));
+    }
     const ticker = setInterval(() => this.#push({ type: "tick" }), 500);
     if (options.reload) this.#watch();
 
@@ -168,6 +208,7 @@ export class Supervisor {
       for (const signal of SIGNALS) process.off(signal, onSignal);
       this.#watcher?.close();
       if (options.pid !== null) rmSync(options.pid, { force: true });
+      await this.#endpoint?.close();
     }
     this.#log.info("Shutting down: Master");
     return this.#exitCode;
@@ -225,13 +266,102 @@ export class Supervisor {
         return this.#handleMessage(event.worker, event.message);
       case "exit":
         return this.#handleExit(event.worker, event.code, event.signal);
+      case "disconnect":
+        // Every message the worker sent came before its channel closed (its exit may not have):
+        // only now is its last report surely in. What it counted stays counted.
+        (this.#metrics as ClusterMetrics).retire(event.worker.id);
+        return this.#answered(event.worker.id, null);
       case "tick":
         return this.#manageWorkers();
       case "change":
         if (this.#stopping !== null) return;
         this.#log.info(`Detected a change in ${event.file}; reloading`);
         return this.#reload("Change detected");
+      case "scrape":
+        return this.#scrape(event.done);
+      case "scrape-timeout":
+        return this.#endScrape(event.id);
     }
+  }
+
+  /** Starts the metrics server (loading it and prom-client only now). */
+  async #serveMetrics(bind: Bind): Promise<void> {
+    const [{ ClusterMetrics }, { startMetricsServer }] = await Promise.all([
+      import("../metrics/cluster-metrics.ts"),
+      import("../metrics/metrics-server.ts"),
+    ]);
+    this.#metrics = new ClusterMetrics();
+    const source = {
+      collect: () =>
+        new Promise<MetricFamilyJson[][]>((done) => this.#push({ type: "scrape", done })),
+      ready: () => this.#isReady(),
+    };
+    this.#endpoint = await startMetricsServer(bind, source, this.#log);
+    const where =
+      bind.kind === "unix"
+        ? `${this.#endpoint.address} /metrics`
+        : `${this.#endpoint.address}/metrics`;
+    this.#log.info(`Metrics at: ${where} (${process.pid})`);
+  }
+
+  /** Takes work: some worker serves, and no stop or reload is under way. */
+  #isReady(): boolean {
+    if (this.#stopping !== null || this.#reloading !== null) return false;
+    for (const state of this.#workers.values()) if (state.booted && !state.leaving) return true;
+    return false;
+  }
+
+  /** Asks every serving worker for its report; ends once all answered, or SCRAPE_WAIT_MS. */
+  #scrape(done: Scrape["done"]): void {
+    const id = (this.#scrapeIds += 1);
+    const pending = new Set<number>();
+    for (const state of this.#workers.values()) {
+      if (!state.booted || !state.worker.isConnected()) continue;
+      this.#tell(state, { type: "collect-metrics", id });
+      pending.add(state.worker.id);
+    }
+    this.#scrapes.set(id, { pending, done });
+    if (pending.size === 0) return this.#endScrape(id);
+    setTimeout(() => this.#push({ type: "scrape-timeout", id }), SCRAPE_WAIT_MS).unref();
+  }
+
+  #endScrape(id: number): void {
+    const scrape = this.#scrapes.get(id);
+    if (scrape === undefined || this.#metrics === null) return;
+    this.#scrapes.delete(id);
+    scrape.done([...this.#metrics.reports(), this.#ownMetrics()]);
+  }
+
+  /** Worker `id` answered scrapes, or can no longer: they wait for it no more. */
+  #answered(id: number, scrapeId: number | null): void {
+    for (const [each, scrape] of this.#scrapes) {
+      if (scrapeId !== null && each !== scrapeId) continue;
+      scrape.pending.delete(id);
+      if (scrape.pending.size === 0) this.#endScrape(each);
+    }
+  }
+
+  /** The supervisor's own numbers: its workers, and how often it replaced one. */
+  #ownMetrics(): MetricFamilyJson[] {
+    return [
+      {
+        name: "carafe_workers",
+        help: "Worker processes running (booting, serving or draining)",
+        type: "gauge",
+        aggregator: "sum",
+        values: [{ value: this.#workers.size, labels: {} }],
+      },
+      {
+        name: "carafe_worker_restarts_total",
+        help: "Worker processes replaced, by reason",
+        type: "counter",
+        aggregator: "sum",
+        values: Object.entries(this.#restarts).map(([reason, value]) => ({
+          value,
+          labels: { reason },
+        })),
+      },
+    ];
   }
 
   #handleSignal(signal: NodeJS.Signals): void {
@@ -311,6 +441,12 @@ export class Supervisor {
   }
 
   #handleMessage(worker: Worker, message: WorkerMessage): void {
+    if (message.type === "metrics") {
+      // Handled even after the worker's exit: its last report may come after that.
+      this.#metrics?.update(worker.id, message.families);
+      if (message.id !== null) this.#answered(worker.id, message.id);
+      return;
+    }
     const state = this.#workers.get(worker.id);
     if (state === undefined) return;
     switch (message.type) {
@@ -329,8 +465,11 @@ export class Supervisor {
         this.#announce(message.threads, message.addresses);
         if (this.#reloading !== null && this.#generationBooted(this.#reloading)) {
           // The new generation is listening: only now may the old one stop accepting.
-          for (const each of this.#workers.values())
-            if (each.generation < this.#reloading) this.#drain(each);
+          for (const each of this.#workers.values()) {
+            if (each.generation >= this.#reloading) continue;
+            if (!each.leaving) this.#restarts.reload += 1;
+            this.#drain(each);
+          }
           this.#log.info(`Reload complete (generation ${this.#reloading})`);
           this.#endReload();
         }
@@ -351,6 +490,7 @@ export class Supervisor {
         // Replace first, so capacity holds: the old worker drains once its successor listens.
         if (!state.leaving && !state.retiring) {
           state.retiring = true;
+          this.#restarts.max_requests += 1;
           this.#spawn();
           this.#successors.set(this.#lastSpawned as number, state);
         }
@@ -432,6 +572,7 @@ export class Supervisor {
     this.#log.warn(
       `Worker ${worker.process.pid ?? "?"} died (${describeExit(code, signal)}); starting a new one`,
     );
+    this.#restarts.died += 1;
     // Back off when workers keep dying, so a crash loop does not eat the machine.
     const stable = Date.now() - state.startedAt > 10_000;
     this.#crashes = stable ? 0 : this.#crashes + 1;
@@ -456,6 +597,7 @@ export class Supervisor {
             : `Worker ${state.worker.process.pid ?? "?"} timed out (not booted after ${silentS} s; the app's import may hang); killing it`,
         );
         this.#kill(state, "SIGKILL");
+        this.#restarts.timeout += 1;
         continue;
       }
       // A retiring worker is already replaced (its successor counts instead).

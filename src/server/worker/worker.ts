@@ -17,6 +17,7 @@ import { createRequestListener, type Exchange, type LoopOptions } from "../http/
 import { loadApp } from "../loading/load-app.ts";
 import { connectBroadcasts, type Broadcasts } from "./broadcast-relay.ts";
 import { createWatchdog } from "../http/watchdog.ts";
+import type { WorkerMetrics } from "../metrics/worker-metrics.ts";
 import type { BroadcastEnvelope, Logger } from "../../framework/internal.ts";
 import {
   BOOT_FAILED_EXIT,
@@ -35,6 +36,11 @@ export interface WorkerHooks {
   applyProxy?: LoopOptions["applyProxy"];
   reopenLogs?: () => void;
 }
+
+/** How often (ms) a worker reports its metrics unasked (--metrics-bind). */
+const METRICS_EVERY_MS = 1000;
+/** How long (ms) a scrape waits for the pool threads' reports (under the supervisor's wait). */
+const THREADS_WAIT_MS = 300;
 
 function send(message: WorkerMessage): void {
   // Once the supervisor is gone, process.send emits ERR_IPC_CHANNEL_CLOSED as an 'error' on
@@ -83,12 +89,14 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
   // handlers stay registered from the start so that no drain message is ever lost.
   let drain = (_graceMs: number): void => process.exit(0);
   let reopenLogs = (): void => {};
+  let reportMetrics = (_id: number | null): void => {};
   let broadcasts: Broadcasts | null = null;
   process.on("SIGTERM", () => drain(options.gracefulTimeout * 1000));
   process.on("message", (message: SupervisorMessage) => {
     if (message.type === "drain") drain(message.graceMs);
     else if (message.type === "reopen-logs") reopenLogs();
     else if (message.type === "broadcast") broadcasts?.receive(message.envelope);
+    else if (message.type === "collect-metrics") reportMetrics(message.id);
   });
   // A supervisor that vanished (kill -9, the OOM killer) closes this channel. node:cluster then
   // exits the worker at once unless `worker.exitedAfterDisconnect` is true (Node's cluster docs,
@@ -107,7 +115,12 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
 
   let app;
   let pool: ThreadPool | null = null;
+  let metrics: WorkerMetrics | null = null;
   try {
+    if (options.metricsBind !== null) {
+      // Only with --metrics-bind does a worker count anything for the metrics.
+      metrics = new (await import("../metrics/worker-metrics.ts")).WorkerMetrics();
+    }
     // toThread without --threads runs on its own pool, whose threads get the same heap bound.
     useHeapBound(options.threadMaxHeap);
     app = await loadApp(options.appSpec);
@@ -131,6 +144,7 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
         maxRequestsJitter: options.maxRequestsJitter,
         logger,
         ...(broadcasts !== null ? { onBroadcast: broadcasts.forward } : {}),
+        ...(metrics !== null ? { onMetrics: metrics.mergeThread } : {}),
       });
     }
   } catch (error) {
@@ -166,6 +180,10 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
     watchdog: createWatchdog(100, (message) => logger.warn(message)),
     ...(hooks.onExchange ? { onExchange: hooks.onExchange } : {}),
     ...(retireAfter === Infinity ? {} : { onResponse: countServed }),
+    ...(metrics !== null ? { meter: metrics.meter } : {}),
+    ...(options.healthzPath !== null || options.readyzPath !== null
+      ? { probes: { healthz: options.healthzPath, readyz: options.readyzPath } }
+      : {}),
   });
   const serverOptions = {
     keepAliveTimeout: options.keepAlive * 1000,
@@ -207,6 +225,22 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
     process.exit(BOOT_FAILED_EXIT);
   }
 
+  let metricsReports: NodeJS.Timeout | undefined;
+  if (metrics !== null) {
+    const meter = metrics;
+    meter.watch({ pool, sockets: upgrades, rooms: app.broadcasting?.rooms ?? null });
+    const report = (id: number | null): void =>
+      send({ type: "metrics", id, families: meter.collect() });
+    // A scrape first gathers what the pool threads recorded of the app's own metrics.
+    reportMetrics = (id) => {
+      if (id === null || pool === null) report(id);
+      else void pool.gatherMetrics(THREADS_WAIT_MS).then(() => report(id));
+    };
+    // Reported each second as well as on each scrape: a worker killed outright loses at most
+    // the last second of its counts.
+    metricsReports = setInterval(() => reportMetrics(null), METRICS_EVERY_MS);
+  }
+
   const heartbeatMs = Math.max(200, Math.min(2000, (options.timeout * 1000) / 4 || 2000));
   const heartbeat = setInterval(() => send({ type: "heartbeat" }), heartbeatMs);
   send({ type: "heartbeat" });
@@ -229,6 +263,9 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
     const finish = (): void => {
       const closing = [pool?.close(0), broadcasts?.close()];
       void Promise.all(closing).then(() => {
+        // The last report goes before the channel closes: a drained worker loses no count.
+        clearInterval(metricsReports);
+        reportMetrics(null);
         // The primary may have handed this worker a connection just before it stopped
         // accepting; exiting before answering that hand-off would strand the connection in
         // the primary. cluster's disconnect finishes the exchange first, then exit follows.

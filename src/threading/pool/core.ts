@@ -79,6 +79,20 @@ export interface PoolCoreOptions<J extends PoolJob> {
 
 const SILENT: PoolLogger = { info() {}, warn() {}, error() {} };
 
+/** Why a thread was replaced. */
+export type RestartCause =
+  "timeout" | "died" | "out_of_heap" | "stopped" | "unreachable" | "max_requests";
+
+/** What befell a pool so far, as plain counts that the server's metrics read when collected. */
+export interface PoolCounts {
+  /** Jobs refused at once because the queue was full. */
+  rejected: number;
+  /** Jobs stopped past their deadline (their thread replaced). */
+  timeouts: number;
+  /** Threads replaced, by cause. */
+  restarts: Record<RestartCause, number>;
+}
+
 /**
  * Threads, scheduling and deadlines of a pool; a host gives it jobs and says when each is done.
  *
@@ -93,6 +107,11 @@ export class PoolCore<J extends PoolJob> {
   readonly deadlines = new Deadlines();
   readonly logger: PoolLogger;
   closing = false;
+  readonly counts: PoolCounts = {
+    rejected: 0,
+    timeouts: 0,
+    restarts: { timeout: 0, died: 0, out_of_heap: 0, stopped: 0, unreachable: 0, max_requests: 0 },
+  };
   private readonly ids = new JobIds();
   private readonly backoff = new Backoff();
   private booting = 0;
@@ -149,6 +168,7 @@ export class PoolCore<J extends PoolJob> {
     }
     const placed = this.scheduler.submit(job, performance.now());
     if (placed === "full") {
+      this.counts.rejected += 1;
       job.fail({ kind: "full", threads: this.threads.size, waiting: this.scheduler.waiting() });
     } else if (placed === "queued" && this.options.lazy) this.grow();
     else if (placed !== "started" && placed !== "closed" && this.initial < this.options.size) {
@@ -169,6 +189,7 @@ export class PoolCore<J extends PoolJob> {
       this.logger.info(
         `thread ${thread.id} served ${lane.served} requests (--max-requests); replacing it`,
       );
+      this.counts.restarts.max_requests += 1;
       void this.stop(thread);
       void this.replace();
     }
@@ -197,6 +218,9 @@ export class PoolCore<J extends PoolJob> {
 
   /** Stops `thread` (failing its job with `failure`) and starts another in its place. */
   replaceThread(thread: PoolThread<J>, failure: Failure): void {
+    const cause =
+      failure.kind === "timeout" || failure.kind === "unreachable" ? failure.kind : "stopped";
+    if (!thread.stopping && !this.closing) this.counts.restarts[cause] += 1;
     void this.stop(thread, failure);
     void this.replace();
   }
@@ -234,6 +258,7 @@ export class PoolCore<J extends PoolJob> {
     if (thread.lane.running !== job) return;
     const ms = this.options.timeoutMs ?? 0;
     const seconds = ms / 1000;
+    this.counts.timeouts += 1;
     this.logger.error(
       `${job.name} ran past the ${seconds} second${seconds === 1 ? "" : "s"} timeout (--timeout); its thread ${thread.id} was stopped and is being replaced`,
     );
@@ -374,8 +399,10 @@ export class PoolCore<J extends PoolJob> {
     if (this.closing) for (const job of taken) this.fail(job, { kind: "closing" });
     else this.scheduler.requeue([...resend, ...taken]);
     this.scheduler.pump(performance.now());
-    if (thread.ready && !this.closing) void this.replace();
-    else this.starve();
+    if (thread.ready && !this.closing) {
+      this.counts.restarts[outOfHeap ? "out_of_heap" : "died"] += 1;
+      void this.replace();
+    } else this.starve();
   }
 
   /** A lazy or growing pool none of whose threads could start fails what waits, not hold it. */

@@ -114,6 +114,8 @@ export class Scheduler<T, J extends Job> {
   private closed = false;
   /** Jobs taken back from a thread they were sent ahead to. */
   takenBack = 0;
+  /** Jobs sent ahead to a busy thread. */
+  sentAhead = 0;
 
   constructor(
     private readonly courier: Courier<T, J>,
@@ -309,6 +311,7 @@ export class Scheduler<T, J extends Job> {
     }
     if (fewest === null || !this.courier.sendAhead(fewest.thread, job)) return false;
     fewest.ahead.push(job);
+    this.sentAhead += 1;
     return true;
   }
 

@@ -91,6 +91,9 @@ describe("ThreadPool", () => {
     assert.equal(next.status, 200);
     const after = (JSON.parse(text(next)) as { threadId: number }).threadId;
     assert.notEqual(after, before, "the stuck thread was replaced");
+    const { counts } = threads.stats();
+    assert.equal(counts.timeouts, 1);
+    assert.equal(counts.restarts.timeout, 1);
   });
 
   it("runs every request of a burst exactly once, in order, on a single thread", async () => {
@@ -252,6 +255,7 @@ describe("ThreadPool", () => {
     assert.equal(refused.status, 503);
     assert.equal(header(refused, "retry-after"), "1");
     assert.equal(threads.stats().queued, 1, "the refused request did not queue");
+    assert.equal(threads.stats().counts.rejected, 1);
     assert.equal((await running).status, 200);
     assert.equal((await queued).status, 200);
   });
@@ -279,6 +283,7 @@ describe("ThreadPool", () => {
     assert.notEqual(ids[1], ids[2]);
     assert.equal(ids[2], ids[3]);
     assert.ok(logs.some((log) => log.message.includes("--max-requests")));
+    assert.equal(threads.stats().counts.restarts.max_requests, 2, "each thread served its 2");
   });
 
   it("fails to start with the module's own error when the app cannot be imported", async () => {

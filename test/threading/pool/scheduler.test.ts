@@ -177,6 +177,7 @@ describe("Scheduler", () => {
     assert.equal(b.running, waiting);
     assert.deepEqual(a.lane.ahead, []);
     assert.equal(scheduler.takenBack, 1);
+    assert.equal(scheduler.sentAhead, 1);
     at(500);
     a.complete();
     assert.equal(a.running, null, "A never started the job taken back");
@@ -204,6 +205,7 @@ describe("Scheduler", () => {
     assert.deepEqual(a.lane.ahead, []);
     assert.deepEqual(b.lane.ahead, [j6, j3, j5]);
     assert.equal(scheduler.takenBack, 2);
+    assert.equal(scheduler.sentAhead, 6, "four at first, then two again to B");
     assert.deepEqual(a.ran, [j1], "A never starts them");
   });
 
