@@ -25,6 +25,7 @@ import {
 } from "../../framework/internal.ts";
 import { hostError, useTargetAuthority } from "./host.ts";
 import { internalServerError } from "./plain-response.ts";
+import { epochMs, type RequestSpan, type RequestTracing } from "./tracing.ts";
 
 function headersOf(request: IncomingMessage): Record<string, string> {
   const headers = request.headers as Record<string, string | string[] | undefined>;
@@ -182,9 +183,14 @@ function writeFailure(response: ServerResponse, logger: Pick<Logger, "error">): 
 export interface Dispatcher {
   /**
    * `client` closing before the response is complete aborts the request's `request.signal`;
-   * `rule` names the request's route.
+   * `rule` names the request's route; `span`, when the request is traced, is its server span.
    */
-  dispatch(record: RequestRecord, client?: ServerResponse, rule?: string): Promise<ResponseRecord>;
+  dispatch(
+    record: RequestRecord,
+    client?: ServerResponse,
+    rule?: string,
+    span?: RequestSpan,
+  ): Promise<ResponseRecord>;
 }
 
 /** gunicorn's request limits; a request over one is answered without reaching the app. */
@@ -232,6 +238,8 @@ export interface LoopOptions {
   isDraining?: () => boolean;
   /** Told how long each request held the event loop synchronously. */
   watchdog?: (record: RequestRecord, plan: RoutePlan, elapsedMs: number) => void;
+  /** Makes each request a server span (OpenTelemetry); `null` or absent: no tracing. */
+  tracing?: RequestTracing | null;
 }
 
 /**
@@ -315,6 +323,7 @@ export function createRequestListener(
   // Without a pool every request runs on the loop, so none is planned for a thread.
   const threaded = pool !== null && (options.threaded ?? false);
   const { limits, applyProxy, onExchange, onResponse, isDraining, watchdog } = options;
+  const tracing = options.tracing ?? null;
 
   const respond = (
     request: IncomingMessage,
@@ -322,10 +331,13 @@ export function createRequestListener(
     record: RequestRecord,
     result: ResponseRecord,
     startedAt: bigint,
+    span?: RequestSpan,
   ): void => {
     if (isDraining?.()) response.shouldKeepAlive = false;
     writeResponse(response, result, logger);
     onResponse?.();
+    // The span covers the whole response, a streamed body included, or ends as its client left.
+    if (span !== undefined) response.once("close", () => span.end(result.status));
     if (onExchange) {
       // Reported once the response is complete (or the client left), so durations are whole.
       response.once("close", () =>
@@ -348,43 +360,55 @@ export function createRequestListener(
     body: Uint8Array | null,
     tooLarge: boolean,
     startedAt: bigint,
+    arrivedMs: number,
     stream?: AsyncIterable<Uint8Array>,
   ): void => {
     // An unread body cannot be skipped on a kept-alive connection: close it after answering.
     if (tooLarge) response.shouldKeepAlive = false;
     const record = recordFromIncoming(request, body, tooLarge);
     applyProxy?.(record);
+    const span = tracing?.start(request, record, plan, arrivedMs);
+    const handle = (): ResponseRecord | Promise<ResponseRecord> =>
+      app.handle(record, plan, response, stream);
     let result: ResponseRecord | Promise<ResponseRecord>;
     try {
       if (pool !== null && plan.placement === "thread") {
-        result = pool.dispatch(record, response, plan.rule ?? undefined);
+        result = pool.dispatch(record, response, plan.rule ?? undefined, span);
       } else if (watchdog !== undefined) {
         const started = performance.now();
-        result = app.handle(record, plan, response, stream);
+        result = span === undefined ? handle() : span.run(handle);
         watchdog(record, plan, performance.now() - started);
       } else {
-        result = app.handle(record, plan, response, stream);
+        result = span === undefined ? handle() : span.run(handle);
       }
     } catch (error) {
       logger.error("The app failed to handle a request", error);
-      writeFailure(response, logger);
+      fail(response, error, span);
       return;
     }
     if (result instanceof Promise) {
       result.then(
         (out) => {
           if (stream !== undefined) closeIfUnread(request, response);
-          respond(request, response, record, out, startedAt);
+          respond(request, response, record, out, startedAt, span);
         },
         (error: unknown) => {
           logger.error("The app failed to handle a request", error);
-          writeFailure(response, logger);
+          fail(response, error, span);
         },
       );
     } else {
       if (stream !== undefined) closeIfUnread(request, response);
-      respond(request, response, record, result, startedAt);
+      respond(request, response, record, result, startedAt, span);
     }
+  };
+
+  const fail = (response: ServerResponse, error: unknown, span?: RequestSpan): void => {
+    if (span !== undefined) {
+      span.recordException(error);
+      span.end(500);
+    }
+    writeFailure(response, logger);
   };
 
   // `expectsContinue`: the server's `checkContinue` event passed the request, so the client waits
@@ -392,6 +416,7 @@ export function createRequestListener(
   return (request: IncomingMessage, response: ServerResponse, expectsContinue = false): void => {
     // Only the access log needs the time; a BigInt per request is not free.
     const startedAt = onExchange === undefined ? 0n : process.hrtime.bigint();
+    const arrivedMs = tracing === null ? 0 : epochMs();
     const refused = refusalOf(request, limits);
     if (refused !== null) {
       response.shouldKeepAlive = false;
@@ -409,7 +434,7 @@ export function createRequestListener(
     }
     // Most requests have no body: they go straight on, with no closure to wait for one.
     if (hasNoBody(request)) {
-      handleRecord(request, response, plan, null, false, startedAt);
+      handleRecord(request, response, plan, null, false, startedAt, arrivedMs);
       return;
     }
     const { read, limit } = plan.body;
@@ -417,16 +442,25 @@ export function createRequestListener(
       // Routing answers without a view (404, 405, …): not a byte of the body is read, and the
       // connection closes after the answer, since the unread rest cannot be skipped.
       response.shouldKeepAlive = false;
-      handleRecord(request, response, plan, null, false, startedAt);
+      handleRecord(request, response, plan, null, false, startedAt, arrivedMs);
     } else if (declaresMoreThan(request.headers["content-length"], limit)) {
-      handleRecord(request, response, plan, null, true, startedAt);
+      handleRecord(request, response, plan, null, true, startedAt, arrivedMs);
     } else {
       if (expectsContinue) response.writeContinue();
       if (read === "stream") {
-        handleRecord(request, response, plan, null, false, startedAt, bodyStream(request, limit));
+        handleRecord(
+          request,
+          response,
+          plan,
+          null,
+          false,
+          startedAt,
+          arrivedMs,
+          bodyStream(request, limit),
+        );
       } else {
         readBody(request, limit, (body) =>
-          handleRecord(request, response, plan, body.body, body.tooLarge, startedAt),
+          handleRecord(request, response, plan, body.body, body.tooLarge, startedAt, arrivedMs),
         );
       }
     }
