@@ -367,19 +367,23 @@ export function createRequestListener(
     if (tooLarge) response.shouldKeepAlive = false;
     const record = recordFromIncoming(request, body, tooLarge);
     applyProxy?.(record);
-    const span = tracing?.start(request, record, plan, arrivedMs);
-    const handle = (): ResponseRecord | Promise<ResponseRecord> =>
-      app.handle(record, plan, response, stream);
+    const span = tracing === null ? undefined : tracing.start(request, record, plan, arrivedMs);
     let result: ResponseRecord | Promise<ResponseRecord>;
     try {
       if (pool !== null && plan.placement === "thread") {
         result = pool.dispatch(record, response, plan.rule ?? undefined, span);
       } else if (watchdog !== undefined) {
         const started = performance.now();
-        result = span === undefined ? handle() : span.run(handle);
+        result =
+          span === undefined
+            ? app.handle(record, plan, response, stream)
+            : span.run(() => app.handle(record, plan, response, stream));
         watchdog(record, plan, performance.now() - started);
       } else {
-        result = span === undefined ? handle() : span.run(handle);
+        result =
+          span === undefined
+            ? app.handle(record, plan, response, stream)
+            : span.run(() => app.handle(record, plan, response, stream));
       }
     } catch (error) {
       logger.error("The app failed to handle a request", error);
