@@ -66,6 +66,19 @@ describe("tracing a served app", () => {
     assert.equal(offloaded.parentSpanId, request.spanId);
   });
 
+  it("makes the spans a streamed body starts on a thread children of the request span", async () => {
+    const server = await serve();
+    const from = server.lines.length;
+    const reply = await fetchReply(`${server.url}/stream`);
+    assert.equal(reply.text, "ab");
+    const request = await printedSpan(server, "GET /stream", from);
+    for (const name of ["chunk a", "chunk b"]) {
+      const chunk = await printedSpan(server, name, from);
+      assert.equal(chunk.traceId, request.traceId, name);
+      assert.equal(chunk.parentSpanId, request.spanId, name);
+    }
+  });
+
   it("records on the request span the exception a thread handler raised", async () => {
     const server = await serve();
     const from = server.lines.length;

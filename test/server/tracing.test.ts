@@ -50,6 +50,13 @@ const TRACEPARENT = `00-${PARENT_TRACE}-${PARENT_SPAN}-01`;
 const app = newApp();
 app.logger = { error: () => {}, warn: () => {}, info: () => {} };
 app.get("/user/<int:id>", (req) => ({ id: req.params.id }));
+app.get("/stream", async function* () {
+  await Promise.resolve();
+  yield trace.getTracer("test").startActiveSpan("chunk", (span) => {
+    span.end();
+    return "streamed";
+  });
+});
 app.route("/cache", { methods: ["PURGE"] }, () => "purged");
 app.get("/fails", () => {
   throw new Error("the view failed");
@@ -210,6 +217,14 @@ describe("request tracing", () => {
     const context: SpanContext = server.spanContext();
     assert.equal(child.spanContext().traceId, PARENT_TRACE);
     assert.equal(child.parentSpanContext?.spanId, context.spanId);
+  });
+
+  it("makes the request span the parent of spans a streamed body starts", async () => {
+    const chunk = nextSpan("chunk");
+    const ended = nextSpan("GET /stream");
+    assert.equal((await get(`${trusting.url}/stream`)).text, "streamed");
+    const [child, server] = await Promise.all([chunk, ended]);
+    assert.equal(child.parentSpanContext?.spanId, server.spanContext().spanId);
   });
 
   it("names an unknown method _OTHER, keeping the original", async () => {

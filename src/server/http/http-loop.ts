@@ -334,10 +334,14 @@ export function createRequestListener(
     span?: RequestSpan,
   ): void => {
     if (isDraining?.()) response.shouldKeepAlive = false;
-    writeResponse(response, result, logger);
+    if (span === undefined) writeResponse(response, result, logger);
+    else {
+      // A streamed body is produced as it is written: under the span, like the view.
+      span.run(() => writeResponse(response, result, logger));
+      // The span covers the whole response, or ends as its client left.
+      response.once("close", () => span.end(result.status));
+    }
     onResponse?.();
-    // The span covers the whole response, a streamed body included, or ends as its client left.
-    if (span !== undefined) response.once("close", () => span.end(result.status));
     if (onExchange) {
       // Reported once the response is complete (or the client left), so durations are whole.
       response.once("close", () =>

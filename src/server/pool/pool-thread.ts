@@ -195,6 +195,10 @@ async function runCall(id: number, call: ThreadCall): Promise<void> {
   sendOutcome((sent) => post({ type: "outcome", id, outcome: sent }), outcome);
 }
 
+/**
+ * Serves a request; a traced one with its span as the active context throughout, a streamed
+ * body included, so that spans the app starts are children of the request's.
+ */
 async function serve(
   app: ServableApp,
   id: number,
@@ -202,17 +206,25 @@ async function serve(
   plan: RoutePlan | undefined,
   trace: SpanContextData | undefined,
 ): Promise<void> {
+  if (trace === undefined) {
+    raised = null;
+    return answer(app, id, record, plan);
+  }
+  raised = {};
+  // Imported once, by the first traced request; the app registered its provider already.
+  await loadTracingApi();
+  return withSpanContext(trace, () => answer(app, id, record, plan));
+}
+
+async function answer(
+  app: ServableApp,
+  id: number,
+  record: RequestRecord,
+  plan: RoutePlan | undefined,
+): Promise<void> {
   let result;
   try {
-    if (trace === undefined) {
-      raised = null;
-      result = await app.handle(record, plan, clients.get(id));
-    } else {
-      raised = {};
-      // Imported once, by the first traced request; the app registered its provider already.
-      await loadTracingApi();
-      result = await withSpanContext(trace, () => app.handle(record, plan, clients.get(id)));
-    }
+    result = await app.handle(record, plan, clients.get(id));
   } catch (error) {
     hold(withException(failure(id, error)));
     return;
