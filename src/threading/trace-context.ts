@@ -91,7 +91,8 @@ let loading: Promise<TracingApi | null> | null = null;
 
 /**
  * Imports `@opentelemetry/api` once for this thread; `null` when it is not installed, in which
- * case Carafe runs without tracing.
+ * case Carafe runs without tracing. `importApi` stands in for the import (tests); only the first
+ * call's is used, until `resetTracingApi`.
  */
 export function loadTracingApi(
   importApi: () => Promise<unknown> = () => import("@opentelemetry/api"),
