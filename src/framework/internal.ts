@@ -13,6 +13,7 @@ export {
   type Runner,
 } from "./app/runner.ts";
 export { consoleLogger, withConsoleFallback } from "./app/logging.ts";
+export { onRequestException } from "./app/exception-reports.ts";
 export type { AppCommands, Broadcasting, SocketGate } from "./boundary/servable-app.ts";
 export type { CommandIO } from "./app/commands.ts";
 export {

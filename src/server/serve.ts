@@ -9,6 +9,7 @@ import { AccessLogger, ErrorLogger, type AccessEntry, type LogLevel } from "./ht
 import type { Exchange } from "./http/http-loop.ts";
 import { AppLoadError, parseAppSpec, resolveAppModule } from "./loading/app-spec.ts";
 import { applyProxyHeaders, createProxyTrust } from "./http/proxy.ts";
+import { loadRequestTracing } from "./http/tracing.ts";
 import { BOOT_FAILED_EXIT, type ServeOptions } from "./supervisor/protocol.ts";
 
 const OPTIONS_ENV = "CARAFE_WORKER_OPTIONS";
@@ -66,6 +67,9 @@ export async function serve(options: ServeOptions, version: string): Promise<num
         ? { onExchange: (exchange: Exchange) => access.log(entryOf(exchange)) }
         : {}),
       applyProxy: (record) => applyProxyHeaders(record, trusted),
+      // A trusted proxy's traceparent is continued; --trust-traceparent continues anyone's.
+      loadTracing: () =>
+        loadRequestTracing(options.trustTraceparent ? () => true : trusted, version),
       reopenLogs: () => {
         access.reopen();
         log.reopen();

@@ -101,6 +101,8 @@ const SETTINGS = [
   { name: "forwardedAllowIps", flag: "--forwarded-allow-ips", env: "CARAFE_FORWARDED_ALLOW_IPS", fallbackEnv: "FORWARDED_ALLOW_IPS",
     kind: { type: "list", check: isTrustEntry, expected: "a comma list of addresses, CIDR networks or *" }, default: ["127.0.0.1", "::1"], metavar: "IPS",
     help: "Proxies whose X-Forwarded-* headers are trusted: addresses, networks or *, comma separated" },
+  { name: "trustTraceparent", flag: "--trust-traceparent", env: "CARAFE_TRUST_TRACEPARENT", kind: flag, default: false,
+    help: "Continue the trace (traceparent) of every caller, not only of --forwarded-allow-ips; for a server reachable only through a mesh" },
   { name: "accessLog", flag: "--access-log", env: "CARAFE_ACCESS_LOG", kind: path, default: null, metavar: "PATH",
     help: "Access log file; - for stdout; off when unset" },
   { name: "accessLogFormat", flag: "--access-log-format", env: "CARAFE_ACCESS_LOG_FORMAT", kind: { type: "string" }, default: DEFAULT_ACCESS_LOG_FORMAT, metavar: "FORMAT",

@@ -8,6 +8,7 @@
 import { ThreadTargetError, ThreadingError } from "./errors.ts";
 import * as errors from "./errors.ts";
 import { fromShared } from "./shared.ts";
+import { loadTracingApi, withSpanContext, type SpanContextData } from "./trace-context.ts";
 import { isTypeScript, registerTypeScript } from "./typescript.ts";
 
 /** Where the function comes from. */
@@ -17,6 +18,8 @@ export type Target = { module: string; name: string } | { source: string; name: 
 export interface ThreadCall {
   target: Target;
   args: unknown[];
+  /** The span active where the call was made: spans the call starts are its children. */
+  trace?: SpanContextData;
 }
 
 /** An error as it crosses a thread boundary. */
@@ -129,7 +132,10 @@ async function importTarget(target: { module: string; name: string }): Promise<A
 export async function executeCall(call: ThreadCall): Promise<CallOutcome> {
   try {
     const fn = await resolveTarget(call.target);
-    const value = await fn(...(fromShared(call.args) as never[]));
+    const args = fromShared(call.args) as never[];
+    // Only a call made under a span carries one; the api is imported for the first such call.
+    if (call.trace !== undefined) await loadTracingApi();
+    const value = await withSpanContext(call.trace, () => fn(...args));
     return { ok: true, value };
   } catch (error) {
     return { ok: false, error: errorInfo(explain(error, call.target)) };

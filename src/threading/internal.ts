@@ -3,7 +3,14 @@
 // request pool is built on). Not a package export; only src/server imports it.
 
 export * from "./index.ts";
-export { executeCall, sendOutcome, type CallOutcome, type ThreadCall } from "./calls.ts";
+export {
+  errorInfo,
+  executeCall,
+  sendOutcome,
+  type CallOutcome,
+  type ErrorInfo,
+  type ThreadCall,
+} from "./calls.ts";
 export * from "./boot.ts";
 export { entryUrl, spawnThread } from "./spawn.ts";
 export { callsOn, useExecutor, useHeapBound, type CallExecutor } from "./to-thread.ts";
@@ -19,3 +26,16 @@ export {
 export { PoolJob, type Failure } from "./pool/job.ts";
 export type { CallMessage, CoreThreadMessage, PoolThreadData } from "./pool/messages.ts";
 export type { PoolThread } from "./pool/threads.ts";
+export {
+  activeSpanContext,
+  loadTracingApi,
+  spanContextData,
+  tracingApi,
+  withSpanContext,
+  type ApiSpan,
+  type ApiTracer,
+  type AttributeValue,
+  type SpanContextData,
+  type TraceContext,
+  type TracingApi,
+} from "./trace-context.ts";

@@ -6,10 +6,11 @@
 
 import { performance } from "node:perf_hooks";
 import type { Worker } from "node:worker_threads";
-import { describeTarget, settleOutcome, type CallOutcome } from "./calls.ts";
+import { describeTarget, settleOutcome, type CallOutcome, type ThreadCall } from "./calls.ts";
 import { ThreadDiedError, ThreadStateError, ThreadingTimeoutError } from "./errors.ts";
 import { NAMED_KEY, namedSharedValues } from "./shared.ts";
 import { entryUrl, spawnThread } from "./spawn.ts";
+import { activeSpanContext } from "./trace-context.ts";
 import type { ThreadStart } from "./thread-main.ts";
 import { deadlineOf, type Timeout } from "./wait.ts";
 
@@ -62,13 +63,14 @@ export class Thread<A extends unknown[] = unknown[], R = unknown> {
     if (this.#worker !== null) {
       throw new ThreadStateError(`${this.name} was already started; a Thread runs once`);
     }
-    const start: ThreadStart = {
-      mode: "thread",
-      call: {
-        target: describeTarget(this.#options.target as (...args: never[]) => unknown),
-        args: [...(this.#options.args ?? [])],
-      },
+    const call: ThreadCall = {
+      target: describeTarget(this.#options.target as (...args: never[]) => unknown),
+      args: [...(this.#options.args ?? [])],
     };
+    // Started under a span, the thread's own spans are its children.
+    const trace = activeSpanContext();
+    if (trace !== undefined) call.trace = trace;
+    const start: ThreadStart = { mode: "thread", call };
     const worker = spawnThread(
       entryUrl("thread-main"),
       { ...start, [NAMED_KEY]: namedSharedValues() },

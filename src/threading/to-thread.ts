@@ -12,6 +12,7 @@ import { defaultThreadHeapMb } from "./heap-bound.ts";
 import { CallJob } from "./pool/call-job.ts";
 import { PoolCore } from "./pool/core.ts";
 import { entryUrl } from "./spawn.ts";
+import { activeSpanContext } from "./trace-context.ts";
 import type { ThreadStart } from "./thread-main.ts";
 
 /** Options of one `toThread` call, given as its last argument. */
@@ -125,6 +126,9 @@ export async function toThread<A extends unknown[], R>(
   const options = isOptions(last) ? last : {};
   const args = isOptions(last) ? rest.slice(0, -1) : rest;
   const call: ThreadCall = { target: describeTarget(fn as (...args: never[]) => unknown), args };
+  // Under a span (a traced request), the call's own spans become its children on the thread.
+  const trace = activeSpanContext();
+  if (trace !== undefined) call.trace = trace;
   const { signal, transfer = [] } = options;
   signal?.throwIfAborted();
   const pool = executor ?? (defaultPool ??= ownPool()).executor;

@@ -62,6 +62,7 @@ describe("resolveSettings", () => {
       limitRequestFields: 100,
       limitRequestFieldSize: 8190,
       forwardedAllowIps: ["127.0.0.1", "::1"],
+      trustTraceparent: false,
       accessLog: null,
       accessLogFormat: DEFAULT_ACCESS_LOG_FORMAT,
       errorLog: "-",

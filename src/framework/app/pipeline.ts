@@ -12,6 +12,7 @@ import {
   type ContextApp,
 } from "../context/context.ts";
 import { drive, type Pipeline } from "./drive.ts";
+import { reportRequestException } from "./exception-reports.ts";
 import {
   BadRequest,
   CarafeError,
@@ -346,6 +347,7 @@ export class RequestPipeline {
     const request = context.request;
     const logger = this.#app.logger;
     logger.error(`Exception on ${request.path} [${request.method}]`, error);
+    reportRequestException(error);
     const serverError = new InternalServerError(undefined, { cause: error });
     let value: unknown = serverError;
     const handler = findErrorHandler(this.#scopesOf(request), serverError);

@@ -18,6 +18,8 @@ import { parseAppSpec, resolveAppModule } from "../loading/app-spec.ts";
 import { ThreadPool, useHeapBound } from "../pool/index.ts";
 import { isReloaderChild, runWithReloader } from "./reloader.ts";
 import { createWatchdog } from "../http/watchdog.ts";
+import { createProxyTrust } from "../http/proxy.ts";
+import { loadRequestTracing } from "../http/tracing.ts";
 import { describeThreads } from "../../threading/internal.ts";
 import { ServerError } from "../errors.ts";
 
@@ -80,7 +82,10 @@ export async function startDevServer(
     });
   }
   const watchdogMs = options.watchdogMs ?? 100;
+  // Traced when the app set up OpenTelemetry; a traceparent is continued from this machine only.
+  const tracing = await loadRequestTracing(createProxyTrust(["127.0.0.1", "::1"]));
   const listener = createRequestListener(app, logger, {
+    tracing,
     pool,
     threaded: options.threaded === true,
     // The same 414/431 limits as `carafe serve`'s defaults, so what works here works there.

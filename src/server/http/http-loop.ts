@@ -26,6 +26,7 @@ import {
 import { hostError, useTargetAuthority } from "./host.ts";
 import { internalServerError } from "./plain-response.ts";
 import type { RequestMeter } from "../metrics/request-meter.ts";
+import { epochMs, type RequestSpan, type RequestTracing } from "./tracing.ts";
 
 function headersOf(request: IncomingMessage): Record<string, string> {
   const headers = request.headers as Record<string, string | string[] | undefined>;
@@ -183,9 +184,14 @@ function writeFailure(response: ServerResponse, logger: Pick<Logger, "error">): 
 export interface Dispatcher {
   /**
    * `client` closing before the response is complete aborts the request's `request.signal`;
-   * `rule` names the request's route.
+   * `rule` names the request's route; `span`, when the request is traced, is its server span.
    */
-  dispatch(record: RequestRecord, client?: ServerResponse, rule?: string): Promise<ResponseRecord>;
+  dispatch(
+    record: RequestRecord,
+    client?: ServerResponse,
+    rule?: string,
+    span?: RequestSpan,
+  ): Promise<ResponseRecord>;
 }
 
 /** gunicorn's request limits; a request over one is answered without reaching the app. */
@@ -233,6 +239,8 @@ export interface LoopOptions {
   isDraining?: () => boolean;
   /** Told how long each request held the event loop synchronously. */
   watchdog?: (record: RequestRecord, plan: RoutePlan, elapsedMs: number) => void;
+  /** Makes each request a server span (OpenTelemetry); `null` or absent: no tracing. */
+  tracing?: RequestTracing | null;
   /** Counts each request for the metrics (`--metrics-bind`). */
   meter?: RequestMeter;
   /** Paths answered before the app sees anything: liveness and readiness probes. */
@@ -357,6 +365,7 @@ export function createRequestListener(
   const threaded = pool !== null && (options.threaded ?? false);
   const { limits, applyProxy, onExchange, onResponse, isDraining, watchdog, meter, probes } =
     options;
+  const tracing = options.tracing ?? null;
 
   /** Counts a request's end for the metrics; `began` is from `performance.now()`. */
   const metered = (
@@ -377,13 +386,20 @@ export function createRequestListener(
     );
   };
 
+  /** Answers 500 for a request the app failed; `span`, its span, records why. */
   const fail = (
     response: ServerResponse,
+    request: IncomingMessage,
     record: RequestRecord | null,
     rule: string | null,
     began: number,
-    request: IncomingMessage,
+    error: unknown,
+    span?: RequestSpan,
   ): void => {
+    if (span !== undefined) {
+      span.recordException(error);
+      span.end(500);
+    }
     writeFailure(response, logger);
     if (meter !== undefined) {
       metered(record ?? recordFromIncoming(request, null, false), rule, 500, began, null);
@@ -398,9 +414,16 @@ export function createRequestListener(
     startedAt: bigint,
     rule: string | null = null,
     began = 0,
+    span?: RequestSpan,
   ): void => {
     if (isDraining?.()) response.shouldKeepAlive = false;
-    writeResponse(response, result, logger);
+    if (span === undefined) writeResponse(response, result, logger);
+    else {
+      // A streamed body is produced as it is written: under the span, like the view.
+      span.run(() => writeResponse(response, result, logger));
+      // The span covers the whole response, or ends as its client left.
+      response.once("close", () => span.end(result.status));
+    }
     onResponse?.();
     if (meter !== undefined) {
       const bytes = request.method === "HEAD" ? 0 : bodyBytes(result.body);
@@ -429,6 +452,7 @@ export function createRequestListener(
     tooLarge: boolean,
     startedAt: bigint,
     began: number,
+    arrivedMs: number,
     stream?: AsyncIterable<Uint8Array>,
   ): void => {
     // An unread body cannot be skipped on a kept-alive connection: close it after answering.
@@ -436,36 +460,43 @@ export function createRequestListener(
     const record = recordFromIncoming(request, body, tooLarge);
     const rule = plan.rule ?? null;
     applyProxy?.(record);
+    const span = tracing === null ? undefined : tracing.start(request, record, plan, arrivedMs);
     let result: ResponseRecord | Promise<ResponseRecord>;
     try {
       if (pool !== null && plan.placement === "thread") {
-        result = pool.dispatch(record, response, plan.rule ?? undefined);
+        result = pool.dispatch(record, response, plan.rule ?? undefined, span);
       } else if (watchdog !== undefined) {
         const started = performance.now();
-        result = app.handle(record, plan, response, stream);
+        result =
+          span === undefined
+            ? app.handle(record, plan, response, stream)
+            : span.run(() => app.handle(record, plan, response, stream));
         watchdog(record, plan, performance.now() - started);
       } else {
-        result = app.handle(record, plan, response, stream);
+        result =
+          span === undefined
+            ? app.handle(record, plan, response, stream)
+            : span.run(() => app.handle(record, plan, response, stream));
       }
     } catch (error) {
       logger.error("The app failed to handle a request", error);
-      fail(response, record, rule, began, request);
+      fail(response, request, record, rule, began, error, span);
       return;
     }
     if (result instanceof Promise) {
       result.then(
         (out) => {
           if (stream !== undefined) closeIfUnread(request, response);
-          respond(request, response, record, out, startedAt, rule, began);
+          respond(request, response, record, out, startedAt, rule, began, span);
         },
         (error: unknown) => {
           logger.error("The app failed to handle a request", error);
-          fail(response, record, rule, began, request);
+          fail(response, request, record, rule, began, error, span);
         },
       );
     } else {
       if (stream !== undefined) closeIfUnread(request, response);
-      respond(request, response, record, result, startedAt, rule, began);
+      respond(request, response, record, result, startedAt, rule, began, span);
     }
   };
 
@@ -486,6 +517,7 @@ export function createRequestListener(
       meter.begin();
       began = performance.now();
     }
+    const arrivedMs = tracing === null ? 0 : epochMs();
     const refused = refusalOf(request, limits);
     if (refused !== null) {
       response.shouldKeepAlive = false;
@@ -499,12 +531,12 @@ export function createRequestListener(
     } catch (error) {
       logger.error("The app failed to plan a request", error);
       response.shouldKeepAlive = false;
-      fail(response, null, null, began, request);
+      fail(response, request, null, null, began, error);
       return;
     }
     // Most requests have no body: they go straight on, with no closure to wait for one.
     if (hasNoBody(request)) {
-      handleRecord(request, response, plan, null, false, startedAt, began);
+      handleRecord(request, response, plan, null, false, startedAt, began, arrivedMs);
       return;
     }
     const { read, limit } = plan.body;
@@ -512,17 +544,26 @@ export function createRequestListener(
       // Routing answers without a view (404, 405, …): not a byte of the body is read, and the
       // connection closes after the answer, since the unread rest cannot be skipped.
       response.shouldKeepAlive = false;
-      handleRecord(request, response, plan, null, false, startedAt, began);
+      handleRecord(request, response, plan, null, false, startedAt, began, arrivedMs);
     } else if (declaresMoreThan(request.headers["content-length"], limit)) {
-      handleRecord(request, response, plan, null, true, startedAt, began);
+      handleRecord(request, response, plan, null, true, startedAt, began, arrivedMs);
     } else {
       if (expectsContinue) response.writeContinue();
       if (read === "stream") {
         const stream = bodyStream(request, limit);
-        handleRecord(request, response, plan, null, false, startedAt, began, stream);
+        handleRecord(request, response, plan, null, false, startedAt, began, arrivedMs, stream);
       } else {
         readBody(request, limit, (body) =>
-          handleRecord(request, response, plan, body.body, body.tooLarge, startedAt, began),
+          handleRecord(
+            request,
+            response,
+            plan,
+            body.body,
+            body.tooLarge,
+            startedAt,
+            began,
+            arrivedMs,
+          ),
         );
       }
     }

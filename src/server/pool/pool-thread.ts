@@ -31,11 +31,16 @@ import type {
 import {
   claimToStart,
   claimsOf,
+  errorInfo,
   executeCall,
+  loadTracingApi,
   sendOutcome,
+  withSpanContext,
+  type ErrorInfo,
+  type SpanContextData,
   type ThreadCall,
 } from "../../threading/internal.ts";
-import { consoleLogger, metricStore } from "../../framework/internal.ts";
+import { consoleLogger, metricStore, onRequestException } from "../../framework/internal.ts";
 import { internalServerError } from "../http/plain-response.ts";
 import { NotInPoolThreadError } from "./errors.ts";
 import { loadApp } from "../loading/load-app.ts";
@@ -130,9 +135,29 @@ class LoopClient implements ClientConnection {
 /** The clients of the requests this thread holds, from their arrival until they are answered. */
 const clients = new Map<number, LoopClient>();
 
+/**
+ * What the traced request running now raised to be answered 500: its span is on the loop, so
+ * the exception goes back with the answer to be recorded there. `null` while the request
+ * running is not traced.
+ */
+let raised: { error?: ErrorInfo } | null = null;
+
+onRequestException((error) => {
+  if (raised !== null) raised.error = errorInfo(error);
+});
+
 function failure(id: number, error: unknown): ThreadMessage & { type: "response" } {
   consoleLogger.error("a request failed on a pool thread", error);
+  if (raised !== null) raised.error = errorInfo(error);
   return { type: "response", id, response: internalServerError() };
+}
+
+/** `message` with the exception the traced request raised, if it raised one. */
+function withException(
+  message: ThreadMessage & { type: "response" },
+): ThreadMessage & { type: "response" } {
+  if (raised?.error !== undefined) message.exception = raised.error;
+  return message;
 }
 
 async function sendStream(id: number, stream: BodyStream): Promise<void> {
@@ -170,7 +195,28 @@ async function runCall(id: number, call: ThreadCall): Promise<void> {
   sendOutcome((sent) => post({ type: "outcome", id, outcome: sent }), outcome);
 }
 
+/**
+ * Serves a request; a traced one with its span as the active context throughout, a streamed
+ * body included, so that spans the app starts are children of the request's.
+ */
 async function serve(
+  app: ServableApp,
+  id: number,
+  record: RequestRecord,
+  plan: RoutePlan | undefined,
+  trace: SpanContextData | undefined,
+): Promise<void> {
+  if (trace === undefined) {
+    raised = null;
+    return answer(app, id, record, plan);
+  }
+  raised = {};
+  // Imported once, by the first traced request; the app registered its provider already.
+  await loadTracingApi();
+  return withSpanContext(trace, () => answer(app, id, record, plan));
+}
+
+async function answer(
   app: ServableApp,
   id: number,
   record: RequestRecord,
@@ -180,17 +226,17 @@ async function serve(
   try {
     result = await app.handle(record, plan, clients.get(id));
   } catch (error) {
-    hold(failure(id, error));
+    hold(withException(failure(id, error)));
     return;
   }
   const body = result.body;
   // Text cannot change once returned; bytes can (a buffer the app reuses): they leave now.
   if (body === null || typeof body === "string") {
-    hold({ type: "response", id, response: { ...result, body } });
+    hold(withException({ type: "response", id, response: { ...result, body } }));
     return;
   }
   if (body instanceof Uint8Array) {
-    post({ type: "response", id, response: { ...result, body } });
+    post(withException({ type: "response", id, response: { ...result, body } }));
     return;
   }
   post({ type: "head", id, status: result.status, headers: result.headers });
@@ -228,7 +274,8 @@ function startNext(app: ServableApp): void {
     // A call is never sent ahead: unless something waits behind it already, nothing need move.
     if (quick === false && (!call || waiting.length > 0)) hold({ type: "slow", id });
     if (quick !== true || began - heldSince >= HOLD_MS) sendHeld();
-    const work = next.type === "call" ? runCall(id, next.call) : serve(app, id, next.record, plan);
+    const work =
+      next.type === "call" ? runCall(id, next.call) : serve(app, id, next.record, plan, next.trace);
     void work.finally(() => {
       ran(rule, performance.now() - began);
       setRunning(null);

@@ -13,7 +13,7 @@ import {
   type RequestRecord,
   type ResponseRecord,
 } from "../../framework/internal.ts";
-import { PoolJob, type Failure } from "../../threading/internal.ts";
+import { PoolJob, type Failure, type SpanContextData } from "../../threading/internal.ts";
 import { ResponseCutError } from "./errors.ts";
 import type { IncomingStream } from "./incoming-stream.ts";
 
@@ -75,6 +75,14 @@ function streamFailure(failure: Failure): string {
   }
 }
 
+/** The server span of a traced request, as the pool sees it. */
+export interface RequestTrace {
+  /** Sent with the request: the thread makes it the active span context. */
+  readonly context: SpanContextData;
+  /** Records an exception the request raised on its thread. */
+  recordException(error: unknown): void;
+}
+
 /** One request waiting for, or running on, a pool thread. */
 export class RequestTask extends PoolJob {
   readonly mayWait = true;
@@ -90,6 +98,7 @@ export class RequestTask extends PoolJob {
     readonly record: RequestRecord,
     readonly rule: string | null,
     private readonly resolve: (response: ResponseRecord) => void,
+    readonly trace: RequestTrace | null = null,
   ) {
     super();
     this.name = `${record.method} ${record.url}`;

@@ -42,9 +42,9 @@ import {
 import { PoolSizeError, ResponseCutError } from "./errors.ts";
 import { IncomingStream } from "./incoming-stream.ts";
 import { Outbox } from "./outbox.ts";
-import { RequestTask } from "./request-task.ts";
+import { RequestTask, type RequestTrace } from "./request-task.ts";
 import { logStrayError } from "./stray-errors.ts";
-import { transferable, type ThreadMessage } from "./wire-protocol.ts";
+import { transferable, type LoopMessage, type ThreadMessage } from "./wire-protocol.ts";
 
 /** Options of `ThreadPool.start`. */
 export interface ThreadPoolOptions {
@@ -179,15 +179,16 @@ export class ThreadPool {
    * Runs `record` on the next idle thread; never rejects (503, 504 and 500 are responses). When
    * `client` closes before the response is complete, the request's `request.signal` aborts on
    * its thread. `rule`, the route's rule when the loop knows it, is how the pace of a route is
-   * learnt.
+   * learnt. `trace`, the request's server span, is the active span context on the thread.
    */
   dispatch(
     record: RequestRecord,
     client?: ClientConnection,
     rule?: string,
+    trace?: RequestTrace,
   ): Promise<ResponseRecord> {
     return new Promise((resolve) => {
-      const task = new RequestTask(record, rule ?? null, resolve);
+      const task = new RequestTask(record, rule ?? null, resolve, trace ?? null);
       const placed = this.core.submit(task);
       if (placed !== "full" && placed !== "closed" && client !== undefined) {
         client.once("close", () => {
@@ -269,15 +270,18 @@ export class ThreadPool {
       return job.post(thread.worker);
     }
     const { id, record } = job;
+    const message: LoopMessage & { type: "request" } = { type: "request", id, record };
+    if (job.trace !== null) message.trace = job.trace.context;
     if (ahead) {
       // Copied, not transferred: the body must stay here in case the request is taken back.
-      this.outbox.post(thread, { type: "request", id, record, slot: job.slot });
+      message.slot = job.slot;
+      this.outbox.post(thread, message);
     } else {
       // A task that was sent ahead and taken back may still have a copy of its record waiting in
       // another thread's outbox: transferring the body would detach what that copy is to clone.
       const transfer = job.slot === -1 ? transferable(record.body) : [];
       job.moved = transfer.length > 0;
-      this.outbox.post(thread, { type: "request", id, record }, transfer);
+      this.outbox.post(thread, message, transfer);
     }
     this.tellIfLeft(thread, job);
     // A request known slow leaves at once: its thread would idle until the batch goes.
@@ -312,6 +316,7 @@ export class ThreadPool {
     if (!(task instanceof RequestTask)) return;
     switch (message.type) {
       case "response":
+        if (message.exception !== undefined) task.trace?.recordException(message.exception);
         task.answer(message.response);
         this.core.finish(thread);
         return;

@@ -11,7 +11,13 @@ import type {
   RequestRecord,
   ResponseRecord,
 } from "../../framework/internal.ts";
-import type { CallMessage, CoreThreadMessage, PoolThreadData } from "../../threading/internal.ts";
+import type {
+  CallMessage,
+  CoreThreadMessage,
+  ErrorInfo,
+  PoolThreadData,
+  SpanContextData,
+} from "../../threading/internal.ts";
 
 /**
  * What a pool thread is started with (its `workerData`): its claim memory (who owns a request
@@ -33,9 +39,16 @@ export type LoopMessage =
   /**
    * Run the app on this request; answer with `response`, or `head` then `chunk`s and `end`.
    * `slot` when it was sent ahead, while another request runs: it waits its turn and is started
-   * only if the loop has not taken it back (its slot of `ThreadData.claim`).
+   * only if the loop has not taken it back (its slot of `ThreadData.claim`). `trace`: the
+   * request's server span, when it is traced; it is the active span while the request runs.
    */
-  | { type: "request"; id: number; record: RequestRecord; slot?: number }
+  | {
+      type: "request";
+      id: number;
+      record: RequestRecord;
+      slot?: number;
+      trace?: SpanContextData;
+    }
   /** Run a `toThread` call; answer with `outcome`. */
   | CallMessage
   /** A streamed chunk was written to the socket: the thread may send one more. */
@@ -49,7 +62,8 @@ export type LoopMessage =
 export type ThreadMessage =
   /** `ready` once the app module is imported, `boot-failed` if it is not; a call's `outcome`. */
   | CoreThreadMessage
-  | { type: "response"; id: number; response: CompleteResponse }
+  /** `exception`: what a traced request raised to be answered 500, for its span. */
+  | { type: "response"; id: number; response: CompleteResponse; exception?: ErrorInfo }
   /**
    * The thread starts this request, and its route is not known to be quick: what waits behind
    * it on the thread is better run by another.

@@ -26,6 +26,8 @@ export interface ServeOptions {
   limitRequestFields: number;
   limitRequestFieldSize: number;
   forwardedAllowIps: string[];
+  /** Continue every caller's `traceparent`, not only a trusted proxy's. */
+  trustTraceparent: boolean;
   accessLog: string | null;
   accessLogFormat: string;
   errorLog: string;

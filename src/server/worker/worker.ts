@@ -18,6 +18,7 @@ import { loadApp } from "../loading/load-app.ts";
 import { connectBroadcasts, type Broadcasts } from "./broadcast-relay.ts";
 import { createWatchdog } from "../http/watchdog.ts";
 import type { WorkerMetrics } from "../metrics/worker-metrics.ts";
+import type { RequestTracing } from "../http/tracing.ts";
 import type { BroadcastEnvelope, Logger } from "../../framework/internal.ts";
 import {
   BOOT_FAILED_EXIT,
@@ -35,6 +36,8 @@ export interface WorkerHooks {
   onExchange?: (exchange: Exchange) => void;
   applyProxy?: LoopOptions["applyProxy"];
   reopenLogs?: () => void;
+  /** Called once the app is imported (where it registers its tracer provider). */
+  loadTracing?: () => Promise<RequestTracing | null>;
 }
 
 /** How often (ms) a worker reports its metrics unasked (--metrics-bind). */
@@ -116,6 +119,7 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
   let app;
   let pool: ThreadPool | null = null;
   let metrics: WorkerMetrics | null = null;
+  let tracing: RequestTracing | null = null;
   try {
     if (options.metricsBind !== null) {
       // Only with --metrics-bind does a worker count anything for the metrics.
@@ -124,6 +128,7 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
     // toThread without --threads runs on its own pool, whose threads get the same heap bound.
     useHeapBound(options.threadMaxHeap);
     app = await loadApp(options.appSpec);
+    tracing = (await hooks.loadTracing?.()) ?? null;
     if (app.broadcasting !== undefined) {
       // The supervisor passes each broadcast to the other workers.
       const supervisor = {
@@ -178,6 +183,7 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
     ...(hooks.applyProxy ? { applyProxy: hooks.applyProxy } : {}),
     isDraining: () => draining,
     watchdog: createWatchdog(100, (message) => logger.warn(message)),
+    tracing,
     ...(hooks.onExchange ? { onExchange: hooks.onExchange } : {}),
     ...(retireAfter === Infinity ? {} : { onResponse: countServed }),
     ...(metrics !== null ? { meter: metrics.meter } : {}),

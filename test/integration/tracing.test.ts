@@ -1,0 +1,135 @@
+// OpenTelemetry in a served app: `carafe serve` makes each request a server span, continues a
+// trusted caller's traceparent, and hands the span's context to the pool thread that runs a
+// request or a toThread call, so spans started there are its children. Each thread of the app
+// prints the spans it ends (test/fixtures/tracing/telemetry.ts); the tests read those lines.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { fetchReply, serveInThisFile, type ServeProcess } from "./serve-process.ts";
+import type { PrintedSpan } from "../fixtures/tracing/telemetry.ts";
+
+const APP = "test/fixtures/tracing/app.ts";
+const startServe = serveInThisFile();
+
+const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
+const CALLER_SPAN = "00f067aa0ba902b7";
+const TRACEPARENT = `00-${TRACE_ID}-${CALLER_SPAN}-01`;
+
+function serve(args: string[] = [], env: Record<string, string> = {}): Promise<ServeProcess> {
+  return startServe([APP, "--bind", "127.0.0.1:0", "--threads", "2", ...args], {
+    env: { CARAFE_TEST_TRACING: "print", ...env },
+  });
+}
+
+/** The next span named `name` the server prints from line `from` on. */
+async function printedSpan(server: ServeProcess, name: string, from: number): Promise<PrintedSpan> {
+  const line = await server.waitFor(new RegExp(`^span \\{"name":${JSON.stringify(name)},`), from);
+  return JSON.parse(line.slice("span ".length)) as PrintedSpan;
+}
+
+describe("tracing a served app", () => {
+  it("continues a trusted caller's trace into a thread handler's own span", async () => {
+    const server = await serve();
+    const from = server.lines.length;
+    const reply = await fetchReply(`${server.url}/work?n=1`, {
+      headers: { traceparent: TRACEPARENT },
+    });
+    assert.equal(reply.status, 200, reply.text);
+    const request = await printedSpan(server, "GET /work", from);
+    const work = await printedSpan(server, "work", from);
+    assert.equal(request.kind, 1, "a SERVER span");
+    assert.equal(request.traceId, TRACE_ID);
+    assert.equal(request.parentSpanId, CALLER_SPAN);
+    assert.equal(request.threadId, 0, "the request span is the loop's");
+    assert.equal(request.attributes["http.route"], "/work");
+    assert.equal(request.attributes["url.query"], "n=1");
+    assert.equal(request.attributes["http.response.status_code"], 200);
+    assert.equal(work.threadId, (JSON.parse(reply.text) as { threadId: number }).threadId);
+    assert.notEqual(work.threadId, 0, "the handler's span is the pool thread's");
+    assert.equal(work.traceId, TRACE_ID);
+    assert.equal(work.parentSpanId, request.spanId);
+  });
+
+  it("makes a toThread call's span a child of the request span", async () => {
+    const server = await serve();
+    const from = server.lines.length;
+    const reply = await fetchReply(`${server.url}/offload`, {
+      headers: { traceparent: TRACEPARENT },
+    });
+    assert.equal(reply.status, 200, reply.text);
+    const ran = JSON.parse(reply.text) as { loop: number; call: number };
+    const request = await printedSpan(server, "GET /offload", from);
+    const offloaded = await printedSpan(server, "offloaded", from);
+    assert.equal(request.threadId, ran.loop);
+    assert.equal(offloaded.threadId, ran.call);
+    assert.notEqual(offloaded.threadId, ran.loop, "the call ran on another thread");
+    assert.equal(offloaded.traceId, TRACE_ID);
+    assert.equal(offloaded.parentSpanId, request.spanId);
+  });
+
+  it("makes the spans a streamed body starts on a thread children of the request span", async () => {
+    const server = await serve();
+    const from = server.lines.length;
+    const reply = await fetchReply(`${server.url}/stream`);
+    assert.equal(reply.text, "ab");
+    const request = await printedSpan(server, "GET /stream", from);
+    for (const name of ["chunk a", "chunk b"]) {
+      const chunk = await printedSpan(server, name, from);
+      assert.equal(chunk.traceId, request.traceId, name);
+      assert.equal(chunk.parentSpanId, request.spanId, name);
+    }
+  });
+
+  it("records on the request span the exception a thread handler raised", async () => {
+    const server = await serve();
+    const from = server.lines.length;
+    assert.equal((await fetchReply(`${server.url}/fails`)).status, 500);
+    const request = await printedSpan(server, "GET /fails", from);
+    assert.equal(request.status, 2, "an ERROR status");
+    assert.equal(request.attributes["error.type"], "500");
+    assert.deepEqual(request.exceptions, ["failed on a thread"]);
+  });
+
+  it("starts a new trace when the caller is not a trusted proxy", async () => {
+    const server = await serve(["--forwarded-allow-ips", "10.0.0.1"]);
+    const from = server.lines.length;
+    await fetchReply(`${server.url}/work`, { headers: { traceparent: TRACEPARENT } });
+    const request = await printedSpan(server, "GET /work", from);
+    const work = await printedSpan(server, "work", from);
+    assert.notEqual(request.traceId, TRACE_ID);
+    assert.equal(request.parentSpanId, null);
+    assert.equal(
+      work.traceId,
+      request.traceId,
+      "the thread's span is still in the request's trace",
+    );
+    assert.equal(work.parentSpanId, request.spanId);
+  });
+
+  it("continues any caller's trace with --trust-traceparent", async () => {
+    const server = await serve(["--forwarded-allow-ips", "10.0.0.1", "--trust-traceparent"]);
+    const from = server.lines.length;
+    await fetchReply(`${server.url}/user/5`, { headers: { traceparent: TRACEPARENT } });
+    const request = await printedSpan(server, "GET /user/<int:id>", from);
+    assert.equal(request.traceId, TRACE_ID);
+    assert.equal(request.parentSpanId, CALLER_SPAN);
+  });
+
+  it("traces nothing, and serves as before, when the app registers no provider", async () => {
+    const server = await serve([], { CARAFE_TEST_TRACING: "off" });
+    const answers = await Promise.all(
+      ["/work", "/offload", "/user/5"].map((path) =>
+        fetchReply(`${server.url}${path}`, { headers: { traceparent: TRACEPARENT } }),
+      ),
+    );
+    assert.deepEqual(
+      answers.map((answer) => answer.status),
+      [200, 200, 200],
+    );
+    // The server stops only after every response has been written: a span would be printed.
+    assert.equal(await server.stop(), 0);
+    assert.deepEqual(
+      server.lines.filter((line) => line.startsWith("span ")),
+      [],
+    );
+  });
+});
