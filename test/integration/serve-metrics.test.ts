@@ -220,9 +220,9 @@ describe("carafe serve --metrics-bind", () => {
       "debug",
     ]);
     const metrics = await metricsUrl(server);
-    const [first] = bootedPids(server.lines) as [number];
+    // Ten requests over two workers: one of them serves at least five, past --max-requests.
     for (let i = 0; i < 10; i += 1) await sendAll(server.url, ["/"]);
-    await server.waitFor(new RegExp(`Worker exiting \\(pid: ${first}\\)`));
+    await server.waitFor(/Worker exiting \(pid: \d+\)/);
     const samples = await scrapeUntil(metrics, (each) => requestTotal(each) >= 10);
     assert.equal(requestTotal(samples), 10);
     assert.ok(total(samples, "carafe_worker_restarts_total", { reason: "max_requests" }) >= 1);
