@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 import { describe, it } from "node:test";
 import { DEFAULT_MAX_CONTENT_LENGTH } from "carafe";
 import { resolveSettings } from "../src/server/settings.ts";
+import { BOOT_FAILED_EXIT } from "../src/server/supervisor/protocol.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const read = (path: string): string => readFileSync(join(ROOT, "deploy", path), "utf8");
@@ -88,6 +89,8 @@ describe("deploy/systemd/carafe.service", async () => {
   it("reloads with HUP and restarts after a failure", () => {
     assert.equal(unit.get("ExecReload"), "/bin/kill -HUP $MAINPID");
     assert.equal(unit.get("Restart"), "on-failure");
+    // An app that fails to import fails again: no restart loop.
+    assert.equal(unit.get("RestartPreventExitStatus"), String(BOOT_FAILED_EXIT));
     // Carafe does not tell systemd it is ready (sd_notify): Type=notify would time out.
     assert.equal(unit.get("Type"), "simple");
   });
