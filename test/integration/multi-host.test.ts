@@ -150,4 +150,44 @@ describe("Two hosts behind nginx, their rooms shared through Redis", { skip }, (
     await member.receives(await announceFrom(base, "after", "a"));
     member.client.close();
   });
+
+  it("restarts a host that nginx no longer sends to without a failed attempt, POSTs and all", async (t) => {
+    const proxy = nginx as NginxProcess;
+    // Every host, the one named `down` marked so: nginx sends it nothing.
+    const upstreams = (down?: Host): string[] =>
+      hosts.map((host) => `${host.address}:${PORT}${host === down ? " down" : ""}`);
+    // (A WebSocket of the tests before is logged as 101 when it closes.)
+    const [errors, answers] = [proxy.errorLog().length, proxy.accessLog().length];
+    const load = startSteadyLoad(`${proxy.url}/whoami`, 20, "POST");
+    for (const host of hosts) await load.reached(bootedPids(servers.get(host.name)?.lines ?? []));
+    for (const host of hosts) {
+      await proxy.reload(upstreams(host));
+      const old = servers.get(host.name) as ServeProcess;
+      assert.equal(await old.stop("SIGTERM"), 0, old.lines.join("\n"));
+      const fresh = await startHost(host, redisUrlOf(host));
+      await proxy.reload(upstreams());
+      await load.reached(bootedPids(fresh.lines));
+    }
+    const summary = await load.stop();
+    const failedAttempts = proxy
+      .errorLog()
+      .slice(errors)
+      .filter((line) => /\[error\]/.test(line));
+    const notOk = proxy
+      .accessLog()
+      .slice(answers)
+      .filter((line) => !/^(200|101) /.test(line));
+    t.diagnostic(
+      `${summary.sent} POSTs through nginx, ${summary.answered} answered 2xx; ` +
+        `${failedAttempts.length} failed attempts on a host, ${notOk.length} answers not 200; ` +
+        `${summary.failures.length} client connections reset by nginx's reloads`,
+    );
+    // Between nginx and the hosts nothing was refused or reset, and every POST was answered.
+    assert.deepEqual(failedAttempts, []);
+    assert.deepEqual(notOk, []);
+    // nginx's own reload closes the client connections its old worker still holds: a client
+    // retries those. They never reached a host.
+    assert.ok(summary.failures.every((failure) => failure === "error ECONNRESET"));
+    assert.equal(summary.answered + summary.failures.length, summary.sent);
+  });
 });

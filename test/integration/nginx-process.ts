@@ -4,7 +4,15 @@
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -31,6 +39,13 @@ export interface NginxProcess {
   accessLog(): string[];
   /** nginx's error log: why it gave up on a host for a request, among others. */
   errorLog(): string[];
+  /**
+   * Replaces the upstream servers (an entry may carry nginx's server parameters, as in
+   * `10.0.0.1:8000 down`) and reloads (HUP). Resolves once the workers that ran the old
+   * configuration have finished their requests and exited: from then on every request sees the
+   * new one.
+   */
+  reload(upstreams: readonly string[]): Promise<void>;
   /** Fast shutdown (TERM), resolved once the master process has exited. */
   stop(): Promise<void>;
 }
@@ -67,7 +82,8 @@ export async function startNginx(
 ): Promise<NginxProcess> {
   const dir = mkdtempSync(join(tmpdir(), "carafe-nginx-"));
   for (const temp of ["body", "proxy", "fastcgi", "uwsgi", "scgi"]) mkdirSync(join(dir, temp));
-  writeFileSync(join(dir, "carafe.conf"), carafeConf(upstreams, `127.0.0.1:${port}`));
+  const include = join(dir, "carafe.conf");
+  writeFileSync(include, carafeConf(upstreams, `127.0.0.1:${port}`));
   const main = [
     "daemon off;",
     "worker_processes 1;",
@@ -82,7 +98,7 @@ export async function startNginx(
     ...["body", "proxy", "fastcgi", "uwsgi", "scgi"].map(
       (temp) => `  ${temp === "body" ? "client_body" : temp}_temp_path ${join(dir, temp)};`,
     ),
-    `  include ${join(dir, "carafe.conf")};`,
+    `  include ${include};`,
     "}",
   ];
   writeFileSync(join(dir, "nginx.conf"), main.join("\n") + "\n");
@@ -107,12 +123,40 @@ export async function startNginx(
     url: `http://127.0.0.1:${port}`,
     accessLog: () => readFileSync(join(dir, "access.log"), "utf8").split("\n").filter(Boolean),
     errorLog: () => errorLog().split("\n").filter(Boolean),
+    reload: async (servers) => {
+      writeFileSync(include, carafeConf(servers, `127.0.0.1:${port}`));
+      const master = child.pid as number;
+      const old = childrenOf(master);
+      const logged = errorLog().length;
+      child.kill("SIGHUP");
+      while (old.some((pid) => existsSync(`/proc/${pid}`)) || childrenOf(master).length === 0) {
+        // A configuration nginx refuses leaves the old workers running: say why.
+        const refused = /\[emerg\].*/.exec(errorLog().slice(logged));
+        if (refused !== null) throw new Error(`nginx refused the new configuration: ${refused[0]}`);
+        await new Promise((wake) => setTimeout(wake, 20));
+      }
+    },
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       await exited;
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The processes whose parent is `pid` (an nginx master's workers). */
+function childrenOf(pid: number): number[] {
+  const processes = readdirSync("/proc").filter((entry) => /^\d+$/.test(entry));
+  return processes.flatMap((entry) => {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // The fields after the command name (which may hold spaces): state, then the parent.
+      const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      return parent === pid ? [Number(entry)] : [];
+    } catch {
+      return []; // a process that ended while being read
+    }
+  });
 }
 
 /** Whether 127.0.0.1:`port` accepts a connection now. */

@@ -1,5 +1,5 @@
 // A steady stream of requests, as users send them: `concurrency` clients, each sending its next
-// GET as soon as the last is answered, over kept-alive connections. Every answer that is not a
+// request as soon as the last is answered, over kept-alive connections. Every answer that is not a
 // 2xx and every connection error counts as a failure.
 
 import { Agent, request } from "node:http";
@@ -22,8 +22,15 @@ export interface SteadyLoad {
   stop(): Promise<LoadSummary>;
 }
 
-/** Starts sending GET `url` (answered with JSON naming `host` and `pid`) from `concurrency` clients. */
-export function startSteadyLoad(url: string, concurrency: number): SteadyLoad {
+/**
+ * Starts sending `method` (GET by default) `url`, answered with JSON naming `host` and `pid`,
+ * from `concurrency` clients; a POST carries a small body.
+ */
+export function startSteadyLoad(
+  url: string,
+  concurrency: number,
+  method: "GET" | "POST" = "GET",
+): SteadyLoad {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const summary: LoadSummary = { sent: 0, answered: 0, failures: [], byHost: {} };
   const seenPids = new Set<number>();
@@ -50,7 +57,7 @@ export function startSteadyLoad(url: string, concurrency: number): SteadyLoad {
   const once = (): Promise<void> =>
     new Promise((done) => {
       summary.sent += 1;
-      const req = request(url, { agent }, (res) => {
+      const req = request(url, { agent, method }, (res) => {
         let text = "";
         res.setEncoding("utf8").on("data", (chunk: string) => (text += chunk));
         res.on("end", () => {
@@ -66,7 +73,7 @@ export function startSteadyLoad(url: string, concurrency: number): SteadyLoad {
         summary.failures.push(`error ${error.code ?? error.message}`);
         done();
       });
-      req.end();
+      req.end(method === "POST" ? "order=1" : undefined);
     });
   const client = async (): Promise<void> => {
     while (!stopping) await once();
