@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { request, type Agent, type IncomingMessage } from "node:http";
+import { createServer, type AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { after } from "node:test";
 
@@ -27,7 +28,13 @@ export interface ServeProcess {
 /** Starts `carafe serve ...args` and waits until it listens (or exits). */
 export function startServe(
   args: string[],
-  options: { env?: Record<string, string>; waitForListening?: boolean; cwd?: string } = {},
+  options: {
+    env?: Record<string, string>;
+    waitForListening?: boolean;
+    cwd?: string;
+    /** A command that runs node, e.g. `["ip", "netns", "exec", "host-a"]`; none by default. */
+    prefix?: string[];
+  } = {},
 ): Promise<ServeProcess> {
   return startNode(
     ["--conditions=carafe-source", resolve(ROOT, "bin/carafe.js"), "serve", ...args],
@@ -63,9 +70,11 @@ export async function startNode(
     waitForListening?: boolean;
     listening: RegExp;
     cwd?: string;
+    prefix?: string[];
   },
 ): Promise<ServeProcess> {
-  const child = spawn(process.execPath, args, {
+  const [command, ...commandArgs] = [...(options.prefix ?? []), process.execPath, ...args];
+  const child = spawn(command as string, commandArgs, {
     cwd: options.cwd ?? ROOT,
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -124,6 +133,15 @@ export async function startNode(
       return exited;
     },
   };
+}
+
+/** A free loopback port: one the system hands out, then released. */
+export async function freePort(): Promise<number> {
+  const probe = createServer().listen(0, "127.0.0.1");
+  await once(probe, "listening");
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((done) => probe.close(done));
+  return port;
 }
 
 /** A response as the tests need it. */

@@ -1,11 +1,11 @@
 // WebSockets under `carafe serve --workers 2`: real worker processes, real `ws` clients.
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { createServer, type AddressInfo } from "node:net";
 import { after, describe, it } from "node:test";
 import { WebSocket as Client } from "ws";
-import { allListening, startServe, type ServeProcess } from "./serve-process.ts";
+import { redisMissing, startRedis } from "./redis-process.ts";
+import { allListening, freePort, startServe, type ServeProcess } from "./serve-process.ts";
 
 const running: ServeProcess[] = [];
 const others: ChildProcess[] = [];
@@ -188,35 +188,10 @@ describe("Server-Sent Events subscribed to a room", () => {
   });
 });
 
-/** A free loopback port: one the system hands out, then released. */
-async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, "127.0.0.1");
-  await once(probe, "listening");
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((done) => probe.close(done));
-  return port;
-}
-
-const redisMissing =
-  spawnSync("redis-server", ["--version"]).status === 0
-    ? false
-    : "redis-server is not installed (apt-get install redis-server)";
-
 describe("Broadcast across servers through Redis", { skip: redisMissing }, () => {
   it("reaches members of two separate servers, each once", async () => {
     const port = await freePort();
-    const redis = spawn(
-      "redis-server",
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-      { stdio: ["ignore", "pipe", "inherit"] },
-    );
-    others.push(redis);
-    let output = "";
-    redis.stdout.setEncoding("utf8");
-    while (!output.includes("Ready to accept connections")) {
-      const [text] = (await once(redis.stdout, "data")) as [string];
-      output += text;
-    }
+    others.push(await startRedis(port));
     const env = { REDIS_URL: `redis://127.0.0.1:${port}` };
     const [one, two] = await Promise.all([serveSockets(2, env), serveSockets(1, env)]);
     const members = [
