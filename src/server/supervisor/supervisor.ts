@@ -232,7 +232,17 @@ export class Supervisor {
   }
 
   #tell(state: WorkerState, message: SupervisorMessage): void {
-    if (state.worker.isConnected()) state.worker.send(message);
+    if (!state.worker.isConnected()) return;
+    // A worker that is exiting may close its channel between the check and the write. The
+    // failed write then reaches this callback (without one, it would be an 'error' event that
+    // ends the supervisor); the worker's exit is handled where it is reported.
+    state.worker.send(message, (error: Error | null) => {
+      if (error !== null) {
+        this.#log.debug?.(
+          `worker ${state.worker.process.pid}: not told ${message.type}: ${error.message}`,
+        );
+      }
+    });
   }
 
   #drain(state: WorkerState): void {
