@@ -22,7 +22,8 @@ async function json<T>(url: string): Promise<T> {
 
 describe("threading in a served app", () => {
   it("N concurrent requests on --threads 4 count exactly N in app.shared, under its lock", async () => {
-    const server = await serve(["--threads", "4"]);
+    // Every thread started with the worker, so that the burst meets four of them.
+    const server = await serve(["--threads", "4", "--initial-threads", "4"]);
     const n = 200;
     // 20 clients at a time, each request a new connection, as a burst of users would.
     const answers: { hits: number; threadId: number }[] = [];
@@ -45,7 +46,7 @@ describe("threading in a served app", () => {
   });
 
   it("toThread from an async handler runs on the process's pool threads", async () => {
-    const server = await serve(["--threads", "2"]);
+    const server = await serve(["--threads", "2", "--initial-threads", "2"]);
     const pool = new Set(
       (
         await Promise.all(
