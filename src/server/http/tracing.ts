@@ -31,23 +31,11 @@ import {
   type TraceContext,
   type TracingApi,
 } from "../../threading/internal.ts";
+import { semconvMethod } from "./semconv.ts";
 
 /** OpenTelemetry's SpanKind.SERVER and SpanStatusCode.ERROR (stable numbers of the api). */
 const SERVER = 1;
 const ERROR = 2;
-
-/** The methods the HTTP semantic conventions name as they are; any other is `_OTHER`. */
-const KNOWN_METHODS = new Set([
-  "GET",
-  "HEAD",
-  "POST",
-  "PUT",
-  "DELETE",
-  "CONNECT",
-  "OPTIONS",
-  "TRACE",
-  "PATCH",
-]);
 
 /** One request's server span. */
 export interface RequestSpan {
@@ -102,8 +90,7 @@ export function requestAttributes(
   record: RequestRecord,
   rule: string | null,
 ): { name: string; attributes: Record<string, AttributeValue> } {
-  const known = KNOWN_METHODS.has(record.method);
-  const method = known ? record.method : "_OTHER";
+  const method = semconvMethod(record.method);
   const question = record.url.indexOf("?");
   const attributes: Record<string, AttributeValue> = {
     "http.request.method": method,
@@ -111,7 +98,7 @@ export function requestAttributes(
     "url.scheme": record.scheme,
     "network.protocol.version": request.httpVersion,
   };
-  if (!known) attributes["http.request.method_original"] = record.method;
+  if (method !== record.method) attributes["http.request.method_original"] = record.method;
   if (question !== -1) attributes["url.query"] = record.url.slice(question + 1);
   if (rule !== null) attributes["http.route"] = rule;
   const server = serverOf(record.headers.host, record.scheme);
@@ -126,7 +113,7 @@ export function requestAttributes(
   if (agent !== undefined) attributes["user_agent.original"] = agent;
   // `{method} {route}`; the method alone when no route matched (the path would make a name per
   // URL, which the conventions forbid), and `HTTP` for a method they do not name.
-  const verb = known ? record.method : "HTTP";
+  const verb = method === record.method ? method : "HTTP";
   return { name: rule === null ? verb : `${verb} ${rule}`, attributes };
 }
 

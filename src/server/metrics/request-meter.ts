@@ -5,6 +5,7 @@
 // a prom-client object: the samples are made when the supervisor collects them.
 
 import { histogramSamples, type MetricFamilyJson } from "../../framework/internal.ts";
+import { semconvMethod } from "../http/semconv.ts";
 
 /** Request durations (s): the bucket bounds OpenTelemetry's HTTP conventions advise. */
 export const DURATION_BUCKETS = [
@@ -13,20 +14,6 @@ export const DURATION_BUCKETS = [
 
 /** Body sizes (bytes): powers of ten from none to 100 MB. */
 export const SIZE_BUCKETS = [0, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
-
-/** Methods named as they are; any other is `_OTHER`, so a client cannot make up new series. */
-const METHODS = new Set([
-  "GET",
-  "HEAD",
-  "POST",
-  "PUT",
-  "DELETE",
-  "CONNECT",
-  "OPTIONS",
-  "TRACE",
-  "PATCH",
-  "QUERY",
-]);
 
 /** The numbers of one combination of method, route, status and scheme. */
 interface Series {
@@ -85,7 +72,7 @@ export class RequestMeter {
     responseBytes: number | null,
   ): void {
     this.#ended += 1;
-    const known = method === "GET" || METHODS.has(method) ? method : "_OTHER";
+    const known = semconvMethod(method);
     let byStatus = this.#byRule.get(rule);
     if (byStatus === undefined) {
       byStatus = new Map();
