@@ -45,6 +45,8 @@ function entryOf(exchange: Exchange): AccessEntry {
     requestHeaders: record.headers,
     responseHeaders: exchange.responseHeaders,
     remoteAddress: record.remoteAddress,
+    route: exchange.rule,
+    requestId: exchange.requestId,
     startTime: Date.now() - Number(durationNs / 1_000_000n),
     durationNs,
     pid: process.pid,

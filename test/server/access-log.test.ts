@@ -34,6 +34,8 @@ function entry(overrides: Partial<AccessEntry> = {}): AccessEntry {
     },
     responseHeaders: ["Content-Type", "text/html", "Set-Cookie", "a=1", "set-cookie", "b=2"],
     remoteAddress: "203.0.113.9",
+    route: "/<name>/<path:rest>",
+    requestId: "3f2a9c1e-77b0-8d41-a2c9-00000000002a",
     startTime: ARRIVED,
     durationNs: 1_234_567_890n,
     pid: 4242,
@@ -49,6 +51,7 @@ const BARE = entry({
   requestHeaders: {},
   responseHeaders: [],
   remoteAddress: "",
+  route: null,
   env: {},
 });
 
@@ -97,6 +100,14 @@ describe("formatAccessLog", () => {
     assert.equal(formatAccessLog(format, BARE), "- - - - - - - - -");
   });
 
+  it("prints the request id and the route's rule for %(id)s and %(route)s", () => {
+    assert.equal(
+      formatAccessLog("%(id)s %(route)s", entry()),
+      "3f2a9c1e-77b0-8d41-a2c9-00000000002a /<name>/<path:rest>",
+    );
+    assert.equal(formatAccessLog("%(route)s", BARE), "-");
+  });
+
   it("prints an unknown atom as -", () => {
     assert.equal(formatAccessLog("[%(z)s] [%(constructor)s]", entry()), "[-] [-]");
   });
@@ -138,6 +149,46 @@ describe("formatAccessLog", () => {
     } finally {
       process.env.TZ = "Asia/Kolkata";
     }
+  });
+});
+
+describe("formatAccessLog with the json format", () => {
+  it("writes one JSON object with the request's fields, the route's rule and its id", () => {
+    const line = formatAccessLog("json", entry());
+    assert.doesNotMatch(line, /\n/);
+    assert.deepEqual(JSON.parse(line), {
+      time: new Date(ARRIVED).toISOString(),
+      remote_addr: "203.0.113.9",
+      method: "GET",
+      path: "/caf%C3%A9/a%20b?q=1&page=2",
+      route: "/<name>/<path:rest>",
+      status: 200,
+      duration_ms: 1234.567,
+      bytes: 1234,
+      user_agent: "curl/8.5.0",
+      referer: "https://example.com/start",
+      request_id: "3f2a9c1e-77b0-8d41-a2c9-00000000002a",
+      pid: 4242,
+    });
+  });
+
+  it("writes null for what is missing: no route, no address, no headers, no body size", () => {
+    const fields = JSON.parse(formatAccessLog("json", BARE)) as Record<string, unknown>;
+    for (const key of ["route", "remote_addr", "user_agent", "referer", "bytes"]) {
+      assert.equal(fields[key], null, key);
+    }
+  });
+
+  it("escapes what a client sent so that a line stays one valid JSON object", () => {
+    const agent = 'evil"}\n{"status":200 \u2028 \x1b';
+    const line = formatAccessLog(
+      "json",
+      entry({ url: '/a"b\\c', requestHeaders: { "user-agent": agent } }),
+    );
+    assert.doesNotMatch(line, /\n/);
+    const fields = JSON.parse(line) as Record<string, unknown>;
+    assert.equal(fields.user_agent, agent);
+    assert.equal(fields.path, '/a"b\\c');
   });
 });
 

@@ -63,6 +63,7 @@ describe("resolveSettings", () => {
       forwardedAllowIps: ["127.0.0.1", "::1"],
       accessLog: null,
       accessLogFormat: DEFAULT_ACCESS_LOG_FORMAT,
+      echoRequestId: false,
       errorLog: "-",
       logLevel: "info",
       pid: null,

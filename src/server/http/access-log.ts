@@ -33,6 +33,10 @@ export interface AccessEntry {
   responseHeaders: readonly string[];
   /** The client's address (after trusted proxy headers); empty for a Unix-socket peer. */
   remoteAddress: string;
+  /** The rule of the route that answered (`/user/<int:id>`); `null` when none matched. */
+  route: string | null;
+  /** The request's id (`request.id`). */
+  requestId: string;
   /** When the request arrived, in milliseconds since the epoch (`Date.now()`). */
   startTime: number;
   /** How long the request took, in nanoseconds (difference of `process.hrtime.bigint()`). */
@@ -45,6 +49,9 @@ export interface AccessEntry {
 /** gunicorn's default access log format: Apache's combined log format. */
 export const DEFAULT_ACCESS_LOG_FORMAT =
   '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
+
+/** The `--access-log-format` that writes one JSON object per line instead of a text line. */
+export const JSON_ACCESS_LOG_FORMAT = "json";
 
 /** Thrown when a log file cannot be opened; `code` is stable. */
 export class LogTargetError extends ServerError {
@@ -148,6 +155,10 @@ const ATOMS: Readonly<Record<string, Atom>> = {
     return `${micros / 1_000_000n}.${String(micros % 1_000_000n).padStart(6, "0")}`;
   },
   p: (e) => `<${e.pid}>`,
+  // Not gunicorn's: the request id, which a proxy's X-Request-ID (%({x-request-id}i)s) is only
+  // when the proxy is trusted.
+  id: (e) => escape(e.requestId),
+  route: (e) => text(e.route ?? undefined),
 };
 
 function atomFor(key: string): Atom {
@@ -160,8 +171,46 @@ function atomFor(key: string): Atom {
   return (e) => text((e.env ?? process.env)[name]);
 }
 
+// Requests of one millisecond share the formatted time.
+let isoMillisecond = -1;
+let isoText = "";
+
+function isoTime(startTime: number): string {
+  if (startTime !== isoMillisecond) {
+    isoMillisecond = startTime;
+    isoText = new Date(startTime).toISOString();
+  }
+  return isoText;
+}
+
+/** A JSON string, or `null` for a value that is missing. */
+function jsonText(value: string | undefined | null): string {
+  if (value === undefined || value === null) return "null";
+  // SAFE leaves out the quote and the backslash: nothing else in it needs escaping in JSON.
+  return SAFE.test(value) ? `"${value}"` : JSON.stringify(value);
+}
+
+/**
+ * One request as a JSON object (`--access-log-format json`): `time` (ISO 8601, UTC, when the
+ * request arrived), `remote_addr`, `method`, `path` (the target as sent, query included),
+ * `route` (the rule, `null` when no route matched), `status`, `duration_ms`, `bytes` (`null`
+ * when not known), `user_agent`, `referer`, `request_id` and `pid`.
+ */
+function jsonLine(e: AccessEntry): string {
+  const durationMs = Number(e.durationNs / 1000n) / 1000;
+  const headers = e.requestHeaders;
+  return (
+    `{"time":"${isoTime(e.startTime)}","remote_addr":${jsonText(e.remoteAddress || null)},` +
+    `"method":${jsonText(e.method)},"path":${jsonText(e.url)},"route":${jsonText(e.route)},` +
+    `"status":${e.status},"duration_ms":${durationMs},"bytes":${e.responseBytes},` +
+    `"user_agent":${jsonText(headers["user-agent"])},"referer":${jsonText(headers["referer"])},` +
+    `"request_id":${jsonText(e.requestId)},"pid":${e.pid}}`
+  );
+}
+
 /** Compiles a format once into the function that renders a line. */
 function compileFormat(format: string): Atom {
+  if (format === JSON_ACCESS_LOG_FORMAT) return jsonLine;
   const parts: Array<string | Atom> = [];
   let last = 0;
   // Python %-format syntax as gunicorn uses it: %(name)s (or d), and %% for a percent sign.
@@ -184,7 +233,9 @@ function compileFormat(format: string): Atom {
  * Atoms: `h` remote address, `l` `-`, `u` Basic-auth user, `t` time, `r` request line, `m`
  * method, `U` decoded path, `q` query, `H` protocol, `s` status, `b`/`B` body bytes (`b` is `-`
  * for none), `f` referer, `a` user agent, `T`/`M`/`D` duration in s/ms/µs, `L` decimal seconds,
- * `p` `<pid>`, `{name}i` request header, `{name}o` response header, `{NAME}e` environment.
+ * `p` `<pid>`, `{name}i` request header, `{name}o` response header, `{NAME}e` environment;
+ * beyond gunicorn's, `id` the request id and `route` the matched rule. The format `json` writes
+ * each request as one JSON object instead.
  *
  * @example
  * formatAccessLog('%(h)s "%(r)s" %(s)s %(M)sms', entry);
@@ -308,7 +359,7 @@ class LogSink {
 export interface AccessLoggerOptions {
   /** `-` for standard output, a file path to append to, or `null` for no access log. */
   target: string | null;
-  /** gunicorn's atoms; defaults to the combined log format. */
+  /** gunicorn's atoms, or `json` for one JSON object a line; defaults to the combined log format. */
   format?: string;
 }
 

@@ -15,6 +15,8 @@ import {
   declaresMoreThan,
   RequestURITooLarge,
   exceptionResponse,
+  newRequestId,
+  requestNote,
   type BodyStream,
   type BoundedBody,
   type Logger,
@@ -201,12 +203,27 @@ export interface RequestLimits {
 export interface Exchange {
   request: IncomingMessage;
   record: RequestRecord;
+  /** The rule of the route that answered (`/user/<int:id>`); `null` when none matched. */
+  rule: string | null;
+  /** The request's id (`request.id`). */
+  requestId: string;
   status: number;
   responseHeaders: readonly string[];
   /** Bytes of the response body, or `null` for a streamed one. */
   bytes: number | null;
   /** When the request arrived, from `process.hrtime.bigint()`. */
   startedAt: bigint;
+}
+
+/** `result` with the request's id in an `X-Request-ID` header, unless the app set one itself. */
+function withRequestId(result: ResponseRecord, record: RequestRecord): ResponseRecord {
+  const headers = result.headers;
+  for (let i = 0; i < headers.length; i += 2) {
+    if ((headers[i] as string).toLowerCase() === "x-request-id") return result;
+  }
+  // A copy: the app may hand the same header list to every response (a cached page).
+  const id = (record.id ??= newRequestId());
+  return { ...result, headers: [...headers, "X-Request-ID", id] };
 }
 
 function bodyBytes(body: ResponseRecord["body"]): number | null {
@@ -228,6 +245,8 @@ export interface LoopOptions {
   onExchange?: (exchange: Exchange) => void;
   /** Called as each response starts (counts requests for `--max-requests`); costs nothing more. */
   onResponse?: () => void;
+  /** Whether each response carries its request's id back in an `X-Request-ID` header. */
+  echoRequestId?: boolean;
   /** While true, every response closes its connection (the process is draining). */
   isDraining?: () => boolean;
   /** Told how long each request held the event loop synchronously. */
@@ -315,6 +334,7 @@ export function createRequestListener(
   // Without a pool every request runs on the loop, so none is planned for a thread.
   const threaded = pool !== null && (options.threaded ?? false);
   const { limits, applyProxy, onExchange, onResponse, isDraining, watchdog } = options;
+  const echoRequestId = options.echoRequestId ?? false;
 
   const respond = (
     request: IncomingMessage,
@@ -322,9 +342,10 @@ export function createRequestListener(
     record: RequestRecord,
     result: ResponseRecord,
     startedAt: bigint,
+    rule: string | null,
   ): void => {
     if (isDraining?.()) response.shouldKeepAlive = false;
-    writeResponse(response, result, logger);
+    writeResponse(response, echoRequestId ? withRequestId(result, record) : result, logger);
     onResponse?.();
     if (onExchange) {
       // Reported once the response is complete (or the client left), so durations are whole.
@@ -332,12 +353,33 @@ export function createRequestListener(
         onExchange({
           request,
           record,
+          rule,
+          requestId: (record.id ??= newRequestId()),
           status: result.status,
           responseHeaders: result.headers,
           bytes: request.method === "HEAD" ? 0 : bodyBytes(result.body),
           startedAt,
         }),
       );
+    }
+  };
+
+  /** The app threw instead of answering: logged with the request's route and id, then a 500. */
+  const failed = (
+    response: ServerResponse,
+    record: RequestRecord,
+    rule: string | null,
+    error: unknown,
+  ): void => {
+    const id = (record.id ??= newRequestId());
+    logger.error(
+      `The app failed to handle ${record.method} ${record.url} ${requestNote(rule, id)}`,
+      error,
+    );
+    if (response.headersSent) response.destroy();
+    else {
+      const answer = internalServerError();
+      writeResponse(response, echoRequestId ? withRequestId(answer, record) : answer, logger);
     }
   };
 
@@ -366,24 +408,20 @@ export function createRequestListener(
         result = app.handle(record, plan, response, stream);
       }
     } catch (error) {
-      logger.error("The app failed to handle a request", error);
-      writeFailure(response, logger);
+      failed(response, record, plan.rule, error);
       return;
     }
     if (result instanceof Promise) {
       result.then(
         (out) => {
           if (stream !== undefined) closeIfUnread(request, response);
-          respond(request, response, record, out, startedAt);
+          respond(request, response, record, out, startedAt, plan.rule);
         },
-        (error: unknown) => {
-          logger.error("The app failed to handle a request", error);
-          writeFailure(response, logger);
-        },
+        (error: unknown) => failed(response, record, plan.rule, error),
       );
     } else {
       if (stream !== undefined) closeIfUnread(request, response);
-      respond(request, response, record, result, startedAt);
+      respond(request, response, record, result, startedAt, plan.rule);
     }
   };
 
@@ -395,7 +433,8 @@ export function createRequestListener(
     const refused = refusalOf(request, limits);
     if (refused !== null) {
       response.shouldKeepAlive = false;
-      respond(request, response, recordFromIncoming(request, null, false), refused, startedAt);
+      const record = recordFromIncoming(request, null, false);
+      respond(request, response, record, refused, startedAt, null);
       return;
     }
     let plan: RoutePlan;

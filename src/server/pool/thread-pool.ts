@@ -17,12 +17,13 @@
 
 import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
-import type {
-  BroadcastEnvelope,
-  ClientConnection,
-  Logger,
-  RequestRecord,
-  ResponseRecord,
+import {
+  newRequestId,
+  type BroadcastEnvelope,
+  type ClientConnection,
+  type Logger,
+  type RequestRecord,
+  type ResponseRecord,
 } from "../../framework/internal.ts";
 import { AppLoadError } from "../loading/app-spec.ts";
 import {
@@ -165,6 +166,8 @@ export class ThreadPool {
     client?: ClientConnection,
     rule?: string,
   ): Promise<ResponseRecord> {
+    // Made here, not on the thread, so that the loop's logs know the id the handler sees.
+    record.id ??= newRequestId();
     return new Promise((resolve) => {
       const task = new RequestTask(record, rule ?? null, resolve);
       const placed = this.core.submit(task);

@@ -26,6 +26,8 @@ export interface ServeOptions {
   forwardedAllowIps: string[];
   accessLog: string | null;
   accessLogFormat: string;
+  /** Send each request's id back in an `X-Request-ID` response header. */
+  echoRequestId: boolean;
   errorLog: string;
   logLevel: string;
   pid: string | null;
