@@ -1,6 +1,8 @@
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
@@ -239,6 +241,25 @@ describe("log files", () => {
         error.code === "ERR_LOG_TARGET" &&
         error.message.includes(`cannot open the access log '${path}'`),
     );
+  });
+
+  it("writes the lines of the last turn when the process exits before the turn ends", () => {
+    const path = join(dir, "access.log");
+    const module = pathToFileURL(join(import.meta.dirname, "../../src/server/http/access-log.ts"));
+    // Lines wait for the end of the event loop's turn; process.exit() ends the process first.
+    const script = `
+      const { AccessLogger } = await import(${JSON.stringify(module.href)});
+      const log = new AccessLogger({ target: ${JSON.stringify(path)}, format: "%(U)s" });
+      for (let i = 0; i < 3; i++) log.log({ url: "/line/" + i });
+      process.exit(0);
+    `;
+    const child = spawnSync(
+      process.execPath,
+      ["--import", "tsx", "--input-type=module", "--eval", script],
+      { encoding: "utf8" },
+    );
+    assert.equal(child.status, 0, child.stderr);
+    assert.deepEqual(lines(path), ["/line/0", "/line/1", "/line/2"]);
   });
 
   it("writes nothing and reports itself disabled without a target", async () => {

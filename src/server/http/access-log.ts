@@ -1,20 +1,15 @@
 // The access log (gunicorn's --access-logfile / --access-logformat) and the error log
-// (--error-logfile, --log-level), each writing to a standard stream (`-`) or appending to a file.
+// (--error-logfile, --log-level): how their lines look. Where they go is log-sink.ts's.
 //
-// Design: a line is formatted synchronously and handed to a stream, so logging never blocks the
-// event loop on disk. Files are opened with O_APPEND, so workers sharing one file never
-// interleave mid-line. A failing target must not take the server down: its first error is
-// reported once on stderr and later lines are dropped until `reopen()` succeeds. `reopen()`
-// (SIGUSR1, after log rotation) opens the path afresh; the old stream flushes and closes on its
-// own, and `close()` waits for both.
+// Design: a format is compiled once into the function that renders a line, and what costs more
+// than a line (a formatted date) is shared by the requests of one second or millisecond.
 
 import { Buffer } from "node:buffer";
-import { createWriteStream, openSync } from "node:fs";
 import process from "node:process";
-import type { Writable } from "node:stream";
-import { finished } from "node:stream/promises";
 import type { Logger } from "../../framework/internal.ts";
-import { ServerError } from "../errors.ts";
+import { LogSink } from "./log-sink.ts";
+
+export { LogTargetError } from "./log-sink.ts";
 
 /** One answered request, as the access log sees it. */
 export interface AccessEntry {
@@ -52,14 +47,6 @@ export const DEFAULT_ACCESS_LOG_FORMAT =
 
 /** The `--access-log-format` that writes one JSON object per line instead of a text line. */
 export const JSON_ACCESS_LOG_FORMAT = "json";
-
-/** Thrown when a log file cannot be opened; `code` is stable. */
-export class LogTargetError extends ServerError {
-  override name = "LogTargetError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("ERR_LOG_TARGET", message, options);
-  }
-}
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
@@ -245,116 +232,6 @@ export function formatAccessLog(format: string, entry: AccessEntry): string {
   return compileFormat(format)(entry);
 }
 
-/** A log target: a standard stream (`-`) or a file opened for appending. */
-/** Most characters a batch of lines holds before it is written at once. */
-const BATCH_LIMIT = 64 * 1024;
-
-class LogSink {
-  #stream: Writable;
-  #failed = false;
-  #detach = (): void => {};
-  // What reopen() retired: the old files, flushing and closing on their own.
-  #retired: Promise<unknown> = Promise.resolve();
-  #pending = "";
-  #scheduled = false;
-
-  constructor(
-    private readonly target: string,
-    private readonly standard: "stdout" | "stderr",
-    private readonly label: string,
-    /** Whether lines may wait for the end of the event loop's turn (never for the error log). */
-    private readonly batched = false,
-  ) {
-    this.#stream = this.#open();
-  }
-
-  #open(): Writable {
-    let stream: Writable = process[this.standard];
-    if (this.target !== "-") {
-      try {
-        // Opened synchronously so a bad path fails at startup (or at reopen), not on a write.
-        stream = createWriteStream(this.target, { fd: openSync(this.target, "a") });
-      } catch (error) {
-        const reason = (error as Error).message;
-        throw new LogTargetError(`cannot open the ${this.label} '${this.target}': ${reason}`, {
-          cause: error,
-        });
-      }
-    }
-    // Without a listener a failed write (EPIPE, ENOSPC) would crash the process. A retired
-    // file's errors are moot.
-    const onError = (error: Error): void => {
-      if (stream === this.#stream) this.#fail(error);
-    };
-    stream.on("error", onError);
-    this.#detach = () => stream.off("error", onError);
-    return stream;
-  }
-
-  #fail(error: Error): void {
-    if (this.#failed) return;
-    this.#failed = true;
-    // A broken stderr cannot report about itself.
-    if (this.target === "-" && this.standard === "stderr") return;
-    const where = this.target === "-" ? this.standard : `'${this.target}'`;
-    process.stderr.write(
-      `carafe: writing the ${this.label} to ${where} failed: ${error.message}; ` +
-        "lines are dropped until it is reopened\n",
-    );
-  }
-
-  write(line: string): void {
-    if (this.#failed) return;
-    if (!this.batched) {
-      this.#stream.write(line);
-      return;
-    }
-    // Lines written in one turn of the event loop go out in one write.
-    this.#pending += line;
-    if (this.#pending.length >= BATCH_LIMIT) this.#flush();
-    else if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(this.#flushSoon);
-    }
-  }
-
-  #flush(): void {
-    const pending = this.#pending;
-    this.#pending = "";
-    if (pending !== "" && !this.#failed) this.#stream.write(pending);
-  }
-
-  readonly #flushSoon = (): void => {
-    this.#scheduled = false;
-    this.#flush();
-  };
-
-  reopen(): void {
-    this.#flush();
-    const previous = this.#stream;
-    if (this.target !== "-") {
-      try {
-        this.#stream = this.#open();
-      } catch (error) {
-        // Keep writing to the open (perhaps renamed) file rather than losing lines.
-        process.stderr.write(`carafe: ${(error as Error).message}\n`);
-        return;
-      }
-      previous.end();
-      this.#retired = Promise.all([this.#retired, finished(previous).catch(() => {})]);
-    }
-    this.#failed = false;
-  }
-
-  async close(): Promise<void> {
-    this.#flush();
-    this.#failed = true;
-    if (this.target === "-") this.#detach();
-    else await finished(this.#stream.end()).catch(() => {});
-    await this.#retired;
-  }
-}
-
 /** Where the access log goes and how its lines look. */
 export interface AccessLoggerOptions {
   /** `-` for standard output, a file path to append to, or `null` for no access log. */
@@ -397,7 +274,7 @@ export class AccessLogger {
     this.#sink?.reopen();
   }
 
-  /** Flushes and closes the file (and any file `reopen()` retired); stdout stays open. */
+  /** Writes what is pending and closes the file; stdout stays open. */
   async close(): Promise<void> {
     await this.#sink?.close();
   }
@@ -472,7 +349,7 @@ export class ErrorLogger implements Logger {
     this.#sink.reopen();
   }
 
-  /** Flushes and closes the file (and any file `reopen()` retired); stderr stays open. */
+  /** Writes what is pending and closes the file; stderr stays open. */
   async close(): Promise<void> {
     await this.#sink.close();
   }
