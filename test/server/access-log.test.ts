@@ -39,7 +39,7 @@ function entry(overrides: Partial<AccessEntry> = {}): AccessEntry {
     route: "/<name>/<path:rest>",
     requestId: "3f2a9c1e-77b0-8d41-a2c9-00000000002a",
     startTime: ARRIVED,
-    durationNs: 1_234_567_890n,
+    durationMs: 1234.56789,
     pid: 4242,
     env: { DEPLOY: "blue" },
     ...overrides,
@@ -243,10 +243,10 @@ describe("log files", () => {
     );
   });
 
-  it("writes the lines of the last turn when the process exits before the turn ends", () => {
+  it("writes the lines still waiting when the process exits", () => {
     const path = join(dir, "access.log");
     const module = pathToFileURL(join(import.meta.dirname, "../../src/server/http/access-log.ts"));
-    // Lines wait for the end of the event loop's turn; process.exit() ends the process first.
+    // Lines wait to go out together; process.exit() ends the process before they would.
     const script = `
       const { AccessLogger } = await import(${JSON.stringify(module.href)});
       const log = new AccessLogger({ target: ${JSON.stringify(path)}, format: "%(U)s" });

@@ -2,11 +2,12 @@
 // opened for appending. Files are opened with O_APPEND, so workers sharing one file never
 // interleave mid-line.
 //
-// The access log is batched: the lines of one turn of the event loop go out together, in one
-// write(2) when the turn ends (or as soon as a batch passes BATCH_LIMIT). A file is written
+// The access log is batched: its lines gather for at most FLUSH_MS, or until they pass
+// BATCH_LIMIT, and go out in one write(2): under load a write then carries hundreds of lines,
+// where writing each turn of the event loop's cost as much as formatting them. A file is written
 // synchronously, as Node writes standard output to a file: an append lands in the page cache
 // without waiting on the disk, it costs no hop to libuv's thread pool, and no line ever waits in
-// a queue that exiting would drop. The lines of the last turn are written when the process
+// a queue that exiting would drop. The lines still gathering are written when the process
 // exits, however it exits short of a kill, so a graceful stop (TERM) loses none.
 //
 // A failing target must not take the server down: its first error is reported once on stderr
@@ -28,6 +29,8 @@ export class LogTargetError extends ServerError {
 
 /** Most characters a batch of lines holds before it is written at once. */
 const BATCH_LIMIT = 64 * 1024;
+/** Longest a line waits to be written (ms): never long enough for `tail -f` to notice. */
+const FLUSH_MS = 100;
 
 /** Writes all of `text` to `fd` (a write to a regular file may take only part of it). */
 function writeAll(fd: number, text: string): void {
@@ -50,7 +53,7 @@ export class LogSink {
     private readonly target: string,
     private readonly standard: "stdout" | "stderr",
     private readonly label: string,
-    /** Whether lines may wait for the end of the event loop's turn (never for the error log). */
+    /** Whether lines may wait to go out together (never the error log's). */
     private readonly batched = false,
   ) {
     if (target === "-") {
@@ -102,7 +105,7 @@ export class LogSink {
     }
   }
 
-  /** Writes `line` (ending in a newline): at once, or with the rest of this turn's lines. */
+  /** Writes `line` (ending in a newline): at once, or with the lines of the next FLUSH_MS. */
   write(line: string): void {
     if (this.#failed || this.#closed) return;
     if (!this.batched) {
@@ -113,7 +116,8 @@ export class LogSink {
     if (this.#pending.length >= BATCH_LIMIT) this.#flush();
     else if (!this.#scheduled) {
       this.#scheduled = true;
-      setImmediate(this.#flushSoon);
+      // Unreferenced: a process that has nothing else to do exits, writing its lines then.
+      setTimeout(this.#flushSoon, FLUSH_MS).unref();
     }
   }
 
