@@ -11,34 +11,34 @@ import { LogSink } from "./log-sink.ts";
 
 export { LogTargetError } from "./log-sink.ts";
 
-/** One answered request, as the access log sees it. */
+/** One answered request, as the access log sees it (the http loop's `Exchange` is one). */
 export interface AccessEntry {
   /** Upper-case method: `GET`, `POST`, … */
-  method: string;
+  readonly method: string;
   /** The request target as sent: path and query string, still percent-encoded. */
-  url: string;
+  readonly url: string;
   /** `1.1`, `1.0` or `2.0`. */
-  httpVersion: string;
-  status: number;
+  readonly httpVersion: string;
+  readonly status: number;
   /** Bytes of the response body sent; `null` when not known. */
-  responseBytes: number | null;
+  readonly responseBytes: number | null;
   /** Request headers, names in lower case. */
-  requestHeaders: Readonly<Record<string, string>>;
+  readonly requestHeaders: Readonly<Record<string, string>>;
   /** Response headers as a flat `[name, value, name, value, …]` list. */
-  responseHeaders: readonly string[];
+  readonly responseHeaders: readonly string[];
   /** The client's address (after trusted proxy headers); empty for a Unix-socket peer. */
-  remoteAddress: string;
+  readonly remoteAddress: string;
   /** The rule of the route that answered (`/user/<int:id>`); `null` when none matched. */
-  route: string | null;
+  readonly route: string | null;
   /** The request's id (`request.id`). */
-  requestId: string;
-  /** When the request arrived, in milliseconds since the epoch (`Date.now()`). */
-  startTime: number;
-  /** How long the request took, in nanoseconds (difference of `process.hrtime.bigint()`). */
-  durationNs: bigint;
-  pid: number;
+  readonly requestId: string;
+  /** When the request arrived, in whole milliseconds since the epoch. */
+  readonly startTime: number;
+  /** How long the request took, in milliseconds (with a fraction). */
+  readonly durationMs: number;
+  readonly pid: number;
   /** Variables for `%({NAME}e)s`; `process.env` when absent. */
-  env?: Readonly<Record<string, string | undefined>>;
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** gunicorn's default access log format: Apache's combined log format. */
@@ -117,29 +117,32 @@ function responseHeader(headers: readonly string[], name: string): string | unde
 
 type Atom = (entry: AccessEntry) => string;
 
+// The method and the protocol version are what llhttp admits (a known method, digits), and the
+// address is the socket's or one that isIP() accepted from a trusted proxy: none needs the
+// escaping that what a client writes freely (the target, headers) gets.
 const ATOMS: Readonly<Record<string, Atom>> = {
-  h: (e) => text(e.remoteAddress),
+  h: (e) => e.remoteAddress || "-",
   l: () => "-",
   u: (e) => text(basicAuthUser(e.requestHeaders["authorization"])),
   t: (e) => clfTime(e.startTime),
-  r: (e) => escape(`${e.method} ${e.url} HTTP/${e.httpVersion}`),
-  m: (e) => escape(e.method),
+  r: (e) => `${e.method} ${escape(e.url)} HTTP/${e.httpVersion}`,
+  m: (e) => e.method,
   U: (e) => escape(decodedPath(e.url)),
   // gunicorn's QUERY_STRING: empty, not "-", when the URL has none.
   q: (e) => (e.url.includes("?") ? escape(e.url.slice(e.url.indexOf("?") + 1)) : ""),
-  H: (e) => escape(`HTTP/${e.httpVersion}`),
+  H: (e) => `HTTP/${e.httpVersion}`,
   s: (e) => String(e.status),
   // Common log format: %b is "-" for an empty body where %B says 0.
   b: (e) => (e.responseBytes ? String(e.responseBytes) : "-"),
   B: (e) => (e.responseBytes === null ? "-" : String(e.responseBytes)),
   f: (e) => text(e.requestHeaders["referer"]),
   a: (e) => text(e.requestHeaders["user-agent"]),
-  T: (e) => String(e.durationNs / 1_000_000_000n),
-  M: (e) => String(e.durationNs / 1_000_000n),
-  D: (e) => String(e.durationNs / 1000n),
+  T: (e) => String(Math.floor(e.durationMs / 1000)),
+  M: (e) => String(Math.floor(e.durationMs)),
+  D: (e) => String(Math.floor(e.durationMs * 1000)),
   L: (e) => {
-    const micros = e.durationNs / 1000n;
-    return `${micros / 1_000_000n}.${String(micros % 1_000_000n).padStart(6, "0")}`;
+    const micros = Math.floor(e.durationMs * 1000);
+    return `${Math.floor(micros / 1_000_000)}.${String(micros % 1_000_000).padStart(6, "0")}`;
   },
   p: (e) => `<${e.pid}>`,
   // Not gunicorn's: the request id, which a proxy's X-Request-ID (%({x-request-id}i)s) is only
@@ -184,7 +187,8 @@ function jsonText(value: string | undefined | null): string {
  * when not known), `user_agent`, `referer`, `request_id` and `pid`.
  */
 function jsonLine(e: AccessEntry): string {
-  const durationMs = Number(e.durationNs / 1000n) / 1000;
+  // Whole microseconds, as %(D)s counts them.
+  const durationMs = Math.floor(e.durationMs * 1000) / 1000;
   const headers = e.requestHeaders;
   return (
     `{"time":"${isoTime(e.startTime)}","remote_addr":${jsonText(e.remoteAddress || null)},` +

@@ -25,6 +25,7 @@ import {
   type ResponseRecord,
   type RoutePlan,
 } from "../../framework/internal.ts";
+import type { AccessEntry } from "./access-log.ts";
 import { hostError, useTargetAuthority } from "./host.ts";
 import { internalServerError } from "./plain-response.ts";
 
@@ -199,20 +200,59 @@ export interface RequestLimits {
   fieldSize: number;
 }
 
-/** What the loop reports after each response (the access log). */
-export interface Exchange {
-  request: IncomingMessage;
-  record: RequestRecord;
-  /** The rule of the route that answered (`/user/<int:id>`); `null` when none matched. */
-  rule: string | null;
-  /** The request's id (`request.id`). */
-  requestId: string;
-  status: number;
-  responseHeaders: readonly string[];
-  /** Bytes of the response body, or `null` for a streamed one. */
-  bytes: number | null;
-  /** When the request arrived, from `process.hrtime.bigint()`. */
-  startedAt: bigint;
+/**
+ * One answered request, as the loop reports it after the response (to the access log, whose
+ * entry it is). What the log may not read costs nothing: the fields of the request are read
+ * from it as they are asked for, and the request's id is made only if the log names it.
+ */
+export class Exchange implements AccessEntry {
+  readonly durationMs: number;
+  readonly startTime: number;
+
+  constructor(
+    private readonly request: IncomingMessage,
+    /** The record the app was handed (after trusted proxy headers). */
+    readonly record: RequestRecord,
+    /** The rule of the route that answered (`/user/<int:id>`); `null` when none matched. */
+    readonly route: string | null,
+    readonly status: number,
+    readonly responseHeaders: readonly string[],
+    /** Bytes of the response body, or `null` for a streamed one. */
+    readonly responseBytes: number | null,
+    /** When the request arrived, from `performance.now()`. */
+    startedAt: number,
+  ) {
+    this.durationMs = performance.now() - startedAt;
+    this.startTime = Math.round(Date.now() - this.durationMs);
+  }
+
+  get method(): string {
+    return this.record.method;
+  }
+
+  get url(): string {
+    return this.record.url;
+  }
+
+  get httpVersion(): string {
+    return this.request.httpVersion;
+  }
+
+  get requestHeaders(): Readonly<Record<string, string>> {
+    return this.record.headers;
+  }
+
+  get remoteAddress(): string {
+    return this.record.remoteAddress;
+  }
+
+  get requestId(): string {
+    return (this.record.id ??= newRequestId());
+  }
+
+  get pid(): number {
+    return process.pid;
+  }
 }
 
 /** `result` with the request's id in an `X-Request-ID` header, unless the app set one itself. */
@@ -341,25 +381,25 @@ export function createRequestListener(
     response: ServerResponse,
     record: RequestRecord,
     result: ResponseRecord,
-    startedAt: bigint,
+    startedAt: number,
     rule: string | null,
   ): void => {
     if (isDraining?.()) response.shouldKeepAlive = false;
-    writeResponse(response, echoRequestId ? withRequestId(result, record) : result, logger);
+    const sent = echoRequestId ? withRequestId(result, record) : result;
+    writeResponse(response, sent, logger);
     onResponse?.();
-    if (onExchange) {
-      // Reported once the response is complete (or the client left), so durations are whole.
+    if (onExchange === undefined) return;
+    const { status, headers, body } = sent;
+    // A complete body is in the socket's hands now: the exchange is over as far as the server
+    // can tell, and reporting it at once spares each request a listener. A streamed body is
+    // reported once it ends or its client leaves, so its duration is whole.
+    if (body === null || typeof body === "string" || body instanceof Uint8Array) {
+      const bytes = request.method === "HEAD" ? 0 : bodyBytes(body);
+      onExchange(new Exchange(request, record, rule, status, headers, bytes, startedAt));
+    } else {
+      const bytes = request.method === "HEAD" ? 0 : null;
       response.once("close", () =>
-        onExchange({
-          request,
-          record,
-          rule,
-          requestId: (record.id ??= newRequestId()),
-          status: result.status,
-          responseHeaders: result.headers,
-          bytes: request.method === "HEAD" ? 0 : bodyBytes(result.body),
-          startedAt,
-        }),
+        onExchange(new Exchange(request, record, rule, status, headers, bytes, startedAt)),
       );
     }
   };
@@ -389,7 +429,7 @@ export function createRequestListener(
     plan: RoutePlan,
     body: Uint8Array | null,
     tooLarge: boolean,
-    startedAt: bigint,
+    startedAt: number,
     stream?: AsyncIterable<Uint8Array>,
   ): void => {
     // An unread body cannot be skipped on a kept-alive connection: close it after answering.
@@ -428,8 +468,8 @@ export function createRequestListener(
   // `expectsContinue`: the server's `checkContinue` event passed the request, so the client waits
   // for "100 Continue" before it sends the body; it gets one only when the body will be read.
   return (request: IncomingMessage, response: ServerResponse, expectsContinue = false): void => {
-    // Only the access log needs the time; a BigInt per request is not free.
-    const startedAt = onExchange === undefined ? 0n : process.hrtime.bigint();
+    // Only the access log needs the time.
+    const startedAt = onExchange === undefined ? 0 : performance.now();
     const refused = refusalOf(request, limits);
     if (refused !== null) {
       response.shouldKeepAlive = false;
