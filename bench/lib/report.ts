@@ -69,6 +69,15 @@ export function targets(results: Results): Target[] {
       atLeast("S1 --threads 2 ≥ 0.6× --threads 0", figure, 0.6, `${times(figure)}${floor}`),
     );
   }
+  if (has("carafe-accesslog", "carafe-loop")) {
+    list.push(
+      atLeast(
+        "S1 with the access log ≥ 0.90× without",
+        ratio(results, "carafe-accesslog", "carafe-loop", "S1"),
+        0.9,
+      ),
+    );
+  }
   if (has("carafe-loop", BASE)) {
     const p99 = ratio(results, "carafe-loop", BASE, "S5", "p99");
     list.push(atLeast("S5 / req/s ≥ 10× Fastify", ratio(results, "carafe-loop", BASE, "S5"), 10), {
