@@ -215,6 +215,22 @@ describe("log files", () => {
     assert.deepEqual(lines(path), ["earlier line", "GET /café/a b 200", "POST /login 302"]);
   });
 
+  it("keeps every byte of lines in UTF-8 and of a line longer than a whole batch", async () => {
+    const path = join(dir, "access.log");
+    const log = new AccessLogger({ target: path, format: "%(U)s" });
+    const urls = Array.from(
+      { length: 3000 },
+      (_, i) => `/caf%C3%A9/${"%E2%82%AC".repeat(i % 7)}${i}`,
+    );
+    const long = `/${"x".repeat(100_000)}`;
+    for (const url of urls.slice(0, 1500)) log.log(entry({ url }));
+    log.log(entry({ url: long }));
+    for (const url of urls.slice(1500)) log.log(entry({ url }));
+    await log.close();
+    const decoded = urls.map((url) => decodeURIComponent(url));
+    assert.deepEqual(lines(path), [...decoded.slice(0, 1500), long, ...decoded.slice(1500)]);
+  });
+
   it("writes to a fresh file after rotation renames the old one and reopen() is called", async () => {
     const path = join(dir, "access.log");
     const log = new AccessLogger({ target: path, format: "%(U)s" });

@@ -2,8 +2,8 @@
 // opened for appending. Files are opened with O_APPEND, so workers sharing one file never
 // interleave mid-line.
 //
-// The access log is batched: its lines gather for at most FLUSH_MS, or until they pass
-// BATCH_LIMIT, and go out in one write(2): under load a write then carries hundreds of lines,
+// The access log is batched: its lines gather for at most FLUSH_MS, or until they fill
+// BATCH_BYTES, and go out in one write(2): under load a write then carries hundreds of lines,
 // where writing each turn of the event loop's cost as much as formatting them. A file is written
 // synchronously, as Node writes standard output to a file: an append lands in the page cache
 // without waiting on the disk, it costs no hop to libuv's thread pool, and no line ever waits in
@@ -27,14 +27,15 @@ export class LogTargetError extends ServerError {
   }
 }
 
-/** Most characters a batch of lines holds before it is written at once. */
-const BATCH_LIMIT = 64 * 1024;
+/** Bytes a batch of lines holds before it is written at once. */
+const BATCH_BYTES = 64 * 1024;
+/** Most bytes a UTF-16 code unit takes in UTF-8: a line of n units needs at most 3n bytes. */
+const UTF8_PER_UNIT = 3;
 /** Longest a line waits to be written (ms): never long enough for `tail -f` to notice. */
 const FLUSH_MS = 100;
 
-/** Writes all of `text` to `fd` (a write to a regular file may take only part of it). */
-function writeAll(fd: number, text: string): void {
-  const bytes = Buffer.from(text);
+/** Writes all of `bytes` to `fd` (a write to a regular file may take only part of it). */
+function writeAll(fd: number, bytes: Uint8Array): void {
   for (let offset = 0; offset < bytes.byteLength;) {
     offset += writeSync(fd, bytes, offset);
   }
@@ -46,7 +47,10 @@ export class LogSink {
   #fd: number | null = null;
   #failed = false;
   #closed = false;
-  #pending = "";
+  // The batch: lines encoded into one buffer as they come, outside the JavaScript heap, so a
+  // batch that waits costs the garbage collector nothing.
+  #batch: Buffer | null = null;
+  #used = 0;
   #scheduled = false;
 
   constructor(
@@ -91,15 +95,15 @@ export class LogSink {
     );
   }
 
-  /** Writes `text` now: to the file, or to the standard stream. */
-  #emit(text: string): void {
+  /** Writes `bytes` now: to the file, or to the standard stream. */
+  #emit(bytes: Uint8Array): void {
     if (this.#failed || this.#closed) return;
     if (this.#fd === null) {
-      process[this.standard].write(text);
+      process[this.standard].write(bytes);
       return;
     }
     try {
-      writeAll(this.#fd, text);
+      writeAll(this.#fd, bytes);
     } catch (error) {
       this.#fail(error as Error);
     }
@@ -109,12 +113,21 @@ export class LogSink {
   write(line: string): void {
     if (this.#failed || this.#closed) return;
     if (!this.batched) {
-      this.#emit(line);
+      this.#emit(Buffer.from(line));
       return;
     }
-    this.#pending += line;
-    if (this.#pending.length >= BATCH_LIMIT) this.#flush();
-    else if (!this.#scheduled) {
+    const room = line.length * UTF8_PER_UNIT;
+    if (this.#used + room > BATCH_BYTES) {
+      this.#flush();
+      // A line longer than a whole batch goes out on its own.
+      if (room > BATCH_BYTES) {
+        this.#emit(Buffer.from(line));
+        return;
+      }
+    }
+    this.#batch ??= Buffer.allocUnsafe(BATCH_BYTES);
+    this.#used += this.#batch.write(line, this.#used);
+    if (!this.#scheduled) {
       this.#scheduled = true;
       // Unreferenced: a process that has nothing else to do exits, writing its lines then.
       setTimeout(this.#flushSoon, FLUSH_MS).unref();
@@ -122,10 +135,13 @@ export class LogSink {
   }
 
   readonly #flush = (): void => {
-    const pending = this.#pending;
-    if (pending === "") return;
-    this.#pending = "";
-    this.#emit(pending);
+    if (this.#used === 0 || this.#batch === null) return;
+    const used = this.#used;
+    this.#used = 0;
+    // A standard stream may keep what it is given until its pipe drains: give it a copy, since
+    // the batch's buffer is filled again. A file has taken the bytes when writeSync returns.
+    const bytes = this.#batch.subarray(0, used);
+    this.#emit(this.#fd === null ? Buffer.from(bytes) : bytes);
   };
 
   readonly #flushSoon = (): void => {
