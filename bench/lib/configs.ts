@@ -4,7 +4,10 @@
 // in production: compiled JavaScript (bench/.build/), Carafe from its build (dist/), no tsx; two
 // Carafe configurations serve the TypeScript source of the app, as a user does.
 import { execFileSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 /** Which scenarios a server is put under: the HTTP ones (S*) or the WebSocket ones (W*). */
 export type Kind = "http" | "websocket";
@@ -71,6 +74,17 @@ function carafe(
   };
 }
 
+/** `config` with `--access-log` to a file of its own, in a directory made when it starts. */
+function accessLogged(config: Config): Config {
+  return {
+    ...config,
+    args: (port) => {
+      const file = join(mkdtempSync(join(tmpdir(), "carafe-bench-log-")), "access.log");
+      return [...config.args(port), "--access-log", file];
+    },
+  };
+}
+
 function peer(key: string, label: string, file: string, kind: Kind = "http"): Config {
   return {
     key,
@@ -107,6 +121,8 @@ export const CONFIGS: Config[] = [
   // gives the cost of each thread (a worker starts one by default and the rest on demand).
   carafe("carafe-t2", "Carafe --threads 2", ["--threads", "2", "--initial-threads", "2"]),
   carafe("carafe-t8", "Carafe --threads 8", ["--threads", "8", "--initial-threads", "8"]),
+  // The same server writing the default access log to a file: what logging every request costs.
+  accessLogged(carafe("carafe-accesslog", "Carafe --threads 0 --access-log", ["--threads", "0"])),
   carafe("carafe-w2", "Carafe --workers 2", ["--workers", "2", "--threads", "0"]),
   carafe("carafe-w2t2", "Carafe --workers 2 --threads 2", ["--workers", "2", "--threads", "2"]),
   // The app as its TypeScript source, as a user serves it without a build step (Carafe from its

@@ -73,6 +73,15 @@ export function targets(results: Results): Target[] {
     const figure = ratio(results, "carafe-metrics", "carafe-loop", "S1");
     list.push(atLeast("S1 with metrics on ≥ 0.95× S1 without", figure, 0.95));
   }
+  if (has("carafe-accesslog", "carafe-loop")) {
+    list.push(
+      atLeast(
+        "S1 with the access log ≥ 0.90× without",
+        ratio(results, "carafe-accesslog", "carafe-loop", "S1"),
+        0.9,
+      ),
+    );
+  }
   if (has("carafe-loop", BASE)) {
     const p99 = ratio(results, "carafe-loop", BASE, "S5", "p99");
     list.push(atLeast("S5 / req/s ≥ 10× Fastify", ratio(results, "carafe-loop", BASE, "S5"), 10), {

@@ -28,6 +28,7 @@ export {
   requestFromRecord,
   responseFromRecord,
 } from "./boundary/web-adapter.ts";
+export { newRequestId, requestNote } from "./boundary/request-id.ts";
 export { bodyTooLarge } from "./errors.ts";
 export { exceptionResponse, prefersJson } from "./http/response.ts";
 export {

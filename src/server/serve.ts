@@ -5,7 +5,7 @@
 
 import cluster from "node:cluster";
 import process from "node:process";
-import { AccessLogger, ErrorLogger, type AccessEntry, type LogLevel } from "./http/access-log.ts";
+import { AccessLogger, ErrorLogger, type LogLevel } from "./http/access-log.ts";
 import type { Exchange } from "./http/http-loop.ts";
 import { AppLoadError, parseAppSpec, resolveAppModule } from "./loading/app-spec.ts";
 import { applyProxyHeaders, createProxyTrust } from "./http/proxy.ts";
@@ -34,24 +34,6 @@ function errorLoggerOf(options: ServeOptions) {
   };
 }
 
-function entryOf(exchange: Exchange): AccessEntry {
-  const { request, record } = exchange;
-  const durationNs = process.hrtime.bigint() - exchange.startedAt;
-  return {
-    method: record.method,
-    url: record.url,
-    httpVersion: request.httpVersion,
-    status: exchange.status,
-    responseBytes: exchange.bytes,
-    requestHeaders: record.headers,
-    responseHeaders: exchange.responseHeaders,
-    remoteAddress: record.remoteAddress,
-    startTime: Date.now() - Number(durationNs / 1_000_000n),
-    durationNs,
-    pid: process.pid,
-  };
-}
-
 /** Runs this process's side of `carafe serve`; resolves with the exit code (workers keep serving). */
 export async function serve(options: ServeOptions, version: string): Promise<number> {
   const { log, logger } = errorLoggerOf(options);
@@ -63,9 +45,7 @@ export async function serve(options: ServeOptions, version: string): Promise<num
     await runWorker(options, {
       logger,
       // Without an access log, no request pays for the exchange and its timestamps.
-      ...(access.enabled
-        ? { onExchange: (exchange: Exchange) => access.log(entryOf(exchange)) }
-        : {}),
+      ...(access.enabled ? { onExchange: (exchange: Exchange) => access.log(exchange) } : {}),
       applyProxy: (record) => applyProxyHeaders(record, trusted),
       // A trusted proxy's traceparent is continued; --trust-traceparent continues anyone's.
       loadTracing: () =>

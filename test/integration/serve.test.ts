@@ -61,7 +61,9 @@ describe("carafe serve", () => {
     const stuck = await fetchReply(`${server.url}/spin`);
     assert.equal(stuck.status, 504);
     assert.match(stuck.text, /took longer than 1 second/);
-    await server.waitFor(/GET \/spin ran past the 1 second timeout/);
+    await server.waitFor(
+      /GET \/spin \(route \/spin, request id [0-9a-f-]{36}\) ran past the 1 second timeout/,
+    );
     const next = await fetchReply(`${server.url}/thread`);
     assert.equal(next.status, 200);
     await server.stop();

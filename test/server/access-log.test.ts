@@ -1,6 +1,8 @@
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
@@ -34,8 +36,10 @@ function entry(overrides: Partial<AccessEntry> = {}): AccessEntry {
     },
     responseHeaders: ["Content-Type", "text/html", "Set-Cookie", "a=1", "set-cookie", "b=2"],
     remoteAddress: "203.0.113.9",
+    route: "/<name>/<path:rest>",
+    requestId: "3f2a9c1e-77b0-8d41-a2c9-00000000002a",
     startTime: ARRIVED,
-    durationNs: 1_234_567_890n,
+    durationMs: 1234.56789,
     pid: 4242,
     env: { DEPLOY: "blue" },
     ...overrides,
@@ -49,6 +53,7 @@ const BARE = entry({
   requestHeaders: {},
   responseHeaders: [],
   remoteAddress: "",
+  route: null,
   env: {},
 });
 
@@ -97,6 +102,14 @@ describe("formatAccessLog", () => {
     assert.equal(formatAccessLog(format, BARE), "- - - - - - - - -");
   });
 
+  it("prints the request id and the route's rule for %(id)s and %(route)s", () => {
+    assert.equal(
+      formatAccessLog("%(id)s %(route)s", entry()),
+      "3f2a9c1e-77b0-8d41-a2c9-00000000002a /<name>/<path:rest>",
+    );
+    assert.equal(formatAccessLog("%(route)s", BARE), "-");
+  });
+
   it("prints an unknown atom as -", () => {
     assert.equal(formatAccessLog("[%(z)s] [%(constructor)s]", entry()), "[-] [-]");
   });
@@ -141,6 +154,46 @@ describe("formatAccessLog", () => {
   });
 });
 
+describe("formatAccessLog with the json format", () => {
+  it("writes one JSON object with the request's fields, the route's rule and its id", () => {
+    const line = formatAccessLog("json", entry());
+    assert.doesNotMatch(line, /\n/);
+    assert.deepEqual(JSON.parse(line), {
+      time: new Date(ARRIVED).toISOString(),
+      remote_addr: "203.0.113.9",
+      method: "GET",
+      path: "/caf%C3%A9/a%20b?q=1&page=2",
+      route: "/<name>/<path:rest>",
+      status: 200,
+      duration_ms: 1234.567,
+      bytes: 1234,
+      user_agent: "curl/8.5.0",
+      referer: "https://example.com/start",
+      request_id: "3f2a9c1e-77b0-8d41-a2c9-00000000002a",
+      pid: 4242,
+    });
+  });
+
+  it("writes null for what is missing: no route, no address, no headers, no body size", () => {
+    const fields = JSON.parse(formatAccessLog("json", BARE)) as Record<string, unknown>;
+    for (const key of ["route", "remote_addr", "user_agent", "referer", "bytes"]) {
+      assert.equal(fields[key], null, key);
+    }
+  });
+
+  it("escapes what a client sent so that a line stays one valid JSON object", () => {
+    const agent = 'evil"}\n{"status":200 \u2028 \x1b';
+    const line = formatAccessLog(
+      "json",
+      entry({ url: '/a"b\\c', requestHeaders: { "user-agent": agent } }),
+    );
+    assert.doesNotMatch(line, /\n/);
+    const fields = JSON.parse(line) as Record<string, unknown>;
+    assert.equal(fields.user_agent, agent);
+    assert.equal(fields.path, '/a"b\\c');
+  });
+});
+
 describe("log files", () => {
   let dir = "";
   beforeEach(() => {
@@ -160,6 +213,22 @@ describe("log files", () => {
     log.log(entry({ method: "POST", url: "/login", status: 302 }));
     await log.close();
     assert.deepEqual(lines(path), ["earlier line", "GET /café/a b 200", "POST /login 302"]);
+  });
+
+  it("keeps every byte of lines in UTF-8 and of a line longer than a whole batch", async () => {
+    const path = join(dir, "access.log");
+    const log = new AccessLogger({ target: path, format: "%(U)s" });
+    const urls = Array.from(
+      { length: 3000 },
+      (_, i) => `/caf%C3%A9/${"%E2%82%AC".repeat(i % 7)}${i}`,
+    );
+    const long = `/${"x".repeat(100_000)}`;
+    for (const url of urls.slice(0, 1500)) log.log(entry({ url }));
+    log.log(entry({ url: long }));
+    for (const url of urls.slice(1500)) log.log(entry({ url }));
+    await log.close();
+    const decoded = urls.map((url) => decodeURIComponent(url));
+    assert.deepEqual(lines(path), [...decoded.slice(0, 1500), long, ...decoded.slice(1500)]);
   });
 
   it("writes to a fresh file after rotation renames the old one and reopen() is called", async () => {
@@ -188,6 +257,25 @@ describe("log files", () => {
         error.code === "ERR_LOG_TARGET" &&
         error.message.includes(`cannot open the access log '${path}'`),
     );
+  });
+
+  it("writes the lines still waiting when the process exits", () => {
+    const path = join(dir, "access.log");
+    const module = pathToFileURL(join(import.meta.dirname, "../../src/server/http/access-log.ts"));
+    // Lines wait to go out together; process.exit() ends the process before they would.
+    const script = `
+      const { AccessLogger } = await import(${JSON.stringify(module.href)});
+      const log = new AccessLogger({ target: ${JSON.stringify(path)}, format: "%(U)s" });
+      for (let i = 0; i < 3; i++) log.log({ url: "/line/" + i });
+      process.exit(0);
+    `;
+    const child = spawnSync(
+      process.execPath,
+      ["--import", "tsx", "--input-type=module", "--eval", script],
+      { encoding: "utf8" },
+    );
+    assert.equal(child.status, 0, child.stderr);
+    assert.deepEqual(lines(path), ["/line/0", "/line/1", "/line/2"]);
   });
 
   it("writes nothing and reports itself disabled without a target", async () => {

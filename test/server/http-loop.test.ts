@@ -4,8 +4,12 @@ import { once } from "node:events";
 import { createServer, get, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, it } from "node:test";
-import type { RecordHandler } from "../../src/framework/internal.ts";
-import { createRequestListener, type LoopOptions } from "../../src/server/http/http-loop.ts";
+import type { BodyStream, RecordHandler } from "../../src/framework/internal.ts";
+import {
+  createRequestListener,
+  type Exchange,
+  type LoopOptions,
+} from "../../src/server/http/http-loop.ts";
 import { RequestMeter } from "../../src/server/metrics/request-meter.ts";
 
 const app: RecordHandler = {
@@ -118,6 +122,66 @@ describe("http loop", () => {
       assert.equal(sum?.value, 9, "three bodies of 3 bytes on the matched route");
     } finally {
       close();
+    }
+  });
+
+  it("reports each exchange with its route and id: a complete body at once, a stream when it ends", async () => {
+    let release = (): void => {};
+    const released = new Promise<void>((done) => (release = done));
+    const streamed: BodyStream = (async function* () {
+      yield "first ";
+      await released;
+      yield "last";
+    })();
+    const routed: RecordHandler = {
+      planOf: (_method, url) => ({
+        rule: url === "/user/7" ? "/user/<int:id>" : null,
+        placement: "loop",
+        body: { read: "buffer", limit: null },
+      }),
+      handle: (record) =>
+        record.url === "/stream"
+          ? { status: 200, headers: [], body: streamed }
+          : { status: 200, headers: ["Content-Type", "text/plain"], body: "hello" },
+    };
+    const exchanges: Exchange[] = [];
+    let bothReported = (): void => {};
+    const reported = new Promise<void>((done) => (bothReported = done));
+    const logger = { error: (message: string) => assert.fail(message) };
+    const listener = createRequestListener(routed, logger, {
+      onExchange: (exchange) => {
+        if (exchanges.push(exchange) === 2) bothReported();
+      },
+      echoRequestId: true,
+    });
+    const server = createServer(listener).listen(0, "127.0.0.1");
+    await once(server, "listening");
+    try {
+      const { port } = server.address() as AddressInfo;
+      const fetched = (path: string): Promise<IncomingMessage> =>
+        new Promise((done) => get(`http://127.0.0.1:${port}${path}`, done));
+      const user = await fetched("/user/7");
+      user.resume();
+      const [complete] = exchanges;
+      assert.ok(complete !== undefined, "reported once the response was written");
+      assert.equal(complete.route, "/user/<int:id>");
+      assert.equal(complete.url, "/user/7");
+      assert.equal(complete.responseBytes, 5);
+      assert.equal(complete.requestId, user.headers["x-request-id"]);
+      assert.ok(complete.durationMs >= 0);
+
+      const stream = await fetched("/stream");
+      stream.resume();
+      assert.equal(exchanges.length, 1, "a stream is not reported before it ends");
+      release();
+      await once(stream, "end");
+      await reported;
+      const [, ended] = exchanges;
+      assert.equal(ended?.route, null);
+      assert.equal(ended?.responseBytes, null);
+      assert.equal(ended?.requestId, stream.headers["x-request-id"]);
+    } finally {
+      server.close();
     }
   });
 });

@@ -5,6 +5,7 @@ import {
   ProxyTrustError,
   applyProxyHeaders,
   createProxyTrust,
+  isRequestId,
   isTrustEntry,
 } from "../../src/server/http/proxy.ts";
 
@@ -250,5 +251,31 @@ describe("applyProxyHeaders", () => {
 
   it("leaves the record alone when a trusted peer sends no proxy headers", () => {
     assert.deepEqual(seen(applied("127.0.0.1", {})), ["127.0.0.1", "http", "internal:8000"]);
+  });
+});
+
+describe("X-Request-ID", () => {
+  it("becomes the request's id when a trusted proxy sends it", () => {
+    assert.equal(applied("10.1.2.3", { "x-request-id": "req-7f3a" }).id, "req-7f3a");
+    assert.equal(applied("::1", { "x-request-id": "a".repeat(200) }).id, "a".repeat(200));
+  });
+
+  it("is ignored from a peer that is not a trusted proxy", () => {
+    assert.equal(applied("203.0.113.9", { "x-request-id": "forged" }).id, undefined);
+  });
+
+  it("is judged by the peer, not by the client a trusted proxy names", () => {
+    const headers = { "x-request-id": "req-1", "x-forwarded-for": "203.0.113.9" };
+    const record = applied("127.0.0.1", headers);
+    assert.equal(record.id, "req-1");
+    assert.equal(record.remoteAddress, "203.0.113.9");
+  });
+
+  it("is ignored when it is empty, too long, or not visible ASCII", () => {
+    for (const value of ["", "a".repeat(201), "two words", "tab\there", "caf\u00e9", "a, b"]) {
+      assert.equal(isRequestId(value), false, JSON.stringify(value));
+      assert.equal(applied("127.0.0.1", { "x-request-id": value }).id, undefined);
+    }
+    assert.equal(isRequestId('!~"{}'), true);
   });
 });

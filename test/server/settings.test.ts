@@ -65,6 +65,7 @@ describe("resolveSettings", () => {
       trustTraceparent: false,
       accessLog: null,
       accessLogFormat: DEFAULT_ACCESS_LOG_FORMAT,
+      echoRequestId: false,
       errorLog: "-",
       logLevel: "info",
       pid: null,

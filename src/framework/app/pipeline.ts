@@ -28,6 +28,7 @@ import type { JsonProvider } from "../http/json-provider.ts";
 import type { Logger } from "./logging.ts";
 import type { ClientConnection, RequestRecord, ResponseRecord } from "../boundary/records.ts";
 import { Request } from "../http/request.ts";
+import { requestNote } from "../boundary/request-id.ts";
 import {
   Response,
   exceptionResponse,
@@ -346,7 +347,10 @@ export class RequestPipeline {
   *#handleException(context: RequestContext, error: unknown): Pipeline<Response> {
     const request = context.request;
     const logger = this.#app.logger;
-    logger.error(`Exception on ${request.path} [${request.method}]`, error);
+    logger.error(
+      `Exception on ${request.path} [${request.method}] ${requestNote(request.rule, request.id)}`,
+      error,
+    );
     reportRequestException(error);
     const serverError = new InternalServerError(undefined, { cause: error });
     let value: unknown = serverError;
@@ -355,7 +359,10 @@ export class RequestPipeline {
       try {
         value = yield handler(serverError);
       } catch (handlerError) {
-        logger.error(`The error handler for 500 failed on ${request.path}`, handlerError);
+        logger.error(
+          `The error handler for 500 failed on ${request.path} ${requestNote(request.rule, request.id)}`,
+          handlerError,
+        );
       }
     } else if (this.#app.config.debug && isLoopback(request.remoteAddr)) {
       // The stack trace is shown to loopback clients only: a debug server reachable from the

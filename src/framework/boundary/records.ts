@@ -27,6 +27,11 @@ export interface RequestRecord {
   scheme: "http" | "https";
   /** Set by the server when the body exceeded its limit (`maxContentLength`) and was not read. */
   bodyTooLarge?: boolean;
+  /**
+   * The request's id (`request.id`): a trusted proxy's X-Request-ID, or one made for it. A
+   * server sets it before the record crosses to a thread; otherwise it is made on first use.
+   */
+  id?: string;
 }
 
 /** One HTTP response as plain data: what the app hands back to a server. */

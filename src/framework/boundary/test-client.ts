@@ -75,6 +75,11 @@ export interface TestRequestOptions {
   /** `http` (default) or `https`. */
   scheme?: "http" | "https";
   /**
+   * The request's id (`request.id`), as a trusted proxy's X-Request-ID would set it; a fresh
+   * one when absent. A redirect followed gets a fresh one.
+   */
+  requestId?: string;
+  /**
    * Follow redirects (301, 302, 303, 307, 308) to the final response, whose `history` holds
    * the ones before it. 307 and 308 repeat the method and body; 303, and 301 or 302 after a
    * POST, continue with a GET without body. Redirects to another host are refused, and more
@@ -137,6 +142,7 @@ interface Outgoing {
   readonly body: Uint8Array | null;
   readonly remoteAddress: string;
   readonly scheme: "http" | "https";
+  readonly requestId?: string | undefined;
 }
 
 /** `GET /path`, for messages. */
@@ -183,6 +189,7 @@ function outgoingRequest(method: string, path: string, options: TestRequestOptio
     body,
     remoteAddress: options.remoteAddress ?? "127.0.0.1",
     scheme: options.scheme ?? "http",
+    requestId: options.requestId,
   };
 }
 
@@ -246,6 +253,7 @@ function redirected(outgoing: Outgoing, status: number, location: string): Outgo
     headers,
     body: toGet ? null : outgoing.body,
     scheme: target.protocol === "https:" ? "https" : "http",
+    requestId: undefined,
   };
 }
 
@@ -347,6 +355,7 @@ export class TestClient {
       remoteAddress: outgoing.remoteAddress,
       scheme: outgoing.scheme,
     };
+    if (outgoing.requestId !== undefined) record.id = outgoing.requestId;
     // The body reaches the app as a server would hand it over: not at all when routing answers
     // without a view, and not past the route's limit.
     const plan = this.app.planOf(method, url);

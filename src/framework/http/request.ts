@@ -8,6 +8,7 @@ import { MultiDict, RequestHeaders } from "./datastructures.ts";
 import { BadRequest, CarafeError, UnsupportedMediaType } from "../errors.ts";
 import { parseQueryString, parseUrlencoded, type FileStorage, type ParsedForm } from "./forms.ts";
 import type { ClientConnection, RequestRecord } from "../boundary/records.ts";
+import { newRequestId } from "../boundary/request-id.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -157,6 +158,22 @@ export class Request<P = Record<string, unknown>> {
       }
     }
     return this.#signal;
+  }
+
+  /**
+   * This request's id, for logs and for tracing a request across services: the `X-Request-ID`
+   * a trusted proxy sent (see `--forwarded-allow-ips`; 1 to 200 visible ASCII characters), or
+   * else a fresh one, unique across the server's processes and restarts. The access log and
+   * the error log name the request by it; a handler on a pool thread sees the same id.
+   *
+   * @example
+   * app.get("/work", (req) => {
+   *   log.info(`starting the work of ${req.id}`);
+   *   return { requestId: req.id };
+   * });
+   */
+  get id(): string {
+    return (this.record.id ??= newRequestId());
   }
 
   /** The `Last-Event-ID` header a reconnecting EventSource sends (see `sse()`), or `undefined`. */

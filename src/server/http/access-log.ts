@@ -1,58 +1,52 @@
 // The access log (gunicorn's --access-logfile / --access-logformat) and the error log
-// (--error-logfile, --log-level), each writing to a standard stream (`-`) or appending to a file.
+// (--error-logfile, --log-level): how their lines look. Where they go is log-sink.ts's.
 //
-// Design: a line is formatted synchronously and handed to a stream, so logging never blocks the
-// event loop on disk. Files are opened with O_APPEND, so workers sharing one file never
-// interleave mid-line. A failing target must not take the server down: its first error is
-// reported once on stderr and later lines are dropped until `reopen()` succeeds. `reopen()`
-// (SIGUSR1, after log rotation) opens the path afresh; the old stream flushes and closes on its
-// own, and `close()` waits for both.
+// Design: a format is compiled once into the function that renders a line, and what costs more
+// than a line (a formatted date) is shared by the requests of one second or millisecond.
 
 import { Buffer } from "node:buffer";
-import { createWriteStream, openSync } from "node:fs";
 import process from "node:process";
-import type { Writable } from "node:stream";
-import { finished } from "node:stream/promises";
 import type { Logger } from "../../framework/internal.ts";
-import { ServerError } from "../errors.ts";
+import { LogSink } from "./log-sink.ts";
 
-/** One answered request, as the access log sees it. */
+export { LogTargetError } from "./log-sink.ts";
+
+/** One answered request, as the access log sees it (the http loop's `Exchange` is one). */
 export interface AccessEntry {
   /** Upper-case method: `GET`, `POST`, … */
-  method: string;
+  readonly method: string;
   /** The request target as sent: path and query string, still percent-encoded. */
-  url: string;
+  readonly url: string;
   /** `1.1`, `1.0` or `2.0`. */
-  httpVersion: string;
-  status: number;
+  readonly httpVersion: string;
+  readonly status: number;
   /** Bytes of the response body sent; `null` when not known. */
-  responseBytes: number | null;
+  readonly responseBytes: number | null;
   /** Request headers, names in lower case. */
-  requestHeaders: Readonly<Record<string, string>>;
+  readonly requestHeaders: Readonly<Record<string, string>>;
   /** Response headers as a flat `[name, value, name, value, …]` list. */
-  responseHeaders: readonly string[];
+  readonly responseHeaders: readonly string[];
   /** The client's address (after trusted proxy headers); empty for a Unix-socket peer. */
-  remoteAddress: string;
-  /** When the request arrived, in milliseconds since the epoch (`Date.now()`). */
-  startTime: number;
-  /** How long the request took, in nanoseconds (difference of `process.hrtime.bigint()`). */
-  durationNs: bigint;
-  pid: number;
+  readonly remoteAddress: string;
+  /** The rule of the route that answered (`/user/<int:id>`); `null` when none matched. */
+  readonly route: string | null;
+  /** The request's id (`request.id`). */
+  readonly requestId: string;
+  /** When the request arrived, in whole milliseconds since the epoch. */
+  readonly startTime: number;
+  /** How long the request took, in milliseconds (with a fraction). */
+  readonly durationMs: number;
+  readonly pid: number;
   /** Variables for `%({NAME}e)s`; `process.env` when absent. */
-  env?: Readonly<Record<string, string | undefined>>;
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** gunicorn's default access log format: Apache's combined log format. */
 export const DEFAULT_ACCESS_LOG_FORMAT =
   '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
 
-/** Thrown when a log file cannot be opened; `code` is stable. */
-export class LogTargetError extends ServerError {
-  override name = "LogTargetError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("ERR_LOG_TARGET", message, options);
-  }
-}
+/** The `--access-log-format` that writes one JSON object per line instead of a text line. */
+export const JSON_ACCESS_LOG_FORMAT = "json";
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
@@ -123,31 +117,38 @@ function responseHeader(headers: readonly string[], name: string): string | unde
 
 type Atom = (entry: AccessEntry) => string;
 
+// The method and the protocol version are what llhttp admits (a known method, digits), and the
+// address is the socket's or one that isIP() accepted from a trusted proxy: none needs the
+// escaping that what a client writes freely (the target, headers) gets.
 const ATOMS: Readonly<Record<string, Atom>> = {
-  h: (e) => text(e.remoteAddress),
+  h: (e) => e.remoteAddress || "-",
   l: () => "-",
   u: (e) => text(basicAuthUser(e.requestHeaders["authorization"])),
   t: (e) => clfTime(e.startTime),
-  r: (e) => escape(`${e.method} ${e.url} HTTP/${e.httpVersion}`),
-  m: (e) => escape(e.method),
+  r: (e) => `${e.method} ${escape(e.url)} HTTP/${e.httpVersion}`,
+  m: (e) => e.method,
   U: (e) => escape(decodedPath(e.url)),
   // gunicorn's QUERY_STRING: empty, not "-", when the URL has none.
   q: (e) => (e.url.includes("?") ? escape(e.url.slice(e.url.indexOf("?") + 1)) : ""),
-  H: (e) => escape(`HTTP/${e.httpVersion}`),
+  H: (e) => `HTTP/${e.httpVersion}`,
   s: (e) => String(e.status),
   // Common log format: %b is "-" for an empty body where %B says 0.
   b: (e) => (e.responseBytes ? String(e.responseBytes) : "-"),
   B: (e) => (e.responseBytes === null ? "-" : String(e.responseBytes)),
   f: (e) => text(e.requestHeaders["referer"]),
   a: (e) => text(e.requestHeaders["user-agent"]),
-  T: (e) => String(e.durationNs / 1_000_000_000n),
-  M: (e) => String(e.durationNs / 1_000_000n),
-  D: (e) => String(e.durationNs / 1000n),
+  T: (e) => String(Math.floor(e.durationMs / 1000)),
+  M: (e) => String(Math.floor(e.durationMs)),
+  D: (e) => String(Math.floor(e.durationMs * 1000)),
   L: (e) => {
-    const micros = e.durationNs / 1000n;
-    return `${micros / 1_000_000n}.${String(micros % 1_000_000n).padStart(6, "0")}`;
+    const micros = Math.floor(e.durationMs * 1000);
+    return `${Math.floor(micros / 1_000_000)}.${String(micros % 1_000_000).padStart(6, "0")}`;
   },
   p: (e) => `<${e.pid}>`,
+  // Not gunicorn's: the request id, which a proxy's X-Request-ID (%({x-request-id}i)s) is only
+  // when the proxy is trusted.
+  id: (e) => escape(e.requestId),
+  route: (e) => text(e.route ?? undefined),
 };
 
 function atomFor(key: string): Atom {
@@ -160,8 +161,47 @@ function atomFor(key: string): Atom {
   return (e) => text((e.env ?? process.env)[name]);
 }
 
+// Requests of one millisecond share the formatted time.
+let isoMillisecond = -1;
+let isoText = "";
+
+function isoTime(startTime: number): string {
+  if (startTime !== isoMillisecond) {
+    isoMillisecond = startTime;
+    isoText = new Date(startTime).toISOString();
+  }
+  return isoText;
+}
+
+/** A JSON string, or `null` for a value that is missing. */
+function jsonText(value: string | undefined | null): string {
+  if (value === undefined || value === null) return "null";
+  // SAFE leaves out the quote and the backslash: nothing else in it needs escaping in JSON.
+  return SAFE.test(value) ? `"${value}"` : JSON.stringify(value);
+}
+
+/**
+ * One request as a JSON object (`--access-log-format json`): `time` (ISO 8601, UTC, when the
+ * request arrived), `remote_addr`, `method`, `path` (the target as sent, query included),
+ * `route` (the rule, `null` when no route matched), `status`, `duration_ms`, `bytes` (`null`
+ * when not known), `user_agent`, `referer`, `request_id` and `pid`.
+ */
+function jsonLine(e: AccessEntry): string {
+  // Whole microseconds, as %(D)s counts them.
+  const durationMs = Math.floor(e.durationMs * 1000) / 1000;
+  const headers = e.requestHeaders;
+  return (
+    `{"time":"${isoTime(e.startTime)}","remote_addr":${jsonText(e.remoteAddress || null)},` +
+    `"method":${jsonText(e.method)},"path":${jsonText(e.url)},"route":${jsonText(e.route)},` +
+    `"status":${e.status},"duration_ms":${durationMs},"bytes":${e.responseBytes},` +
+    `"user_agent":${jsonText(headers["user-agent"])},"referer":${jsonText(headers["referer"])},` +
+    `"request_id":${jsonText(e.requestId)},"pid":${e.pid}}`
+  );
+}
+
 /** Compiles a format once into the function that renders a line. */
 function compileFormat(format: string): Atom {
+  if (format === JSON_ACCESS_LOG_FORMAT) return jsonLine;
   const parts: Array<string | Atom> = [];
   let last = 0;
   // Python %-format syntax as gunicorn uses it: %(name)s (or d), and %% for a percent sign.
@@ -184,7 +224,9 @@ function compileFormat(format: string): Atom {
  * Atoms: `h` remote address, `l` `-`, `u` Basic-auth user, `t` time, `r` request line, `m`
  * method, `U` decoded path, `q` query, `H` protocol, `s` status, `b`/`B` body bytes (`b` is `-`
  * for none), `f` referer, `a` user agent, `T`/`M`/`D` duration in s/ms/µs, `L` decimal seconds,
- * `p` `<pid>`, `{name}i` request header, `{name}o` response header, `{NAME}e` environment.
+ * `p` `<pid>`, `{name}i` request header, `{name}o` response header, `{NAME}e` environment;
+ * beyond gunicorn's, `id` the request id and `route` the matched rule. The format `json` writes
+ * each request as one JSON object instead.
  *
  * @example
  * formatAccessLog('%(h)s "%(r)s" %(s)s %(M)sms', entry);
@@ -194,121 +236,11 @@ export function formatAccessLog(format: string, entry: AccessEntry): string {
   return compileFormat(format)(entry);
 }
 
-/** A log target: a standard stream (`-`) or a file opened for appending. */
-/** Most characters a batch of lines holds before it is written at once. */
-const BATCH_LIMIT = 64 * 1024;
-
-class LogSink {
-  #stream: Writable;
-  #failed = false;
-  #detach = (): void => {};
-  // What reopen() retired: the old files, flushing and closing on their own.
-  #retired: Promise<unknown> = Promise.resolve();
-  #pending = "";
-  #scheduled = false;
-
-  constructor(
-    private readonly target: string,
-    private readonly standard: "stdout" | "stderr",
-    private readonly label: string,
-    /** Whether lines may wait for the end of the event loop's turn (never for the error log). */
-    private readonly batched = false,
-  ) {
-    this.#stream = this.#open();
-  }
-
-  #open(): Writable {
-    let stream: Writable = process[this.standard];
-    if (this.target !== "-") {
-      try {
-        // Opened synchronously so a bad path fails at startup (or at reopen), not on a write.
-        stream = createWriteStream(this.target, { fd: openSync(this.target, "a") });
-      } catch (error) {
-        const reason = (error as Error).message;
-        throw new LogTargetError(`cannot open the ${this.label} '${this.target}': ${reason}`, {
-          cause: error,
-        });
-      }
-    }
-    // Without a listener a failed write (EPIPE, ENOSPC) would crash the process. A retired
-    // file's errors are moot.
-    const onError = (error: Error): void => {
-      if (stream === this.#stream) this.#fail(error);
-    };
-    stream.on("error", onError);
-    this.#detach = () => stream.off("error", onError);
-    return stream;
-  }
-
-  #fail(error: Error): void {
-    if (this.#failed) return;
-    this.#failed = true;
-    // A broken stderr cannot report about itself.
-    if (this.target === "-" && this.standard === "stderr") return;
-    const where = this.target === "-" ? this.standard : `'${this.target}'`;
-    process.stderr.write(
-      `carafe: writing the ${this.label} to ${where} failed: ${error.message}; ` +
-        "lines are dropped until it is reopened\n",
-    );
-  }
-
-  write(line: string): void {
-    if (this.#failed) return;
-    if (!this.batched) {
-      this.#stream.write(line);
-      return;
-    }
-    // Lines written in one turn of the event loop go out in one write.
-    this.#pending += line;
-    if (this.#pending.length >= BATCH_LIMIT) this.#flush();
-    else if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(this.#flushSoon);
-    }
-  }
-
-  #flush(): void {
-    const pending = this.#pending;
-    this.#pending = "";
-    if (pending !== "" && !this.#failed) this.#stream.write(pending);
-  }
-
-  readonly #flushSoon = (): void => {
-    this.#scheduled = false;
-    this.#flush();
-  };
-
-  reopen(): void {
-    this.#flush();
-    const previous = this.#stream;
-    if (this.target !== "-") {
-      try {
-        this.#stream = this.#open();
-      } catch (error) {
-        // Keep writing to the open (perhaps renamed) file rather than losing lines.
-        process.stderr.write(`carafe: ${(error as Error).message}\n`);
-        return;
-      }
-      previous.end();
-      this.#retired = Promise.all([this.#retired, finished(previous).catch(() => {})]);
-    }
-    this.#failed = false;
-  }
-
-  async close(): Promise<void> {
-    this.#flush();
-    this.#failed = true;
-    if (this.target === "-") this.#detach();
-    else await finished(this.#stream.end()).catch(() => {});
-    await this.#retired;
-  }
-}
-
 /** Where the access log goes and how its lines look. */
 export interface AccessLoggerOptions {
   /** `-` for standard output, a file path to append to, or `null` for no access log. */
   target: string | null;
-  /** gunicorn's atoms; defaults to the combined log format. */
+  /** gunicorn's atoms, or `json` for one JSON object a line; defaults to the combined log format. */
   format?: string;
 }
 
@@ -346,7 +278,7 @@ export class AccessLogger {
     this.#sink?.reopen();
   }
 
-  /** Flushes and closes the file (and any file `reopen()` retired); stdout stays open. */
+  /** Writes what is pending and closes the file; stdout stays open. */
   async close(): Promise<void> {
     await this.#sink?.close();
   }
@@ -421,7 +353,7 @@ export class ErrorLogger implements Logger {
     this.#sink.reopen();
   }
 
-  /** Flushes and closes the file (and any file `reopen()` retired); stderr stays open. */
+  /** Writes what is pending and closes the file; stderr stays open. */
   async close(): Promise<void> {
     await this.#sink.close();
   }

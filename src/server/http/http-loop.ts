@@ -15,6 +15,8 @@ import {
   declaresMoreThan,
   RequestURITooLarge,
   exceptionResponse,
+  newRequestId,
+  requestNote,
   type BodyStream,
   type BoundedBody,
   type Logger,
@@ -23,6 +25,7 @@ import {
   type ResponseRecord,
   type RoutePlan,
 } from "../../framework/internal.ts";
+import type { AccessEntry } from "./access-log.ts";
 import { hostError, useTargetAuthority } from "./host.ts";
 import { internalServerError } from "./plain-response.ts";
 import type { RequestMeter } from "../metrics/request-meter.ts";
@@ -204,16 +207,70 @@ export interface RequestLimits {
   fieldSize: number;
 }
 
-/** What the loop reports after each response (the access log). */
-export interface Exchange {
-  request: IncomingMessage;
-  record: RequestRecord;
-  status: number;
-  responseHeaders: readonly string[];
-  /** Bytes of the response body, or `null` for a streamed one. */
-  bytes: number | null;
-  /** When the request arrived, from `process.hrtime.bigint()`. */
-  startedAt: bigint;
+/**
+ * One answered request, as the loop reports it after the response (to the access log, whose
+ * entry it is). What the log may not read costs nothing: the fields of the request are read
+ * from it as they are asked for, and the request's id is made only if the log names it.
+ */
+export class Exchange implements AccessEntry {
+  readonly durationMs: number;
+  readonly startTime: number;
+
+  constructor(
+    private readonly request: IncomingMessage,
+    /** The record the app was handed (after trusted proxy headers). */
+    readonly record: RequestRecord,
+    /** The rule of the route that answered (`/user/<int:id>`); `null` when none matched. */
+    readonly route: string | null,
+    readonly status: number,
+    readonly responseHeaders: readonly string[],
+    /** Bytes of the response body, or `null` for a streamed one. */
+    readonly responseBytes: number | null,
+    /** When the request arrived, from `performance.now()`. */
+    startedAt: number,
+  ) {
+    this.durationMs = performance.now() - startedAt;
+    this.startTime = Math.round(Date.now() - this.durationMs);
+  }
+
+  get method(): string {
+    return this.record.method;
+  }
+
+  get url(): string {
+    return this.record.url;
+  }
+
+  get httpVersion(): string {
+    return this.request.httpVersion;
+  }
+
+  get requestHeaders(): Readonly<Record<string, string>> {
+    return this.record.headers;
+  }
+
+  get remoteAddress(): string {
+    return this.record.remoteAddress;
+  }
+
+  get requestId(): string {
+    return (this.record.id ??= newRequestId());
+  }
+
+  get pid(): number {
+    return process.pid;
+  }
+}
+
+/** `result` with the request's id in an `X-Request-ID` header, unless the app set one itself. */
+function withRequestId(result: ResponseRecord, record: RequestRecord): ResponseRecord {
+  const headers = result.headers;
+  for (let i = 0; i < headers.length; i += 2) {
+    if ((headers[i] as string).toLowerCase() === "x-request-id") return result;
+  }
+  // A copy: the app may hand the same header list to every response (a cached page).
+  const id = (record.id ??= newRequestId());
+  return { ...result, headers: [...headers, "X-Request-ID", id] };
 }
 
 function bodyBytes(body: ResponseRecord["body"]): number | null {
@@ -235,6 +292,8 @@ export interface LoopOptions {
   onExchange?: (exchange: Exchange) => void;
   /** Called as each response starts (counts requests for `--max-requests`); costs nothing more. */
   onResponse?: () => void;
+  /** Whether each response carries its request's id back in an `X-Request-ID` header. */
+  echoRequestId?: boolean;
   /** While true, every response closes its connection (the process is draining). */
   isDraining?: () => boolean;
   /** Told how long each request held the event loop synchronously. */
@@ -366,13 +425,14 @@ export function createRequestListener(
   const { limits, applyProxy, onExchange, onResponse, isDraining, watchdog, meter, probes } =
     options;
   const tracing = options.tracing ?? null;
+  const echoRequestId = options.echoRequestId ?? false;
 
-  /** Counts a request's end for the metrics; `began` is from `performance.now()`. */
+  /** Counts a request's end for the metrics; `startedAt` is from `performance.now()`. */
   const metered = (
     record: RequestRecord,
     rule: string | null,
     status: number,
-    began: number,
+    startedAt: number,
     responseBytes: number | null,
   ): void => {
     (meter as RequestMeter).end(
@@ -380,30 +440,10 @@ export function createRequestListener(
       rule,
       status,
       record.scheme,
-      (performance.now() - began) / 1000,
+      (performance.now() - startedAt) / 1000,
       requestBytes(record),
       responseBytes,
     );
-  };
-
-  /** Answers 500 for a request the app failed; `span`, its span, records why. */
-  const fail = (
-    response: ServerResponse,
-    request: IncomingMessage,
-    record: RequestRecord | null,
-    rule: string | null,
-    began: number,
-    error: unknown,
-    span?: RequestSpan,
-  ): void => {
-    if (span !== undefined) {
-      span.recordException(error);
-      span.end(500);
-    }
-    writeFailure(response, logger);
-    if (meter !== undefined) {
-      metered(record ?? recordFromIncoming(request, null, false), rule, 500, began, null);
-    }
   };
 
   const respond = (
@@ -411,37 +451,67 @@ export function createRequestListener(
     response: ServerResponse,
     record: RequestRecord,
     result: ResponseRecord,
-    startedAt: bigint,
-    rule: string | null = null,
-    began = 0,
+    startedAt: number,
+    rule: string | null,
     span?: RequestSpan,
   ): void => {
     if (isDraining?.()) response.shouldKeepAlive = false;
-    if (span === undefined) writeResponse(response, result, logger);
+    const sent = echoRequestId ? withRequestId(result, record) : result;
+    if (span === undefined) writeResponse(response, sent, logger);
     else {
       // A streamed body is produced as it is written: under the span, like the view.
-      span.run(() => writeResponse(response, result, logger));
+      span.run(() => writeResponse(response, sent, logger));
       // The span covers the whole response, or ends as its client left.
-      response.once("close", () => span.end(result.status));
+      response.once("close", () => span.end(sent.status));
     }
     onResponse?.();
     if (meter !== undefined) {
-      const bytes = request.method === "HEAD" ? 0 : bodyBytes(result.body);
-      metered(record, rule, result.status, began, bytes);
+      const bytes = request.method === "HEAD" ? 0 : bodyBytes(sent.body);
+      metered(record, rule, sent.status, startedAt, bytes);
     }
-    if (onExchange) {
-      // Reported once the response is complete (or the client left), so durations are whole.
+    if (onExchange === undefined) return;
+    const { status, headers, body } = sent;
+    // A complete body is in the socket's hands now: the exchange is over as far as the server
+    // can tell, and reporting it at once spares each request a listener. A streamed body is
+    // reported once it ends or its client leaves, so its duration is whole.
+    if (body === null || typeof body === "string" || body instanceof Uint8Array) {
+      const bytes = request.method === "HEAD" ? 0 : bodyBytes(body);
+      onExchange(new Exchange(request, record, rule, status, headers, bytes, startedAt));
+    } else {
+      const bytes = request.method === "HEAD" ? 0 : null;
       response.once("close", () =>
-        onExchange({
-          request,
-          record,
-          status: result.status,
-          responseHeaders: result.headers,
-          bytes: request.method === "HEAD" ? 0 : bodyBytes(result.body),
-          startedAt,
-        }),
+        onExchange(new Exchange(request, record, rule, status, headers, bytes, startedAt)),
       );
     }
+  };
+
+  /**
+   * The app threw instead of answering: logged with the request's route and id, recorded on its
+   * span, then a 500.
+   */
+  const failed = (
+    response: ServerResponse,
+    record: RequestRecord,
+    rule: string | null,
+    startedAt: number,
+    error: unknown,
+    span?: RequestSpan,
+  ): void => {
+    const id = (record.id ??= newRequestId());
+    logger.error(
+      `The app failed to handle ${record.method} ${record.url} ${requestNote(rule, id)}`,
+      error,
+    );
+    if (span !== undefined) {
+      span.recordException(error);
+      span.end(500);
+    }
+    if (response.headersSent) response.destroy();
+    else {
+      const answer = internalServerError();
+      writeResponse(response, echoRequestId ? withRequestId(answer, record) : answer, logger);
+    }
+    if (meter !== undefined) metered(record, rule, 500, startedAt, null);
   };
 
   const handleRecord = (
@@ -450,8 +520,7 @@ export function createRequestListener(
     plan: RoutePlan,
     body: Uint8Array | null,
     tooLarge: boolean,
-    startedAt: bigint,
-    began: number,
+    startedAt: number,
     arrivedMs: number,
     stream?: AsyncIterable<Uint8Array>,
   ): void => {
@@ -479,24 +548,20 @@ export function createRequestListener(
             : span.run(() => app.handle(record, plan, response, stream));
       }
     } catch (error) {
-      logger.error("The app failed to handle a request", error);
-      fail(response, request, record, rule, began, error, span);
+      failed(response, record, rule, startedAt, error, span);
       return;
     }
     if (result instanceof Promise) {
       result.then(
         (out) => {
           if (stream !== undefined) closeIfUnread(request, response);
-          respond(request, response, record, out, startedAt, rule, began, span);
+          respond(request, response, record, out, startedAt, rule, span);
         },
-        (error: unknown) => {
-          logger.error("The app failed to handle a request", error);
-          fail(response, request, record, rule, began, error, span);
-        },
+        (error: unknown) => failed(response, record, rule, startedAt, error, span),
       );
     } else {
       if (stream !== undefined) closeIfUnread(request, response);
-      respond(request, response, record, result, startedAt, rule, began, span);
+      respond(request, response, record, result, startedAt, rule, span);
     }
   };
 
@@ -510,19 +575,15 @@ export function createRequestListener(
         return;
       }
     }
-    // Only the access log needs the time; a BigInt per request is not free.
-    const startedAt = onExchange === undefined ? 0n : process.hrtime.bigint();
-    let began = 0;
-    if (meter !== undefined) {
-      meter.begin();
-      began = performance.now();
-    }
+    // Only the access log and the metrics need the time.
+    const startedAt = onExchange === undefined && meter === undefined ? 0 : performance.now();
+    meter?.begin();
     const arrivedMs = tracing === null ? 0 : epochMs();
     const refused = refusalOf(request, limits);
     if (refused !== null) {
       response.shouldKeepAlive = false;
       const record = recordFromIncoming(request, null, false);
-      respond(request, response, record, refused, startedAt, null, began);
+      respond(request, response, record, refused, startedAt, null);
       return;
     }
     let plan: RoutePlan;
@@ -531,12 +592,15 @@ export function createRequestListener(
     } catch (error) {
       logger.error("The app failed to plan a request", error);
       response.shouldKeepAlive = false;
-      fail(response, request, null, null, began, error);
+      writeFailure(response, logger);
+      if (meter !== undefined) {
+        metered(recordFromIncoming(request, null, false), null, 500, startedAt, null);
+      }
       return;
     }
     // Most requests have no body: they go straight on, with no closure to wait for one.
     if (hasNoBody(request)) {
-      handleRecord(request, response, plan, null, false, startedAt, began, arrivedMs);
+      handleRecord(request, response, plan, null, false, startedAt, arrivedMs);
       return;
     }
     const { read, limit } = plan.body;
@@ -544,26 +608,17 @@ export function createRequestListener(
       // Routing answers without a view (404, 405, …): not a byte of the body is read, and the
       // connection closes after the answer, since the unread rest cannot be skipped.
       response.shouldKeepAlive = false;
-      handleRecord(request, response, plan, null, false, startedAt, began, arrivedMs);
+      handleRecord(request, response, plan, null, false, startedAt, arrivedMs);
     } else if (declaresMoreThan(request.headers["content-length"], limit)) {
-      handleRecord(request, response, plan, null, true, startedAt, began, arrivedMs);
+      handleRecord(request, response, plan, null, true, startedAt, arrivedMs);
     } else {
       if (expectsContinue) response.writeContinue();
       if (read === "stream") {
         const stream = bodyStream(request, limit);
-        handleRecord(request, response, plan, null, false, startedAt, began, arrivedMs, stream);
+        handleRecord(request, response, plan, null, false, startedAt, arrivedMs, stream);
       } else {
         readBody(request, limit, (body) =>
-          handleRecord(
-            request,
-            response,
-            plan,
-            body.body,
-            body.tooLarge,
-            startedAt,
-            began,
-            arrivedMs,
-          ),
+          handleRecord(request, response, plan, body.body, body.tooLarge, startedAt, arrivedMs),
         );
       }
     }

@@ -123,6 +123,21 @@ export function createProxyTrust(
 
 const KNOWN_PEERS = 1024;
 
+/** Longest request id taken from a proxy's X-Request-ID header. */
+export const MAX_REQUEST_ID_LENGTH = 200;
+
+// Visible ASCII only: no space, no control character, nothing a log line would have to escape
+// beyond a quote or a backslash.
+const REQUEST_ID = new RegExp(`^[\\x21-\\x7e]{1,${MAX_REQUEST_ID_LENGTH}}$`);
+
+/**
+ * Whether a proxy's `X-Request-ID` may serve as the request's id: 1 to 200 visible ASCII
+ * characters (no spaces, no control characters). Any other is replaced by a fresh id.
+ */
+export function isRequestId(text: string): boolean {
+  return REQUEST_ID.test(text);
+}
+
 /** The IP address in one hop of X-Forwarded-For or a `for=` value; `null` when it names none. */
 function hopAddress(text: string): string | null {
   const hop = text.trim();
@@ -264,7 +279,9 @@ function applyXForwarded(record: RequestRecord, trusted: (address: string) => bo
 
 /**
  * Rewrites the record's client address, scheme and host from proxy headers — only when the
- * peer (`record.remoteAddress`) is trusted; from any other peer the headers are ignored.
+ * peer (`record.remoteAddress`) is trusted; from any other peer the headers are ignored. A
+ * trusted peer's `X-Request-ID` becomes the record's id (`request.id`) when it is well formed
+ * (1 to 200 visible ASCII characters); any other is left for a fresh id to replace.
  *
  * A valid RFC 7239 `Forwarded` header wins over `X-Forwarded-For`/`-Proto`/`-Host` (and
  * gunicorn's `X-Forwarded-Ssl: on` / `X-Forwarded-Protocol: ssl`). The client is the first
@@ -292,11 +309,15 @@ export function applyProxyHeaders(
     headers["x-forwarded-proto"] === undefined &&
     headers["x-forwarded-host"] === undefined &&
     headers["x-forwarded-ssl"] === undefined &&
-    headers["x-forwarded-protocol"] === undefined
+    headers["x-forwarded-protocol"] === undefined &&
+    headers["x-request-id"] === undefined
   ) {
     return;
   }
+  // The peer is checked before its address is replaced by the client's.
   if (!trusted(record.remoteAddress)) return;
+  const requestId = headers["x-request-id"];
+  if (requestId !== undefined && isRequestId(requestId)) record.id = requestId;
   if (forwarded !== undefined) {
     const elements = parseForwarded(forwarded);
     if (elements !== null && elements.length > 0) {

@@ -147,7 +147,7 @@ onRequestException((error) => {
 });
 
 function failure(id: number, error: unknown): ThreadMessage & { type: "response" } {
-  consoleLogger.error("a request failed on a pool thread", error);
+  consoleLogger.error(`${runningTag?.name ?? "a request"} failed on a pool thread`, error);
   if (raised !== null) raised.error = errorInfo(error);
   return { type: "response", id, response: internalServerError() };
 }
@@ -183,7 +183,10 @@ async function sendStream(id: number, stream: BodyStream): Promise<void> {
     }
     post({ type: "end", id });
   } catch (error) {
-    consoleLogger.error("a streamed response failed on a pool thread", error);
+    consoleLogger.error(
+      `the streamed response of ${runningTag?.name ?? "a request"} failed on a pool thread`,
+      error,
+    );
     post({ type: "end", id, error: error instanceof Error ? error.message : String(error) });
   } finally {
     outgoing.delete(id);
@@ -261,13 +264,15 @@ function startNext(app: ServableApp): void {
     running = true;
     const id = next.id;
     const call = next.type === "call";
-    runningTag =
-      next.type === "call" ? { name: `toThread(${next.call.target.name})` } : tagOf(next.record);
-    setRunning(runningTag);
     // The thread plans the request it is sent, once: the plan names its route (one that
     // matched nothing is keyed as one, answered without running a handler) and goes to handle.
     const plan =
       next.type === "request" ? app.planOf(next.record.method, next.record.url, true) : undefined;
+    runningTag =
+      next.type === "call"
+        ? { name: `toThread(${next.call.target.name})` }
+        : tagOf(next.record, plan?.rule ?? null);
+    setRunning(runningTag);
     const rule = plan === undefined ? null : (plan.rule ?? "");
     const quick = isQuick(rule, call);
     const began = performance.now();

@@ -9,6 +9,7 @@ import {
   ServiceUnavailable,
   exceptionResponse,
   prefersJson,
+  requestNote,
   type HTTPException,
   type RequestRecord,
   type ResponseRecord,
@@ -86,7 +87,6 @@ export interface RequestTrace {
 /** One request waiting for, or running on, a pool thread. */
 export class RequestTask extends PoolJob {
   readonly mayWait = true;
-  readonly name: string;
   /** Its streamed body, once the thread sent the head. */
   stream: IncomingStream | null = null;
   /** Its client left before the answer was complete: the thread is told (`cancel`). */
@@ -101,7 +101,12 @@ export class RequestTask extends PoolJob {
     readonly trace: RequestTrace | null = null,
   ) {
     super();
-    this.name = `${record.method} ${record.url}`;
+  }
+
+  /** How the log names it: method, target, route and id (read only when a message is written). */
+  get name(): string {
+    const { method, url, id = "" } = this.record;
+    return `${method} ${url} ${requestNote(this.rule, id)}`;
   }
 
   /** Hands the loop its response (a stream's head: its body follows). */

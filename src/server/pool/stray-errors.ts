@@ -10,7 +10,7 @@
 // tagging costs only the timers, and only theirs.
 
 import process from "node:process";
-import type { Logger, RequestRecord } from "../../framework/internal.ts";
+import { requestNote, type Logger, type RequestRecord } from "../../framework/internal.ts";
 import type { ThreadMessage } from "./wire-protocol.ts";
 
 /**
@@ -37,9 +37,9 @@ let thrown: { error: unknown; by: RequestTag } | null = null;
 /** Promises returned by tagged callbacks (async ones), with their request. */
 const returned = new WeakMap<Promise<unknown>, RequestTag>();
 
-/** A new tag for `record`, as callbacks and the log know it. */
-export function tagOf(record: RequestRecord): RequestTag {
-  return { name: `${record.method} ${record.url}` };
+/** A new tag for `record` on the route `rule`, as callbacks and the log know it. */
+export function tagOf(record: RequestRecord, rule: string | null): RequestTag {
+  return { name: `${record.method} ${record.url} ${requestNote(rule, record.id ?? "-")}` };
 }
 
 /** The thread starts running the request tagged `tag` (or, with `null`, has finished it). */

@@ -17,13 +17,14 @@
 
 import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
-import type {
-  BroadcastEnvelope,
-  ClientConnection,
-  FamilyDelta,
-  Logger,
-  RequestRecord,
-  ResponseRecord,
+import {
+  newRequestId,
+  type BroadcastEnvelope,
+  type ClientConnection,
+  type FamilyDelta,
+  type Logger,
+  type RequestRecord,
+  type ResponseRecord,
 } from "../../framework/internal.ts";
 import { AppLoadError } from "../loading/app-spec.ts";
 import {
@@ -187,6 +188,8 @@ export class ThreadPool {
     rule?: string,
     trace?: RequestTrace,
   ): Promise<ResponseRecord> {
+    // Made here, not on the thread, so that the loop's logs know the id the handler sees.
+    record.id ??= newRequestId();
     return new Promise((resolve) => {
       const task = new RequestTask(record, rule ?? null, resolve, trace ?? null);
       const placed = this.core.submit(task);

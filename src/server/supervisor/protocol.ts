@@ -30,6 +30,8 @@ export interface ServeOptions {
   trustTraceparent: boolean;
   accessLog: string | null;
   accessLogFormat: string;
+  /** Send each request's id back in an `X-Request-ID` response header. */
+  echoRequestId: boolean;
   errorLog: string;
   logLevel: string;
   pid: string | null;

@@ -180,6 +180,7 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
     pool,
     threaded: options.threads > 0,
     limits,
+    echoRequestId: options.echoRequestId,
     ...(hooks.applyProxy ? { applyProxy: hooks.applyProxy } : {}),
     isDraining: () => draining,
     watchdog: createWatchdog(100, (message) => logger.warn(message)),

@@ -24,7 +24,7 @@ describe("ThreadPool, when a thread throws or dies", () => {
   it("answers 500 to the request that outgrew the heap bound only, and replaces its thread", async () => {
     const { pool: threads, logged } = await pool({ appSpec: DEATHS, size: 1, maxHeapMb: 32 });
     const [hogThread] = threads.stats().threadIds;
-    const hog = threads.dispatch(record("/hog"));
+    const hog = threads.dispatch({ ...record("/hog"), id: "req-hog" }, undefined, "/hog");
     // They wait on the thread, or in the queue, while it fills its heap.
     const others = Array.from({ length: 5 }, () => threads.dispatch(record("/thread")));
     const response = await hog;
@@ -38,20 +38,23 @@ describe("ThreadPool, when a thread throws or dies", () => {
     assert.match(
       log.message,
       new RegExp(
-        `pool thread ${hogThread} outgrew its heap bound of 32 MB .*while running GET /hog`,
+        `pool thread ${hogThread} outgrew its heap bound of 32 MB .*while running GET /hog \\(route /hog, request id req-hog\\)`,
       ),
     );
   });
 
-  it("logs an error a timer throws after the answer, with its stack and route, and keeps the thread", async () => {
+  it("logs an error a timer throws after the answer, with its stack, route and request id, and keeps the thread", async () => {
     const { pool: threads, logged } = await pool({ appSpec: DEATHS, size: 1 });
-    const first = threadOf(await threads.dispatch(record("/late-throw")));
+    const first = threadOf(await threads.dispatch({ ...record("/late-throw"), id: "req-late" }));
     // Requests go on arriving while the timer throws: none of them may fail.
     const during = await Promise.all(
       Array.from({ length: 20 }, () => threads.dispatch(record("/thread"))),
     );
     const log = await logged(/thrown by a timer after the answer/);
-    assert.match(log.message, /callback scheduled by GET \/late-throw/);
+    assert.match(
+      log.message,
+      /callback scheduled by GET \/late-throw \(route \/late-throw, request id req-late\)/,
+    );
     assert.match(log.message, /keeps serving/);
     assert.match(log.message, /deaths\.ts:\d+/, "the log has the error's stack");
     for (const response of during) assert.equal(threadOf(response), first);

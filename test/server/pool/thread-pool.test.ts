@@ -314,9 +314,14 @@ describe("ThreadPool", () => {
 
   it("cuts a stream that stalls past the timeout and replaces its thread", async () => {
     const { pool: threads, logs } = await pool({ size: 1, timeoutMs: 300 });
-    const response = await threads.dispatch(record("/stall"));
+    const response = await threads.dispatch(
+      { ...record("/stall"), id: "req-stall" },
+      undefined,
+      "/stall",
+    );
     await assert.rejects(drain(response), /stalled for 0.3 seconds/);
-    assert.ok(logs.some((log) => log.message.includes("GET /stall ran past")));
+    const named = /GET \/stall \(route \/stall, request id req-stall\) ran past/;
+    assert.ok(logs.some((log) => named.test(log.message)));
     assert.equal((await threads.dispatch(record("/thread"))).status, 200);
   });
 

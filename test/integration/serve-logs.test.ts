@@ -1,0 +1,164 @@
+// `carafe serve`'s request ids and logs as a machine reads them: real worker processes, a pool
+// thread, real sockets, the access log file read back after the server stopped.
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { Agent } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { fetchReply, serveInThisFile, type Reply } from "./serve-process.ts";
+
+const APP = "test/fixtures/pool/request-ids.ts";
+const ANY_PORT = ["--bind", "127.0.0.1:0"];
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+const serve = serveInThisFile();
+const dir = mkdtempSync(join(tmpdir(), "carafe-logs-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function idOf(reply: Reply): string {
+  assert.equal(reply.status, 200, reply.text);
+  return (JSON.parse(reply.text) as { id: string }).id;
+}
+
+function lines(path: string): string[] {
+  return readFileSync(path, "utf8").split("\n").slice(0, -1);
+}
+
+describe("request ids and logs of carafe serve", () => {
+  it("writes JSON access lines with the route's rule and the id each handler saw", async () => {
+    const log = join(dir, "json.log");
+    const server = await serve([
+      APP,
+      ...ANY_PORT,
+      "--threads",
+      "1",
+      "--access-log",
+      log,
+      "--access-log-format",
+      "json",
+      "--echo-request-id",
+    ]);
+    const headers = { "User-Agent": "log-test/1", Referer: "http://example.com/from" };
+    const onLoop = await fetchReply(`${server.url}/loop/1?q=a%20b`, { headers });
+    const onThread = await fetchReply(`${server.url}/thread/2`, { headers });
+    const missing = await fetchReply(`${server.url}/nowhere`);
+    assert.equal(missing.status, 404);
+    assert.equal(await server.stop(), 0);
+
+    const entries = lines(log).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const byPath = new Map(entries.map((entry) => [entry.path, entry]));
+    assert.equal(entries.length, 3);
+    for (const [path, reply, route] of [
+      ["/loop/1?q=a%20b", onLoop, "/loop/<int:n>"],
+      ["/thread/2", onThread, "/thread/<int:n>"],
+    ] as const) {
+      const entry = byPath.get(path) as Record<string, unknown>;
+      const id = idOf(reply);
+      assert.match(id, UUID);
+      assert.equal(reply.headers["x-request-id"], id);
+      assert.equal(entry.request_id, id);
+      assert.equal(entry.route, route);
+      assert.equal(entry.method, "GET");
+      assert.equal(entry.status, 200);
+      assert.equal(entry.bytes, Buffer.byteLength(reply.text));
+      assert.equal(entry.user_agent, "log-test/1");
+      assert.equal(entry.referer, "http://example.com/from");
+      assert.equal(entry.remote_addr, "127.0.0.1");
+      assert.equal(typeof entry.duration_ms, "number");
+      assert.equal(typeof entry.pid, "number");
+      assert.equal(new Date(entry.time as string).toISOString(), entry.time);
+    }
+    assert.notEqual(idOf(onLoop), idOf(onThread));
+    const notFound = byPath.get("/nowhere") as Record<string, unknown>;
+    assert.equal(notFound.route, null);
+    assert.equal(notFound.status, 404);
+    assert.equal(notFound.request_id, missing.headers["x-request-id"]);
+  });
+
+  it("takes X-Request-ID from a trusted proxy only, and replaces a malformed one", async () => {
+    const trusting = await serve([APP, ...ANY_PORT, "--threads", "1"]);
+    for (const route of ["loop", "thread"]) {
+      const given = { "X-Request-ID": `req-${route}-7` };
+      const taken = await fetchReply(`${trusting.url}/${route}/1`, { headers: given });
+      assert.equal(idOf(taken), `req-${route}-7`);
+      // Echoed only with --echo-request-id.
+      assert.equal(taken.headers["x-request-id"], undefined);
+      for (const bad of ["two words", "x".repeat(201)]) {
+        const replaced = await fetchReply(`${trusting.url}/${route}/1`, {
+          headers: { "X-Request-ID": bad },
+        });
+        assert.match(idOf(replaced), UUID);
+      }
+    }
+    await trusting.stop();
+
+    const wary = await serve([APP, ...ANY_PORT, "--forwarded-allow-ips", "10.1.2.3"]);
+    const ignored = await fetchReply(`${wary.url}/loop/1`, {
+      headers: { "X-Request-ID": "req-1" },
+    });
+    assert.match(idOf(ignored), UUID);
+    await wary.stop();
+  });
+
+  it("names the route and the request id when a handler fails, on the loop and on a thread", async () => {
+    const server = await serve([APP, ...ANY_PORT, "--threads", "1"]);
+    for (const [path, route, id] of [
+      ["/fail/x", "/fail/<name>", "req-loop"],
+      ["/fail-thread/y", "/fail-thread/<name>", "req-thread"],
+    ] as const) {
+      const reply = await fetchReply(`${server.url}${path}`, { headers: { "X-Request-ID": id } });
+      assert.equal(reply.status, 500);
+      await server.waitFor(
+        new RegExp(
+          `Exception on ${path} \\[GET\\] \\(route ${route}, request id ${id}\\)`.replaceAll(
+            "/",
+            "\\/",
+          ),
+        ),
+      );
+    }
+    await server.stop();
+  });
+
+  it("loses no access line when the server is stopped with TERM as requests come in", async () => {
+    const log = join(dir, "term.log");
+    const server = await serve([
+      APP,
+      ...ANY_PORT,
+      "--threads",
+      "1",
+      "--access-log",
+      log,
+      "--access-log-format",
+      "%(U)s %(s)s",
+    ]);
+    const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+    const answered: string[] = [];
+    let stopping: Promise<number | null> | null = null;
+    const requests = Array.from({ length: 400 }, (_, i) => {
+      const path = `/${i % 2 === 0 ? "loop" : "thread"}/${i}`;
+      return fetchReply(`${server.url}${path}`, { agent }).then(
+        (reply) => {
+          if (reply.status === 200) answered.push(path);
+          // Stop while most requests are still to come or in flight.
+          if (answered.length === 50) stopping = server.stop();
+        },
+        // Sent after the server stopped accepting: never answered.
+        () => {},
+      );
+    });
+    await Promise.all(requests);
+    agent.destroy();
+    assert.ok(stopping !== null, "the server was never stopped");
+    assert.equal(await stopping, 0);
+    assert.ok(answered.length >= 50);
+    const logged = new Set(lines(log));
+    const lost = answered.filter((path) => !logged.has(`${path} 200`));
+    assert.deepEqual(
+      lost,
+      [],
+      `${lost.length} of ${answered.length} answered requests have no line`,
+    );
+  });
+});
