@@ -123,6 +123,15 @@ export const CONFIGS: Config[] = [
   carafe("carafe-t8", "Carafe --threads 8", ["--threads", "8", "--initial-threads", "8"]),
   // The same server writing the default access log to a file: what logging every request costs.
   accessLogged(carafe("carafe-accesslog", "Carafe --threads 0 --access-log", ["--threads", "0"])),
+  // Both, as a server in production runs: what seeing what it does costs in all.
+  accessLogged(
+    carafe("carafe-observed", "Carafe --threads 0 --metrics-bind --access-log", [
+      "--threads",
+      "0",
+      "--metrics-bind",
+      "127.0.0.1:0",
+    ]),
+  ),
   carafe("carafe-w2", "Carafe --workers 2", ["--workers", "2", "--threads", "0"]),
   carafe("carafe-w2t2", "Carafe --workers 2 --threads 2", ["--workers", "2", "--threads", "2"]),
   // The app as its TypeScript source, as a user serves it without a build step (Carafe from its

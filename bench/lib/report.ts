@@ -82,6 +82,16 @@ export function targets(results: Results): Target[] {
       ),
     );
   }
+  if (has("carafe-observed", "carafe-loop")) {
+    list.push(
+      atLeast(
+        "S1 with metrics and the access log ≥ 0.85× without",
+        ratio(results, "carafe-observed", "carafe-loop", "S1"),
+        0.85,
+      ),
+    );
+  }
+
   if (has("carafe-loop", BASE)) {
     const p99 = ratio(results, "carafe-loop", BASE, "S5", "p99");
     list.push(atLeast("S5 / req/s ≥ 10× Fastify", ratio(results, "carafe-loop", BASE, "S5"), 10), {
