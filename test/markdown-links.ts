@@ -71,3 +71,18 @@ export function brokenLinks(files: readonly string[], root: string): string[] {
   }
   return broken;
 }
+
+/**
+ * The lines of `text` (outside code blocks) that open a table row without closing it: a row
+ * broken across lines, which ends the table there and shows the rest as a paragraph.
+ */
+export function brokenTableRows(text: string): string[] {
+  const broken: string[] = [];
+  let fenced = false;
+  text.split("\n").forEach((line, index) => {
+    if (line.startsWith("```")) fenced = !fenced;
+    else if (!fenced && line.startsWith("|") && !line.trimEnd().endsWith("|"))
+      broken.push(`line ${index + 1}: ${line.slice(0, 60)}`);
+  });
+  return broken;
+}
