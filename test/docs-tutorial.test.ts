@@ -2,7 +2,7 @@
 // (but the `…` that stands for lines left out) is a line of the example, so a change to the
 // example that the tutorial does not follow fails here.
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { test } from "node:test";
 
@@ -36,4 +36,38 @@ test("the tutorial's TypeScript is examples/flaskr's, line for line", () => {
     "const a = 1;",
     "const b = 2;",
   ]);
+});
+
+/** What `wc -l` counts: the newlines of the files under `paths` (folders walked). */
+function lineCount(...paths: string[]): number {
+  return paths
+    .flatMap((path) =>
+      statSync(path).isDirectory()
+        ? readdirSync(path, { recursive: true })
+            .map((entry) => join(path, String(entry)))
+            .filter((file) => statSync(file).isFile())
+        : [path],
+    )
+    .reduce((sum, file) => sum + (readFileSync(file, "utf8").match(/\n/g)?.length ?? 0), 0);
+}
+
+test("the tutorial's line counts of Carafe's Flaskr are the files' own", () => {
+  const tutorial = readFileSync(join(ROOT, "docs/tutorial.md"), "utf8");
+  const table = tutorial.slice(tutorial.indexOf("## Flask's Flaskr and Carafe's, line by line"));
+  const counted = new Map(
+    [...table.matchAll(/^\| (.+?) \| \**(\d+)\** \| \**(\d+)\** \|$/gm)].map(
+      ([, part = "", , carafe = ""]) => [part.replace(/\*/g, ""), Number(carafe)],
+    ),
+  );
+  const parts = {
+    "factory (`__init__.py` / `app.ts`)": lineCount(join(EXAMPLE, "app.ts")),
+    "database (`db.py` / `db.ts`)": lineCount(join(EXAMPLE, "db.ts")),
+    "auth blueprint": lineCount(join(EXAMPLE, "auth.ts")),
+    "blog blueprint": lineCount(join(EXAMPLE, "blog.ts")),
+    schema: lineCount(join(EXAMPLE, "schema.sql")),
+    "templates (6)": lineCount(join(EXAMPLE, "templates")),
+    "tests and fixtures": lineCount(join(EXAMPLE, "tests")),
+  };
+  const total = Object.values(parts).reduce((sum, count) => sum + count, 0);
+  assert.deepEqual(Object.fromEntries(counted), { ...parts, total });
 });
