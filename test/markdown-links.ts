@@ -56,18 +56,40 @@ export function markdownFiles(folder: string, skipped: ReadonlySet<string> = new
   return found;
 }
 
-/** Each link of `files` that names no file, or no heading of its file, described from `root`. */
-export function brokenLinks(files: readonly string[], root: string): string[] {
+/**
+ * Each link of `files` that names no file, or no heading of its file, described from `root`.
+ * `has` says whether a path is there (by default, whether it exists on disk).
+ */
+export function brokenLinks(
+  files: readonly string[],
+  root: string,
+  has: (path: string) => boolean = existsSync,
+): string[] {
   const broken: string[] = [];
   for (const file of files) {
     for (const link of linksOf(file)) {
       const [path = "", fragment] = link.split("#");
       const target = path === "" ? file : resolve(dirname(file), decodeURIComponent(path));
       const where = `${relative(root, file)}: (${link})`;
-      if (!existsSync(target)) broken.push(`${where} names a file that does not exist`);
+      if (!has(target)) broken.push(`${where} names a file that does not exist`);
       else if (fragment !== undefined && target.endsWith(".md") && !anchorsOf(target).has(fragment))
         broken.push(`${where} names no heading of ${relative(root, target)}`);
     }
   }
+  return broken;
+}
+
+/**
+ * The lines of `text` (outside code blocks) that open a table row without closing it: a row
+ * broken across lines, which ends the table there and shows the rest as a paragraph.
+ */
+export function brokenTableRows(text: string): string[] {
+  const broken: string[] = [];
+  let fenced = false;
+  text.split("\n").forEach((line, index) => {
+    if (line.startsWith("```")) fenced = !fenced;
+    else if (!fenced && line.startsWith("|") && !line.trimEnd().endsWith("|"))
+      broken.push(`line ${index + 1}: ${line.slice(0, 60)}`);
+  });
   return broken;
 }

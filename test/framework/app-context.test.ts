@@ -285,6 +285,39 @@ describe("app.teardownAppcontext(hook)", () => {
     ]);
   });
 
+  it("matches the URL, so its blueprint's teardownRequest hooks run too, as Flask's does", () => {
+    const app = newApp();
+    const calls: string[] = [];
+    const admin = new Blueprint("admin", { urlPrefix: "/admin" });
+    admin.get("/user/<int:id>", function user() {
+      return "x";
+    });
+    admin.teardownRequest(() => void calls.push(`admin ${String(request.endpoint)}`));
+    admin.teardownAppRequest(() => void calls.push("admin app-wide"));
+    app.teardownRequest(() => void calls.push(`app ${String(request.endpoint)}`));
+    app.registerBlueprint(admin);
+    const seen = app.testRequestContext("/admin/user/7?tab=posts", () => ({
+      endpoint: request.endpoint,
+      rule: request.rule,
+      blueprint: request.blueprint,
+      params: request.params,
+      relative: urlFor(".user", { id: 8 }),
+    }));
+    assert.deepEqual(seen, {
+      endpoint: "admin.user",
+      rule: "/admin/user/<int:id>",
+      blueprint: "admin",
+      params: { id: 7 },
+      relative: "/admin/user/8",
+    });
+    // Flask's order: the blueprint's own hooks, then the app's (the app-wide one among them).
+    assert.deepEqual(calls, ["admin admin.user", "admin app-wide", "app admin.user"]);
+
+    calls.length = 0;
+    app.testRequestContext("/nowhere", () => undefined);
+    assert.deepEqual(calls, ["admin app-wide", "app undefined"]);
+  });
+
   it("is refused once the app serves, like every setup method", async () => {
     const app = newApp();
     app.get("/", () => "");

@@ -4,6 +4,9 @@ import { MultiDict } from "../../src/framework/http/datastructures.ts";
 import { RequestEntityTooLarge } from "../../src/framework/errors.ts";
 import { parseQueryString } from "../../src/framework/http/forms.ts";
 import { Buffer } from "node:buffer";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { FileStorage, type Carafe } from "carafe";
 import { newApp } from "../helpers.ts";
 
@@ -156,6 +159,26 @@ describe("FileStorage", () => {
         },
       ],
     ]);
+  });
+
+  it("saves an upload's exact bytes to the path given, replacing a file already there", async (t) => {
+    const folder = mkdtempSync(join(tmpdir(), "carafe-save-"));
+    t.after(() => rmSync(folder, { recursive: true, force: true }));
+    const target = join(folder, "avatar.png");
+    writeFileSync(target, "an older, longer file that the upload replaces");
+    const app = newApp();
+    app.post("/avatar", (req) => {
+      const file = req.files.require("avatar");
+      file.save(target);
+      return { saved: file.size };
+    });
+    const content = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x00, 0xff, 0xfe, 0x0a]);
+    const res = await app.testClient().post("/avatar", {
+      files: { avatar: { filename: "me.png", content, contentType: "image/png" } },
+    });
+    assert.equal(res.status, 200, res.text());
+    assert.deepEqual(res.json(), { saved: content.byteLength });
+    assert.deepEqual(new Uint8Array(readFileSync(target)), content);
   });
 
   it("keeps the type without parameters when the file is made by hand", () => {

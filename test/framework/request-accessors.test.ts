@@ -57,9 +57,46 @@ describe("MultiDict.require", () => {
     assert.equal(missing.status, 400);
     assert.match(missing.text(), /The request has no &#39;title&#39;\./);
   });
+
+  it("does the same for the query string, in JSON for a client that prefers it", async () => {
+    const app = newApp();
+    app.get("/search", (req) => ({ q: req.args.require("q") }));
+    const client = app.testClient();
+    assert.deepEqual((await client.get("/search?q=flask")).json(), { q: "flask" });
+    assert.equal((await client.get("/search?q=")).json<{ q: string }>().q, "");
+    const missing = await client.get("/search?page=2", {
+      headers: { accept: "application/json" },
+    });
+    assert.equal(missing.status, 400);
+    assert.match(
+      missing.json<{ error: { description: string } }>().error.description,
+      /The request has no 'q'\./,
+    );
+  });
 });
 
 describe("MultiDict.values and items", () => {
+  it("give a form's first value of each field to a view", async () => {
+    const app = newApp();
+    app.post("/tags", (req) => ({
+      values: [...req.form.values()],
+      items: [...req.form.items()],
+      all: req.form.getAll("tag"),
+    }));
+    const res = await app.testClient().post("/tags", {
+      data: "tag=a&title=T&tag=b",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
+    assert.deepEqual(res.json(), {
+      values: ["a", "T"],
+      items: [
+        ["tag", "a"],
+        ["title", "T"],
+      ],
+      all: ["a", "b"],
+    });
+  });
+
   it("give the first value of each key, in key order, as Werkzeug's do", () => {
     const dict = new MultiDict([
       ["tag", "a"],

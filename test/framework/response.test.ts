@@ -113,9 +113,24 @@ describe("return-value conversion", () => {
     assert.equal((await client.get("/scalar")).json(), "just a string");
   });
 
-  it("lets json()'s headers replace the Content-Type instead of sending a second one", () => {
+  it("lets json()'s headers replace the Content-Type instead of sending a second one", async () => {
     const response = json({ ok: true }, 200, { "Content-Type": "application/problem+json" });
     assert.deepEqual(response.headers.getAll("content-type"), ["application/problem+json"]);
+
+    const app = newApp();
+    app.get("/json", () =>
+      json({ ok: false }, 422, { "content-type": "application/problem+json" }),
+    );
+    app.get("/made", () =>
+      makeResponse({ ok: false }, 422, { "Content-Type": "application/problem+json" }),
+    );
+    const client = app.testClient();
+    for (const path of ["/json", "/made"]) {
+      const res = await client.get(path);
+      assert.equal(res.status, 422, path);
+      assert.deepEqual(res.headers.getAll("content-type"), ["application/problem+json"], path);
+      assert.deepEqual(res.json(), { ok: false }, path);
+    }
   });
 
   it("refuses json() on a value that cannot be serialised", () => {

@@ -76,6 +76,25 @@ describe("factory specs", { timeout: 60_000 }, () => {
     } finally {
       await dev.stop();
     }
+    // The spec before the command, as `flask --app 'hello:create_app("dev", 2)' run` takes it.
+    const named = await startNode(
+      [
+        "--conditions=carafe-source",
+        "bin/carafe.js",
+        "--app",
+        `${FACTORY}:createApp('named', 3)`,
+        "run",
+        "--port",
+        "0",
+      ],
+      { listening: /Running on (http:\/\/\S+)/ },
+    );
+    try {
+      const info = JSON.parse((await fetchReply(`${named.url}/info`)).text) as Info;
+      assert.deepEqual([info.name, info.count, info.flag], ["named", 3, false]);
+    } finally {
+      await named.stop();
+    }
     const routes = await carafe(["routes", spec]);
     assert.equal(routes.code, 0, routes.stderr);
     assert.match(routes.stdout, /onThread +GET +\/on-thread +thread/);

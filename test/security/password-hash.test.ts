@@ -1,6 +1,8 @@
 // carafe/security reads and writes Werkzeug's password hashes: hashes made by real Werkzeug
 // verify, Carafe's are in Werkzeug's format, and what Werkzeug refuses is refused with a code.
-import { describe, it } from "node:test";
+import crypto from "node:crypto";
+import { syncBuiltinESMExports } from "node:module";
+import { describe, it, mock } from "node:test";
 import assert from "node:assert/strict";
 import { CarafeError, abort } from "carafe";
 import {
@@ -218,6 +220,37 @@ describe("the async variants", () => {
     const free = await loopTurnsDuring(() => checkPasswordHashAsync(hash, PASSWORD));
     assert.equal(blocked, 0);
     assert.ok(free > 0, `the loop turned ${free} times`);
+  });
+});
+
+describe("the comparison", () => {
+  it("is crypto.timingSafeEqual's on the whole derived key, for a match and a mismatch alike", async () => {
+    const compare = mock.method(crypto, "timingSafeEqual");
+    // The module's named import of node:crypto sees the mock once the exports are synced.
+    syncBuiltinESMExports();
+    try {
+      const hash = generatePasswordHash(PASSWORD, "pbkdf2:sha256:1000");
+      const wrong = `${PASSWORD.slice(0, -1)}X`;
+      assert.equal(checkPasswordHash(hash, PASSWORD), true);
+      assert.equal(checkPasswordHash(hash, wrong), false);
+      assert.equal(await checkPasswordHashAsync(hash, wrong), false);
+      const hex = hash.split("$")[2]!;
+      assert.deepEqual(
+        compare.mock.calls.map((call) => [
+          Buffer.from(call.arguments[0] as Uint8Array).byteLength,
+          Buffer.from(call.arguments[1] as Uint8Array).toString("latin1"),
+          call.result,
+        ]),
+        [
+          [hex.length, hex, true],
+          [hex.length, hex, false],
+          [hex.length, hex, false],
+        ],
+      );
+    } finally {
+      compare.mock.restore();
+      syncBuiltinESMExports();
+    }
   });
 });
 

@@ -10,7 +10,12 @@ import type { AppConfig, CarafeConfig } from "./config.ts";
 import { makeConfig } from "./config-object.ts";
 import { openResourceIn, type Resource, type ResourceMode } from "./resources.ts";
 import { buildUrl, type UrlForOptions } from "./url-for.ts";
-import { AppContext, RequestContext, isAsyncFunction, runThenEnd } from "../context/context.ts";
+import {
+  AppContext,
+  type RequestContext,
+  isAsyncFunction,
+  runThenEnd,
+} from "../context/context.ts";
 import { CarafeError, NotFound } from "../errors.ts";
 import { fetchWith } from "../boundary/web-adapter.ts";
 import { consoleLogger, type Logger } from "./logging.ts";
@@ -628,9 +633,11 @@ export class Carafe extends Scaffold implements ServableApp {
   }
 
   /**
-   * Runs `fn` inside a request context for `url`, so that `request`, `urlFor`, `session` work
-   * outside a real request (scripts, tests). When `fn` ends (its promise settles), the app's
-   * teardownRequest hooks run, then its teardownAppcontext hooks, as after a request.
+   * Runs `fn` inside a request context for a GET of `url`, so that `request`, `urlFor`, `session`
+   * work outside a real request (scripts, tests). The URL is matched to its route, so
+   * `request.endpoint`, `params` and `blueprint` are set when one matches; no hook runs before
+   * `fn`. When `fn` ends (its promise settles), the teardownRequest hooks run (the route's
+   * blueprint's, then the app's), then the teardownAppcontext hooks, as after a request.
    *
    * @example
    * app.testRequestContext("/?q=1", () => request.args.get("q")); // "1"
@@ -647,7 +654,7 @@ export class Carafe extends Scaffold implements ServableApp {
       },
       NO_PARAMS,
     );
-    const context = new RequestContext(this, request);
+    const context = this.#pipeline.testContext(request);
     return runThenEnd(context, fn, (error) => this.#pipeline.endRequestContext(context, error));
   }
 

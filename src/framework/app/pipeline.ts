@@ -129,6 +129,18 @@ function* loadBody(request: Request): Pipeline<void> {
   request.setForm(parsed as Awaited<ReturnType<typeof parseMultipart>>);
 }
 
+/** Sets on `request` what its route's match found: the rule's values, endpoint and blueprint. */
+function setRoute(
+  request: Request,
+  match: Extract<MatchResult<RoutePayload>, { kind: "found" }>,
+): void {
+  const { rule } = match;
+  request.params = match.params;
+  request.endpoint = rule.endpoint;
+  request.rule = rule.rule;
+  request.blueprint = rule.payload.blueprint;
+}
+
 function* dispatchRequest(request: Request, match: MatchResult<RoutePayload>): Pipeline<unknown> {
   switch (match.kind) {
     case "found":
@@ -174,6 +186,17 @@ export class RequestPipeline {
   }
 
   /**
+   * The context of a request made up outside a real one (`testRequestContext`): its URL is
+   * matched, as Flask matches a test request context's, so its endpoint, params and blueprint
+   * are known (and its blueprint's teardownRequest hooks run at its end); no hook runs now.
+   */
+  testContext(request: Request): RequestContext {
+    const matched = this.#app.urlMap.match(request.method, request.rawPath);
+    if (matched.kind === "found") setRoute(request, matched);
+    return new RequestContext(this.#app, request);
+  }
+
+  /**
    * Handles one request: `match` is its route's, as its plan found it (matched here when the
    * caller had no plan). `capture`, given by the test client only, receives the request's
    * context (for `client.session` and `client.g`).
@@ -194,12 +217,8 @@ export class RequestPipeline {
     if (capture !== undefined) capture(context);
     const matched = match ?? this.#app.urlMap.match(request.method, request.rawPath);
     if (matched.kind === "found") {
-      const { rule } = matched;
-      request.params = matched.params;
-      request.endpoint = rule.endpoint;
-      request.rule = rule.rule;
-      request.blueprint = rule.payload.blueprint;
-      request.maxContentLength = limitOf(rule.payload, config.maxContentLength);
+      setRoute(request, matched);
+      request.maxContentLength = limitOf(matched.rule.payload, config.maxContentLength);
     } else {
       request.maxContentLength = config.maxContentLength;
     }
@@ -407,14 +426,17 @@ export class RequestPipeline {
   }
 
   /**
-   * Ends a request context made outside the pipeline (`testRequestContext`): the app's
-   * teardownRequest hooks, then its teardownAppcontext hooks. The hooks are read now, as
-   * registration may still go on.
+   * Ends a request context made outside the pipeline (`testRequestContext`): the teardownRequest
+   * hooks of its route's blueprint, then the app's, then its teardownAppcontext hooks. The hooks
+   * are read now, as registration may still go on.
    */
   endRequestContext(context: RequestContext, error: unknown): void | Promise<void> {
     const app = this.#scopes.get(undefined) as HookScope;
+    const blueprint = context.request.blueprint;
+    const own = blueprint === undefined ? undefined : this.#scopes.get(blueprint);
+    const outward = own === undefined ? [app] : [app, own];
     return drive(
-      this.#teardown(context, error, scopeChainOf([app], this.#app.teardownAppcontextHooks)),
+      this.#teardown(context, error, scopeChainOf(outward, this.#app.teardownAppcontextHooks)),
     );
   }
 
