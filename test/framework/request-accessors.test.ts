@@ -31,6 +31,14 @@ describe("MultiDict.get with { type, default }", () => {
       absent: 20,
       noDefault: null,
     });
+    for (const blank of ["", "%20"]) {
+      assert.deepEqual((await client.get(`/page?page=${blank}`)).json(), {
+        page: 1,
+        strict: -1,
+        absent: 20,
+        noDefault: null,
+      });
+    }
     assert.deepEqual((await client.get("/page?page=2.5")).json(), {
       page: 2.5,
       strict: -1,

@@ -21,7 +21,9 @@ export class MultiDict<V = string> implements Iterable<[string, V]> {
   /**
    * The first value of `key`, or `fallback` (default `undefined`) when it is absent. With
    * `{ type, default }` the value goes through `type` first, as in Werkzeug: a `type` that
-   * throws, or gives `NaN`, gives the default instead (`?n=abc` with `type: Number`).
+   * throws, or gives `NaN`, gives the default instead (`?n=abc` with `type: Number`). A blank
+   * value given to `Number` gives the default too, as Python's `int("")` fails where
+   * `Number("")` would be `0`.
    *
    * @example
    * request.args.get("page", { type: Number, default: 1 }); // 1 for ?page=x or no page
@@ -33,6 +35,8 @@ export class MultiDict<V = string> implements Iterable<[string, V]> {
     const values = this.#map.get(key);
     if (!isGetOptions<V, T, D>(fallback)) return values === undefined ? fallback : values[0];
     if (values === undefined) return fallback.default as D;
+    if ((fallback.type as unknown) === Number && String(values[0]).trim() === "")
+      return fallback.default as D;
     try {
       const converted = fallback.type(values[0] as V);
       return Number.isNaN(converted) ? (fallback.default as D) : converted;
