@@ -44,6 +44,7 @@ export async function serve(options: ServeOptions, version: string): Promise<num
     const { runWorker } = await import("./worker/worker.ts");
     await runWorker(options, {
       logger,
+      writeLog: (entry) => log.write(entry),
       // Without an access log, no request pays for the exchange and its timestamps.
       ...(access.enabled ? { onExchange: (exchange: Exchange) => access.log(exchange) } : {}),
       applyProxy: (record) => applyProxyHeaders(record, trusted),

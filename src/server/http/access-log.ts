@@ -7,6 +7,7 @@
 import { Buffer } from "node:buffer";
 import process from "node:process";
 import type { Logger } from "../../framework/internal.ts";
+import type { LogEntry } from "./app-logger.ts";
 import { LogSink } from "./log-sink.ts";
 
 export { LogTargetError } from "./log-sink.ts";
@@ -337,6 +338,11 @@ export class ErrorLogger implements Logger {
     this.#sink.write(
       `[${localTime(new Date(), "iso")}] [${this.#pid}] [${tag}] ${message}${detail}\n`,
     );
+  }
+
+  /** Writes what an app (on the loop or a pool thread) logged: see app-logger.ts. */
+  write(entry: LogEntry): void {
+    this.log(entry.level, entry.message, entry.stack);
   }
 
   // One method per level, bound so that each can be passed on as a callback.
