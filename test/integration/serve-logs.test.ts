@@ -201,6 +201,54 @@ describe("request ids and logs of carafe serve", () => {
     );
   });
 
+  it("writes JSON error entries with --error-log-format json: route, request id and stack", async () => {
+    const log = join(dir, "error-json.log");
+    const { server, url } = await serveWithErrorLog(
+      ["test/fixtures/pool/app-logs.ts", "--threads", "1", "--error-log-format", "json"],
+      log,
+    );
+    const requests = [
+      ["/loop/note/a", "req-loop-note"],
+      ["/thread/note/b", "req-thread-note"],
+      ["/loop/fail/c", "req-loop-fail"],
+      ["/thread/fail/d", "req-thread-fail"],
+    ] as const;
+    for (const [path, id] of requests) {
+      await fetchReply(`${url}${path}`, { headers: { "X-Request-ID": id } });
+    }
+    assert.equal(await server.stop(), 0);
+
+    const entries = lines(log).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const byId = new Map(entries.map((entry) => [entry.request_id, entry]));
+    // The server's own entries name no request.
+    const listening = entries.find((entry) => String(entry.message).startsWith("Listening at: "));
+    assert.equal(listening?.level, "info");
+    assert.equal(listening?.request_id, null);
+    assert.equal(listening?.route, null);
+    for (const where of ["loop", "thread"]) {
+      const note = byId.get(`req-${where}-note`) as Record<string, unknown>;
+      assert.equal(note.level, "info");
+      assert.equal(note.message, `noted ${where === "loop" ? "a" : "b"} on the ${where}`);
+      assert.equal(note.route, `/${where}/note/<name>`);
+      assert.equal(note.stack, null);
+      assert.equal(typeof note.pid, "number");
+      assert.equal(new Date(note.time as string).toISOString(), note.time);
+
+      const path = `/${where}/fail/${where === "loop" ? "c" : "d"}`;
+      const failure = byId.get(`req-${where}-fail`) as Record<string, unknown>;
+      assert.equal(failure.level, "error");
+      assert.equal(
+        failure.message,
+        `Exception on ${path} [GET] (route /${where}/fail/<name>, request id req-${where}-fail)`,
+      );
+      assert.equal(failure.route, `/${where}/fail/<name>`);
+      assert.match(
+        failure.stack as string,
+        new RegExp(String.raw`^Error: the ${where} handler failed\n    at .*app-logs\.ts`),
+      );
+    }
+  });
+
   it("leaves an app's own logger alone, on the loop and on a thread", async () => {
     const server = await serve(["test/fixtures/pool/own-logger.ts", ...ANY_PORT, "--threads", "1"]);
     for (const path of ["/fail/x", "/fail-thread/y"]) {
