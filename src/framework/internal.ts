@@ -12,7 +12,8 @@ export {
   registerCompiledRoot,
   type Runner,
 } from "./app/runner.ts";
-export { consoleLogger, withConsoleFallback } from "./app/logging.ts";
+export { adoptServerLogger, consoleLogger, withConsoleFallback } from "./app/logging.ts";
+export { requestLogFields } from "./context/context.ts";
 export { onRequestException } from "./app/exception-reports.ts";
 export type { AppCommands, Broadcasting, SocketGate } from "./boundary/servable-app.ts";
 export type { CommandIO } from "./app/commands.ts";

@@ -5,7 +5,12 @@
 
 import cluster from "node:cluster";
 import process from "node:process";
-import { AccessLogger, ErrorLogger, type LogLevel } from "./http/access-log.ts";
+import {
+  AccessLogger,
+  ErrorLogger,
+  type ErrorLogFormat,
+  type LogLevel,
+} from "./http/access-log.ts";
 import type { Exchange } from "./http/http-loop.ts";
 import { AppLoadError, parseAppSpec, resolveAppModule } from "./loading/app-spec.ts";
 import { applyProxyHeaders, createProxyTrust } from "./http/proxy.ts";
@@ -21,7 +26,11 @@ export function workerOptions(): ServeOptions | null {
 }
 
 function errorLoggerOf(options: ServeOptions) {
-  const log = new ErrorLogger({ target: options.errorLog, level: options.logLevel as LogLevel });
+  const log = new ErrorLogger({
+    target: options.errorLog,
+    level: options.logLevel as LogLevel,
+    format: options.errorLogFormat as ErrorLogFormat,
+  });
   return {
     log,
     logger: {
@@ -44,6 +53,7 @@ export async function serve(options: ServeOptions, version: string): Promise<num
     const { runWorker } = await import("./worker/worker.ts");
     await runWorker(options, {
       logger,
+      writeLog: (entry) => log.write(entry),
       // Without an access log, no request pays for the exchange and its timestamps.
       ...(access.enabled ? { onExchange: (exchange: Exchange) => access.log(exchange) } : {}),
       applyProxy: (record) => applyProxyHeaders(record, trusted),

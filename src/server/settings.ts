@@ -9,7 +9,7 @@
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { isIP } from "node:net";
-import { DEFAULT_ACCESS_LOG_FORMAT, LOG_LEVELS } from "./http/access-log.ts";
+import { DEFAULT_ACCESS_LOG_FORMAT, ERROR_LOG_FORMATS, LOG_LEVELS } from "./http/access-log.ts";
 import type { RequestLimits } from "./http/http-loop.ts";
 import { isTrustEntry } from "./http/proxy.ts";
 import { defaultThreadHeapMb } from "../threading/boot.ts";
@@ -111,6 +111,8 @@ const SETTINGS = [
     help: "Send each request's id (a trusted proxy's X-Request-ID, or a fresh one) back in an X-Request-ID response header (--no-echo-request-id to turn off)" },
   { name: "errorLog", flag: "--error-log", env: "CARAFE_ERROR_LOG", kind: { type: "string" }, default: "-", metavar: "PATH",
     help: "Error log file; - for stderr" },
+  { name: "errorLogFormat", flag: "--error-log-format", env: "CARAFE_ERROR_LOG_FORMAT", kind: { type: "choice", choices: ERROR_LOG_FORMATS }, default: "text", metavar: "FORMAT",
+    help: "Error log entries as text lines, or json for one JSON object a line (with the route and request id)" },
   { name: "logLevel", flag: "--log-level", env: "CARAFE_LOG_LEVEL", kind: { type: "choice", choices: LOG_LEVELS }, default: "info", metavar: "LEVEL",
     help: `Least severe error log level kept: ${LOG_LEVELS.join(", ")}` },
   { name: "pid", flag: "--pid", env: "CARAFE_PID", kind: path, default: null, metavar: "FILE",

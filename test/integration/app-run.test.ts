@@ -70,6 +70,21 @@ describe("app.run()", () => {
     await server.stop();
   });
 
+  it("prints a failing handler's exception to the console, on the loop and on a thread", async () => {
+    const server = await runModule(FIXTURE, { THREADED: "1" });
+    for (const [path, message] of [
+      ["/fail", "something broke"],
+      ["/fail-async", "something async broke"],
+    ]) {
+      assert.equal((await fetchReply(`${server.url}${path}`)).status, 500);
+      const from = server.lines.indexOf(
+        await server.waitFor(new RegExp(`^\\[carafe\\] ERROR Exception on ${path} \\[GET\\]`)),
+      );
+      await server.waitFor(new RegExp(`^Error: ${message}$`), from);
+    }
+    await server.stop();
+  });
+
   it("in debug mode restarts with the new code when the source changes", async () => {
     const dir = mkdtempSync(join(resolve(import.meta.dirname, "../fixtures/dev"), "reload-"));
     try {

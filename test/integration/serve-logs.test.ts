@@ -1,12 +1,12 @@
 // `carafe serve`'s request ids and logs as a machine reads them: real worker processes, a pool
 // thread, real sockets, the access log file read back after the server stopped.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, watch } from "node:fs";
 import { Agent } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { fetchReply, serveInThisFile, type Reply } from "./serve-process.ts";
+import { freePort, fetchReply, once, serveInThisFile, type Reply } from "./serve-process.ts";
 
 const APP = "test/fixtures/pool/request-ids.ts";
 const ANY_PORT = ["--bind", "127.0.0.1:0"];
@@ -19,6 +19,32 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 function idOf(reply: Reply): string {
   assert.equal(reply.status, 200, reply.text);
   return (JSON.parse(reply.text) as { id: string }).id;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/**
+ * Resolves once a line of the file at `path` (in `dir`) matches `pattern`: the server writes its
+ * own messages there with --error-log, `Listening at:` among them. Woken by each change to the
+ * folder; fails if the process exits first.
+ */
+function waitForLine(path: string, pattern: RegExp, exited: Promise<unknown>): Promise<void> {
+  return new Promise((done, fail) => {
+    const watcher = watch(dir);
+    const check = (): void => {
+      if (!existsSync(path) || !pattern.test(readFileSync(path, "utf8"))) return;
+      watcher.close();
+      done();
+    };
+    watcher.on("change", check);
+    void exited.then(() => {
+      watcher.close();
+      fail(new Error(`the server exited before writing ${pattern} to ${path}`));
+    });
+    check();
+  });
 }
 
 function lines(path: string): string[] {
@@ -119,6 +145,126 @@ describe("request ids and logs of carafe serve", () => {
       );
     }
     await server.stop();
+  });
+
+  /** `carafe serve` writing its error log to `log`: it prints nothing until a request fails. */
+  async function serveWithErrorLog(args: string[], log: string) {
+    const port = await freePort();
+    const server = await serve([...args, "--bind", `127.0.0.1:${port}`, "--error-log", log], {
+      waitForListening: false,
+    });
+    await waitForLine(log, /Listening at: /, server.exited);
+    return { server, url: `http://127.0.0.1:${port}` };
+  }
+
+  for (const threads of ["0", "2"]) {
+    it(`writes a failing handler's exception, route, id and stack to --error-log (--threads ${threads})`, async () => {
+      const log = join(dir, `error-${threads}.log`);
+      const { server, url } = await serveWithErrorLog([APP, "--threads", threads], log);
+      const failures = [
+        ["/fail/x", "/fail/<name>", "req-loop", "the loop handler failed"],
+        ["/fail-thread/y", "/fail-thread/<name>", "req-thread", "the thread handler failed"],
+      ] as const;
+      for (const [path, , id] of failures) {
+        const reply = await fetchReply(`${url}${path}`, { headers: { "X-Request-ID": id } });
+        assert.equal(reply.status, 500);
+        // Written before the 500 left, a pool thread's entry included (it reaches the loop
+        // before the thread's answer does).
+        assert.ok(readFileSync(log, "utf8").includes(`request id ${id})`), `${id} not written`);
+      }
+      assert.equal(await server.stop(), 0);
+
+      const written = readFileSync(log, "utf8");
+      for (const [path, route, id, message] of failures) {
+        // The entry, then the stack of what the handler threw, down to the handler's own frame.
+        const entry = new RegExp(
+          String.raw`^\[[^\]]+\] \[\d+\] \[ERROR\] ` +
+            escapeRegExp(`Exception on ${path} [GET] (route ${route}, request id ${id})`) +
+            String.raw`\nError: ${message}\n    at .*request-ids\.ts`,
+          "m",
+        );
+        assert.match(written, entry);
+      }
+      // Nothing of it went to the console instead.
+      assert.deepEqual(
+        server.lines.filter((line) => line.includes("Exception on")),
+        [],
+      );
+    });
+  }
+
+  it("writes what a fetch app throws to --error-log", async () => {
+    const log = join(dir, "error-fetch.log");
+    const { server, url } = await serveWithErrorLog(["test/fixtures/pool/fetch-fails.ts"], log);
+    assert.equal((await fetchReply(`${url}/`)).status, 500);
+    assert.equal(await server.stop(), 0);
+    assert.match(
+      readFileSync(log, "utf8"),
+      /^\[[^\]]+\] \[\d+\] \[ERROR\] The app failed to handle a request\nError: the fetch app failed\n/m,
+    );
+  });
+
+  it("writes JSON error entries with --error-log-format json: route, request id and stack", async () => {
+    const log = join(dir, "error-json.log");
+    const { server, url } = await serveWithErrorLog(
+      ["test/fixtures/pool/app-logs.ts", "--threads", "1", "--error-log-format", "json"],
+      log,
+    );
+    const requests = [
+      ["/loop/note/a", "req-loop-note"],
+      ["/thread/note/b", "req-thread-note"],
+      ["/loop/fail/c", "req-loop-fail"],
+      ["/thread/fail/d", "req-thread-fail"],
+    ] as const;
+    for (const [path, id] of requests) {
+      await fetchReply(`${url}${path}`, { headers: { "X-Request-ID": id } });
+    }
+    assert.equal(await server.stop(), 0);
+
+    const entries = lines(log).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const byId = new Map(entries.map((entry) => [entry.request_id, entry]));
+    // The server's own entries name no request.
+    const listening = entries.find((entry) => String(entry.message).startsWith("Listening at: "));
+    assert.equal(listening?.level, "info");
+    assert.equal(listening?.request_id, null);
+    assert.equal(listening?.route, null);
+    for (const where of ["loop", "thread"]) {
+      const note = byId.get(`req-${where}-note`) as Record<string, unknown>;
+      assert.equal(note.level, "info");
+      assert.equal(note.message, `noted ${where === "loop" ? "a" : "b"} on the ${where}`);
+      assert.equal(note.route, `/${where}/note/<name>`);
+      assert.equal(note.stack, null);
+      assert.equal(typeof note.pid, "number");
+      assert.equal(new Date(note.time as string).toISOString(), note.time);
+
+      const path = `/${where}/fail/${where === "loop" ? "c" : "d"}`;
+      const failure = byId.get(`req-${where}-fail`) as Record<string, unknown>;
+      assert.equal(failure.level, "error");
+      assert.equal(
+        failure.message,
+        `Exception on ${path} [GET] (route /${where}/fail/<name>, request id req-${where}-fail)`,
+      );
+      assert.equal(failure.route, `/${where}/fail/<name>`);
+      assert.match(
+        failure.stack as string,
+        new RegExp(String.raw`^Error: the ${where} handler failed\n    at .*app-logs\.ts`),
+      );
+    }
+  });
+
+  it("leaves an app's own logger alone, on the loop and on a thread", async () => {
+    const server = await serve(["test/fixtures/pool/own-logger.ts", ...ANY_PORT, "--threads", "1"]);
+    for (const path of ["/fail/x", "/fail-thread/y"]) {
+      assert.equal((await fetchReply(`${server.url}${path}`)).status, 500);
+      await server.waitFor(new RegExp(`^own logger: Exception on ${escapeRegExp(path)} `));
+    }
+    const outputRead = once(server.child, "close");
+    assert.equal(await server.stop(), 0);
+    await outputRead;
+    assert.deepEqual(
+      server.lines.filter((line) => line.includes("[ERROR]")),
+      [],
+    );
   });
 
   it("loses no access line when the server is stopped with TERM as requests come in", async () => {

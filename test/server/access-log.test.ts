@@ -336,4 +336,73 @@ describe("log files", () => {
     const written = readFileSync(path, "utf8");
     assert.ok(written.includes(`[ERROR] Worker failed to boot\n${failure.stack}\n`), written);
   });
+
+  it("writes one JSON object a line with the json format, the stack as one string", async () => {
+    const path = join(dir, "error.log");
+    const log = new ErrorLogger({ target: path, pid: 7, format: "json", level: "debug" });
+    const failure = new TypeError("boom\nsecond line");
+    const before = Date.now();
+    log.info("Booting worker with pid: 7");
+    log.write({
+      level: "error",
+      message: 'Exception on /user/7 [GET] "quoted"',
+      stack: failure.stack as string,
+      route: "/user/<int:id>",
+      requestId: "req-1",
+    });
+    log.error("Worker failed to boot", failure);
+    log.write({ level: "debug", message: "outside a request", route: null, requestId: null });
+    await log.close();
+    const entries = lines(path).map((line) => JSON.parse(line) as Record<string, unknown>);
+    for (const { time } of entries) {
+      assert.equal(new Date(time as string).toISOString(), time);
+      assert.ok(Date.parse(time as string) >= before - 1);
+    }
+    assert.deepEqual(
+      entries.map(({ time: _time, ...rest }) => rest),
+      [
+        {
+          level: "info",
+          pid: 7,
+          message: "Booting worker with pid: 7",
+          route: null,
+          request_id: null,
+          stack: null,
+        },
+        {
+          level: "error",
+          pid: 7,
+          message: 'Exception on /user/7 [GET] "quoted"',
+          route: "/user/<int:id>",
+          request_id: "req-1",
+          stack: failure.stack,
+        },
+        {
+          level: "error",
+          pid: 7,
+          message: "Worker failed to boot",
+          route: null,
+          request_id: null,
+          stack: failure.stack,
+        },
+        {
+          level: "debug",
+          pid: 7,
+          message: "outside a request",
+          route: null,
+          request_id: null,
+          stack: null,
+        },
+      ],
+    );
+  });
+
+  it("keeps the level's threshold for entries an app wrote", async () => {
+    const path = join(dir, "error.log");
+    const log = new ErrorLogger({ target: path, pid: 7, level: "warning" });
+    log.write({ level: "info", message: "dropped", route: "/", requestId: "req-1" });
+    log.write({ level: "warning", message: "kept", route: "/", requestId: "req-1" });
+    await log.close();
+    assert.deepEqual(messages(path, 7), ["[WARNING] kept"]);
+  });
 });

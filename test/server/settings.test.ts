@@ -67,6 +67,7 @@ describe("resolveSettings", () => {
       accessLogFormat: DEFAULT_ACCESS_LOG_FORMAT,
       echoRequestId: false,
       errorLog: "-",
+      errorLogFormat: "text",
       logLevel: "info",
       pid: null,
       preload: false,
@@ -197,6 +198,11 @@ export default { workers, bind: ["0.0.0.0:9000", "unix:/tmp/carafe.sock"], prelo
       ],
       [[], { CARAFE_PRELOAD: "maybe" }, "CARAFE_PRELOAD must be true or false, got 'maybe'"],
       [["--error-log="], {}, "--error-log must be a non-empty string, got ''"],
+      [
+        ["--error-log-format", "xml"],
+        {},
+        "--error-log-format must be one of text, json, got 'xml'",
+      ],
       [["--workers"], {}, "--workers needs a value (see carafe serve --help)"],
     ];
     for (const [argv, env, message] of cases) {
@@ -381,6 +387,7 @@ describe("serveHelp", () => {
       ["--access-log", "CARAFE_ACCESS_LOG"],
       ["--access-log-format", "CARAFE_ACCESS_LOG_FORMAT"],
       ["--error-log", "CARAFE_ERROR_LOG"],
+      ["--error-log-format", "CARAFE_ERROR_LOG_FORMAT"],
       ["--log-level", "CARAFE_LOG_LEVEL"],
       ["--pid", "CARAFE_PID"],
       ["--preload", "CARAFE_PRELOAD"],

@@ -45,3 +45,14 @@ export function withConsoleFallback(
     ...(logger.debug ? { debug: (message: string) => logger.debug?.(message) } : {}),
   };
 }
+
+/**
+ * Gives `app` the server's `logger` if it kept the default one, so that what it logs goes where
+ * the server's own messages go (`carafe serve --error-log`); a logger the app was given stays.
+ * Whether it gave it. @internal
+ */
+export function adoptServerLogger(app: { readonly logger?: unknown }, logger: Logger): boolean {
+  if (app.logger !== consoleLogger) return false;
+  (app as { logger: Logger }).logger = logger;
+  return true;
+}

@@ -216,6 +216,15 @@ export function findContext(): RequestContext | undefined {
 }
 
 /**
+ * The rule and the id of the request being handled, as a log entry names them; `null` outside a
+ * request. @internal
+ */
+export function requestLogFields(): { route: string | null; requestId: string } | null {
+  const request = findContext()?.request;
+  return request === undefined ? null : { route: request.rule ?? null, requestId: request.id };
+}
+
+/**
  * The current app context (a request's included), or `undefined` outside any.
  *
  * @example

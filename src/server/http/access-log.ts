@@ -7,6 +7,7 @@
 import { Buffer } from "node:buffer";
 import process from "node:process";
 import type { Logger } from "../../framework/internal.ts";
+import type { LogEntry } from "./app-logger.ts";
 import { LogSink } from "./log-sink.ts";
 
 export { LogTargetError } from "./log-sink.ts";
@@ -290,6 +291,20 @@ export const LOG_LEVELS = ["debug", "info", "warning", "error", "critical"] as c
 /** One of `LOG_LEVELS`. */
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** How error log entries are written: gunicorn's text lines, or one JSON object a line. */
+export const ERROR_LOG_FORMATS = ["text", "json"] as const;
+
+/** One of `ERROR_LOG_FORMATS`. */
+export type ErrorLogFormat = (typeof ERROR_LOG_FORMATS)[number];
+
+/** The request an error log entry was made in. */
+export interface EntryRequest {
+  /** The rule of its route; `null` when none matched. */
+  readonly route: string | null;
+  /** Its id (`request.id`); `null` outside a request. */
+  readonly requestId: string | null;
+}
+
 /** Where the error log goes and what it keeps. */
 export interface ErrorLoggerOptions {
   /** `-` for standard error, or a file path to append to. */
@@ -298,6 +313,8 @@ export interface ErrorLoggerOptions {
   level?: LogLevel;
   /** The process id written on each line; default `process.pid`. */
   pid?: number;
+  /** `text` (the default) or `json`. */
+  format?: ErrorLogFormat;
 }
 
 type LogMethod = (message: string, error?: unknown) => void;
@@ -315,12 +332,14 @@ export class ErrorLogger implements Logger {
   readonly #sink: LogSink;
   readonly #threshold: number;
   readonly #pid: number;
+  readonly #json: boolean;
 
   /** Opens the target; throws `LogTargetError` when the file cannot be opened. */
   constructor(options: ErrorLoggerOptions) {
     this.#sink = new LogSink(options.target, "stderr", "error log");
     this.#threshold = LOG_LEVELS.indexOf(options.level ?? "info");
     this.#pid = options.pid ?? process.pid;
+    this.#json = options.format === "json";
   }
 
   /** Whether a message at `level` would be written. */
@@ -328,15 +347,54 @@ export class ErrorLogger implements Logger {
     return LOG_LEVELS.indexOf(level) >= this.#threshold;
   }
 
-  /** Writes `message` (and the stack of `error`) when `level` is at or above the threshold. */
-  log(level: LogLevel, message: string, error?: unknown): void {
+  /**
+   * Writes `message` (and the stack of `error`) when `level` is at or above the threshold; a
+   * JSON entry names the route and the id of `request`, the request it was made in.
+   */
+  log(level: LogLevel, message: string, error?: unknown, request?: EntryRequest): void {
     if (!this.isEnabledFor(level)) return;
-    const stack = error instanceof Error ? (error.stack ?? String(error)) : String(error);
-    const detail = error === undefined ? "" : `\n${stack}`;
+    const stack =
+      error === undefined
+        ? null
+        : error instanceof Error
+          ? (error.stack ?? String(error))
+          : String(error);
+    if (this.#json) {
+      this.#sink.write(`${this.#jsonEntry(level, message, stack, request)}\n`);
+      return;
+    }
+    const detail = stack === null ? "" : `\n${stack}`;
     const tag = level.toUpperCase();
     this.#sink.write(
       `[${localTime(new Date(), "iso")}] [${this.#pid}] [${tag}] ${message}${detail}\n`,
     );
+  }
+
+  /**
+   * One entry as a JSON object (`--error-log-format json`): `time` (ISO 8601, UTC), `level`,
+   * `pid`, `message`, `route` and `request_id` (`null` outside a request), and `stack` (the
+   * error's stack as one string, `null` when none was logged).
+   */
+  #jsonEntry(
+    level: LogLevel,
+    message: string,
+    stack: string | null,
+    request: EntryRequest | undefined,
+  ): string {
+    return JSON.stringify({
+      time: new Date().toISOString(),
+      level,
+      pid: this.#pid,
+      message,
+      route: request?.route ?? null,
+      request_id: request?.requestId ?? null,
+      stack,
+    });
+  }
+
+  /** Writes what an app (on the loop or a pool thread) logged: see app-logger.ts. */
+  write(entry: LogEntry): void {
+    this.log(entry.level, entry.message, entry.stack, entry);
   }
 
   // One method per level, bound so that each can be passed on as a callback.

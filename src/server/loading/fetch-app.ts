@@ -95,7 +95,8 @@ export function fromFetchApp(target: FetchApp, options: FetchAppOptions = {}): F
   const name = options.name ?? (className && className !== "Object" ? className : "app");
 
   const fail = (error: unknown): ResponseRecord => {
-    logger.error("The app failed to handle a request", error);
+    // The wrapper's logger, read now: `carafe serve` replaces the default one with its error log.
+    handler.logger.error("The app failed to handle a request", error);
     return internalServerError();
   };
   // A fetch app names no routes: one plan fits every request, and nothing is made per request.
@@ -114,7 +115,7 @@ export function fromFetchApp(target: FetchApp, options: FetchAppOptions = {}): F
           ),
         );
 
-  return {
+  const handler: FetchAppHandler = {
     name,
     logger,
     maxContentLength,
@@ -143,6 +144,7 @@ export function fromFetchApp(target: FetchApp, options: FetchAppOptions = {}): F
       return (result as Promise<Response>).then((response) => finish(response, method), fail);
     },
   };
+  return handler;
 }
 
 /**

@@ -40,7 +40,15 @@ import {
   type SpanContextData,
   type ThreadCall,
 } from "../../threading/internal.ts";
-import { consoleLogger, metricStore, onRequestException } from "../../framework/internal.ts";
+import {
+  adoptServerLogger,
+  consoleLogger,
+  metricStore,
+  onRequestException,
+  requestLogFields,
+  type Logger,
+} from "../../framework/internal.ts";
+import { entryLogger } from "../http/app-logger.ts";
 import { internalServerError } from "../http/plain-response.ts";
 import { NotInPoolThreadError } from "./errors.ts";
 import { loadApp } from "../loading/load-app.ts";
@@ -146,8 +154,24 @@ onRequestException((error) => {
   if (raised !== null) raised.error = errorInfo(error);
 });
 
+/**
+ * Where the thread's own messages go, and the app's if it kept the default logger. Under carafe
+ * serve: to the loop, which writes them to the error log with its own. One writer per process
+ * keeps each entry whole and in the order it was made, follows the log's level, format and
+ * reopening after rotation without the thread knowing of them, and writes a handler's exception
+ * before its 500 goes out (a thread's messages arrive in the order it sent them). Elsewhere
+ * (`app.run()`): to standard error.
+ */
+const log: Logger = (workerData as ThreadData).logs
+  ? entryLogger(
+      (entry) => post({ type: "log", entry }),
+      // Outside the request's context (its answer failing to be made), the request running.
+      () => requestLogFields() ?? runningRequest(),
+    )
+  : consoleLogger;
+
 function failure(id: number, error: unknown): ThreadMessage & { type: "response" } {
-  consoleLogger.error(`${runningTag?.name ?? "a request"} failed on a pool thread`, error);
+  log.error(`${runningTag?.name ?? "a request"} failed on a pool thread`, error);
   if (raised !== null) raised.error = errorInfo(error);
   return { type: "response", id, response: internalServerError() };
 }
@@ -183,7 +207,7 @@ async function sendStream(id: number, stream: BodyStream): Promise<void> {
     }
     post({ type: "end", id });
   } catch (error) {
-    consoleLogger.error(
+    log.error(
       `the streamed response of ${runningTag?.name ?? "a request"} failed on a pool thread`,
       error,
     );
@@ -251,6 +275,13 @@ const waiting: (LoopMessage & { type: "request" | "call" })[] = [];
 let running = false;
 /** The request running now, which a stray error may have come from. */
 let runningTag: RequestTag | null = null;
+
+function runningRequest(): { route: string | null; requestId: string } | null {
+  const tag = runningTag;
+  return tag?.requestId === undefined
+    ? null
+    : { route: tag.route ?? null, requestId: tag.requestId };
+}
 
 /** Starts the next waiting request, skipping any the loop took back. */
 function startNext(app: ServableApp): void {
@@ -352,6 +383,7 @@ if ((workerData as ThreadData).metrics) {
 
 try {
   const app = await loadApp((workerData as ThreadData).appSpec);
+  if ((workerData as ThreadData).logs) adoptServerLogger(app, log);
   // No socket lives on a thread: its broadcasts go to the loop, which has them.
   const rooms = app.broadcasting?.rooms;
   if (rooms !== undefined) {

@@ -15,10 +15,13 @@ import type { ThreadMessage } from "./wire-protocol.ts";
 
 /**
  * A request as its callbacks remember it: one object per request (its identity tells two
- * requests of one route apart), holding only the name the log gives it (`GET /path`).
+ * requests of one route apart), holding only the name the log gives it (`GET /path`), and the
+ * route and id a log entry names it by (none for a toThread call).
  */
 export interface RequestTag {
   readonly name: string;
+  readonly route?: string | null;
+  readonly requestId?: string;
 }
 
 /** Where an error outside a request came from. */
@@ -39,7 +42,12 @@ const returned = new WeakMap<Promise<unknown>, RequestTag>();
 
 /** A new tag for `record` on the route `rule`, as callbacks and the log know it. */
 export function tagOf(record: RequestRecord, rule: string | null): RequestTag {
-  return { name: `${record.method} ${record.url} ${requestNote(rule, record.id ?? "-")}` };
+  const requestId = record.id ?? "-";
+  return {
+    name: `${record.method} ${record.url} ${requestNote(rule, requestId)}`,
+    route: rule,
+    requestId,
+  };
 }
 
 /** The thread starts running the request tagged `tag` (or, with `null`, has finished it). */

@@ -27,6 +27,7 @@ import {
   type ResponseRecord,
 } from "../../framework/internal.ts";
 import { AppLoadError } from "../loading/app-spec.ts";
+import type { LogEntry } from "../http/app-logger.ts";
 import {
   CallJob,
   PoolCore,
@@ -79,6 +80,11 @@ export interface ThreadPoolOptions {
    * each thread report about once a second (with --metrics-bind).
    */
   onMetrics?: (threadId: number, deltas: FamilyDelta[]) => void;
+  /**
+   * What is logged on a thread: the app's messages, if it kept the default logger, and the
+   * thread's own. Set, threads hand these to it instead of writing them to standard error.
+   */
+  onLog?: (entry: LogEntry) => void;
 }
 
 /** A snapshot of the pool, for banners and tests. */
@@ -145,7 +151,11 @@ export class ThreadPool {
   ) {
     this.core = new PoolCore<Job>({
       entry: THREAD_MAIN,
-      data: { appSpec: options.appSpec, metrics: options.onMetrics !== undefined },
+      data: {
+        appSpec: options.appSpec,
+        metrics: options.onMetrics !== undefined,
+        logs: options.onLog !== undefined,
+      },
       size,
       initial: options.initialThreads ?? size,
       maxHeapMb: options.maxHeapMb ?? defaultThreadHeapMb(),
@@ -304,6 +314,10 @@ export class ThreadPool {
         this.metricWaiters.delete(thread);
         for (const wake of waiters ?? []) wake();
       }
+      return;
+    }
+    if (message.type === "log") {
+      this.options.onLog?.(message.entry);
       return;
     }
     if (message.type === "stray-error") {

@@ -18,6 +18,7 @@ import type {
   PoolThreadData,
   SpanContextData,
 } from "../../threading/internal.ts";
+import type { LogEntry } from "../http/app-logger.ts";
 
 /**
  * What a pool thread is started with (its `workerData`): its claim memory (who owns a request
@@ -29,6 +30,8 @@ export interface ThreadData extends PoolThreadData {
   appSpec: string;
   /** Report the app's metrics to the loop now and then (`metrics` messages). */
   metrics: boolean;
+  /** Hand what is logged on the thread to the loop (`log` messages), for the error log. */
+  logs: boolean;
 }
 
 /** A response whose body is bytes or text (a streamed one is announced by `head`). */
@@ -81,6 +84,11 @@ export type ThreadMessage =
    * `report-metrics`, otherwise the report it sends each second.
    */
   | { type: "metrics"; families: FamilyDelta[]; asked: boolean }
+  /**
+   * Something logged on the thread (a handler's exception among them), for the loop to write
+   * to the error log: sent before the answer of the request it was logged in.
+   */
+  | { type: "log"; entry: LogEntry }
   /**
    * An error was thrown outside any request (by a timer, or a promise nobody handled); the
    * thread goes on serving. `route` is the request that scheduled the callback, when known.

@@ -33,6 +33,8 @@ export interface ServeOptions {
   /** Send each request's id back in an `X-Request-ID` response header. */
   echoRequestId: boolean;
   errorLog: string;
+  /** `text` or `json`. */
+  errorLogFormat: string;
   logLevel: string;
   pid: string | null;
   preload: boolean;

@@ -19,7 +19,13 @@ import { connectBroadcasts, type Broadcasts } from "./broadcast-relay.ts";
 import { createWatchdog } from "../http/watchdog.ts";
 import type { WorkerMetrics } from "../metrics/worker-metrics.ts";
 import type { RequestTracing } from "../http/tracing.ts";
-import type { BroadcastEnvelope, Logger } from "../../framework/internal.ts";
+import {
+  adoptServerLogger,
+  requestLogFields,
+  type BroadcastEnvelope,
+  type Logger,
+} from "../../framework/internal.ts";
+import { entryLogger, type LogEntry } from "../http/app-logger.ts";
 import {
   BOOT_FAILED_EXIT,
   describeBind,
@@ -36,6 +42,11 @@ export interface WorkerHooks {
   onExchange?: (exchange: Exchange) => void;
   applyProxy?: LoopOptions["applyProxy"];
   reopenLogs?: () => void;
+  /**
+   * The error log's entries from the app (what it logs on the loop and on pool threads, when it
+   * kept the default logger) and the pool threads' own. Without it they go to standard error.
+   */
+  writeLog?: (entry: LogEntry) => void;
   /** Called once the app is imported (where it registers its tracer provider). */
   loadTracing?: () => Promise<RequestTracing | null>;
 }
@@ -128,6 +139,9 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
     // toThread without --threads runs on its own pool, whose threads get the same heap bound.
     useHeapBound(options.threadMaxHeap);
     app = await loadApp(options.appSpec);
+    if (hooks.writeLog !== undefined) {
+      adoptServerLogger(app, entryLogger(hooks.writeLog, requestLogFields));
+    }
     tracing = (await hooks.loadTracing?.()) ?? null;
     if (app.broadcasting !== undefined) {
       // The supervisor passes each broadcast to the other workers.
@@ -148,6 +162,7 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
         maxRequests: options.maxRequests,
         maxRequestsJitter: options.maxRequestsJitter,
         logger,
+        ...(hooks.writeLog !== undefined ? { onLog: hooks.writeLog } : {}),
         ...(broadcasts !== null ? { onBroadcast: broadcasts.forward } : {}),
         ...(metrics !== null ? { onMetrics: metrics.mergeThread } : {}),
       });
