@@ -72,10 +72,30 @@ describe("tracing a served app", () => {
     const reply = await fetchReply(`${server.url}/stream`);
     assert.equal(reply.text, "ab");
     const request = await printedSpan(server, "GET /stream", from);
+    assert.equal(request.attributes["http.response.body.size"], 2, "the bytes written");
     for (const name of ["chunk a", "chunk b"]) {
       const chunk = await printedSpan(server, name, from);
       assert.equal(chunk.traceId, request.traceId, name);
       assert.equal(chunk.parentSpanId, request.spanId, name);
+    }
+  });
+
+  it("ends a streamed body's span as an error when the body fails after its status was sent", async () => {
+    const server = await serve();
+    // A thread's exception crosses to the loop as the message of the response it cut.
+    for (const [where, type] of [
+      ["loop", "TypeError"],
+      ["thread", "ResponseCutError"],
+    ]) {
+      const from = server.lines.length;
+      const path = `/stream-fails/${where}`;
+      await assert.rejects(fetchReply(`${server.url}${path}`), `${where}: the connection is cut`);
+      const request = await printedSpan(server, `GET ${path}`, from);
+      assert.equal(request.attributes["http.response.status_code"], 200);
+      assert.equal(request.attributes["http.response.body.size"], 1, where);
+      assert.equal(request.attributes["error.type"], type);
+      assert.equal(request.status, 2, `${where}: an ERROR status`);
+      assert.deepEqual(request.exceptions, ["the stream broke"], where);
     }
   });
 
@@ -108,8 +128,11 @@ describe("tracing a served app", () => {
   it("continues any caller's trace with --trust-traceparent", async () => {
     const server = await serve(["--forwarded-allow-ips", "10.0.0.1", "--trust-traceparent"]);
     const from = server.lines.length;
-    await fetchReply(`${server.url}/user/5`, { headers: { traceparent: TRACEPARENT } });
+    const reply = await fetchReply(`${server.url}/user/5`, {
+      headers: { traceparent: TRACEPARENT },
+    });
     const request = await printedSpan(server, "GET /user/<int:id>", from);
+    assert.equal(request.attributes["http.response.body.size"], Buffer.byteLength(reply.text));
     assert.equal(request.traceId, TRACE_ID);
     assert.equal(request.parentSpanId, CALLER_SPAN);
   });

@@ -147,6 +147,7 @@ describe("request tracing", () => {
       "network.peer.address": "127.0.0.1",
       "user_agent.original": "probe/1.0",
       "http.response.status_code": 200,
+      "http.response.body.size": Buffer.byteLength(reply.text),
     });
   });
 

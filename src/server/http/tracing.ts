@@ -45,8 +45,11 @@ export interface RequestSpan {
   run<T>(fn: () => T): T;
   /** Records an exception the request raised (an Error, or one as plain data from a thread). */
   recordException(error: unknown): void;
-  /** Ends the span with the response's status. */
-  end(status: number): void;
+  /**
+   * Ends the span with the response's status and, when known, the size of its body; `error`
+   * is what cut a streamed body short after its status was sent.
+   */
+  end(status: number, bodyBytes?: number | null, error?: unknown): void;
 }
 
 /** Starts the server span of each request. */
@@ -163,12 +166,18 @@ class ServerSpan implements RequestSpan {
     recordOn(this.span, error);
   }
 
-  end(status: number): void {
+  end(status: number, bodyBytes: number | null = null, error?: unknown): void {
     if (this.#ended) return;
     this.#ended = true;
     this.span.setAttribute("http.response.status_code", status);
-    // A server span is an error for 5xx only: a 4xx is the client's mistake, answered well.
-    if (status >= 500) {
+    if (bodyBytes !== null) this.span.setAttribute("http.response.body.size", bodyBytes);
+    if (error !== undefined) {
+      // The status went out as it was; the body did not: the request failed all the same.
+      recordOn(this.span, error);
+      this.span.setAttribute("error.type", error instanceof Error ? error.name : "_OTHER");
+      this.span.setStatus({ code: ERROR });
+    } else if (status >= 500) {
+      // A server span is an error for 5xx only: a 4xx is the client's mistake, answered well.
       this.span.setAttribute("error.type", String(status));
       this.span.setStatus({ code: ERROR });
     }
