@@ -137,6 +137,31 @@ describe("tracing a served app", () => {
     assert.equal(request.parentSpanId, CALLER_SPAN);
   });
 
+  it(
+    "traces requests from the moment the app registers a provider, however late",
+    { timeout: 30_000 },
+    async () => {
+      const server = await serve([], { CARAFE_TEST_TRACING: "late" });
+      const before = await fetchReply(`${server.url}/user/1`);
+      assert.equal(before.status, 200);
+      const from = server.lines.length;
+      const registered = await fetchReply(`${server.url}/register-telemetry`, { method: "POST" });
+      assert.equal(registered.text, "registered");
+      assert.equal((await fetchReply(`${server.url}/user/2`)).status, 200);
+      const request = await printedSpan(server, "GET /user/<int:id>", from);
+      assert.equal(request.attributes["url.path"], "/user/2");
+      assert.equal(request.kind, 1, "a SERVER span");
+      // The server stops only after every response has been written: a span would be printed.
+      assert.equal(await server.stop(), 0);
+      const paths = server.lines
+        .filter((line) => line.startsWith("span "))
+        .map(
+          (line) => (JSON.parse(line.slice("span ".length)) as PrintedSpan).attributes["url.path"],
+        );
+      assert.deepEqual(paths, ["/user/2"], "no span for the requests before the provider");
+    },
+  );
+
   it("traces nothing, and serves as before, when the app registers no provider", async () => {
     const server = await serve([], { CARAFE_TEST_TRACING: "off" });
     const answers = await Promise.all(

@@ -302,6 +302,9 @@ function bodyBytes(body: ResponseRecord["body"]): number | null {
   return body instanceof Uint8Array ? body.byteLength : null;
 }
 
+/** The arrival time of a request that is not traced. */
+const UNTRACED = -1;
+
 /** Options of the loop beyond the app itself. */
 export interface LoopOptions {
   /** The thread pool, when this process has one. */
@@ -573,7 +576,8 @@ export function createRequestListener(
     const record = recordFromIncoming(request, body, tooLarge);
     const rule = plan.rule ?? null;
     applyProxy?.(record);
-    const span = tracing === null ? undefined : tracing.start(request, record, plan, arrivedMs);
+    const span =
+      arrivedMs === UNTRACED ? undefined : tracing?.start(request, record, plan, arrivedMs);
     let result: ResponseRecord | Promise<ResponseRecord>;
     try {
       if (pool !== null && plan.placement === "thread") {
@@ -622,7 +626,8 @@ export function createRequestListener(
     // Only the access log and the metrics need the time.
     const startedAt = onExchange === undefined && meter === undefined ? 0 : performance.now();
     meter?.begin();
-    const arrivedMs = tracing === null ? 0 : epochMs();
+    // Traced when a provider is registered by the time the request arrives.
+    const arrivedMs = tracing !== null && tracing.enabled() ? epochMs() : UNTRACED;
     const refused = refusalOf(request, limits);
     if (refused !== null) {
       response.shouldKeepAlive = false;

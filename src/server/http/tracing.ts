@@ -1,8 +1,11 @@
 // Design: each request as an OpenTelemetry SERVER span, named and described by the HTTP
 // semantic conventions, when the app registers a tracer provider. `@opentelemetry/api` is an
-// optional peer dependency: without it, or without a provider registered by the time the app
-// module has been imported, `loadRequestTracing` gives `null` and the loop does nothing more
-// per request than compare against it.
+// optional peer dependency: without it `loadRequestTracing` gives `null`, and the loop does
+// nothing more per request than compare against it. With it, a provider may be registered at
+// any time (after an `await` in the app module, by a module imported later, on a first
+// request): until one is, each request asks the api whether one is now, which costs a few
+// property reads and starts nothing; from the first request that finds one, every request is
+// traced and nothing is asked again.
 //
 // A caller's `traceparent`/`tracestate` is continued only from a trusted peer (the proxies of
 // --forwarded-allow-ips, or every peer with --trust-traceparent): anyone else could attach
@@ -54,9 +57,11 @@ export interface RequestSpan {
 
 /** Starts the server span of each request. */
 export interface RequestTracing {
+  /** Whether a request arriving now is traced: a tracer provider is registered. */
+  enabled(): boolean;
   /**
    * The span of `record` (proxy headers already applied), routed by `plan`; `startTime` is when
-   * the request arrived, in milliseconds since the epoch.
+   * the request arrived, in milliseconds since the epoch. Only once `enabled()` said so.
    */
   start(
     request: IncomingMessage,
@@ -186,10 +191,9 @@ class ServerSpan implements RequestSpan {
 }
 
 /**
- * The tracing of this process's requests, or `null` when `@opentelemetry/api` is not installed
- * or no tracer provider is registered. Call it once the app module has been imported (that is
- * where the app registers its provider). `trustsCaller` says whether a peer's `traceparent`
- * may be continued.
+ * The tracing of this process's requests, or `null` when `@opentelemetry/api` is not installed.
+ * Requests are traced from the moment a tracer provider is registered (see the Design note).
+ * `trustsCaller` says whether a peer's `traceparent` may be continued.
  *
  * @example
  * const tracing = await loadRequestTracing(createProxyTrust(["127.0.0.1"]), "1.0.0");
@@ -200,8 +204,10 @@ export async function loadRequestTracing(
   loadApi: () => Promise<TracingApi | null> = loadTracingApi,
 ): Promise<RequestTracing | null> {
   const api = await loadApi();
-  if (api === null || !providerRegistered(api)) return null;
-  const tracer: ApiTracer = api.trace.getTracer("carafe", version);
+  if (api === null) return null;
+  // Taken once a provider is registered: a tracer asked for before would be the api's proxy,
+  // whose spans cost a request something even while they record nothing.
+  let tracer: ApiTracer | null = null;
   // The span active when the pipeline catches an exception is the request's: it is recorded
   // there (a request on a pool thread sends its exception back instead, see pool-thread.ts).
   onRequestException((error) => {
@@ -209,6 +215,12 @@ export async function loadRequestTracing(
     if (span !== undefined) recordOn(span, error);
   });
   return {
+    enabled() {
+      if (tracer !== null) return true;
+      if (!providerRegistered(api)) return false;
+      tracer = api.trace.getTracer("carafe", version);
+      return true;
+    },
     start(request, record, plan, startTime) {
       const peer = request.socket.remoteAddress ?? "";
       // Extracted from the headers as they came: a proxy's rewrite of the client address
@@ -217,7 +229,11 @@ export async function loadRequestTracing(
         ? api.propagation.extract(api.ROOT_CONTEXT, record.headers)
         : api.ROOT_CONTEXT;
       const { name, attributes } = requestAttributes(request, record, plan.rule);
-      const span = tracer.startSpan(name, { kind: SERVER, attributes, startTime }, parent);
+      const span = (tracer as ApiTracer).startSpan(
+        name,
+        { kind: SERVER, attributes, startTime },
+        parent,
+      );
       return new ServerSpan(api, span, api.trace.setSpan(parent, span));
     },
   };
