@@ -3,7 +3,10 @@
 // request or a toThread call, so spans started there are its children. Each thread of the app
 // prints the spans it ends (test/fixtures/tracing/telemetry.ts); the tests read those lines.
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import type { IncomingMessage } from "node:http";
 import { describe, it } from "node:test";
+import { WebSocket as Client } from "ws";
 import { fetchReply, serveInThisFile, type ServeProcess } from "./serve-process.ts";
 import type { PrintedSpan } from "../fixtures/tracing/telemetry.ts";
 
@@ -136,6 +139,56 @@ describe("tracing a served app", () => {
     assert.equal(request.traceId, TRACE_ID);
     assert.equal(request.parentSpanId, CALLER_SPAN);
   });
+
+  it(
+    "makes a WebSocket upgrade a span named after its route, parent of its handler's spans",
+    { timeout: 30_000 },
+    async () => {
+      const server = await serve();
+      const ws = server.url.replace("http://", "ws://");
+      for (const [path, rule, prefix] of [
+        ["/chat/a", "/chat/<room>", "message"],
+        ["/events/b", "/events/<room>", "event"],
+      ] as const) {
+        const from = server.lines.length;
+        const client = new Client(`${ws}${path}`, { headers: { traceparent: TRACEPARENT } });
+        await once(client, "open");
+        const upgrade = await printedSpan(server, `GET ${rule}`, from);
+        assert.equal(upgrade.kind, 1, "a SERVER span");
+        assert.equal(upgrade.traceId, TRACE_ID);
+        assert.equal(upgrade.parentSpanId, CALLER_SPAN);
+        assert.equal(upgrade.attributes["http.route"], rule);
+        assert.equal(upgrade.attributes["url.path"], path);
+        assert.equal(upgrade.attributes["http.response.status_code"], 101);
+        assert.equal(upgrade.status, 0, "not an error");
+        // The span ended with the handshake; the messages that follow are its children.
+        for (const text of ["one", "two"]) {
+          client.send(text);
+          const [reply] = (await once(client, "message")) as [Buffer];
+          assert.equal(String(reply), `got ${text}`);
+          const message = await printedSpan(server, `${prefix} ${text}`, from);
+          assert.equal(message.traceId, TRACE_ID, `${path}: ${text}`);
+          assert.equal(message.parentSpanId, upgrade.spanId, `${path}: ${text}`);
+        }
+        client.close();
+        await once(client, "close");
+      }
+
+      // A hook that refuses: the span has the route and the refusal's status, and the hook's span.
+      const from = server.lines.length;
+      const refused = new Client(`${ws}/chat/c?token=bad`);
+      const [, response] = (await once(refused, "unexpected-response")) as [
+        unknown,
+        IncomingMessage,
+      ];
+      assert.equal(response.statusCode, 401);
+      response.resume();
+      const upgrade = await printedSpan(server, "GET /chat/<room>", from);
+      assert.equal(upgrade.attributes["http.response.status_code"], 401);
+      const check = await printedSpan(server, "check token", from);
+      assert.equal(check.parentSpanId, upgrade.spanId);
+    },
+  );
 
   it(
     "traces requests from the moment the app registers a provider, however late",

@@ -577,7 +577,7 @@ export function createRequestListener(
     const rule = plan.rule ?? null;
     applyProxy?.(record);
     const span =
-      arrivedMs === UNTRACED ? undefined : tracing?.start(request, record, plan, arrivedMs);
+      arrivedMs === UNTRACED ? undefined : tracing?.start(request, record, rule, arrivedMs);
     let result: ResponseRecord | Promise<ResponseRecord>;
     try {
       if (pool !== null && plan.placement === "thread") {

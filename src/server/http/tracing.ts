@@ -18,11 +18,7 @@
 
 import type { IncomingMessage } from "node:http";
 import { performance } from "node:perf_hooks";
-import {
-  onRequestException,
-  type RequestRecord,
-  type RoutePlan,
-} from "../../framework/internal.ts";
+import { onRequestException, type RequestRecord } from "../../framework/internal.ts";
 import {
   loadTracingApi,
   spanContextData,
@@ -46,6 +42,8 @@ export interface RequestSpan {
   readonly context: SpanContextData;
   /** Runs `fn` with the span active, so spans the app starts are its children. */
   run<T>(fn: () => T): T;
+  /** Names the span after the route that matched once it had started (`GET /room/<name>`). */
+  route(rule: string): void;
   /** Records an exception the request raised (an Error, or one as plain data from a thread). */
   recordException(error: unknown): void;
   /**
@@ -60,13 +58,14 @@ export interface RequestTracing {
   /** Whether a request arriving now is traced: a tracer provider is registered. */
   enabled(): boolean;
   /**
-   * The span of `record` (proxy headers already applied), routed by `plan`; `startTime` is when
-   * the request arrived, in milliseconds since the epoch. Only once `enabled()` said so.
+   * The span of `record` (proxy headers already applied), routed to `rule` (`null`: no route,
+   * or not known yet); `startTime` is when the request arrived, in milliseconds since the
+   * epoch. Only once `enabled()` said so.
    */
   start(
     request: IncomingMessage,
     record: RequestRecord,
-    plan: RoutePlan,
+    rule: string | null,
     startTime: number,
   ): RequestSpan;
 }
@@ -156,6 +155,8 @@ class ServerSpan implements RequestSpan {
     private readonly api: TracingApi,
     private readonly span: ApiSpan,
     private readonly active: TraceContext,
+    /** The span's name before a route was known: the method. */
+    private readonly verb: string,
   ) {}
 
   // Only a request sent to a pool thread needs its span's identity as data.
@@ -169,6 +170,11 @@ class ServerSpan implements RequestSpan {
 
   recordException(error: unknown): void {
     recordOn(this.span, error);
+  }
+
+  route(rule: string): void {
+    this.span.setAttribute("http.route", rule);
+    this.span.updateName(`${this.verb} ${rule}`);
   }
 
   end(status: number, bodyBytes: number | null = null, error?: unknown): void {
@@ -221,20 +227,21 @@ export async function loadRequestTracing(
       tracer = api.trace.getTracer("carafe", version);
       return true;
     },
-    start(request, record, plan, startTime) {
+    start(request, record, rule, startTime) {
       const peer = request.socket.remoteAddress ?? "";
       // Extracted from the headers as they came: a proxy's rewrite of the client address
       // (applied to the record already) does not decide whose trace this is.
       const parent = trustsCaller(peer)
         ? api.propagation.extract(api.ROOT_CONTEXT, record.headers)
         : api.ROOT_CONTEXT;
-      const { name, attributes } = requestAttributes(request, record, plan.rule);
+      const { name, attributes } = requestAttributes(request, record, rule);
       const span = (tracer as ApiTracer).startSpan(
         name,
         { kind: SERVER, attributes, startTime },
         parent,
       );
-      return new ServerSpan(api, span, api.trace.setSpan(parent, span));
+      const verb = rule === null ? name : name.slice(0, name.indexOf(" "));
+      return new ServerSpan(api, span, api.trace.setSpan(parent, span), verb);
     },
   };
 }
