@@ -187,6 +187,19 @@ describe("tracing a served app", () => {
       assert.equal(upgrade.attributes["http.response.status_code"], 401);
       const check = await printedSpan(server, "check token", from);
       assert.equal(check.parentSpanId, upgrade.spanId);
+
+      // No socket route: named by the method alone, as an unmatched request is.
+      const nowhere = new Client(`${ws}/nowhere`);
+      const [, missing] = (await once(nowhere, "unexpected-response")) as [
+        unknown,
+        IncomingMessage,
+      ];
+      assert.equal(missing.statusCode, 404);
+      missing.resume();
+      const unmatched = await printedSpan(server, "GET", from);
+      assert.equal(unmatched.attributes["url.path"], "/nowhere");
+      assert.equal(unmatched.attributes["http.route"], undefined);
+      assert.equal(unmatched.attributes["http.response.status_code"], 404);
     },
   );
 
