@@ -44,6 +44,7 @@ export interface ApiSpan {
   spanContext(): ApiSpanContext;
   isRecording(): boolean;
   setAttribute(key: string, value: AttributeValue): unknown;
+  updateName(name: string): unknown;
   setStatus(status: { code: number; message?: string }): unknown;
   recordException(exception: Error | { name?: string; message?: string; stack?: string }): void;
   end(endTime?: number): void;

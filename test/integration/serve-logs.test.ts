@@ -5,10 +5,19 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, watch } from "node:fs";
 import { Agent } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { performance } from "node:perf_hooks";
 import { after, describe, it } from "node:test";
-import { freePort, fetchReply, once, serveInThisFile, type Reply } from "./serve-process.ts";
+import {
+  freePort,
+  fetchReply,
+  once,
+  openStream,
+  serveInThisFile,
+  type Reply,
+} from "./serve-process.ts";
 
 const APP = "test/fixtures/pool/request-ids.ts";
+const STREAMS = "test/fixtures/metrics/app.ts";
 const ANY_PORT = ["--bind", "127.0.0.1:0"];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -265,6 +274,75 @@ describe("request ids and logs of carafe serve", () => {
       server.lines.filter((line) => line.includes("[ERROR]")),
       [],
     );
+  });
+
+  it("logs a streamed response's bytes and whole duration, text and JSON, on the loop and on a thread", async () => {
+    /** Streams `path` with its body held after the first chunk for as long as `whileHeld` takes. */
+    const held = async (url: string, path: string, whileHeld: () => Promise<void>) => {
+      const stream = await openStream(`${url}${path}`);
+      const firstAt = performance.now();
+      await whileHeld();
+      const heldMs = performance.now() - firstAt;
+      assert.equal((await fetchReply(`${url}/release`)).text, "released");
+      assert.equal(stream.first.length + (await stream.rest()).length, 5000);
+      return heldMs;
+    };
+    const text = join(dir, "stream.log");
+    const server = await serve([
+      STREAMS,
+      ...ANY_PORT,
+      "--threads",
+      "1",
+      "--access-log",
+      text,
+      "--access-log-format",
+      "%(U)s %(s)s %(b)s %(B)s %(D)s",
+    ]);
+    const heldMs: Record<string, number> = {};
+    for (const path of ["/stream/loop", "/stream/thread"]) {
+      // A request answered meanwhile is logged before the stream that was still being sent.
+      heldMs[path] = await held(server.url, path, async () => {
+        assert.equal((await fetchReply(`${server.url}/`)).text, "home");
+      });
+    }
+    assert.equal(await server.stop(), 0);
+    const logged = lines(text).map((line) => line.split(" "));
+    assert.deepEqual(
+      logged.map(([path, status, b, B]) => [path, status, b, B]),
+      [
+        ["/", "200", "4", "4"],
+        ["/release", "200", "8", "8"],
+        ["/stream/loop", "200", "5000", "5000"],
+        ["/", "200", "4", "4"],
+        ["/release", "200", "8", "8"],
+        ["/stream/thread", "200", "5000", "5000"],
+      ],
+    );
+    for (const [path, , , , micros] of logged) {
+      if (!path?.startsWith("/stream/")) continue;
+      const ms = Number(micros) / 1000;
+      const min = heldMs[path] as number;
+      assert.ok(ms >= min, `${path}: ${ms} ms logged, its body was held ${min} ms`);
+    }
+
+    const json = join(dir, "stream.json.log");
+    const jsonServer = await serve([
+      STREAMS,
+      ...ANY_PORT,
+      "--access-log",
+      json,
+      "--access-log-format",
+      "json",
+    ]);
+    const min = await held(jsonServer.url, "/stream/loop", async () => {
+      await fetchReply(`${jsonServer.url}/`);
+    });
+    assert.equal(await jsonServer.stop(), 0);
+    const entry = lines(json)
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((each) => each.path === "/stream/loop");
+    assert.equal(entry?.bytes, 5000);
+    assert.ok((entry?.duration_ms as number) >= min, `${entry?.duration_ms} ms, held ${min} ms`);
   });
 
   it("loses no access line when the server is stopped with TERM as requests come in", async () => {

@@ -6,12 +6,14 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { once } from "node:events";
+import { performance } from "node:perf_hooks";
 import { after, describe, it } from "node:test";
 import { WebSocket as Client } from "ws";
 import {
   allListening,
   bootedPids,
   fetchReply,
+  openStream,
   serveInThisFile,
   waitForLines,
   type ServeProcess,
@@ -318,6 +320,51 @@ describe("carafe serve --metrics-bind", () => {
       assert.equal(requestTotal(after), 9);
       assert.deepEqual(byRoute(after), { "/": 6, "/user/<int:id>": 3 });
       assert.equal(total(after, "carafe_worker_restarts_total", { reason: "reload" }), 2);
+    },
+  );
+
+  it(
+    "measures a streamed response to its last byte and counts the bytes written, on the loop and on a thread",
+    { timeout: 60_000 },
+    async () => {
+      const server = await serve([APP, ...ANY_PORT, ...METRICS_ANY_PORT, "--threads", "1"]);
+      const metrics = await metricsUrl(server);
+      for (const where of ["loop", "thread"]) {
+        const route = { http_route: `/stream/${where}` };
+        const stream = await openStream(`${server.url}/stream/${where}`);
+        const firstAt = performance.now();
+        assert.equal(stream.first, "a".repeat(1000));
+        const held = await scrape(metrics);
+        assert.equal(total(held, "http_server_active_requests"), 1, `${where}: still sending`);
+        assert.equal(total(held, "http_server_request_duration_seconds_count", route), 0);
+        const releasedAt = performance.now();
+        assert.equal((await fetchReply(`${server.url}/release`)).text, "released");
+        assert.equal((await stream.rest()).length, 4000);
+        const samples = await scrapeUntil(
+          metrics,
+          (each) => total(each, "http_server_request_duration_seconds_count", route) === 1,
+        );
+        assert.equal(total(samples, "http_server_active_requests"), 0);
+        assert.equal(total(samples, "http_server_response_body_size_bytes_sum", route), 5000);
+        assert.equal(total(samples, "http_server_response_body_size_bytes_count", route), 1);
+        const seconds = total(samples, "http_server_request_duration_seconds_sum", route);
+        assert.ok(
+          seconds * 1000 >= releasedAt - firstAt,
+          `${where}: ${seconds * 1000} ms measured, the body was held ${releasedAt - firstAt} ms`,
+        );
+      }
+
+      // A client that leaves after the first chunk: what was written is counted, once it left.
+      const route = { http_route: "/stream/loop" };
+      const stream = await openStream(`${server.url}/stream/loop`);
+      stream.abort();
+      const samples = await scrapeUntil(
+        metrics,
+        (each) => total(each, "http_server_request_duration_seconds_count", route) === 2,
+      );
+      assert.equal(total(samples, "http_server_response_body_size_bytes_sum", route), 6000);
+      assert.equal(total(samples, "http_server_active_requests"), 0);
+      await fetchReply(`${server.url}/release`);
     },
   );
 

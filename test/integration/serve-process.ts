@@ -183,6 +183,43 @@ export function fetchReply(
   });
 }
 
+/** A streamed response whose first chunk has arrived. */
+export interface OpenStream {
+  /** The first chunk of the body. */
+  first: string;
+  /** Reads the rest of the body to its end. */
+  rest(): Promise<string>;
+  /** Leaves before the end: the connection is closed. */
+  abort(): void;
+}
+
+/** Requests `url` (a GET on its own connection) and resolves once its body's first chunk came. */
+export function openStream(url: string): Promise<OpenStream> {
+  return new Promise((done, fail) => {
+    const req = request(url, { agent: false }, (res) => {
+      res.setEncoding("utf8");
+      res.once("error", fail);
+      res.once("data", (first: string) => {
+        res.pause();
+        done({
+          first,
+          rest: () =>
+            new Promise((ended, failed) => {
+              let text = "";
+              res.on("data", (chunk: string) => (text += chunk));
+              res.once("end", () => ended(text));
+              res.once("error", failed);
+              res.resume();
+            }),
+          abort: () => req.destroy(),
+        });
+      });
+    });
+    req.on("error", fail);
+    req.end();
+  });
+}
+
 /** Resolves once `count` lines printed from line `from` on match `pattern`. */
 export async function waitForLines(
   server: ServeProcess,

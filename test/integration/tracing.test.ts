@@ -3,7 +3,10 @@
 // request or a toThread call, so spans started there are its children. Each thread of the app
 // prints the spans it ends (test/fixtures/tracing/telemetry.ts); the tests read those lines.
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import type { IncomingMessage } from "node:http";
 import { describe, it } from "node:test";
+import { WebSocket as Client } from "ws";
 import { fetchReply, serveInThisFile, type ServeProcess } from "./serve-process.ts";
 import type { PrintedSpan } from "../fixtures/tracing/telemetry.ts";
 
@@ -72,10 +75,30 @@ describe("tracing a served app", () => {
     const reply = await fetchReply(`${server.url}/stream`);
     assert.equal(reply.text, "ab");
     const request = await printedSpan(server, "GET /stream", from);
+    assert.equal(request.attributes["http.response.body.size"], 2, "the bytes written");
     for (const name of ["chunk a", "chunk b"]) {
       const chunk = await printedSpan(server, name, from);
       assert.equal(chunk.traceId, request.traceId, name);
       assert.equal(chunk.parentSpanId, request.spanId, name);
+    }
+  });
+
+  it("ends a streamed body's span as an error when the body fails after its status was sent", async () => {
+    const server = await serve();
+    // A thread's exception crosses to the loop as the message of the response it cut.
+    for (const [where, type] of [
+      ["loop", "TypeError"],
+      ["thread", "ResponseCutError"],
+    ]) {
+      const from = server.lines.length;
+      const path = `/stream-fails/${where}`;
+      await assert.rejects(fetchReply(`${server.url}${path}`), `${where}: the connection is cut`);
+      const request = await printedSpan(server, `GET ${path}`, from);
+      assert.equal(request.attributes["http.response.status_code"], 200);
+      assert.equal(request.attributes["http.response.body.size"], 1, where);
+      assert.equal(request.attributes["error.type"], type);
+      assert.equal(request.status, 2, `${where}: an ERROR status`);
+      assert.deepEqual(request.exceptions, ["the stream broke"], where);
     }
   });
 
@@ -108,11 +131,102 @@ describe("tracing a served app", () => {
   it("continues any caller's trace with --trust-traceparent", async () => {
     const server = await serve(["--forwarded-allow-ips", "10.0.0.1", "--trust-traceparent"]);
     const from = server.lines.length;
-    await fetchReply(`${server.url}/user/5`, { headers: { traceparent: TRACEPARENT } });
+    const reply = await fetchReply(`${server.url}/user/5`, {
+      headers: { traceparent: TRACEPARENT },
+    });
     const request = await printedSpan(server, "GET /user/<int:id>", from);
+    assert.equal(request.attributes["http.response.body.size"], Buffer.byteLength(reply.text));
     assert.equal(request.traceId, TRACE_ID);
     assert.equal(request.parentSpanId, CALLER_SPAN);
   });
+
+  it(
+    "makes a WebSocket upgrade a span named after its route, parent of its handler's spans",
+    { timeout: 30_000 },
+    async () => {
+      const server = await serve();
+      const ws = server.url.replace("http://", "ws://");
+      for (const [path, rule, prefix] of [
+        ["/chat/a", "/chat/<room>", "message"],
+        ["/events/b", "/events/<room>", "event"],
+      ] as const) {
+        const from = server.lines.length;
+        const client = new Client(`${ws}${path}`, { headers: { traceparent: TRACEPARENT } });
+        await once(client, "open");
+        const upgrade = await printedSpan(server, `GET ${rule}`, from);
+        assert.equal(upgrade.kind, 1, "a SERVER span");
+        assert.equal(upgrade.traceId, TRACE_ID);
+        assert.equal(upgrade.parentSpanId, CALLER_SPAN);
+        assert.equal(upgrade.attributes["http.route"], rule);
+        assert.equal(upgrade.attributes["url.path"], path);
+        assert.equal(upgrade.attributes["http.response.status_code"], 101);
+        assert.equal(upgrade.status, 0, "not an error");
+        // The span ended with the handshake; the messages that follow are its children.
+        for (const text of ["one", "two"]) {
+          client.send(text);
+          const [reply] = (await once(client, "message")) as [Buffer];
+          assert.equal(String(reply), `got ${text}`);
+          const message = await printedSpan(server, `${prefix} ${text}`, from);
+          assert.equal(message.traceId, TRACE_ID, `${path}: ${text}`);
+          assert.equal(message.parentSpanId, upgrade.spanId, `${path}: ${text}`);
+        }
+        client.close();
+        await once(client, "close");
+      }
+
+      // A hook that refuses: the span has the route and the refusal's status, and the hook's span.
+      const from = server.lines.length;
+      const refused = new Client(`${ws}/chat/c?token=bad`);
+      const [, response] = (await once(refused, "unexpected-response")) as [
+        unknown,
+        IncomingMessage,
+      ];
+      assert.equal(response.statusCode, 401);
+      response.resume();
+      const upgrade = await printedSpan(server, "GET /chat/<room>", from);
+      assert.equal(upgrade.attributes["http.response.status_code"], 401);
+      const check = await printedSpan(server, "check token", from);
+      assert.equal(check.parentSpanId, upgrade.spanId);
+
+      // No socket route: named by the method alone, as an unmatched request is.
+      const nowhere = new Client(`${ws}/nowhere`);
+      const [, missing] = (await once(nowhere, "unexpected-response")) as [
+        unknown,
+        IncomingMessage,
+      ];
+      assert.equal(missing.statusCode, 404);
+      missing.resume();
+      const unmatched = await printedSpan(server, "GET", from);
+      assert.equal(unmatched.attributes["url.path"], "/nowhere");
+      assert.equal(unmatched.attributes["http.route"], undefined);
+      assert.equal(unmatched.attributes["http.response.status_code"], 404);
+    },
+  );
+
+  it(
+    "traces requests from the moment the app registers a provider, however late",
+    { timeout: 30_000 },
+    async () => {
+      const server = await serve([], { CARAFE_TEST_TRACING: "late" });
+      const before = await fetchReply(`${server.url}/user/1`);
+      assert.equal(before.status, 200);
+      const from = server.lines.length;
+      const registered = await fetchReply(`${server.url}/register-telemetry`, { method: "POST" });
+      assert.equal(registered.text, "registered");
+      assert.equal((await fetchReply(`${server.url}/user/2`)).status, 200);
+      const request = await printedSpan(server, "GET /user/<int:id>", from);
+      assert.equal(request.attributes["url.path"], "/user/2");
+      assert.equal(request.kind, 1, "a SERVER span");
+      // The server stops only after every response has been written: a span would be printed.
+      assert.equal(await server.stop(), 0);
+      const paths = server.lines
+        .filter((line) => line.startsWith("span "))
+        .map(
+          (line) => (JSON.parse(line.slice("span ".length)) as PrintedSpan).attributes["url.path"],
+        );
+      assert.deepEqual(paths, ["/user/2"], "no span for the requests before the provider");
+    },
+  );
 
   it("traces nothing, and serves as before, when the app registers no provider", async () => {
     const server = await serve([], { CARAFE_TEST_TRACING: "off" });

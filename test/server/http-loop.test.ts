@@ -178,7 +178,7 @@ describe("http loop", () => {
       await reported;
       const [, ended] = exchanges;
       assert.equal(ended?.route, null);
-      assert.equal(ended?.responseBytes, null);
+      assert.equal(ended?.responseBytes, "first last".length);
       assert.equal(ended?.requestId, stream.headers["x-request-id"]);
     } finally {
       server.close();

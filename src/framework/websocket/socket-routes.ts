@@ -84,9 +84,16 @@ export interface SocketRoute {
 
 /** What a server does with an upgrade request. @internal */
 export type SocketDecision =
-  | { readonly kind: "refuse"; readonly response: ResponseRecord }
+  | {
+      readonly kind: "refuse";
+      readonly response: ResponseRecord;
+      /** The rule of the socket route that matched (a hook refused it), or `null`. */
+      readonly rule: string | null;
+    }
   | {
       readonly kind: "accept";
+      /** The rule of the socket route (`/room/<name>`). */
+      readonly rule: string;
       /** The subprotocol to agree on, or `""`. */
       readonly protocol: string;
       readonly maxMessageSize: number;
@@ -153,10 +160,11 @@ export class SocketRoutes {
   async decide(host: SocketHost, record: RequestRecord): Promise<SocketDecision> {
     const request = new Request(record, {});
     const untrusted = host.untrustedHost(request);
-    if (untrusted !== null) return { kind: "refuse", response: untrusted };
+    if (untrusted !== null) return { kind: "refuse", response: untrusted, rule: null };
     const match = this.#urlMap.matchSocket(request.rawPath);
     if (match.kind !== "found") {
-      return { kind: "refuse", response: exceptionResponse(new NotFound(), false).toRecord("GET") };
+      const response = exceptionResponse(new NotFound(), false).toRecord("GET");
+      return { kind: "refuse", response, rule: null };
     }
     request.params = match.params;
     request.endpoint = match.rule.endpoint;
@@ -164,10 +172,11 @@ export class SocketRoutes {
     request.blueprint = match.rule.payload.blueprint;
     const context = new RequestContext(host.app, request);
     const refusal = await refusalOf(host, context);
-    if (refusal !== undefined) return { kind: "refuse", response: refusal };
+    if (refusal !== undefined) return { kind: "refuse", response: refusal, rule: request.rule };
     const route = match.rule.payload;
     return {
       kind: "accept",
+      rule: request.rule,
       protocol: chooseProtocol(record.headers["sec-websocket-protocol"], route.subprotocols),
       maxMessageSize: route.maxMessageSize,
       start: (transport) => {

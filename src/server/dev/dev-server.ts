@@ -101,6 +101,7 @@ export async function startDevServer(
     ? (await import("../http/websocket-upgrades.ts")).createUpgrades(app.sockets, logger, {
         httpListener: listener,
         limits: DEFAULT_REQUEST_LIMITS,
+        tracing,
       })
     : null;
   if (upgrades !== null) server.on("upgrade", upgrades.listener);

@@ -17,6 +17,7 @@ import {
   exceptionResponse,
   newRequestId,
   requestNote,
+  type BodyChunk,
   type BodyStream,
   type BoundedBody,
   type Logger,
@@ -124,20 +125,40 @@ function bodyStream(request: IncomingMessage, limit: number | null): AsyncIterab
   };
 }
 
+/** Bytes of a chunk of a streamed body. */
+function chunkBytes(chunk: BodyChunk): number {
+  return typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.byteLength;
+}
+
+/**
+ * Writes `stream` as the response's body, with backpressure. `ended`, when given, is told once
+ * the response is over (its last chunk handed to the socket, or its client gone) how many body
+ * bytes were written, and the error that cut the body short, if one did.
+ */
 async function writeStream(
   response: ServerResponse,
   stream: BodyStream,
   logger: Pick<Logger, "error">,
+  ended?: (bytes: number, error?: unknown) => void,
 ): Promise<void> {
   const iterator = stream[Symbol.asyncIterator]();
+  let producing = true;
   let closed = false;
+  let bytes = 0;
+  let failure: unknown;
+  let reported = false;
   const onClose = (): void => {
-    if (response.writableFinished) return;
+    if (!reported) {
+      reported = true;
+      ended?.(bytes, failure);
+    }
+    if (!producing || response.writableFinished) return;
     closed = true;
     if (stream.cancel) stream.cancel();
     else void iterator.return?.();
   };
-  response.on("close", onClose);
+  // 'close' follows 'finish' on a response that ended well, and comes alone when its client left.
+  response.once("close", onClose);
   // The client may have left before the first chunk was ready: nobody will read the stream.
   if (response.destroyed) onClose();
   try {
@@ -145,19 +166,21 @@ async function writeStream(
       if (closed) break;
       const step = await iterator.next();
       if (step.done || closed) break;
+      bytes += chunkBytes(step.value);
       // A connection that closes while the socket is full never drains: wait for either.
       if (!response.write(step.value)) {
         await Promise.race([once(response, "drain"), once(response, "close")]);
       }
     }
+    producing = false;
     if (!closed) response.end();
   } catch (error) {
+    producing = false;
     if (!closed) {
       logger.error("A streamed response failed while being sent", error);
+      failure = error;
       response.destroy(error as Error);
     }
-  } finally {
-    response.off("close", onClose);
   }
 }
 
@@ -224,7 +247,7 @@ export class Exchange implements AccessEntry {
     readonly route: string | null,
     readonly status: number,
     readonly responseHeaders: readonly string[],
-    /** Bytes of the response body, or `null` for a streamed one. */
+    /** Bytes of the response body written; `null` when not known. */
     readonly responseBytes: number | null,
     /** When the request arrived, from `performance.now()`. */
     startedAt: number,
@@ -278,6 +301,9 @@ function bodyBytes(body: ResponseRecord["body"]): number | null {
   if (typeof body === "string") return Buffer.byteLength(body);
   return body instanceof Uint8Array ? body.byteLength : null;
 }
+
+/** The arrival time of a request that is not traced. */
+const UNTRACED = -1;
 
 /** Options of the loop beyond the app itself. */
 export interface LoopOptions {
@@ -457,32 +483,53 @@ export function createRequestListener(
   ): void => {
     if (isDraining?.()) response.shouldKeepAlive = false;
     const sent = echoRequestId ? withRequestId(result, record) : result;
+    const { status, headers, body } = sent;
+    if (body !== null && typeof body !== "string" && !(body instanceof Uint8Array)) {
+      respondStreamed(request, response, record, sent, body, startedAt, rule, span);
+      onResponse?.();
+      return;
+    }
     if (span === undefined) writeResponse(response, sent, logger);
     else {
-      // A streamed body is produced as it is written: under the span, like the view.
       span.run(() => writeResponse(response, sent, logger));
       // The span covers the whole response, or ends as its client left.
-      response.once("close", () => span.end(sent.status));
+      const bytes = request.method === "HEAD" ? 0 : bodyBytes(body);
+      response.once("close", () => span.end(status, bytes));
     }
     onResponse?.();
-    if (meter !== undefined) {
-      const bytes = request.method === "HEAD" ? 0 : bodyBytes(sent.body);
-      metered(record, rule, sent.status, startedAt, bytes);
-    }
-    if (onExchange === undefined) return;
-    const { status, headers, body } = sent;
+    if (meter === undefined && onExchange === undefined) return;
+    const bytes = request.method === "HEAD" ? 0 : bodyBytes(body);
+    if (meter !== undefined) metered(record, rule, status, startedAt, bytes);
     // A complete body is in the socket's hands now: the exchange is over as far as the server
-    // can tell, and reporting it at once spares each request a listener. A streamed body is
-    // reported once it ends or its client leaves, so its duration is whole.
-    if (body === null || typeof body === "string" || body instanceof Uint8Array) {
-      const bytes = request.method === "HEAD" ? 0 : bodyBytes(body);
-      onExchange(new Exchange(request, record, rule, status, headers, bytes, startedAt));
-    } else {
-      const bytes = request.method === "HEAD" ? 0 : null;
-      response.once("close", () =>
-        onExchange(new Exchange(request, record, rule, status, headers, bytes, startedAt)),
-      );
-    }
+    // can tell, and reporting it at once spares each request a listener.
+    onExchange?.(new Exchange(request, record, rule, status, headers, bytes, startedAt));
+  };
+
+  /**
+   * A streamed body is measured, logged and its span ended once it has been written, or its
+   * client left: its duration is the whole response's, and its size what was written of it.
+   */
+  const respondStreamed = (
+    request: IncomingMessage,
+    response: ServerResponse,
+    record: RequestRecord,
+    sent: ResponseRecord,
+    body: BodyStream,
+    startedAt: number,
+    rule: string | null,
+    span?: RequestSpan,
+  ): void => {
+    const { status, headers } = sent;
+    const ended = (written: number, error?: unknown): void => {
+      const bytes = request.method === "HEAD" ? 0 : written;
+      span?.end(status, bytes, error);
+      if (meter !== undefined) metered(record, rule, status, startedAt, bytes);
+      onExchange?.(new Exchange(request, record, rule, status, headers, bytes, startedAt));
+    };
+    response.writeHead(status, headers);
+    // The body is produced as it is written: under the span, like the view.
+    if (span === undefined) void writeStream(response, body, logger, ended);
+    else span.run(() => void writeStream(response, body, logger, ended));
   };
 
   /**
@@ -529,7 +576,8 @@ export function createRequestListener(
     const record = recordFromIncoming(request, body, tooLarge);
     const rule = plan.rule ?? null;
     applyProxy?.(record);
-    const span = tracing === null ? undefined : tracing.start(request, record, plan, arrivedMs);
+    const span =
+      arrivedMs === UNTRACED ? undefined : tracing?.start(request, record, rule, arrivedMs);
     let result: ResponseRecord | Promise<ResponseRecord>;
     try {
       if (pool !== null && plan.placement === "thread") {
@@ -578,7 +626,8 @@ export function createRequestListener(
     // Only the access log and the metrics need the time.
     const startedAt = onExchange === undefined && meter === undefined ? 0 : performance.now();
     meter?.begin();
-    const arrivedMs = tracing === null ? 0 : epochMs();
+    // Traced when a provider is registered by the time the request arrives.
+    const arrivedMs = tracing !== null && tracing.enabled() ? epochMs() : UNTRACED;
     const refused = refusalOf(request, limits);
     if (refused !== null) {
       response.shouldKeepAlive = false;

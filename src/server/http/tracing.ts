@@ -1,8 +1,11 @@
 // Design: each request as an OpenTelemetry SERVER span, named and described by the HTTP
 // semantic conventions, when the app registers a tracer provider. `@opentelemetry/api` is an
-// optional peer dependency: without it, or without a provider registered by the time the app
-// module has been imported, `loadRequestTracing` gives `null` and the loop does nothing more
-// per request than compare against it.
+// optional peer dependency: without it `loadRequestTracing` gives `null`, and the loop does
+// nothing more per request than compare against it. With it, a provider may be registered at
+// any time (after an `await` in the app module, by a module imported later, on a first
+// request): until one is, each request asks the api whether one is now, which costs a few
+// property reads and starts nothing; from the first request that finds one, every request is
+// traced and nothing is asked again.
 //
 // A caller's `traceparent`/`tracestate` is continued only from a trusted peer (the proxies of
 // --forwarded-allow-ips, or every peer with --trust-traceparent): anyone else could attach
@@ -15,11 +18,7 @@
 
 import type { IncomingMessage } from "node:http";
 import { performance } from "node:perf_hooks";
-import {
-  onRequestException,
-  type RequestRecord,
-  type RoutePlan,
-} from "../../framework/internal.ts";
+import { onRequestException, type RequestRecord } from "../../framework/internal.ts";
 import {
   loadTracingApi,
   spanContextData,
@@ -43,22 +42,30 @@ export interface RequestSpan {
   readonly context: SpanContextData;
   /** Runs `fn` with the span active, so spans the app starts are its children. */
   run<T>(fn: () => T): T;
+  /** Names the span after the route that matched once it had started (`GET /room/<name>`). */
+  route(rule: string): void;
   /** Records an exception the request raised (an Error, or one as plain data from a thread). */
   recordException(error: unknown): void;
-  /** Ends the span with the response's status. */
-  end(status: number): void;
+  /**
+   * Ends the span with the response's status and, when known, the size of its body; `error`
+   * is what cut a streamed body short after its status was sent.
+   */
+  end(status: number, bodyBytes?: number | null, error?: unknown): void;
 }
 
 /** Starts the server span of each request. */
 export interface RequestTracing {
+  /** Whether a request arriving now is traced: a tracer provider is registered. */
+  enabled(): boolean;
   /**
-   * The span of `record` (proxy headers already applied), routed by `plan`; `startTime` is when
-   * the request arrived, in milliseconds since the epoch.
+   * The span of `record` (proxy headers already applied), routed to `rule` (`null`: no route,
+   * or not known yet); `startTime` is when the request arrived, in milliseconds since the
+   * epoch. Only once `enabled()` said so.
    */
   start(
     request: IncomingMessage,
     record: RequestRecord,
-    plan: RoutePlan,
+    rule: string | null,
     startTime: number,
   ): RequestSpan;
 }
@@ -148,6 +155,8 @@ class ServerSpan implements RequestSpan {
     private readonly api: TracingApi,
     private readonly span: ApiSpan,
     private readonly active: TraceContext,
+    /** The span's name before a route was known: the method. */
+    private readonly verb: string,
   ) {}
 
   // Only a request sent to a pool thread needs its span's identity as data.
@@ -163,12 +172,23 @@ class ServerSpan implements RequestSpan {
     recordOn(this.span, error);
   }
 
-  end(status: number): void {
+  route(rule: string): void {
+    this.span.setAttribute("http.route", rule);
+    this.span.updateName(`${this.verb} ${rule}`);
+  }
+
+  end(status: number, bodyBytes: number | null = null, error?: unknown): void {
     if (this.#ended) return;
     this.#ended = true;
     this.span.setAttribute("http.response.status_code", status);
-    // A server span is an error for 5xx only: a 4xx is the client's mistake, answered well.
-    if (status >= 500) {
+    if (bodyBytes !== null) this.span.setAttribute("http.response.body.size", bodyBytes);
+    if (error !== undefined) {
+      // The status went out as it was; the body did not: the request failed all the same.
+      recordOn(this.span, error);
+      this.span.setAttribute("error.type", error instanceof Error ? error.name : "_OTHER");
+      this.span.setStatus({ code: ERROR });
+    } else if (status >= 500) {
+      // A server span is an error for 5xx only: a 4xx is the client's mistake, answered well.
       this.span.setAttribute("error.type", String(status));
       this.span.setStatus({ code: ERROR });
     }
@@ -177,10 +197,9 @@ class ServerSpan implements RequestSpan {
 }
 
 /**
- * The tracing of this process's requests, or `null` when `@opentelemetry/api` is not installed
- * or no tracer provider is registered. Call it once the app module has been imported (that is
- * where the app registers its provider). `trustsCaller` says whether a peer's `traceparent`
- * may be continued.
+ * The tracing of this process's requests, or `null` when `@opentelemetry/api` is not installed.
+ * Requests are traced from the moment a tracer provider is registered (see the Design note).
+ * `trustsCaller` says whether a peer's `traceparent` may be continued.
  *
  * @example
  * const tracing = await loadRequestTracing(createProxyTrust(["127.0.0.1"]), "1.0.0");
@@ -191,8 +210,10 @@ export async function loadRequestTracing(
   loadApi: () => Promise<TracingApi | null> = loadTracingApi,
 ): Promise<RequestTracing | null> {
   const api = await loadApi();
-  if (api === null || !providerRegistered(api)) return null;
-  const tracer: ApiTracer = api.trace.getTracer("carafe", version);
+  if (api === null) return null;
+  // Taken once a provider is registered: a tracer asked for before would be the api's proxy,
+  // whose spans cost a request something even while they record nothing.
+  let tracer: ApiTracer | null = null;
   // The span active when the pipeline catches an exception is the request's: it is recorded
   // there (a request on a pool thread sends its exception back instead, see pool-thread.ts).
   onRequestException((error) => {
@@ -200,16 +221,27 @@ export async function loadRequestTracing(
     if (span !== undefined) recordOn(span, error);
   });
   return {
-    start(request, record, plan, startTime) {
+    enabled() {
+      if (tracer !== null) return true;
+      if (!providerRegistered(api)) return false;
+      tracer = api.trace.getTracer("carafe", version);
+      return true;
+    },
+    start(request, record, rule, startTime) {
       const peer = request.socket.remoteAddress ?? "";
       // Extracted from the headers as they came: a proxy's rewrite of the client address
       // (applied to the record already) does not decide whose trace this is.
       const parent = trustsCaller(peer)
         ? api.propagation.extract(api.ROOT_CONTEXT, record.headers)
         : api.ROOT_CONTEXT;
-      const { name, attributes } = requestAttributes(request, record, plan.rule);
-      const span = tracer.startSpan(name, { kind: SERVER, attributes, startTime }, parent);
-      return new ServerSpan(api, span, api.trace.setSpan(parent, span));
+      const { name, attributes } = requestAttributes(request, record, rule);
+      const span = (tracer as ApiTracer).startSpan(
+        name,
+        { kind: SERVER, attributes, startTime },
+        parent,
+      );
+      const verb = rule === null ? name : name.slice(0, name.indexOf(" "));
+      return new ServerSpan(api, span, api.trace.setSpan(parent, span), verb);
     },
   };
 }

@@ -4,6 +4,12 @@
 // the raw socket as a plain HTTP response. Sockets stay on this process's event loop. One timer
 // pings every open socket; a socket that has not answered the previous ping is a dead peer and
 // is cut. Draining closes every socket with 1001 (going away).
+//
+// A traced upgrade is a SERVER span like a request's, named after its socket route, from the
+// request's arrival until the handshake's answer: 101, or the refusal. The connection may live
+// for hours, and a span is held in memory and exported only once it ends, so the span does not
+// wait for it; the handler runs with the span active all the same, so the spans it starts, for
+// as long as the socket lives, join the upgrade's trace as its children.
 
 import { Buffer } from "node:buffer";
 import { STATUS_CODES, ServerResponse, type IncomingMessage } from "node:http";
@@ -22,6 +28,7 @@ import type {
 } from "../../framework/internal.ts";
 import { hasNoBody, recordFromIncoming, refusalOf, type RequestLimits } from "./http-loop.ts";
 import { internalServerError } from "./plain-response.ts";
+import { epochMs, type RequestSpan, type RequestTracing } from "./tracing.ts";
 
 /** Options of the upgrade listener. */
 export interface UpgradeOptions {
@@ -36,6 +43,8 @@ export interface UpgradeOptions {
    * is an ordinary request to it, as it would be on a server without socket routes.
    */
   httpListener?: (request: IncomingMessage, response: ServerResponse) => void;
+  /** Makes each upgrade the app sees a server span (OpenTelemetry); `null` or absent: none. */
+  tracing?: RequestTracing | null;
 }
 
 /** The `upgrade` listener of a server, and the way to close its sockets. */
@@ -134,6 +143,7 @@ export function createUpgrades(
   options: UpgradeOptions = {},
 ): Upgrades {
   const pingIntervalMs = options.pingIntervalMs ?? 25_000;
+  const tracing = options.tracing ?? null;
   const chosen = new WeakMap<IncomingMessage, string>();
   // One protocol server per message size limit (ws sets maxPayload per server).
   const servers = new Map<number, WebSocketServer>();
@@ -170,9 +180,13 @@ export function createUpgrades(
     socket: Duplex,
     head: Buffer,
     decision: Extract<SocketDecision, { kind: "accept" }>,
+    span: RequestSpan | undefined,
   ): void => {
     if (decision.protocol !== "") chosen.set(request, decision.protocol);
+    let upgraded = false;
     serverFor(decision.maxMessageSize).handleUpgrade(request, socket, head, (peer) => {
+      upgraded = true;
+      span?.end(101);
       const transport: SocketTransport = {
         get protocol() {
           return peer.protocol;
@@ -188,8 +202,15 @@ export function createUpgrades(
       live.add(peer);
       answered.add(peer);
       pinger ??= setInterval(pingAll, pingIntervalMs).unref();
-      const ws = decision.start(transport);
-      peer.on("message", (data, isBinary) => ws.deliver(messageOf(data, isBinary)));
+      const ws =
+        span === undefined ? decision.start(transport) : span.run(() => decision.start(transport));
+      const deliver = (data: RawData, isBinary: boolean): void =>
+        ws.deliver(messageOf(data, isBinary));
+      // Messages come from the socket, outside the span: an event handler's spans need it given.
+      peer.on(
+        "message",
+        span === undefined ? deliver : (data, isBinary) => span.run(() => deliver(data, isBinary)),
+      );
       peer.on("pong", () => answered.add(peer));
       // A protocol error (an oversized message among them) closes the socket; `close` follows.
       peer.on("error", () => {});
@@ -202,6 +223,9 @@ export function createUpgrades(
         ws.ended(code, reason.toString("utf8"));
       });
     });
+    // ws completes a handshake, or refuses it, before handleUpgrade returns: a method other than
+    // GET with 405, a bad key, version or header with 400.
+    if (!upgraded) span?.end(request.method === "GET" ? 400 : 405);
   };
 
   return {
@@ -219,14 +243,30 @@ export function createUpgrades(
       }
       const record = recordFromIncoming(request, null, false);
       options.applyProxy?.(record);
-      sockets.accept(record).then(
+      const span =
+        tracing !== null && tracing.enabled()
+          ? tracing.start(request, record, null, epochMs())
+          : undefined;
+      // The app's hooks decide under the span, so the spans they start are its children.
+      const decided =
+        span === undefined ? sockets.accept(record) : span.run(() => sockets.accept(record));
+      decided.then(
         (decision) => {
-          if (decision.kind === "refuse") refuse(socket, decision.response);
-          else accept(request, socket, head, decision);
+          if (decision.rule !== null) span?.route(decision.rule);
+          if (decision.kind === "accept") {
+            accept(request, socket, head, decision, span);
+            return;
+          }
+          refuse(socket, decision.response);
+          span?.end(decision.response.status);
         },
         (error: unknown) => {
           logger.error("The app failed to decide a WebSocket upgrade", error);
           refuse(socket, internalServerError());
+          if (span !== undefined) {
+            span.recordException(error);
+            span.end(500);
+          }
         },
       );
     },

@@ -1,8 +1,9 @@
 // Design: the HTTP metrics of one worker process, named as OpenTelemetry's HTTP semantic
 // conventions are spelt in Prometheus. The http loop calls `begin` as a request arrives and
-// `end` once its response is handed to the socket, for routes on the loop and on the pool alike;
-// each call is a few integer increments in a series found by one map lookup. Nothing here builds
-// a prom-client object: the samples are made when the supervisor collects them.
+// `end` once its response is handed to the socket (a streamed one once its last chunk is, or its
+// client left), for routes on the loop and on the pool alike; each call is a few integer
+// increments in a series found by one map lookup. Nothing here builds a prom-client object: the
+// samples are made when the supervisor collects them.
 
 import { histogramSamples, type MetricFamilyJson } from "../../framework/internal.ts";
 import { semconvMethod } from "../http/semconv.ts";
@@ -26,7 +27,7 @@ interface Series {
   requestSizeSum: number;
   readonly responseSize: Float64Array;
   responseSizeSum: number;
-  /** Responses whose size was known (a streamed body's is not). */
+  /** Responses whose size was known (one the app failed to make is not). */
   sizedResponses: number;
 }
 
@@ -58,9 +59,9 @@ export class RequestMeter {
   }
 
   /**
-   * Its response was handed to the socket (for a streamed body, its head): `rule` is the
-   * route's rule (`/user/<int:id>`), `null` when none matched; `responseBytes` is `null` for a
-   * streamed body.
+   * Its response was handed to the socket (a streamed body: its last chunk, or as much of it as
+   * was written before the client left): `rule` is the route's rule (`/user/<int:id>`), `null`
+   * when none matched; `responseBytes` is `null` when not known.
    */
   end(
     method: string,
@@ -146,7 +147,7 @@ export class RequestMeter {
     };
     const responseSize: MetricFamilyJson = {
       name: "http_server_response_body_size_bytes",
-      help: "Size of HTTP server response bodies (streamed bodies are not counted)",
+      help: "Size of HTTP server response bodies",
       type: "histogram",
       aggregator: "sum",
       values: [],

@@ -225,6 +225,7 @@ export async function runWorker(options: ServeOptions, hooks: WorkerHooks): Prom
     ? (await import("../http/websocket-upgrades.ts")).createUpgrades(app.sockets, logger, {
         httpListener: listener,
         limits,
+        tracing,
         ...(hooks.applyProxy ? { applyProxy: hooks.applyProxy } : {}),
       })
     : null;
