@@ -45,7 +45,7 @@ const tsc = spawnSync(
   process.execPath,
   [
     join(root, "node_modules", "typescript", "bin", "tsc"),
-    ...["-p", join(root, "tsconfig.build.json"), "--emitDeclarationOnly"],
+    ...["-p", join(root, "tsconfig.types.json")],
     ...["--sourceMap", "false", "--outDir", declarations],
   ],
   { stdio: "inherit" },
@@ -66,7 +66,7 @@ const configs = entries.map((entry) =>
     configObject: {
       projectFolder: root,
       mainEntryPointFilePath: entry.declarationFile,
-      compiler: { tsconfigFilePath: join(root, "tsconfig.build.json") },
+      compiler: { tsconfigFilePath: join(root, "tsconfig.types.json") },
       apiReport: {
         enabled: true,
         reportFileName: entry.reportName,

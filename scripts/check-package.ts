@@ -70,7 +70,8 @@ export function packCarafe(folder: string): string {
   const source = join(folder, "source");
   mkdirSync(source, { recursive: true });
   const copied = files.filter((entry) => !entry.startsWith("!") && entry !== "dist");
-  for (const entry of [...copied, "package.json", "tsconfig.json", "tsconfig.build.json"]) {
+  const configs = ["tsconfig.json", "tsconfig.build.json", "tsconfig.types.json"];
+  for (const entry of [...copied, "package.json", ...configs]) {
     cpSync(join(ROOT, entry), join(source, entry), { recursive: true });
   }
   symlinkSync(join(ROOT, "node_modules"), join(source, "node_modules"), "dir");

@@ -14,7 +14,6 @@ import {
 import type { Exchange } from "./http/http-loop.ts";
 import { AppLoadError, parseAppSpec, resolveAppModule } from "./loading/app-spec.ts";
 import { applyProxyHeaders, createProxyTrust } from "./http/proxy.ts";
-import { loadRequestTracing } from "./http/tracing.ts";
 import { BOOT_FAILED_EXIT, type ServeOptions } from "./supervisor/protocol.ts";
 
 const OPTIONS_ENV = "CARAFE_WORKER_OPTIONS";
@@ -49,8 +48,12 @@ export async function serve(options: ServeOptions, version: string): Promise<num
   if (cluster.isWorker) {
     const access = new AccessLogger({ target: options.accessLog, format: options.accessLogFormat });
     const trusted = createProxyTrust(options.forwardedAllowIps);
-    // Each side imports only its own code: the primary never loads the worker's, nor the reverse.
-    const { runWorker } = await import("./worker/worker.ts");
+    // Each side imports only its own code: the primary never loads the worker's (nor, through
+    // tracing, the framework), nor the reverse.
+    const [{ runWorker }, { loadRequestTracing }] = await Promise.all([
+      import("./worker/worker.ts"),
+      import("./http/tracing.ts"),
+    ]);
     await runWorker(options, {
       logger,
       writeLog: (entry) => log.write(entry),

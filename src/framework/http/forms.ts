@@ -4,8 +4,9 @@
 
 import { Buffer } from "node:buffer";
 import { writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { Readable } from "node:stream";
-import busboy from "busboy";
+import type busboy from "busboy";
 import { MultiDict } from "./datastructures.ts";
 import { BadRequest, RequestEntityTooLarge } from "../errors.ts";
 
@@ -249,6 +250,13 @@ export function parseUrlencoded(body: Uint8Array | null, limits: FormLimits): Mu
   );
 }
 
+let loadedBusboy: typeof busboy | undefined;
+
+/** busboy, loaded by the first multipart body: a pool thread that never reads one never loads it. */
+function multipartParser(): typeof busboy {
+  return (loadedBusboy ??= createRequire(import.meta.url)("busboy") as typeof busboy);
+}
+
 /** Parses a `multipart/form-data` body held in memory. */
 export function parseMultipart(
   body: Uint8Array | null,
@@ -260,7 +268,7 @@ export function parseMultipart(
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
-      parser = busboy({
+      parser = multipartParser()({
         headers: { "content-type": contentType },
         // busboy signals when the count reaches its limit; one more lets exactly maxFormParts pass.
         limits: { parts: limits.maxFormParts + 1 },

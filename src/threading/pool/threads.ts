@@ -44,8 +44,7 @@ export function spawnPoolThread<J>(
     ...claimBuffers(claims),
     "carafe.shared": namedSharedValues(),
   };
-  const resourceLimits = heapLimits(maxHeapMb);
-  const worker = spawnThread(entry, { ...workerData }, resourceLimits ? { resourceLimits } : {});
+  const worker = spawnThread(entry, { ...workerData }, { resourceLimits: heapLimits(maxHeapMb) });
   const thread: PoolThread<J> = {
     worker,
     id: worker.threadId,

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
-import { defaultThreadHeapMb } from "../../../src/threading/heap-bound.ts";
+import { THREAD_YOUNG_MB, defaultThreadHeapMb } from "../../../src/threading/heap-bound.ts";
 // Imported before any pool starts, so that the pools' threads share the gate with this test.
 import { exitGate } from "../../fixtures/pool/deaths.ts";
 import { pool, record, text, threadOf } from "./pool-helpers.ts";
@@ -19,6 +19,16 @@ describe("ThreadPool, when a thread throws or dies", () => {
     };
     assert.equal(limits.maxOldGenerationSizeMb, defaultThreadHeapMb());
     assert.equal(threads.stats().maxHeapMb, defaultThreadHeapMb());
+  });
+
+  it("keeps every thread's young generation small, with or without a heap bound", async () => {
+    for (const bound of [{}, { maxHeapMb: 0 }]) {
+      const { pool: threads } = await pool({ appSpec: DEATHS, size: 1, ...bound });
+      const limits = JSON.parse(text(await threads.dispatch(record("/limits")))) as {
+        maxYoungGenerationSizeMb: number;
+      };
+      assert.equal(limits.maxYoungGenerationSizeMb, THREAD_YOUNG_MB);
+    }
   });
 
   it("answers 500 to the request that outgrew the heap bound only, and replaces its thread", async () => {
