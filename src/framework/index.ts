@@ -166,6 +166,7 @@ export { WebSocket, WebSocketClosed } from "./websocket/websocket.ts";
 export type { WebSocketMessage } from "./websocket/websocket.ts";
 export type {
   TestFile,
+  TestRequestContextOptions,
   TestRequestInfo,
   TestRequestOptions,
   TestableApp,

@@ -318,6 +318,65 @@ describe("app.teardownAppcontext(hook)", () => {
     assert.deepEqual(calls, ["admin app-wide", "app undefined"]);
   });
 
+  it("takes Flask's method, headers and body: a form, JSON or raw data", () => {
+    const app = newApp();
+    app.post("/login", function login() {
+      return "x";
+    });
+    const seen = app.testRequestContext(
+      "/login?next=/home",
+      { method: "post", form: { user: "ada", tag: ["a", "b"] }, headers: { "X-Trace": "t1" } },
+      () => ({
+        method: request.method,
+        endpoint: request.endpoint,
+        user: request.form.get("user"),
+        tags: request.form.getAll("tag"),
+        next: request.args.get("next"),
+        trace: request.headers.get("x-trace"),
+        host: request.host,
+      }),
+    );
+    assert.deepEqual(seen, {
+      method: "POST",
+      endpoint: "login",
+      user: "ada",
+      tags: ["a", "b"],
+      next: "/home",
+      trace: "t1",
+      host: "localhost",
+    });
+    const json = app.testRequestContext(
+      "/api",
+      { method: "PUT", json: { n: 1 }, requestId: "r-1" },
+      () => [request.json(), request.mimetype, request.id],
+    );
+    assert.deepEqual(json, [{ n: 1 }, "application/json", "r-1"]);
+    const raw = app.testRequestContext("/raw", { method: "POST", data: "plain body" }, () =>
+      request.text(),
+    );
+    assert.equal(raw, "plain body");
+  });
+
+  it("refuses files and a missing fn with a message saying what to do", () => {
+    const app = newApp();
+    assert.throws(
+      () =>
+        app.testRequestContext(
+          "/up",
+          { files: { f: { filename: "a.txt", content: "x" } } } as never,
+          () => undefined,
+        ),
+      (error) =>
+        error instanceof CarafeError &&
+        error.code === "ERR_TEST_CLIENT" &&
+        error.message.includes("testClient().post(url, { files })"),
+    );
+    assert.throws(
+      () => app.testRequestContext("/", {} as never),
+      (error) => error instanceof CarafeError && error.message.includes("fn must be a function"),
+    );
+  });
+
   it("is refused once the app serves, like every setup method", async () => {
     const app = newApp();
     app.get("/", () => "");

@@ -47,7 +47,11 @@ import {
 import { sendFromDirectory } from "../http/send-file.ts";
 import { JsonProvider } from "../http/json-provider.ts";
 import { openSession, sessionTransaction, type Session } from "../context/sessions.ts";
-import { TestClient } from "../boundary/test-client.ts";
+import {
+  outgoingRequest,
+  TestClient,
+  type TestRequestContextOptions,
+} from "../boundary/test-client.ts";
 import { CliRunner } from "../boundary/cli-runner.ts";
 import { CommandGroup } from "./commands.ts";
 import { untrustedHostResponse } from "../http/trusted-hosts.ts";
@@ -633,24 +637,55 @@ export class Carafe extends Scaffold implements ServableApp {
   }
 
   /**
-   * Runs `fn` inside a request context for a GET of `url`, so that `request`, `urlFor`, `session`
-   * work outside a real request (scripts, tests). The URL is matched to its route, so
+   * Runs `fn` inside a request context for `url`, so that `request`, `urlFor`, `session` work
+   * outside a real request (scripts, tests): a GET, or what `options` describe (Flask's
+   * `test_request_context("/", method="POST", data=…)`: `method`, `headers`, `query`, `json`,
+   * `form`, `data`, as the test client takes them). The URL is matched to its route, so
    * `request.endpoint`, `params` and `blueprint` are set when one matches; no hook runs before
    * `fn`. When `fn` ends (its promise settles), the teardownRequest hooks run (the route's
    * blueprint's, then the app's), then the teardownAppcontext hooks, as after a request.
    *
    * @example
    * app.testRequestContext("/?q=1", () => request.args.get("q")); // "1"
+   * app.testRequestContext("/login", { method: "POST", form: { user: "ada" } }, () =>
+   *   request.form.get("user"),
+   * ); // "ada"
    */
-  testRequestContext<T>(url: string, fn: () => T): T {
+  testRequestContext<T>(url: string, fn: () => T): T;
+  testRequestContext<T>(url: string, options: TestRequestContextOptions, fn: () => T): T;
+  testRequestContext<T>(
+    url: string,
+    optionsOrFn: TestRequestContextOptions | (() => T),
+    maybeFn?: () => T,
+  ): T {
+    const [options, fn] =
+      typeof optionsOrFn === "function" ? [{}, optionsOrFn] : [optionsOrFn, maybeFn];
+    if (typeof fn !== "function") {
+      throw new CarafeError(
+        "ERR_TEST_CLIENT",
+        "testRequestContext(url, options?, fn): fn must be a function",
+      );
+    }
+    if ("files" in options) {
+      throw new CarafeError(
+        "ERR_TEST_CLIENT",
+        "testRequestContext() takes no files: a multipart body is parsed before a view runs; send it with app.testClient().post(url, { files })",
+      );
+    }
+    const outgoing = outgoingRequest(options.method ?? "GET", url, {
+      ...options,
+      headers: { host: this.config.serverName ?? "localhost", ...options.headers },
+      scheme: options.scheme ?? this.config.preferredUrlScheme,
+    });
     const request = new Request(
       {
-        method: "GET",
-        url,
-        headers: { host: this.config.serverName ?? "localhost" },
-        body: null,
-        remoteAddress: "127.0.0.1",
-        scheme: this.config.preferredUrlScheme,
+        method: outgoing.method,
+        url: outgoing.url,
+        headers: outgoing.headers,
+        body: outgoing.body,
+        remoteAddress: outgoing.remoteAddress,
+        scheme: outgoing.scheme,
+        ...(outgoing.requestId === undefined ? {} : { id: outgoing.requestId }),
       },
       NO_PARAMS,
     );

@@ -150,8 +150,25 @@ function outgoingName(method: string, path: string): string {
   return `${method.toUpperCase()} ${path}`;
 }
 
+/**
+ * What `app.testRequestContext(url, options, fn)` takes (Flask's `test_request_context`
+ * arguments): a test request's options and its method. No files: a multipart body is parsed
+ * before a view runs, asynchronously, and a request context is entered at once.
+ */
+export interface TestRequestContextOptions extends Omit<
+  TestRequestOptions,
+  "files" | "followRedirects"
+> {
+  /** The method; default `GET`. */
+  method?: string;
+}
+
 /** The request `options` describe. */
-function outgoingRequest(method: string, path: string, options: TestRequestOptions): Outgoing {
+export function outgoingRequest(
+  method: string,
+  path: string,
+  options: TestRequestOptions,
+): Outgoing {
   let url = path;
   if (options.query) {
     const query = new URLSearchParams();
