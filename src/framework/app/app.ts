@@ -49,6 +49,7 @@ import { JsonProvider } from "../http/json-provider.ts";
 import { openSession, sessionTransaction, type Session } from "../context/sessions.ts";
 import {
   outgoingRequest,
+  requestRecordOf,
   TestClient,
   type TestRequestContextOptions,
 } from "../boundary/test-client.ts";
@@ -677,18 +678,7 @@ export class Carafe extends Scaffold implements ServableApp {
       headers: { host: this.config.serverName ?? "localhost", ...options.headers },
       scheme: options.scheme ?? this.config.preferredUrlScheme,
     });
-    const request = new Request(
-      {
-        method: outgoing.method,
-        url: outgoing.url,
-        headers: outgoing.headers,
-        body: outgoing.body,
-        remoteAddress: outgoing.remoteAddress,
-        scheme: outgoing.scheme,
-        ...(outgoing.requestId === undefined ? {} : { id: outgoing.requestId }),
-      },
-      NO_PARAMS,
-    );
+    const request = new Request(requestRecordOf(outgoing), NO_PARAMS);
     const context = this.#pipeline.testContext(request);
     return runThenEnd(context, fn, (error) => this.#pipeline.endRequestContext(context, error));
   }

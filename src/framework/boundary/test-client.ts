@@ -210,6 +210,23 @@ export function outgoingRequest(
   };
 }
 
+/** The record an app is handed for `outgoing`, with `headers` (default: its own). */
+export function requestRecordOf(
+  outgoing: Outgoing,
+  headers: Record<string, string> = outgoing.headers,
+): RequestRecord {
+  const record: RequestRecord = {
+    method: outgoing.method,
+    url: outgoing.url,
+    headers,
+    body: outgoing.body,
+    remoteAddress: outgoing.remoteAddress,
+    scheme: outgoing.scheme,
+  };
+  if (outgoing.requestId !== undefined) record.id = outgoing.requestId;
+  return record;
+}
+
 /** The absolute URL of a request. */
 function absoluteUrl(outgoing: Outgoing): string {
   return `${outgoing.scheme}://${outgoing.headers["host"] ?? "localhost"}${outgoing.url}`;
@@ -364,15 +381,7 @@ export class TestClient {
     const headers = { ...outgoing.headers };
     const cookie = this.#cookieHeader(url);
     if (cookie) headers["cookie"] = headers["cookie"] ? `${headers["cookie"]}; ${cookie}` : cookie;
-    const record: RequestRecord = {
-      method,
-      url,
-      headers,
-      body,
-      remoteAddress: outgoing.remoteAddress,
-      scheme: outgoing.scheme,
-    };
-    if (outgoing.requestId !== undefined) record.id = outgoing.requestId;
+    const record = requestRecordOf(outgoing, headers);
     // The body reaches the app as a server would hand it over: not at all when routing answers
     // without a view, and not past the route's limit.
     const plan = this.app.planOf(method, url);
