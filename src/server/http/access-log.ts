@@ -7,7 +7,7 @@
 import { Buffer } from "node:buffer";
 import process from "node:process";
 import type { Logger } from "../../framework/internal.ts";
-import type { LogEntry } from "./app-logger.ts";
+import { stackOf, type LogEntry } from "./app-logger.ts";
 import { LogSink } from "./log-sink.ts";
 
 export { LogTargetError } from "./log-sink.ts";
@@ -353,12 +353,7 @@ export class ErrorLogger implements Logger {
    */
   log(level: LogLevel, message: string, error?: unknown, request?: EntryRequest): void {
     if (!this.isEnabledFor(level)) return;
-    const stack =
-      error === undefined
-        ? null
-        : error instanceof Error
-          ? (error.stack ?? String(error))
-          : String(error);
+    const stack = error === undefined ? null : stackOf(error);
     if (this.#json) {
       this.#sink.write(`${this.#jsonEntry(level, message, stack, request)}\n`);
       return;

@@ -20,7 +20,8 @@ export interface LogEntry {
 /** The request a message is logged in: its route and its id. */
 export type LoggedRequest = { route: string | null; requestId: string } | null;
 
-function stackOf(error: unknown): string {
+/** The stack of a logged error; a thrown value that is not an Error: its text. */
+export function stackOf(error: unknown): string {
   if (error instanceof Error) return error.stack ?? `${error.name}: ${error.message}`;
   return String(error);
 }
